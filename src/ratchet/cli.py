@@ -1,0 +1,153 @@
+"""Command line: parse, build a RunConfig, call the library, print. No logic of its own."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from ratchet.config import PRESETS, RunConfig, apply_overrides
+from ratchet.errors import RatchetError
+
+EXIT_BAD_INPUT = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ratchet", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run the whole pipeline on a labeled file")
+    run.add_argument("data", help="labeled training data: CSV, TSV, JSON Lines, JSON or Parquet")
+    run.add_argument("--test", help="labeled test file (sealed); otherwise a share of DATA is sealed")
+    run.add_argument("--out", required=True, help="run folder")
+    _add_column_args(run)
+    run.add_argument("--model", action="append", dest="models", help="backbone name or path (repeatable)")
+    run.add_argument("--budget", help="wall-clock budget for the whole run, e.g. 20m, 2h")
+    run.add_argument("--preset", choices=PRESETS, help="fast (default), balanced or best")
+    run.add_argument("--steps", help="explicit comma-separated recipe, e.g. clean,split,train,evaluate")
+    run.add_argument("--seed", type=int)
+    run.add_argument("--device", choices=("auto", "cpu", "cuda"))
+    run.add_argument("--config", help="YAML file of settings (RUN/config.yaml of an earlier run works)")
+    run.add_argument("--resume", action="store_true", default=None, help="continue the run in --out")
+    run.add_argument("--overwrite", action="store_true", default=None, help="replace the run in --out")
+    run.add_argument("--quiet", action="store_true", help="no progress bars")
+    run.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. train.epochs=2")
+
+    inspect = sub.add_parser("inspect", help="data report only: quality, duplicates, conflicts, lengths")
+    inspect.add_argument("data")
+    _add_column_args(inspect)
+    inspect.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
+
+    predict = sub.add_parser("predict", help="label + prob_<label> columns for every input row")
+    predict.add_argument("run", help="run folder (or its model/ folder)")
+    predict.add_argument("input", help="file of texts (same formats as run)")
+    predict.add_argument("--out", required=True, help="output CSV")
+    predict.add_argument("--text-col")
+    predict.add_argument("--text-pair-col")
+    predict.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    predict.add_argument("--quiet", action="store_true")
+    return parser
+
+
+def _add_column_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--text-col", help="text column (auto-detected when obvious)")
+    parser.add_argument("--text-pair-col", help="second text column for sentence-pair tasks")
+    parser.add_argument("--label-col", help="label column (auto-detected when obvious)")
+
+
+def config_from_args(args: argparse.Namespace) -> RunConfig:
+    """--config file first, then explicit flags, then key=value overrides."""
+    base: dict[str, Any] = {}
+    if args.config:
+        base = RunConfig.from_yaml(args.config, data=args.data, out=args.out).to_dict()
+    base.update(data=args.data, out=args.out)
+    flags = {
+        "test": args.test,
+        "models": args.models,
+        "budget": args.budget,
+        "preset": args.preset,
+        "seed": args.seed,
+        "device": args.device,
+        "resume": args.resume,
+        "overwrite": args.overwrite,
+        "steps": args.steps.split(",") if args.steps else None,
+    }
+    base.update({key: value for key, value in flags.items() if value is not None})
+    columns = {"text_col": args.text_col, "text_pair_col": args.text_pair_col, "label_col": args.label_col}
+    data_params = dict(base.get("data_params", {}))
+    data_params.update({key: value for key, value in columns.items() if value is not None})
+    base["data_params"] = data_params
+    return apply_overrides(RunConfig.from_dict(base), args.overrides)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from ratchet.pipeline import Pipeline
+    from ratchet.reporting.console import print_run_summary
+    from ratchet.reporting.progress import Progress
+
+    config = config_from_args(args)
+    with Progress(enabled=not args.quiet) as progress:
+        result = Pipeline.from_config(config, progress=progress).run()
+    print_run_summary(result, progress.console)
+    return 0
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from ratchet.config import CleanParams, DataParams
+    from ratchet.data.report import inspect_data, summarize
+
+    params = DataParams(text_col=args.text_col, text_pair_col=args.text_pair_col, label_col=args.label_col)
+    report = inspect_data(args.data, params, CleanParams())
+    if args.json:
+        sys.stdout.write(json.dumps(report, indent=2, default=str) + "\n")
+    else:
+        for line in summarize(report):
+            sys.stdout.write(line + "\n")
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from ratchet.predict import predict_file
+
+    predict_file(
+        args.run,
+        args.input,
+        args.out,
+        text_col=args.text_col,
+        text_pair_col=args.text_pair_col,
+        device=args.device,
+        show_progress=not args.quiet,
+    )
+    return 0
+
+
+COMMANDS = {"run": cmd_run, "inspect": cmd_inspect, "predict": cmd_predict}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _quiet_libraries()
+    try:
+        return COMMANDS[args.command](args)
+    except RatchetError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted: continue with the same command plus --resume\n")
+        return 130
+
+
+def _quiet_libraries() -> None:
+    # Library chatter (hub lookups, "weights newly initialized") is noise for a CLI user.
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

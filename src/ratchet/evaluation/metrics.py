@@ -1,0 +1,287 @@
+"""Classification metrics: one JSON-able dict for the ledger, the report and metrics.json.
+
+Every confusion-based number is computed from (batched) confusion matrices in numpy, so the
+bootstrap here and the paired bootstrap in ``significance.py`` score thousands of resamples in one
+vectorized pass. scikit-learn is the reference in the tests, not part of the hot path.
+Conventions match scikit-learn with ``labels=range(k)`` and ``zero_division=0``: a class that is
+never predicted (or never present) scores 0 and still counts in macro averages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+from scipy.stats import rankdata
+
+from ratchet.errors import RatchetError
+
+CONFUSION_METRICS = ("macro_f1", "accuracy", "weighted_f1")
+"""Metrics computable from a confusion matrix (so from hard predictions alone)."""
+METRICS = (*CONFUSION_METRICS, "neg_log_loss")
+"""Names accepted by :func:`score` and the ratchet gate; all are 'higher is better'."""
+_ALIASES = {"log_loss": "neg_log_loss"}  # users write log_loss; we still return the negated value
+
+_N_BINS = 15  # ECE bins, the usual choice (Guo et al. 2017)
+_MAX_CURVE_POINTS = 50  # ROC points kept per class: enough for a plot, small in JSON
+_CHUNK_ELEMENTS = 1 << 22  # index entries per bootstrap chunk: bounds memory (~16 MiB int32) at any n
+
+
+def check_metric(name: str) -> str:
+    """Return the canonical metric name, or raise a one-line RatchetError naming the fix."""
+    name = _ALIASES.get(name, name)
+    if name not in METRICS:
+        raise RatchetError(f"unknown metric {name!r}: use one of {', '.join(METRICS)}")
+    return name
+
+
+def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, k: int) -> np.ndarray:
+    """(k, k) int64 counts, rows = true label, columns = predicted label."""
+    codes = np.asarray(y_true, dtype=np.int64) * k + np.asarray(y_pred, dtype=np.int64)
+    return np.bincount(codes, minlength=k * k).reshape(k, k)
+
+
+def bootstrap_indices(n: int, n_bootstrap: int, seed: int) -> Iterator[np.ndarray]:
+    """Yield (b, n) row-index chunks, n_bootstrap rows in all, drawn with replacement.
+
+    Chunked so 2000 resamples of a large validation set never materialize at once; the same
+    seed always gives the same resamples.
+    """
+    rng = np.random.default_rng(seed)
+    per_chunk = max(1, _CHUNK_ELEMENTS // max(n, 1))
+    for start in range(0, n_bootstrap, per_chunk):
+        yield rng.integers(0, n, size=(min(per_chunk, n_bootstrap - start), n), dtype=np.int32)
+
+
+def resampled_confusions(codes: np.ndarray, idx: np.ndarray, k: int) -> np.ndarray:
+    """(b, k, k) confusion matrices of the resamples idx (b, n), given codes = true * k + pred.
+
+    One bincount over resample_id * k * k + code replaces a Python loop over resamples.
+    """
+    b = idx.shape[0]
+    flat = codes[idx] + (np.arange(b, dtype=np.int64) * (k * k))[:, None]
+    return np.bincount(flat.ravel(), minlength=b * k * k).reshape(b, k, k)
+
+
+def _safe_div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """num / den with 0 where den == 0 (scikit-learn's zero_division=0), no warnings."""
+    num = np.asarray(num, dtype=np.float64)
+    den = np.asarray(den, dtype=np.float64)
+    return np.divide(num, den, out=np.zeros(np.broadcast(num, den).shape), where=den != 0)
+
+
+def per_class_scores(cm: np.ndarray) -> dict[str, np.ndarray]:
+    """precision, recall, f1, support per class from confusion matrices (..., k, k)."""
+    tp = np.diagonal(cm, axis1=-2, axis2=-1)
+    support = cm.sum(axis=-1)
+    predicted = cm.sum(axis=-2)
+    return {
+        "precision": _safe_div(tp, predicted),
+        "recall": _safe_div(tp, support),
+        "f1": _safe_div(2 * tp, support + predicted),  # = 2tp / (2tp + fp + fn)
+        "support": support,
+    }
+
+
+def confusion_score(metric: str, cm: np.ndarray) -> np.ndarray:
+    """A CONFUSION_METRICS value for each confusion matrix in cm (..., k, k)."""
+    if metric == "accuracy":
+        return _safe_div(np.trace(cm, axis1=-2, axis2=-1), cm.sum(axis=(-2, -1)))
+    scores = per_class_scores(cm)
+    if metric == "macro_f1":
+        return scores["f1"].mean(axis=-1)
+    if metric == "weighted_f1":
+        return _safe_div((scores["f1"] * scores["support"]).sum(axis=-1), scores["support"].sum(axis=-1))
+    raise ValueError(f"{metric!r} is not a confusion-matrix metric ({', '.join(CONFUSION_METRICS)})")
+
+
+def macro_f1(y_true: np.ndarray, y_pred: np.ndarray, k: int) -> float:
+    """Macro F1 over all k classes (zero_division=0): the fast version for loops."""
+    return float(confusion_score("macro_f1", confusion_matrix(y_true, y_pred, k)))
+
+
+def row_log_loss(y_true: np.ndarray, probs: np.ndarray) -> np.ndarray:
+    """Per-row cross-entropy, probabilities clipped like scikit-learn (eps of the input dtype)."""
+    probs = np.asarray(probs)
+    eps = np.finfo(probs.dtype if np.issubdtype(probs.dtype, np.floating) else np.float64).eps
+    p_true = probs[np.arange(len(probs)), np.asarray(y_true, dtype=np.int64)].astype(np.float64)
+    return -np.log(np.clip(p_true, eps, 1 - eps))
+
+
+def score(metric_name: str, y_true: np.ndarray, probs: np.ndarray) -> float:
+    """One metric where higher is better; log loss is returned negated (``neg_log_loss``).
+
+    ``"log_loss"`` is accepted as an alias of ``"neg_log_loss"`` and is negated too.
+    """
+    metric = check_metric(metric_name)
+    y_true, probs = _validate(y_true, probs)
+    if metric == "neg_log_loss":
+        return -float(row_log_loss(y_true, probs).mean())
+    cm = confusion_matrix(y_true, probs.argmax(axis=1), probs.shape[1])
+    return float(confusion_score(metric, cm))
+
+
+def _validate(y_true: Any, probs: Any, labels: list[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Shape and range checks: these are programming errors inside ratchet, hence ValueError."""
+    y_true = np.asarray(y_true)
+    probs = np.asarray(probs)
+    if probs.ndim != 2 or probs.shape[1] < 2:
+        raise ValueError(f"probs must have shape (n, k>=2), got {probs.shape}")
+    if y_true.ndim != 1 or len(y_true) != len(probs) or len(y_true) == 0:
+        raise ValueError(f"y_true must be 1-D with len(probs)={len(probs)} > 0 rows, got {y_true.shape}")
+    if not np.issubdtype(y_true.dtype, np.integer):
+        raise ValueError(f"y_true must hold integer label ids, got dtype {y_true.dtype}")
+    k = probs.shape[1]
+    if y_true.min() < 0 or y_true.max() >= k:
+        raise ValueError(f"y_true ids must lie in [0, {k}), got [{y_true.min()}, {y_true.max()}]")
+    if labels is not None and len(labels) != k:
+        raise ValueError(f"{len(labels)} labels for {k} probability columns")
+    return y_true.astype(np.int64), probs
+
+
+def _auc(scores: np.ndarray, positive: np.ndarray) -> float | None:
+    """ROC AUC via the Mann-Whitney rank sum (ties averaged, as the trapezoid rule does)."""
+    n_pos = int(positive.sum())
+    n_neg = len(positive) - n_pos
+    if n_pos == 0 or n_neg == 0:
+        return None  # undefined: scikit-learn warns and returns nan
+    ranks = rankdata(scores)
+    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def roc_auc_ovr(y_true: np.ndarray, probs: np.ndarray) -> float | None:
+    """Macro one-vs-rest ROC AUC; binary uses column 1 like scikit-learn; None when undefined."""
+    k = probs.shape[1]
+    if k == 2:
+        return _auc(probs[:, 1], y_true == 1)
+    aucs = [_auc(probs[:, c], y_true == c) for c in range(k)]
+    return None if any(a is None for a in aucs) else float(np.mean(aucs))
+
+
+def _roc_curve(scores: np.ndarray, positive: np.ndarray) -> dict[str, Any] | None:
+    """fpr/tpr at every distinct threshold, downsampled to <= _MAX_CURVE_POINTS for plotting."""
+    n_pos = int(positive.sum())
+    n_neg = len(positive) - n_pos
+    if n_pos == 0 or n_neg == 0:
+        return None
+    order = np.argsort(-scores, kind="mergesort")
+    s, pos = scores[order], positive[order]
+    last_of_threshold = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]
+    tps = np.cumsum(pos)[last_of_threshold]
+    fps = last_of_threshold + 1 - tps
+    fpr = np.r_[0.0, fps / n_neg]
+    tpr = np.r_[0.0, tps / n_pos]
+    if len(fpr) > _MAX_CURVE_POINTS:  # even spacing over thresholds keeps both endpoints
+        keep = np.unique(np.round(np.linspace(0, len(fpr) - 1, _MAX_CURVE_POINTS)).astype(int))
+        fpr, tpr = fpr[keep], tpr[keep]
+    return {"fpr": np.round(fpr, 5).tolist(), "tpr": np.round(tpr, 5).tolist(), "auc": _auc(scores, positive)}
+
+
+def calibration(y_true: np.ndarray, probs: np.ndarray) -> tuple[float, list[dict[str, Any]]]:
+    """Expected calibration error on the max probability, 15 equal-width bins (lo, hi].
+
+    Returns (ece, bins); each bin has lo, hi, count, confidence and accuracy (None when empty).
+    """
+    conf = probs.max(axis=1).astype(np.float64)
+    correct = (probs.argmax(axis=1) == y_true).astype(np.float64)
+    edges = np.linspace(0.0, 1.0, _N_BINS + 1)
+    bin_of = np.clip(np.searchsorted(edges, conf, side="left") - 1, 0, _N_BINS - 1)
+    count = np.bincount(bin_of, minlength=_N_BINS)
+    conf_mean = _safe_div(np.bincount(bin_of, weights=conf, minlength=_N_BINS), count)
+    acc = _safe_div(np.bincount(bin_of, weights=correct, minlength=_N_BINS), count)
+    ece = float((count / len(conf) * np.abs(acc - conf_mean)).sum())
+    bins = [
+        {
+            "lo": float(edges[b]),
+            "hi": float(edges[b + 1]),
+            "count": int(count[b]),
+            "confidence": float(conf_mean[b]) if count[b] else None,
+            "accuracy": float(acc[b]) if count[b] else None,
+        }
+        for b in range(_N_BINS)
+    ]
+    return ece, bins
+
+
+def bootstrap_ci(
+    y_true: np.ndarray, y_pred: np.ndarray, k: int, *, n_bootstrap: int = 1000, seed: int = 0
+) -> dict[str, list[float]]:
+    """95% percentile-bootstrap intervals over rows for accuracy and macro F1."""
+    codes = np.asarray(y_true, dtype=np.int64) * k + np.asarray(y_pred, dtype=np.int64)
+    acc, f1 = [], []
+    for idx in bootstrap_indices(len(codes), n_bootstrap, seed):
+        cm = resampled_confusions(codes, idx, k)
+        acc.append(confusion_score("accuracy", cm))
+        f1.append(confusion_score("macro_f1", cm))
+    return {
+        name: [float(v) for v in np.percentile(np.concatenate(samples), [2.5, 97.5])]
+        for name, samples in (("accuracy", acc), ("macro_f1", f1))
+    }
+
+
+def classification_metrics(
+    y_true: np.ndarray, probs: np.ndarray, labels: list[str], *, n_bootstrap: int = 1000, seed: int = 0
+) -> dict[str, Any]:
+    """Everything the ledger, metrics.json and the report show, as plain JSON-able values.
+
+    Predictions are argmax(probs). ``n_bootstrap=0`` skips the intervals ("ci" is None).
+    """
+    y_true, probs = _validate(y_true, probs, labels)
+    k = probs.shape[1]
+    y_pred = probs.argmax(axis=1)
+    cm = confusion_matrix(y_true, y_pred, k)
+    per = per_class_scores(cm)
+    support = per["support"]
+    tp, n = int(np.trace(cm)), len(y_true)
+    out: dict[str, Any] = {"n": n, "labels": [str(label) for label in labels], "accuracy": tp / n}
+    for name in ("precision", "recall", "f1"):
+        out[f"macro_{name}"] = float(per[name].mean())
+        out[f"weighted_{name}"] = float((per[name] * support).sum() / support.sum())
+    # single-label, all k labels counted: micro P = R = F1 = accuracy, but compute it the long way
+    micro_p = float(_safe_div(tp, cm.sum(axis=0).sum()))
+    micro_r = float(_safe_div(tp, support.sum()))
+    out.update(micro_precision=micro_p, micro_recall=micro_r, micro_f1=float(_safe_div(2 * tp, 2 * n)))
+    out["per_class"] = {
+        str(label): {
+            "precision": float(per["precision"][c]),
+            "recall": float(per["recall"][c]),
+            "f1": float(per["f1"][c]),
+            "support": int(support[c]),
+        }
+        for c, label in enumerate(labels)
+    }
+    out["confusion_matrix"] = cm.tolist()
+    out["roc_auc_ovr"] = roc_auc_ovr(y_true, probs)
+    out["log_loss"] = float(row_log_loss(y_true, probs).mean())
+    out["ece"], out["reliability"] = calibration(y_true, probs)
+    out["roc_curves"] = {str(label): _roc_curve(probs[:, c], y_true == c) for c, label in enumerate(labels)}
+    out["ci"] = bootstrap_ci(y_true, y_pred, k, n_bootstrap=n_bootstrap, seed=seed) if n_bootstrap else None
+    return out
+
+
+def format_table(metrics: dict[str, Any]) -> list[tuple[str, str]]:
+    """(name, value) rows for the CLI: headline numbers with their 95% CI, then F1 per class."""
+    ci = metrics.get("ci") or {}
+
+    def with_ci(key: str) -> str:
+        value = f"{metrics[key]:.4f}"
+        if key in ci:
+            value += f"  (95% CI {ci[key][0]:.4f}-{ci[key][1]:.4f})"
+        return value
+
+    auc = metrics.get("roc_auc_ovr")
+    rows = [
+        ("rows", str(metrics["n"])),
+        ("accuracy", with_ci("accuracy")),
+        ("macro F1", with_ci("macro_f1")),
+        ("weighted F1", with_ci("weighted_f1")),
+        ("macro precision", with_ci("macro_precision")),
+        ("macro recall", with_ci("macro_recall")),
+        ("ROC AUC (one-vs-rest)", "n/a (a class is missing)" if auc is None else f"{auc:.4f}"),
+        ("log loss", f"{metrics['log_loss']:.4f}"),
+        ("ECE (15 bins)", f"{metrics['ece']:.4f}"),
+    ]
+    for label, cls in metrics.get("per_class", {}).items():
+        rows.append((f"F1 {label}", f"{cls['f1']:.4f}  (support {cls['support']})"))
+    return rows

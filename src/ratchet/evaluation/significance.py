@@ -1,0 +1,254 @@
+"""Is the candidate really better? Paired bootstrap, McNemar, and the ratchet rule.
+
+The pipeline calls :func:`judge` for every gated step with *validation* arrays only (the test
+split is sealed): the candidate is kept iff its gain exceeds ``min_gain`` and the paired
+bootstrap says it is better with probability at least ``confidence``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+from scipy.stats import binom, chi2
+
+from ratchet.evaluation.metrics import (
+    CONFUSION_METRICS,
+    bootstrap_indices,
+    check_metric,
+    confusion_matrix,
+    confusion_score,
+    resampled_confusions,
+    row_log_loss,
+)
+
+_TIE = 1e-12  # resample differences this small are float noise: counted as ties
+_EXACT_BELOW = 25  # McNemar: exact binomial test when fewer discordant pairs than this
+
+
+@dataclass(frozen=True)
+class BootstrapComparison:
+    metric_a: float
+    """Metric of A (the incumbent) on all rows."""
+    metric_b: float
+    """Metric of B (the candidate) on all rows."""
+    gain: float
+    """metric_b - metric_a on all rows."""
+    ci_low: float
+    """Lower percentile bound of the gain over resamples."""
+    ci_high: float
+    """Upper percentile bound of the gain over resamples."""
+    p_better: float
+    """Share of resamples where B beats A; ties count half (identical models give 0.5)."""
+    n: int
+    """Rows compared."""
+
+
+@dataclass(frozen=True)
+class McNemarResult:
+    b01: int
+    """Rows A got wrong and B got right."""
+    b10: int
+    """Rows A got right and B got wrong."""
+    statistic: float
+    """min(b01, b10) for the exact test; the continuity-corrected chi-square otherwise."""
+    p_value: float
+    """Two-sided."""
+    method: str
+    """"exact" (binomial, b01 + b10 < 25) or "chi2" (1 dof, continuity correction)."""
+
+
+@dataclass(frozen=True)
+class GateDecision:
+    kept: bool
+    metric: str
+    before: float
+    """Incumbent's validation metric."""
+    after: float
+    """Candidate's validation metric."""
+    gain: float
+    ci_low: float
+    ci_high: float
+    p_better: float
+    reason: str
+    """One line for the ledger and the log."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _check_pair(y_true: Any, a: Any, b: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    y_true, a, b = (np.asarray(x) for x in (y_true, a, b))
+    if not (len(y_true) == len(a) == len(b)) or len(y_true) == 0 or a.shape != b.shape:
+        raise ValueError(f"need equal, non-empty row counts: y_true {y_true.shape}, a {a.shape}, b {b.shape}")
+    return y_true.astype(np.int64), a, b
+
+
+def _compare(
+    n: int,
+    n_bootstrap: int,
+    seed: int,
+    confidence: float,
+    full: tuple[float, float],
+    resample: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
+) -> BootstrapComparison:
+    """Score A and B on the *same* resamples (the pairing) and summarize b - a."""
+    if n_bootstrap < 1 or not 0 < confidence < 1:
+        raise ValueError(f"need n_bootstrap >= 1 and 0 < confidence < 1, got {n_bootstrap}, {confidence}")
+    diffs = []
+    for idx in bootstrap_indices(n, n_bootstrap, seed):
+        score_a, score_b = resample(idx)
+        diffs.append(score_b - score_a)
+    diff = np.concatenate(diffs)
+    alpha = (1 - confidence) / 2
+    low, high = np.quantile(diff, [alpha, 1 - alpha])
+    p_better = float(np.mean(diff > _TIE) + 0.5 * np.mean(np.abs(diff) <= _TIE))
+    return BootstrapComparison(
+        metric_a=full[0],
+        metric_b=full[1],
+        gain=full[1] - full[0],
+        ci_low=float(low),
+        ci_high=float(high),
+        p_better=p_better,
+        n=n,
+    )
+
+
+def paired_bootstrap(
+    y_true: np.ndarray,
+    pred_a: np.ndarray,
+    pred_b: np.ndarray,
+    *,
+    k: int,
+    metric: str = "macro_f1",
+    n_bootstrap: int = 2000,
+    seed: int = 0,
+    confidence: float = 0.95,
+) -> BootstrapComparison:
+    """Paired percentile bootstrap of metric(B) - metric(A) over rows, from hard predictions.
+
+    metric is one of CONFUSION_METRICS. Vectorized: per-resample confusion counts come from one
+    np.bincount per chunk of resamples.
+    """
+    metric = check_metric(metric)
+    if metric not in CONFUSION_METRICS:
+        raise ValueError(
+            f"paired_bootstrap needs a confusion metric {CONFUSION_METRICS}; use judge() for {metric}"
+        )
+    y_true, pred_a, pred_b = _check_pair(y_true, pred_a, pred_b)
+    ids = (y_true, pred_a, pred_b)
+    if min(x.min() for x in ids) < 0 or max(x.max() for x in ids) >= k:
+        raise ValueError(f"labels and predictions must be class ids in [0, {k})")
+    codes_a = y_true * k + pred_a.astype(np.int64)
+    codes_b = y_true * k + pred_b.astype(np.int64)
+    full = (
+        float(confusion_score(metric, confusion_matrix(y_true, pred_a, k))),
+        float(confusion_score(metric, confusion_matrix(y_true, pred_b, k))),
+    )
+
+    def resample(idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return (
+            confusion_score(metric, resampled_confusions(codes_a, idx, k)),
+            confusion_score(metric, resampled_confusions(codes_b, idx, k)),
+        )
+
+    return _compare(len(y_true), n_bootstrap, seed, confidence, full, resample)
+
+
+def _paired_bootstrap_neg_log_loss(
+    y_true: np.ndarray,
+    probs_a: np.ndarray,
+    probs_b: np.ndarray,
+    *,
+    n_bootstrap: int,
+    seed: int,
+    confidence: float,
+) -> BootstrapComparison:
+    """Same pairing for -log loss: a row's loss is fixed, so a resample's score is a mean."""
+    loss_a, loss_b = row_log_loss(y_true, probs_a), row_log_loss(y_true, probs_b)
+    full = (-float(loss_a.mean()), -float(loss_b.mean()))
+
+    def resample(idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return -loss_a[idx].mean(axis=1), -loss_b[idx].mean(axis=1)
+
+    return _compare(len(y_true), n_bootstrap, seed, confidence, full, resample)
+
+
+def mcnemar(y_true: np.ndarray, pred_a: np.ndarray, pred_b: np.ndarray) -> McNemarResult:
+    """McNemar's test on the rows where exactly one of A and B is right."""
+    y_true, pred_a, pred_b = _check_pair(y_true, pred_a, pred_b)
+    right_a, right_b = pred_a == y_true, pred_b == y_true
+    b01 = int(np.sum(~right_a & right_b))
+    b10 = int(np.sum(right_a & ~right_b))
+    discordant = b01 + b10
+    if discordant < _EXACT_BELOW:
+        low = min(b01, b10)
+        # two-sided exact binomial(discordant, 1/2); symmetric, so twice the smaller tail
+        p_value = min(1.0, 2.0 * float(binom.cdf(low, discordant, 0.5))) if discordant else 1.0
+        return McNemarResult(b01, b10, float(low), p_value, "exact")
+    # Edwards' continuity correction, floored at 0 so equal counts give statistic 0 and p = 1
+    statistic = max(abs(b01 - b10) - 1, 0) ** 2 / discordant
+    return McNemarResult(b01, b10, float(statistic), float(chi2.sf(statistic, 1)), "chi2")
+
+
+def judge(
+    y_true: np.ndarray,
+    incumbent_probs: np.ndarray,
+    candidate_probs: np.ndarray,
+    *,
+    metric: str,
+    min_gain: float,
+    confidence: float,
+    n_bootstrap: int,
+    seed: int,
+    ci_level: float = 0.95,
+) -> GateDecision:
+    """The ratchet rule: keep the candidate iff gain > min_gain and p_better >= confidence.
+
+    Pass validation arrays only. ``confidence`` is the threshold on p_better (one-sided);
+    the reported interval is a two-sided ``ci_level`` percentile interval of the gain.
+    """
+    metric = check_metric(metric)
+    y_true, incumbent_probs, candidate_probs = _check_pair(y_true, incumbent_probs, candidate_probs)
+    if incumbent_probs.ndim != 2:
+        raise ValueError(f"probabilities must be (n, k), got {incumbent_probs.shape}")
+    k = incumbent_probs.shape[1]
+    if metric == "neg_log_loss":
+        cmp = _paired_bootstrap_neg_log_loss(
+            y_true, incumbent_probs, candidate_probs, n_bootstrap=n_bootstrap, seed=seed, confidence=ci_level
+        )
+    else:
+        cmp = paired_bootstrap(
+            y_true,
+            incumbent_probs.argmax(axis=1),
+            candidate_probs.argmax(axis=1),
+            k=k,
+            metric=metric,
+            n_bootstrap=n_bootstrap,
+            seed=seed,
+            confidence=ci_level,
+        )
+    kept = cmp.gain > min_gain and cmp.p_better >= confidence
+    summary = (
+        f"{metric} {cmp.metric_a:.4f} -> {cmp.metric_b:.4f} (gain {cmp.gain:+.4f}, "
+        f"{ci_level:.0%} CI [{cmp.ci_low:+.4f}, {cmp.ci_high:+.4f}], P(better)={cmp.p_better:.3f})"
+    )
+    if kept:
+        reason = f"kept: {summary}"
+    elif cmp.gain <= min_gain:
+        reason = f"rejected: gain {cmp.gain:+.4f} is not above min_gain {min_gain:+.4f}; {summary}"
+    else:
+        reason = f"rejected: P(better)={cmp.p_better:.3f} is below confidence {confidence:.3f}; {summary}"
+    return GateDecision(
+        kept=kept,
+        metric=metric,
+        before=cmp.metric_a,
+        after=cmp.metric_b,
+        gain=cmp.gain,
+        ci_low=cmp.ci_low,
+        ci_high=cmp.ci_high,
+        p_better=cmp.p_better,
+        reason=reason,
+    )

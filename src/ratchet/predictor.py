@@ -1,0 +1,77 @@
+"""Load a shipped model folder (transformer or linear) and turn texts into probabilities.
+
+One interface for ``evaluate`` and ``ratchet predict``: texts are processed in
+chunks so 100k-row files never hold padded tensors for every row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from ratchet.errors import RatchetError
+from ratchet.fsutil import read_json
+
+CHUNK_ROWS = 8192
+
+
+class Predictor(Protocol):
+    labels: list
+    meta: dict[str, Any]
+
+    def predict_probs(
+        self, texts: list[str], pairs: list[str] | None = None, on_rows: Callable[[int], None] | None = None
+    ) -> np.ndarray: ...
+
+
+@dataclass
+class TransformerPredictor:
+    model: Any
+    tokenizer: Any
+    labels: list
+    meta: dict[str, Any]
+    device: str = "cpu"
+
+    def predict_probs(
+        self, texts: list[str], pairs: list[str] | None = None, on_rows: Callable[[int], None] | None = None
+    ) -> np.ndarray:
+        from ratchet.training.encode import encode
+        from ratchet.training.inference import predict_probs
+
+        max_length = int(self.meta.get("max_length", 256))
+        pad_id = self.tokenizer.pad_token_id or 0
+        chunks = []
+        for start in range(0, len(texts), CHUNK_ROWS):
+            stop = start + CHUNK_ROWS
+            chunk_pairs = None if pairs is None else pairs[start:stop]
+            encoded = encode(self.tokenizer, texts[start:stop], chunk_pairs, max_length)
+            chunks.append(predict_probs(self.model, encoded, device=self.device, pad_id=pad_id))
+            if on_rows is not None:
+                on_rows(len(encoded.lengths))
+        if not chunks:
+            return np.zeros((0, len(self.labels)), dtype=np.float32)
+        return np.concatenate(chunks)
+
+
+def load_predictor(model_dir: Path, device: str = "cpu") -> Predictor:
+    model_dir = Path(model_dir)
+    meta_path = model_dir / "ratchet.json"
+    if not meta_path.exists():
+        raise RatchetError(f"{model_dir} holds no ratchet model (ratchet.json missing): point at RUN or RUN/model")
+    meta = read_json(meta_path)
+    kind = meta.get("kind", "transformer")
+    if kind == "transformer":
+        from ratchet.models.load import load_classifier
+
+        model, tokenizer, labels, meta = load_classifier(model_dir)
+        model.to(device).eval()
+        return TransformerPredictor(model, tokenizer, labels, meta, device)
+    if kind == "linear":
+        from ratchet.models.linear import load_linear_predictor
+
+        return load_linear_predictor(model_dir)
+    raise RatchetError(f"{model_dir}: unknown model kind {kind!r} in ratchet.json: upgrade ratchet")

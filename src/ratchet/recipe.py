@@ -1,0 +1,103 @@
+"""The default recipe: which steps run, in which order, built from a RunConfig.
+
+This is the only place that maps the user's configuration onto step params;
+steps themselves never see the RunConfig.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ratchet.config import RunConfig
+from ratchet.errors import RatchetError
+
+PRESET_STEPS: dict[str, tuple[str, ...]] = {
+    "fast": ("clean", "split", "train", "evaluate"),
+    "balanced": ("clean", "split", "train", "evaluate"),
+    "best": ("clean", "split", "train", "evaluate"),
+}
+
+
+def _clean(config: RunConfig) -> Any:
+    from ratchet.steps.clean import CleanStep, CleanStepParams
+
+    return CleanStep(
+        CleanStepParams(
+            data=str(Path(config.data).resolve()),
+            test=None if config.test is None else str(Path(config.test).resolve()),
+            columns=config.data_params,
+            clean=config.clean,
+        )
+    )
+
+
+def _split(config: RunConfig) -> Any:
+    from ratchet.steps.split import SplitStep, SplitStepParams
+
+    return SplitStep(
+        SplitStepParams(
+            valid_size=config.data_params.valid_size,
+            test_size=config.data_params.test_size,
+            seed=config.seed,
+        )
+    )
+
+
+def _train(config: RunConfig) -> Any:
+    from ratchet.steps.train import TrainStep, TrainStepParams
+
+    return TrainStep(TrainStepParams(model=config.models[0], train=config.train))
+
+
+def _evaluate(config: RunConfig) -> Any:
+    from ratchet.steps.evaluate import EvaluateParams, EvaluateStep
+
+    return EvaluateStep(EvaluateParams())
+
+
+STEP_BUILDERS: dict[str, Callable[[RunConfig], Any]] = {
+    "clean": _clean,
+    "split": _split,
+    "train": _train,
+    "evaluate": _evaluate,
+}
+
+
+def recipe_names(config: RunConfig) -> tuple[str, ...]:
+    names = config.steps if config.steps else PRESET_STEPS[config.preset]
+    unknown = [name for name in names if name not in STEP_BUILDERS]
+    if unknown:
+        raise RatchetError(f"unknown step {unknown[0]!r}: available steps are {', '.join(STEP_BUILDERS)}")
+    return tuple(names)
+
+
+def build_steps(config: RunConfig) -> list[Any]:
+    return [STEP_BUILDERS[name](config) for name in recipe_names(config)]
+
+
+def preflight(config: RunConfig) -> None:
+    """Check every input before the run folder is touched, so bad input never costs an earlier run."""
+    from ratchet.data.clean import clean_frame, normalize_frame, validate_classes
+    from ratchet.data.columns import resolve_columns, standardize
+    from ratchet.data.io import read_table
+    from ratchet.data.split import check_test_labels, label_list
+    from ratchet.models.load import resolve_model_path
+    from ratchet.rundir import check_run_dir
+
+    recipe_names(config)
+    check_run_dir(config)
+    frame = read_table(config.data)
+    columns = resolve_columns(frame, config.data_params)
+    cleaned, _ = clean_frame(standardize(frame, columns), config.clean)
+    validate_classes(cleaned)
+    if config.test is not None:
+        test_frame = read_table(config.test)
+        test_columns = resolve_columns(test_frame, config.data_params)
+        test, _ = normalize_frame(standardize(test_frame, test_columns), config.clean)
+        labels, _ = label_list(cleaned["label"])
+        check_test_labels(test, labels)
+    for model in config.models:
+        if model != "linear":
+            resolve_model_path(model)

@@ -1,0 +1,54 @@
+"""End-of-run tables: the ledger and the sealed-test metrics."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.console import Console
+from rich.table import Table
+
+if TYPE_CHECKING:
+    from ratchet.pipeline import RunResult
+
+
+def ledger_table(ledger: list[dict]) -> Table:
+    table = Table(title="ledger (validation)", title_justify="left")
+    for column in ("step", "status", "metric", "after", "gain", "95% CI", "seconds"):
+        table.add_column(column, justify="left" if column in ("step", "status", "metric") else "right")
+    for entry in ledger:
+        ci = entry.get("ci")
+        table.add_row(
+            entry["step"],
+            entry["status"],
+            entry.get("metric", ""),
+            _num(entry.get("after")),
+            _num(entry.get("gain"), signed=True),
+            f"[{ci[0]:+.4f}, {ci[1]:+.4f}]" if ci else "",
+            f"{entry.get('seconds', 0):.1f}",
+        )
+    return table
+
+
+def metrics_table(metrics: dict) -> Table:
+    from ratchet.evaluation.metrics import format_table
+
+    table = Table(title=f"sealed test ({metrics.get('n', '?')} rows)", title_justify="left")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for name, value in format_table(metrics):
+        table.add_row(name, value)
+    return table
+
+
+def print_run_summary(result: RunResult, console: Console | None = None) -> None:
+    console = console or Console()
+    console.print(ledger_table(result.ledger))
+    if "test" in result.metrics:
+        console.print(metrics_table(result.metrics["test"]))
+    console.print(f"run folder: {result.run_dir}  (model: {result.run_dir / 'model'})")
+
+
+def _num(value: float | None, signed: bool = False) -> str:
+    if value is None:
+        return ""
+    return f"{value:+.4f}" if signed else f"{value:.4f}"

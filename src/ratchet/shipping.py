@@ -1,0 +1,31 @@
+"""Copy the accepted model into RUN/model, the folder ``predict`` and users load."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from ratchet.fsutil import atomic_dir
+
+
+def ship_model(source: Path, target: Path) -> None:
+    source = Path(source)
+
+    def build(tmp: Path) -> None:
+        for item in source.iterdir():
+            if item.is_dir():
+                shutil.copytree(item, tmp / item.name, copy_function=_link_or_copy)
+            else:
+                _link_or_copy(str(item), str(tmp / item.name))
+
+    atomic_dir(target, build)
+
+
+def _link_or_copy(src: str, dst: str) -> str:
+    # Hard links cost no space; files are never modified in place (atomic writes), so sharing is safe.
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+    return dst

@@ -1,0 +1,51 @@
+"""evaluate: the sealed test, read once, scored with bootstrap intervals -> RUN/metrics.json."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import pandas as pd
+
+from ratchet.data.frames import read_labels, read_split
+from ratchet.fsutil import read_json, write_json, write_parquet
+from ratchet.pipeline import StepContext, StepResult
+
+
+@dataclass(frozen=True)
+class EvaluateParams:
+    n_bootstrap: int = 1000
+    """Bootstrap resamples for the 95% intervals."""
+
+
+class EvaluateStep:
+    name: ClassVar[str] = "evaluate"
+    requires: ClassVar[tuple[str, ...]] = ("data.test", "data.labels", "model.current")
+    provides: ClassVar[tuple[str, ...]] = ("metrics",)
+    gated: ClassVar[bool] = False
+
+    def __init__(self, params: EvaluateParams) -> None:
+        self.params = params
+
+    def run(self, ctx: StepContext) -> StepResult:
+        from ratchet.evaluation.metrics import classification_metrics
+        from ratchet.predictor import load_predictor
+
+        labels = read_labels(ctx.artifacts.get("data.labels"))
+        test = read_split(ctx.artifacts.get("data.test"))
+        model_dir = ctx.artifacts.get("model.current")
+        predictor = load_predictor(model_dir, device=ctx.device)
+        with ctx.progress.bar("evaluate (sealed test)", total=len(test)) as bar:
+            probs = predictor.predict_probs(test.texts, test.pairs, on_rows=bar.advance)
+        metrics = classification_metrics(
+            test.label_ids, probs, [str(label) for label in labels], n_bootstrap=self.params.n_bootstrap, seed=ctx.seed
+        )
+        meta = read_json(model_dir / "ratchet.json")
+        predictions = pd.DataFrame({"label_id": test.label_ids, "pred_id": probs.argmax(axis=1)})
+        for index, label in enumerate(labels):
+            predictions[f"prob_{label}"] = probs[:, index]
+        write_parquet(ctx.step_dir / "test_predictions.parquet", predictions)
+        out = ctx.run_dir / "metrics.json"
+        write_json(out, {"test": metrics, "model": meta})
+        summary = {key: metrics[key] for key in ("accuracy", "macro_f1", "n") if key in metrics}
+        return StepResult(provides={"metrics": out}, metrics=summary)

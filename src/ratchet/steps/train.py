@@ -1,0 +1,96 @@
+"""train: fine-tune the chosen backbone with the chosen hyperparameters; ships model.current."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+from ratchet.config import TrainParams
+from ratchet.data.frames import read_labels, read_split
+from ratchet.pipeline import StepContext, StepResult
+
+
+@dataclass(frozen=True)
+class TrainStepParams:
+    model: str
+    """Backbone used when no earlier step (select, adapt) provided model.backbone."""
+    train: TrainParams = field(default_factory=TrainParams)
+
+
+class TrainStep:
+    name: ClassVar[str] = "train"
+    requires: ClassVar[tuple[str, ...]] = ("data.train", "data.valid", "data.labels", "model.backbone", "train.params")
+    provides: ClassVar[tuple[str, ...]] = ("model.current",)
+    gated: ClassVar[bool] = False
+    budget_share: ClassVar[float] = 0.5
+
+    def __init__(self, params: TrainStepParams) -> None:
+        self.params = params
+
+    def run(self, ctx: StepContext) -> StepResult:
+        from ratchet.models.load import load_for_classification, resolve_model_path, save_classifier
+        from ratchet.training.encode import encode
+        from ratchet.training.loop import fit
+
+        backbone = resolved_backbone(ctx, self.params.model)
+        params = resolved_train_params(ctx, self.params.train)
+        labels = read_labels(ctx.artifacts.get("data.labels"))
+        train = read_split(ctx.artifacts.get("data.train"))
+        valid = read_split(ctx.artifacts.get("data.valid"))
+        model, tokenizer = load_for_classification(
+            resolve_model_path(backbone), [str(label) for label in labels], dropout=params.dropout
+        )
+        train_enc = encode(tokenizer, train.texts, train.pairs, params.max_length)
+        valid_enc = encode(tokenizer, valid.texts, valid.pairs, params.max_length)
+        ctx.log.info("train: %s on %d rows (%d valid), device %s", backbone, len(train), len(valid), ctx.device)
+        fitted = fit(
+            model,
+            train_enc,
+            train.label_ids,
+            valid_enc,
+            valid.label_ids,
+            params,
+            device=ctx.device,
+            seed=ctx.seed,
+            checkpoint_dir=ctx.step_dir / "checkpoint",
+            progress=ctx.progress,
+            deadline=ctx.deadline,
+            sample_weights=train.weights,
+            pad_id=tokenizer.pad_token_id or 0,
+        )
+        model_dir = ctx.step_dir / "model"
+        meta = {
+            "kind": "transformer",
+            "backbone": backbone,
+            "max_length": params.max_length,
+            "text_pair": train.pairs is not None,
+        }
+        save_classifier(model.to("cpu"), tokenizer, labels, model_dir, meta)
+        metrics = {
+            "backbone": backbone,
+            "train_params": dataclasses.asdict(params),
+            "best_valid_macro_f1": fitted.best_score,
+            "steps": fitted.steps,
+            "stopped_early": fitted.stopped_early,
+            "stopped_by_deadline": fitted.stopped_by_deadline,
+            "history": fitted.history,
+            "telemetry": fitted.telemetry,
+        }
+        return StepResult(provides={"model.current": model_dir}, metrics=metrics, valid_probs=fitted.valid_probs)
+
+
+def resolved_backbone(ctx: StepContext, default: str) -> str:
+    path = ctx.artifacts.maybe("model.backbone")
+    return default if path is None else str(json.loads(Path(path).read_text())["model"])
+
+
+def resolved_train_params(ctx: StepContext, default: TrainParams) -> TrainParams:
+    """Hyperparameters found by ``search`` (if it ran and was kept) override the configured ones."""
+    path = ctx.artifacts.maybe("train.params")
+    if path is None:
+        return default
+    found = json.loads(Path(path).read_text())
+    return dataclasses.replace(default, **found)

@@ -1,0 +1,192 @@
+"""Pipeline contract: declared artifacts, the test seal, the ratchet rule, manifests and resume."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ratchet.config import RunConfig
+from ratchet.errors import RatchetError, SealedArtifactError
+from ratchet.fsutil import read_json, write_json
+from ratchet.pipeline import Pipeline, StepContext, StepResult
+
+N_VALID = 200
+RNG = np.random.default_rng(0)
+Y_VALID = RNG.integers(0, 3, size=N_VALID)
+
+
+def probs_with_accuracy(accuracy: float, seed: int) -> np.ndarray:
+    """Validation probabilities whose argmax is right on about ``accuracy`` of the rows."""
+    rng = np.random.default_rng(seed)
+    pred = np.where(rng.random(N_VALID) < accuracy, Y_VALID, (Y_VALID + 1) % 3)
+    probs = np.full((N_VALID, 3), 0.1)
+    probs[np.arange(N_VALID), pred] = 0.8
+    return probs
+
+
+@dataclass(frozen=True)
+class Params:
+    value: int = 0
+
+
+CALLS: list[str] = []
+
+
+class MakeData:
+    name: ClassVar[str] = "make_data"
+    requires: ClassVar[tuple[str, ...]] = ()
+    provides: ClassVar[tuple[str, ...]] = ("data.valid", "data.test")
+    gated: ClassVar[bool] = False
+
+    def __init__(self, params: Params = Params()) -> None:
+        self.params = params
+
+    def run(self, ctx: StepContext) -> StepResult:
+        CALLS.append(self.name)
+        valid = ctx.step_dir / "valid.parquet"
+        pd.DataFrame({"text": ["t"] * N_VALID, "label_id": Y_VALID}).to_parquet(valid)
+        test = ctx.step_dir / "test.parquet"
+        pd.DataFrame({"text": ["t"], "label_id": [0]}).to_parquet(test)
+        return StepResult(provides={"data.valid": valid, "data.test": test})
+
+
+def model_step(step_name: str, accuracy: float, gated: bool, seed: int):
+    class ModelStep:
+        name: ClassVar[str] = step_name
+        requires: ClassVar[tuple[str, ...]] = ("data.valid", "model.current")
+        provides: ClassVar[tuple[str, ...]] = ("model.current",)
+
+        def __init__(self, params: Params = Params()) -> None:
+            self.params = params
+
+        def run(self, ctx: StepContext) -> StepResult:
+            CALLS.append(self.name)
+            ctx.artifacts.get("data.valid")
+            out = ctx.step_dir / "model"
+            out.mkdir()
+            write_json(out / "ratchet.json", {"kind": "fake", "by": self.name})
+            return StepResult(provides={"model.current": out}, valid_probs=probs_with_accuracy(accuracy, seed))
+
+    ModelStep.gated = gated
+    return ModelStep
+
+
+class ReadsTest:
+    name: ClassVar[str] = "peek"
+    requires: ClassVar[tuple[str, ...]] = ("data.test",)
+    provides: ClassVar[tuple[str, ...]] = ()
+    gated: ClassVar[bool] = False
+    params = Params()
+
+    def run(self, ctx: StepContext) -> StepResult:
+        ctx.artifacts.get("data.test")
+        return StepResult()
+
+
+def make_pipeline(tmp_path: Path, steps, resume: bool = False) -> Pipeline:
+    config = RunConfig(data="unused.csv", out=str(tmp_path / "run"), resume=resume)
+    return Pipeline(config, steps, preflight=False)
+
+
+def recipe():
+    return [
+        MakeData(),
+        model_step("base", 0.6, gated=False, seed=1)(),
+        model_step("better", 0.9, gated=True, seed=2)(),
+        model_step("worse", 0.5, gated=True, seed=3)(),
+    ]
+
+
+def test_ratchet_keeps_a_clear_gain_and_rejects_a_loss(tmp_path: Path) -> None:
+    result = make_pipeline(tmp_path, recipe()).run()
+    by_step = {entry["step"]: entry for entry in result.ledger}
+    assert by_step["make_data"]["status"] == "completed"
+    assert by_step["base"]["status"] == "completed"
+    assert by_step["better"]["status"] == "kept"
+    assert by_step["better"]["gain"] > 0.2
+    assert by_step["better"]["ci"][0] > 0
+    assert by_step["worse"]["status"] == "rejected"
+    assert by_step["worse"]["gain"] < 0
+    # The rejected candidate is not shipped: the model is the kept one.
+    assert read_json(result.run_dir / "model" / "ratchet.json")["by"] == "better"
+    # The incumbent after a rejection is unchanged.
+    assert by_step["worse"]["after"] == pytest.approx(by_step["better"]["after"])
+    assert read_json(result.run_dir / "ledger.json") == result.ledger
+
+
+def test_manifest_records_params_inputs_and_status(tmp_path: Path) -> None:
+    result = make_pipeline(tmp_path, recipe()).run()
+    manifest = read_json(result.run_dir / "steps" / "03-better" / "manifest.json")
+    assert manifest["status"] == "kept"
+    assert manifest["params"] == {"value": 0}
+    assert set(manifest["inputs"]) == {"data.valid", "model.current", "incumbent.valid_probs"}
+    assert all(isinstance(h, str) and len(h) == 64 for h in manifest["inputs"].values())
+    assert manifest["provides"] == {"model.current": "steps/03-better/model"}
+    assert manifest["seconds"] >= 0
+
+
+def test_resume_skips_completed_steps_and_reproduces_the_ledger(tmp_path: Path) -> None:
+    first = make_pipeline(tmp_path, recipe()).run()
+    CALLS.clear()
+    second = make_pipeline(tmp_path, recipe(), resume=True).run()
+    assert CALLS == []
+    assert [e["status"] for e in second.ledger] == [e["status"] for e in first.ledger]
+    assert read_json(second.run_dir / "model" / "ratchet.json")["by"] == "better"
+
+
+def test_resume_reruns_a_step_whose_params_changed(tmp_path: Path) -> None:
+    make_pipeline(tmp_path, recipe()).run()
+    CALLS.clear()
+    steps = recipe()
+    steps[2] = model_step("better", 0.9, gated=True, seed=2)(Params(value=1))
+    make_pipeline(tmp_path, steps, resume=True).run()
+    # "better" reran; its output is identical, so "worse" sees unchanged inputs and is skipped.
+    assert CALLS == ["better"]
+
+
+def test_the_test_split_is_sealed(tmp_path: Path) -> None:
+    with pytest.raises(SealedArtifactError):
+        make_pipeline(tmp_path, [MakeData(), ReadsTest()]).run()
+    manifest = read_json(tmp_path / "run" / "steps" / "02-peek" / "manifest.json")
+    assert manifest["status"] == "failed"
+
+
+def test_undeclared_artifacts_are_refused(tmp_path: Path) -> None:
+    class Sneaky:
+        name: ClassVar[str] = "sneaky"
+        requires: ClassVar[tuple[str, ...]] = ()
+        provides: ClassVar[tuple[str, ...]] = ()
+        gated: ClassVar[bool] = False
+        params = Params()
+
+        def run(self, ctx: StepContext) -> StepResult:
+            return StepResult(provides={"model.current": ctx.step_dir})
+
+    class Nosy:
+        name: ClassVar[str] = "nosy"
+        requires: ClassVar[tuple[str, ...]] = ()
+        provides: ClassVar[tuple[str, ...]] = ()
+        gated: ClassVar[bool] = False
+        params = Params()
+
+        def run(self, ctx: StepContext) -> StepResult:
+            ctx.artifacts.maybe("data.valid")
+            return StepResult()
+
+    with pytest.raises(RuntimeError, match="undeclared"):
+        make_pipeline(tmp_path / "a", [Sneaky()]).run()
+    with pytest.raises(KeyError, match="did not declare"):
+        make_pipeline(tmp_path / "b", [Nosy()]).run()
+
+
+def test_an_earlier_run_is_not_clobbered(tmp_path: Path) -> None:
+    make_pipeline(tmp_path, recipe()).run()
+    before = (tmp_path / "run" / "ledger.json").read_bytes()
+    with pytest.raises(RatchetError, match="--resume"):
+        make_pipeline(tmp_path, recipe()).run()
+    assert (tmp_path / "run" / "ledger.json").read_bytes() == before
