@@ -34,8 +34,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--config", help="YAML file of settings (RUN/config.yaml of an earlier run works)")
     run.add_argument("--resume", action="store_true", default=None, help="continue the run in --out")
     run.add_argument("--overwrite", action="store_true", default=None, help="replace the run in --out")
+    run.add_argument("--unlabeled", help="unlabeled in-domain texts for domain adaptation (adapt step)")
+    run.add_argument("--label-fixes", help="reviewed label_issues.csv (accept column) to apply to training labels")
+    run.add_argument("--storage", help="Optuna storage URL for the search (default: SQLite in the run folder)")
+    run.add_argument("--ensemble", action="store_true", default=None, help="average the final seeds' models")
+    run.add_argument("--track", action="append", choices=("mlflow", "tensorboard"), help="log to a tracker")
+    run.add_argument("--tracking-uri", help="MLflow tracking URI (default: a file store in the run folder)")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
     run.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. train.epochs=2")
+    run.set_defaults(overrides=[])
 
     inspect = sub.add_parser("inspect", help="data report only: quality, duplicates, conflicts, lengths")
     inspect.add_argument("data")
@@ -50,6 +57,18 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--text-pair-col")
     predict.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     predict.add_argument("--quiet", action="store_true")
+    report = sub.add_parser("report", help="(re)build RUN/report.html")
+    report.add_argument("run", help="run folder")
+
+    compare = sub.add_parser("compare", help="compare two runs that share a test set (paired bootstrap, McNemar)")
+    compare.add_argument("run_a")
+    compare.add_argument("run_b")
+    compare.add_argument("--json", action="store_true", help="print the comparison as JSON")
+
+    worker = sub.add_parser("worker", help="join the hyperparameter search of RUN through a shared storage")
+    worker.add_argument("run", help="run folder whose search to join (its config and data are used)")
+    worker.add_argument("--storage", required=True, help="Optuna storage URL, e.g. postgresql://user@host/db")
+    worker.add_argument("--trials", type=int, help="trials this worker runs at most")
     return parser
 
 
@@ -75,8 +94,19 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         "resume": args.resume,
         "overwrite": args.overwrite,
         "steps": args.steps.split(",") if args.steps else None,
+        "track": args.track,
+        "tracking_uri": args.tracking_uri,
     }
     base.update({key: value for key, value in flags.items() if value is not None})
+    sections = {
+        "adapt": {"unlabeled": args.unlabeled},
+        "relabel": {"label_fixes": args.label_fixes},
+        "search": {"storage": args.storage, "ensemble": args.ensemble},
+    }
+    for section, values in sections.items():
+        given = {key: value for key, value in values.items() if value is not None}
+        if given:
+            base[section] = {**base.get(section, {}), **given}
     columns = {"text_col": args.text_col, "text_pair_col": args.text_pair_col, "label_col": args.label_col}
     data_params = dict(base.get("data_params", {}))
     data_params.update({key: value for key, value in columns.items() if value is not None})
@@ -125,11 +155,53 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "inspect": cmd_inspect, "predict": cmd_predict}
+def cmd_report(args: argparse.Namespace) -> int:
+    from ratchet.reporting.report import build_report
+
+    path = build_report(args.run)
+    sys.stdout.write(f"{path}\n")
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from ratchet.reporting.compare import compare_runs, format_comparison
+
+    comparison = compare_runs(args.run_a, args.run_b)
+    if args.json:
+        sys.stdout.write(json.dumps(comparison, indent=2, default=str) + "\n")
+    else:
+        for line in format_comparison(comparison):
+            sys.stdout.write(line + "\n")
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from ratchet.search.worker import run_worker
+
+    done = run_worker(args.run, args.storage, max_trials=args.trials)
+    sys.stdout.write(f"worker finished {done} trials\n")
+    return 0
+
+
+COMMANDS = {
+    "run": cmd_run,
+    "inspect": cmd_inspect,
+    "predict": cmd_predict,
+    "report": cmd_report,
+    "compare": cmd_compare,
+    "worker": cmd_worker,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    # key=value overrides may sit anywhere among the options, which argparse's positionals cannot express.
+    args, extras = parser.parse_known_args(argv)
+    unknown = [item for item in extras if item.startswith("-") or "=" not in item or args.command != "run"]
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    if args.command == "run":
+        args.overrides = [*args.overrides, *extras]
     _quiet_libraries()
     try:
         return COMMANDS[args.command](args)

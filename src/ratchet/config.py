@@ -130,14 +130,34 @@ class RelabelParams:
 class SelectParams:
     eta: int = 2
     """Successive halving keeps 1/eta of candidates per rung."""
+    include_default: bool = True
+    """Add the default model to the --model candidates."""
+    include_linear: bool = True
+    """Add the TF-IDF baseline as a candidate: if no transformer beats it, it ships."""
+
+    def __post_init__(self) -> None:
+        if self.eta < 2:
+            raise RatchetError(f"select.eta={self.eta} must be at least 2: use 2 or 3")
 
 
 @dataclass(frozen=True)
 class SearchParams:
-    n_trials: int = 12
-    """Maximum Optuna trials (the budget may stop the search sooner)."""
+    n_trials: int | None = None
+    """Optuna trials, the configured parameters' trial included (the budget may stop the search
+    sooner); None = the preset's: balanced 12, best 30."""
     storage: str | None = None
     """Optuna storage URL; an SQLite file in the run folder when None."""
+    seeds: int | None = None
+    """Train the final configuration with this many seeds; the ledger shows the spread.
+    None = the preset's: fast 1, balanced 2, best 3."""
+    ensemble: bool = False
+    """Average the seeds' probabilities (kept only if the ratchet rule accepts it)."""
+
+    def __post_init__(self) -> None:
+        if self.n_trials is not None and self.n_trials < 1:
+            raise RatchetError(f"search.n_trials={self.n_trials} must be at least 1")
+        if self.seeds is not None and self.seeds < 1:
+            raise RatchetError(f"search.seeds={self.seeds} must be at least 1")
 
 
 @dataclass(frozen=True)
@@ -149,6 +169,33 @@ class AdaptParams:
     whole_word_masking: bool = False
     extend_vocab: bool = True
     """Add frequent uncovered tokens when the data report shows poor tokenizer coverage."""
+    min_coverage: float = 0.9
+    """Extend the vocabulary only when fewer than this share of words (CJK: characters) tokenize cleanly."""
+    max_new_tokens: int = 5000
+    """At most this many tokens are added to the vocabulary."""
+    min_token_count: int = 3
+    """A token is added only if it occurs at least this often in the adaptation corpus."""
+    learning_rate: float = 1e-4
+    """Peak AdamW rate of continued pretraining (new embeddings must move, so above fine-tuning rates)."""
+    max_length: int = 128
+    """Longer corpus texts are cut into windows of this many tokens (none is thrown away)."""
+    batch_size: int = 32
+    max_tokens: int = 4096
+    """Token budget per pretraining batch (sequences x padded length)."""
+    max_corpus_rows: int = 100_000
+    """The unlabeled corpus is sampled down to this many texts (training texts always stay)."""
+    probe_epochs: float = 2.0
+    """Fine-tuning epochs of the two probes (adapted vs original backbone) that the ratchet rule compares."""
+    pretrain_share: float = 0.5
+    """Share of the step's time budget for pretraining; the probes share the rest equally."""
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.mlm_probability < 1.0 or not 0.0 < self.min_coverage <= 1.0:
+            raise RatchetError("adapt.mlm_probability must be in (0, 1) and adapt.min_coverage in (0, 1]")
+        if self.epochs <= 0 or self.probe_epochs <= 0 or self.learning_rate <= 0 or self.max_length < 8:
+            raise RatchetError("adapt params out of range: epochs, probe_epochs, learning_rate > 0; max_length >= 8")
+        if self.max_tokens < self.max_length or not 0.0 < self.pretrain_share < 1.0:
+            raise RatchetError("adapt.max_tokens must be >= adapt.max_length and adapt.pretrain_share in (0, 1)")
 
 
 @dataclass(frozen=True)
@@ -175,6 +222,8 @@ class RunConfig:
     """Replace a different run in ``out``."""
     track: tuple[str, ...] = ()
     """Experiment trackers to log to: mlflow, tensorboard."""
+    tracking_uri: str | None = None
+    """MLflow tracking URI; a local file store in the run folder when None."""
     data_params: DataParams = field(default_factory=DataParams)
     clean: CleanParams = field(default_factory=CleanParams)
     train: TrainParams = field(default_factory=TrainParams)

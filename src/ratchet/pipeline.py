@@ -153,7 +153,12 @@ class Pipeline:
             entry, incumbent = self._account(step, result, store, truth, incumbent, manifest, seconds)
             ledger.append(entry)
             if entry["status"] in ("completed", "kept") and "model.current" in result.provides:
-                ship_model(result.provides["model.current"], run_dir / "model")
+                ship_model(
+                    result.provides["model.current"],
+                    run_dir / "model",
+                    # predict must repair text exactly as training data was repaired.
+                    extra_meta={"clean": dataclasses.asdict(self.config.clean)},
+                )
             self._write_ledger(run_dir, ledger)
             self.progress.log(f"  {_ledger_line(entry)}")
 
@@ -199,7 +204,8 @@ class Pipeline:
         if result.valid_probs is not None:
             save_probs(manifest.step_dir, result.valid_probs)
         after = truth.score(store, incumbent, gate.metric)
-        entry.update(status=status, after=after, gain=None if before is None or after is None else after - before)
+        changed = accepted and result.valid_probs is not None
+        entry.update(status=status, after=after, gain=after - before if changed and before is not None else None)
         if decision is not None:
             entry.update(
                 before=decision.before,

@@ -31,7 +31,7 @@ def predict_file(
     device: str = "auto",
     show_progress: bool = True,
 ) -> Path:
-    from ratchet.config import DataParams
+    from ratchet.config import CleanParams, DataParams
     from ratchet.data.clean import normalize_text
     from ratchet.data.columns import resolve_columns
     from ratchet.data.io import read_table
@@ -47,10 +47,11 @@ def predict_file(
     predictor = load_predictor(model_dir, device=resolve_device(device))
     if predictor.meta.get("text_pair") and columns.text_pair is None:
         raise RatchetError("this model reads text pairs: pass --text-pair-col with the second text column")
-    texts = [normalize_text(value) for value in frame[columns.text].tolist()]
+    clean = CleanParams(**predictor.meta["clean"]) if "clean" in predictor.meta else CleanParams()
+    texts = [normalize_text(value, clean) for value in frame[columns.text].tolist()]
     pairs = None
     if columns.text_pair is not None:
-        pairs = [normalize_text(value) for value in frame[columns.text_pair].tolist()]
+        pairs = [normalize_text(value, clean) for value in frame[columns.text_pair].tolist()]
     with Progress(enabled=show_progress) as progress, progress.bar("predict", total=len(texts)) as bar:
         probs = predictor.predict_probs(texts, pairs, on_rows=bar.advance)
     result = frame.copy()

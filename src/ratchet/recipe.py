@@ -7,6 +7,7 @@ steps themselves never see the RunConfig.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +15,9 @@ from ratchet.config import RunConfig
 from ratchet.errors import RatchetError
 
 PRESET_STEPS: dict[str, tuple[str, ...]] = {
-    "fast": ("clean", "split", "train", "evaluate"),
-    "balanced": ("clean", "split", "train", "evaluate"),
-    "best": ("clean", "split", "train", "evaluate"),
+    "fast": ("clean", "split", "baseline", "train", "evaluate", "report"),
+    "balanced": ("clean", "split", "baseline", "relabel", "select", "search", "train", "evaluate", "report"),
+    "best": ("clean", "split", "baseline", "relabel", "select", "adapt", "search", "train", "evaluate", "report"),
 }
 
 
@@ -51,22 +52,78 @@ def _train(config: RunConfig) -> Any:
     return TrainStep(TrainStepParams(model=config.models[0], train=config.train))
 
 
+def _adapt(config: RunConfig) -> Any:
+    from ratchet.steps.adapt import AdaptStep, AdaptStepParams
+
+    unlabeled = config.adapt.unlabeled
+    if unlabeled is not None and not Path(unlabeled).is_file():
+        raise RatchetError(f"unlabeled corpus {unlabeled} does not exist: check the --unlabeled path")
+    adapt = config.adapt if unlabeled is None else replace(config.adapt, unlabeled=str(Path(unlabeled).resolve()))
+    return AdaptStep(AdaptStepParams(model=config.models[0], adapt=adapt, train=config.train, clean=config.clean))
+
+
 def _evaluate(config: RunConfig) -> Any:
     from ratchet.steps.evaluate import EvaluateParams, EvaluateStep
 
     return EvaluateStep(EvaluateParams())
 
 
+def _report(config: RunConfig) -> Any:
+    from ratchet.reporting.tracking import check_trackers
+    from ratchet.steps.report import ReportStep, ReportStepParams
+
+    check_trackers(config.track)  # a missing mlflow must fail now, not after hours of training
+    return ReportStep(ReportStepParams(track=tuple(config.track), tracking_uri=config.tracking_uri))
+
+
+PRESET_TRIALS = {"fast": 8, "balanced": 12, "best": 30}
+PRESET_SEEDS = {"fast": 1, "balanced": 2, "best": 3}
+
+
+def _baseline(config: RunConfig) -> Any:
+    from ratchet.steps.baseline import BaselineParams, BaselineStep
+
+    return BaselineStep(BaselineParams())
+
+
+def _select(config: RunConfig) -> Any:
+    from ratchet.config import DEFAULT_MODEL
+    from ratchet.steps.select import SelectStep, SelectStepParams
+
+    candidates = list(config.models)
+    if config.select.include_default:
+        candidates.append(DEFAULT_MODEL)
+    if config.select.include_linear:
+        candidates.append("linear")
+    return SelectStep(
+        SelectStepParams(candidates=tuple(dict.fromkeys(candidates)), train=config.train, eta=config.select.eta)
+    )
+
+
+def _search(config: RunConfig) -> Any:
+    from ratchet.steps.search import SearchStep, SearchStepParams
+
+    n_trials = config.search.n_trials or PRESET_TRIALS[config.preset]
+    return SearchStep(
+        SearchStepParams(model=config.models[0], train=config.train, n_trials=n_trials, storage=config.search.storage)
+    )
+
+
 STEP_BUILDERS: dict[str, Callable[[RunConfig], Any]] = {
     "clean": _clean,
     "split": _split,
+    "baseline": _baseline,
+    "select": _select,
+    "search": _search,
+    "adapt": _adapt,
     "train": _train,
     "evaluate": _evaluate,
+    "report": _report,
 }
 
 
 def recipe_names(config: RunConfig) -> tuple[str, ...]:
-    names = config.steps if config.steps else PRESET_STEPS[config.preset]
+    names = config.steps or PRESET_STEPS[config.preset]
     unknown = [name for name in names if name not in STEP_BUILDERS]
     if unknown:
         raise RatchetError(f"unknown step {unknown[0]!r}: available steps are {', '.join(STEP_BUILDERS)}")

@@ -5,17 +5,21 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
-from ratchet.fsutil import atomic_dir
+from ratchet.fsutil import atomic_dir, read_json, write_json
 
 
-def ship_model(source: Path, target: Path) -> None:
+def ship_model(source: Path, target: Path, extra_meta: dict[str, Any] | None = None) -> None:
+    """Mirror ``source`` into ``target`` (hard links), with ``extra_meta`` merged into ratchet.json."""
     source = Path(source)
 
     def build(tmp: Path) -> None:
         for item in source.iterdir():
             if item.is_dir():
                 shutil.copytree(item, tmp / item.name, copy_function=_link_or_copy)
+            elif item.name == "ratchet.json" and extra_meta:
+                write_json(tmp / item.name, {**read_json(item), **extra_meta})
             else:
                 _link_or_copy(str(item), str(tmp / item.name))
 

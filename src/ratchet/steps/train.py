@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
+import torch
+
 from ratchet.config import TrainParams
 from ratchet.data.frames import read_labels, read_split
 from ratchet.pipeline import StepContext, StepResult
@@ -22,7 +24,9 @@ class TrainStepParams:
 
 class TrainStep:
     name: ClassVar[str] = "train"
-    requires: ClassVar[tuple[str, ...]] = ("data.train", "data.valid", "data.labels", "model.backbone", "train.params")
+    requires: ClassVar[tuple[str, ...]] = (
+        "data.train", "data.valid", "data.labels", "model.backbone", "train.params", "model.baseline",
+    )  # fmt: skip
     provides: ClassVar[tuple[str, ...]] = ("model.current",)
     gated: ClassVar[bool] = False
     budget_share: ClassVar[float] = 0.5
@@ -36,10 +40,14 @@ class TrainStep:
         from ratchet.training.loop import fit
 
         backbone = resolved_backbone(ctx, self.params.model)
+        if backbone == "linear":
+            return ship_baseline(ctx)
         params = resolved_train_params(ctx, self.params.train)
         labels = read_labels(ctx.artifacts.get("data.labels"))
         train = read_split(ctx.artifacts.get("data.train"))
         valid = read_split(ctx.artifacts.get("data.valid"))
+        # The new classification head is drawn from torch's global RNG: seed it, or two runs differ.
+        torch.manual_seed(ctx.seed)
         model, tokenizer = load_for_classification(
             resolve_model_path(backbone), [str(label) for label in labels], dropout=params.dropout
         )
@@ -80,6 +88,20 @@ class TrainStep:
             "telemetry": fitted.telemetry,
         }
         return StepResult(provides={"model.current": model_dir}, metrics=metrics, valid_probs=fitted.valid_probs)
+
+
+def ship_baseline(ctx: StepContext) -> StepResult:
+    """select found no transformer better than the TF-IDF baseline: ship the baseline as it is."""
+    from ratchet.errors import RatchetError
+    from ratchet.predictor import load_predictor
+
+    model_dir = ctx.artifacts.maybe("model.baseline")
+    if model_dir is None:
+        raise RatchetError("the backbone is 'linear' but no baseline step ran: add baseline to the steps")
+    valid = read_split(ctx.artifacts.get("data.valid"))
+    probs = load_predictor(model_dir).predict_probs(valid.texts, valid.pairs)
+    metrics = {"backbone": "linear", "shipped": "the baseline model, unchanged"}
+    return StepResult(provides={"model.current": Path(model_dir)}, metrics=metrics, valid_probs=probs)
 
 
 def resolved_backbone(ctx: StepContext, default: str) -> str:

@@ -1,0 +1,115 @@
+"""Step ``clean``: read the user's files, repair text, merge duplicates, and seal a given test file.
+
+The raw input files are not artifacts, so their content hashes sit in the
+params: ``--resume`` then reruns this step (and all after it) when a file changed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+import pandas as pd
+
+from ratchet.config import CleanParams, DataParams
+from ratchet.data.clean import clean_frame, normalize_frame, validate_classes
+from ratchet.data.columns import ResolvedColumns, resolve_columns, standardize
+from ratchet.data.io import read_table, write_parquet
+from ratchet.data.report import build_data_report, length_stats
+from ratchet.data.split import check_test_labels, frame_fingerprints, label_ids, label_list
+from ratchet.errors import RatchetError
+from ratchet.fsutil import hash_path, write_json
+from ratchet.pipeline import StepContext, StepResult
+
+
+@dataclass(frozen=True)
+class CleanStepParams:
+    data: str
+    """Labeled training data file."""
+    test: str | None = None
+    """Optional labeled test file (normalized, never merged, then sealed)."""
+    columns: DataParams = field(default_factory=DataParams)
+    clean: CleanParams = field(default_factory=CleanParams)
+    data_sha256: str | None = None
+    """Content hash of ``data``, filled in when not given: the input files are not artifacts, so their
+    hashes live in the params (and the manifest), and --resume reruns the step when a file changed."""
+    test_sha256: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.data_sha256 is None:
+            object.__setattr__(self, "data_sha256", _file_hash(self.data))
+        if self.test_sha256 is None:
+            object.__setattr__(self, "test_sha256", _file_hash(self.test))
+
+
+def _file_hash(path: str | None) -> str | None:
+    # A missing file is reported by run() with a proper message; here it just has no hash.
+    return hash_path(Path(path)) if path and Path(path).is_file() else None
+
+
+class CleanStep:
+    name: ClassVar[str] = "clean"
+    requires: ClassVar[tuple[str, ...]] = ()
+    provides: ClassVar[tuple[str, ...]] = ("data.clean", "data.test", "data.test_fingerprints", "data.report")
+    gated: ClassVar[bool] = False
+
+    def __init__(self, params: CleanStepParams) -> None:
+        self.params = params
+
+    def run(self, ctx: StepContext) -> StepResult:
+        p = self.params
+        data_dir = ctx.run_dir / "data"
+        raw = read_table(p.data)
+        columns = resolve_columns(raw, p.columns)
+        for role, how in columns.detected.items():
+            ctx.log.info("%s column: %s (%s)", role, getattr(columns, role), how)
+        pool, clean_report = clean_frame(standardize(raw, columns), p.clean)
+        validate_classes(pool)
+        provides = {"data.clean": data_dir / "clean.parquet"}
+        write_parquet(provides["data.clean"], pool)
+
+        test_report = None
+        if p.test is not None:
+            labels, _ = label_list(pool["label"])
+            test, test_report = _prepare_test(p, columns, labels)
+            provides["data.test"] = data_dir / "test.parquet"
+            provides["data.test_fingerprints"] = data_dir / "test_fingerprints.json"
+            write_parquet(provides["data.test"], test)
+            write_json(provides["data.test_fingerprints"], sorted(set(frame_fingerprints(test))))
+
+        report = build_data_report(clean_report, columns=columns, lengths=length_stats(pool), test=test_report)
+        # The split step writes the full RUN/data/data_report.json; this partial one stays with the step
+        # so that the split's input hash does not change under it (which would defeat --resume).
+        provides["data.report"] = ctx.step_dir / "data_report.json"
+        write_json(provides["data.report"], report)
+        metrics = {
+            "rows_in": clean_report["rows_in"],
+            "rows_out": clean_report["rows_out"],
+            "classes": len(clean_report["classes"]),
+            "duplicates_merged": clean_report["duplicates_merged"],
+            "conflict_groups": clean_report["conflict_groups"],
+            "test_rows": None if test_report is None else test_report["rows_out"],
+        }
+        return StepResult(provides=provides, metrics=metrics)
+
+
+def _prepare_test(p: CleanStepParams, columns: ResolvedColumns, labels: list) -> tuple[pd.DataFrame, dict]:
+    """Normalize the test file like the pool (same columns), keep every row, check its labels."""
+    assert p.test is not None
+    raw = read_table(p.test)
+    same = [c for c in (columns.text, columns.text_pair, columns.label) if c is not None]
+    if all(c in raw.columns for c in same):
+        test_columns = ResolvedColumns(text=columns.text, text_pair=columns.text_pair, label=columns.label)
+    else:
+        try:
+            test_columns = resolve_columns(raw, p.columns)
+        except RatchetError as exc:
+            raise RatchetError(f"test file {p.test}: {exc}") from None
+    test, report = normalize_frame(standardize(raw, test_columns), p.clean)
+    if test.empty:
+        raise RatchetError(f"test file {p.test} has no rows with both text and label: check its columns")
+    check_test_labels(test, labels)
+    test["label_id"] = label_ids(test["label"], labels)
+    report["columns"] = {"text": test_columns.text, "text_pair": test_columns.text_pair, "label": test_columns.label}
+    return test, report

@@ -1,0 +1,73 @@
+"""Shared fixtures: a small synthetic sentiment set and tiny BERT / GPT-2 / T5 models built locally."""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+
+torch.set_num_threads(2)
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+WORDS = {
+    "positive": ["great", "excellent", "helped", "wonderful", "relief", "happy", "works"],
+    "negative": ["awful", "terrible", "worse", "pain", "useless", "sick", "horrible"],
+    "neutral": ["okay", "average", "some", "mixed", "maybe", "fine", "unsure"],
+}
+FILLER = ["the", "drug", "this", "medicine", "was", "for", "my", "i", "felt", "after", "week", "and", "it"]
+
+
+def synthetic_rows(n: int, seed: int = 0) -> list[dict[str, str]]:
+    """Texts whose label is carried by a few cue words among filler: learnable by a tiny model."""
+    rng = random.Random(seed)
+    labels = list(WORDS)
+    rows = []
+    for i in range(n):
+        label = labels[i % len(labels)]
+        words = rng.sample(FILLER, 6) + rng.sample(WORDS[label], 2)
+        rng.shuffle(words)
+        rows.append({"review": " ".join(words) + f" {i}", "sentiment": label})
+    return rows
+
+
+@pytest.fixture(scope="session")
+def corpus_texts() -> list[str]:
+    return [row["review"] for row in synthetic_rows(300, seed=99)]
+
+
+@pytest.fixture
+def sentiment_csv(tmp_path: Path) -> Path:
+    path = tmp_path / "train.csv"
+    pd.DataFrame(synthetic_rows(72, seed=1)).to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture
+def sentiment_test_csv(tmp_path: Path) -> Path:
+    path = tmp_path / "test.csv"
+    pd.DataFrame(synthetic_rows(30, seed=2)).to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory, corpus_texts: list[str]):
+    """Factory: family -> folder of a tiny model + tokenizer saved like any Hugging Face checkpoint."""
+    from ratchet.models.tiny import build_tiny_model
+
+    built: dict[str, Path] = {}
+
+    def get(family: str = "bert") -> Path:
+        if family not in built:
+            out = tmp_path_factory.mktemp(f"tiny-{family}")
+            built[family] = build_tiny_model(family, corpus_texts, out, seed=0)
+        return built[family]
+
+    return get
+
+
+FAST_TRAIN = ["train.epochs=3", "train.learning_rate=0.003", "train.max_length=32", "train.max_tokens=512"]

@@ -1,0 +1,125 @@
+"""Every bad input: one line naming the problem and the fix, exit code 2, no traceback, nothing lost."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest import synthetic_rows
+
+from ratchet.cli import main
+
+
+def write_csv(path: Path, rows: list[dict]) -> Path:
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return path
+
+
+def good_rows(n: int = 30) -> list[dict]:
+    return synthetic_rows(n, seed=3)
+
+
+def expect_error(capsys, argv: list[str], *fragments: str) -> str:
+    code = main(argv)
+    captured = capsys.readouterr()
+    assert code == 2
+    lines = [line for line in captured.err.strip().splitlines() if line.strip()]
+    assert len(lines) == 1, captured.err
+    assert lines[0].startswith("error: ")
+    assert "Traceback" not in captured.err
+    for fragment in fragments:
+        assert fragment.lower() in lines[0].lower(), lines[0]
+    return lines[0]
+
+
+def run_args(data: Path, out: Path, *extra: str) -> list[str]:
+    return ["run", str(data), "--out", str(out), "--quiet", *extra]
+
+
+def test_missing_file(capsys, tmp_path) -> None:
+    expect_error(capsys, run_args(tmp_path / "nope.csv", tmp_path / "run"), "not found", "nope.csv")
+    assert not (tmp_path / "run").exists()
+
+
+def test_unknown_column_lists_available(capsys, tmp_path) -> None:
+    data = write_csv(tmp_path / "d.csv", good_rows())
+    expect_error(capsys, run_args(data, tmp_path / "run", "--label-col", "stars"), "stars", "sentiment", "review")
+
+
+def test_undecodable_file(capsys, tmp_path) -> None:
+    data = tmp_path / "latin.csv"
+    data.write_bytes(b"text,label\n" + "caf\xe9 tr\xe8s bon,pos\n".encode("latin-1") * 5)
+    expect_error(capsys, run_args(data, tmp_path / "run"), "utf-8")
+
+
+def test_empty_file(capsys, tmp_path) -> None:
+    data = tmp_path / "empty.csv"
+    data.write_text("")
+    expect_error(capsys, run_args(data, tmp_path / "run"), "empty")
+
+
+def test_fewer_than_two_classes(capsys, tmp_path) -> None:
+    rows = [{"text": f"some text {i}", "label": "pos"} for i in range(10)]
+    expect_error(capsys, run_args(write_csv(tmp_path / "d.csv", rows), tmp_path / "run"), "class")
+
+
+def test_class_with_a_single_example(capsys, tmp_path) -> None:
+    rows = [*good_rows(), {"review": "a lonely text", "sentiment": "rare"}]
+    expect_error(capsys, run_args(write_csv(tmp_path / "d.csv", rows), tmp_path / "run"), "rare")
+
+
+def test_text_column_without_text(capsys, tmp_path) -> None:
+    rows = [{"text": i * 7, "label": ["a", "b"][i % 2]} for i in range(20)]
+    expect_error(capsys, run_args(write_csv(tmp_path / "d.csv", rows), tmp_path / "run"), "text")
+
+
+def test_test_labels_unseen_in_training(capsys, tmp_path) -> None:
+    data = write_csv(tmp_path / "d.csv", good_rows())
+    test = write_csv(tmp_path / "t.csv", [{"review": "brand new", "sentiment": "mystery"}, *good_rows(6)])
+    expect_error(capsys, run_args(data, tmp_path / "run", "--test", str(test)), "mystery")
+
+
+def test_unknown_model_path(capsys, tmp_path) -> None:
+    data = write_csv(tmp_path / "d.csv", good_rows())
+    expect_error(capsys, run_args(data, tmp_path / "run", "--model", str(tmp_path / "no-such-model")), "no-such-model")
+
+
+@pytest.mark.parametrize(
+    ("extra", "fragment"),
+    [
+        (["train.epochs"], "key=value"),
+        (["train.nonsense=1"], "nonsense"),
+        (["--budget", "soon"], "budget"),
+        (["--steps", "clean,fly"], "fly"),
+    ],
+)
+def test_bad_options(capsys, tmp_path, extra, fragment) -> None:
+    data = write_csv(tmp_path / "d.csv", good_rows())
+    expect_error(capsys, run_args(data, tmp_path / "run", *extra), fragment)
+
+
+def test_an_earlier_run_is_never_lost(capsys, tmp_path) -> None:
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "config.yaml").write_text("data: old.csv\n")
+    (out / "metrics.json").write_text('{"test": {"macro_f1": 0.9}}')
+    data = write_csv(tmp_path / "d.csv", good_rows())
+    expect_error(capsys, run_args(data, out), "--resume", "--overwrite")
+    # Bad input with --overwrite must not wipe the old run either.
+    expect_error(capsys, run_args(tmp_path / "missing.csv", out, "--overwrite"), "not found")
+    assert (out / "metrics.json").read_text() == '{"test": {"macro_f1": 0.9}}'
+
+
+def test_out_is_an_unrelated_folder(capsys, tmp_path) -> None:
+    out = tmp_path / "photos"
+    out.mkdir()
+    (out / "cat.jpg").write_bytes(b"meow")
+    data = write_csv(tmp_path / "d.csv", good_rows())
+    expect_error(capsys, run_args(data, out, "--overwrite"), "not a ratchet run")
+    assert (out / "cat.jpg").exists()
+
+
+def test_predict_on_a_folder_without_a_model(capsys, tmp_path) -> None:
+    data = write_csv(tmp_path / "d.csv", good_rows())
+    expect_error(capsys, ["predict", str(tmp_path), str(data), "--out", str(tmp_path / "p.csv")], "no trained model")
