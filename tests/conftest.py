@@ -3,36 +3,16 @@
 from __future__ import annotations
 
 import os
-import random
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import torch
+from ratchet_testing import synthetic_rows
 
 torch.set_num_threads(2)
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
-WORDS = {
-    "positive": ["great", "excellent", "helped", "wonderful", "relief", "happy", "works"],
-    "negative": ["awful", "terrible", "worse", "pain", "useless", "sick", "horrible"],
-    "neutral": ["okay", "average", "some", "mixed", "maybe", "fine", "unsure"],
-}
-FILLER = ["the", "drug", "this", "medicine", "was", "for", "my", "i", "felt", "after", "week", "and", "it"]
-
-
-def synthetic_rows(n: int, seed: int = 0) -> list[dict[str, str]]:
-    """Texts whose label is carried by a few cue words among filler: learnable by a tiny model."""
-    rng = random.Random(seed)
-    labels = list(WORDS)
-    rows = []
-    for i in range(n):
-        label = labels[i % len(labels)]
-        words = rng.sample(FILLER, 6) + rng.sample(WORDS[label], 2)
-        rng.shuffle(words)
-        rows.append({"review": " ".join(words) + f" {i}", "sentiment": label})
-    return rows
 
 
 @pytest.fixture(scope="session")
@@ -68,6 +48,3 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory, corpus_texts: list[
         return built[family]
 
     return get
-
-
-FAST_TRAIN = ["train.epochs=3", "train.learning_rate=0.003", "train.max_length=32", "train.max_tokens=512"]

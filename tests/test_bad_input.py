@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import synthetic_rows
+from ratchet_testing import synthetic_rows
 
 from ratchet.cli import main
 

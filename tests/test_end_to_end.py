@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import FAST_TRAIN
+from ratchet_testing import FAST_TRAIN
 
 from ratchet.cli import main
 from ratchet.fsutil import read_json
@@ -70,7 +70,7 @@ def test_tiny_bert_learns_the_synthetic_task(tiny_model_dir, sentiment_csv, sent
 
 
 def test_integer_labels_and_a_split_test_set(tiny_model_dir, tmp_path) -> None:
-    from conftest import synthetic_rows
+    from ratchet_testing import synthetic_rows
 
     rows = synthetic_rows(90, seed=5)
     mapping = {"negative": 1, "neutral": 3, "positive": 5}

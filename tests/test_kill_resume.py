@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import FAST_TRAIN
+from ratchet_testing import FAST_TRAIN
 
 from ratchet.fsutil import read_json
 from ratchet.training.checkpoint import STATE

@@ -8,7 +8,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from ratchet.config import PRESETS, RunConfig, apply_overrides
 from ratchet.errors import RatchetError
@@ -16,9 +16,16 @@ from ratchet.errors import RatchetError
 EXIT_BAD_INPUT = 2
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """argparse prints usage plus the error; ratchet's contract is one line naming problem and fix."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_BAD_INPUT, f"error: {message}: see `{self.prog} --help`\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ratchet", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = _OneLineParser(prog="ratchet", description="Adapt a pretrained language model to your labels.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_OneLineParser)
 
     run = sub.add_parser("run", help="run the whole pipeline on a labeled file")
     run.add_argument("data", help="labeled training data: CSV, TSV, JSON Lines, JSON or Parquet")
@@ -196,14 +203,17 @@ COMMANDS = {
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     # key=value overrides may sit anywhere among the options, which argparse's positionals cannot express.
-    args, extras = parser.parse_known_args(argv)
-    unknown = [item for item in extras if item.startswith("-") or "=" not in item or args.command != "run"]
-    if unknown:
-        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
-    if args.command == "run":
-        args.overrides = [*args.overrides, *extras]
+    try:
+        args, extras = parser.parse_known_args(argv)
+        unknown = [item for item in extras if item.startswith("-") or args.command != "run"]
+        if unknown:
+            parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    except SystemExit as exc:  # --help, or a one-line usage error: return its code like every other path
+        return int(exc.code or 0)
     _quiet_libraries()
     try:
+        if args.command == "run":
+            args.overrides = [*args.overrides, *extras]
         return COMMANDS[args.command](args)
     except RatchetError as exc:
         sys.stderr.write(f"error: {exc}\n")

@@ -1,0 +1,136 @@
+"""``ratchet compare RUN_A RUN_B``: are two runs' models really different on their shared test set?
+
+Both runs' evaluate steps saved their test predictions row by row; the comparison
+is paired (the same rows for both), which is far more sensitive than comparing
+two independent intervals: a paired bootstrap of the gain and McNemar's test.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ratchet.errors import RatchetError
+from ratchet.evaluation.significance import mcnemar, paired_bootstrap
+
+PREDICTIONS = "test_predictions.parquet"
+METRICS = ("macro_f1", "accuracy", "weighted_f1")
+N_BOOTSTRAP = 2000
+
+
+def load_test_predictions(run_dir: str | Path) -> pd.DataFrame:
+    """The evaluate step's row-by-row test predictions (label_id, pred_id, prob_*) of a run."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise RatchetError(f"run folder {run_dir} does not exist: pass the --out folder of a ratchet run")
+    found = sorted((run_dir / "steps").glob(f"*-evaluate/{PREDICTIONS}"))
+    if not found:
+        raise RatchetError(
+            f"{run_dir} has no sealed-test predictions (steps/NN-evaluate/{PREDICTIONS}): "
+            "finish the run with `ratchet run ... --resume` first"
+        )
+    return pd.read_parquet(found[-1])
+
+
+def _labels(run_dir: Path) -> list[str] | None:
+    path = run_dir / "data" / "labels.json"
+    if not path.is_file():
+        return None
+    return [str(label) for label in json.loads(path.read_text(encoding="utf-8"))["labels"]]
+
+
+def _fingerprints(run_dir: Path) -> set[str] | None:
+    path = run_dir / "data" / "test_fingerprints.json"
+    return set(json.loads(path.read_text(encoding="utf-8"))) if path.is_file() else None
+
+
+def check_shared_test(run_a: Path, run_b: Path, a: pd.DataFrame, b: pd.DataFrame) -> list[str]:
+    """Raise unless both runs scored the same test rows, in the same order, with the same label ids."""
+    labels_a, labels_b = _labels(run_a), _labels(run_b)
+    if labels_a is not None and labels_b is not None and labels_a != labels_b:
+        raise RatchetError(
+            f"the runs have different labels ({labels_a} vs {labels_b}): compare runs trained on the same task"
+        )
+    same = len(a) == len(b) and np.array_equal(a["label_id"].to_numpy(), b["label_id"].to_numpy())
+    prints_a, prints_b = _fingerprints(run_a), _fingerprints(run_b)
+    if not same or (prints_a is not None and prints_b is not None and prints_a != prints_b):
+        raise RatchetError(
+            f"{run_a} and {run_b} were not evaluated on the same test set ({len(a)} vs {len(b)} rows, "
+            "different labels or texts): run both with the same --test file"
+        )
+    return labels_a or labels_b or [str(i) for i in range(int(max(a["label_id"].max(), a["pred_id"].max())) + 1)]
+
+
+def compare_runs(
+    run_a: str | Path, run_b: str | Path, *, n_bootstrap: int = N_BOOTSTRAP, seed: int = 0
+) -> dict[str, Any]:
+    """Paired comparison of B against A on their shared sealed test set (B - A: positive favors B)."""
+    run_a, run_b = Path(run_a), Path(run_b)
+    a, b = load_test_predictions(run_a), load_test_predictions(run_b)
+    labels = check_shared_test(run_a, run_b, a, b)
+    y = a["label_id"].to_numpy(np.int64)
+    pred_a, pred_b = a["pred_id"].to_numpy(np.int64), b["pred_id"].to_numpy(np.int64)
+    k = max(len(labels), int(max(y.max(), pred_a.max(), pred_b.max())) + 1)
+    metrics = {}
+    for metric in METRICS:
+        result = paired_bootstrap(y, pred_a, pred_b, k=k, metric=metric, n_bootstrap=n_bootstrap, seed=seed)
+        metrics[metric] = {
+            "a": result.metric_a,
+            "b": result.metric_b,
+            "gain": result.gain,
+            "ci": [result.ci_low, result.ci_high],
+            "p_better": result.p_better,
+        }
+    test = mcnemar(y, pred_a, pred_b)
+    return {
+        "run_a": str(run_a),
+        "run_b": str(run_b),
+        "n": len(y),
+        "labels": labels,
+        "n_bootstrap": n_bootstrap,
+        "metrics": metrics,
+        "mcnemar": {
+            "b_right_a_wrong": test.b01,
+            "a_right_b_wrong": test.b10,
+            "statistic": test.statistic,
+            "p_value": test.p_value,
+            "method": test.method,
+        },
+        "verdict": verdict(metrics["macro_f1"], test.p_value),
+    }
+
+
+def verdict(macro: dict[str, Any], p_value: float) -> str:
+    low, high = macro["ci"]
+    if low > 0 and p_value < 0.05:
+        return "B is better than A (the 95% interval of the macro-F1 gain excludes 0; McNemar p < 0.05)"
+    if high < 0 and p_value < 0.05:
+        return "A is better than B (the 95% interval of the macro-F1 gain excludes 0; McNemar p < 0.05)"
+    if low > 0 or high < 0:
+        return "probably different in macro F1 (interval excludes 0), but McNemar finds no significant accuracy gap"
+    return "no significant difference on this test set"
+
+
+def format_comparison(comparison: dict[str, Any]) -> list[str]:
+    """Lines for the terminal."""
+    lines = [
+        f"A: {comparison['run_a']}",
+        f"B: {comparison['run_b']}",
+        f"shared sealed test: {comparison['n']} rows, {len(comparison['labels'])} labels; "
+        f"paired bootstrap with {comparison['n_bootstrap']} resamples",
+        f"{'metric':<12} {'A':>8} {'B':>8} {'B - A':>9}  {'95% CI':<20} {'P(B better)':>11}",
+    ]
+    for name, m in comparison["metrics"].items():
+        ci = f"[{m['ci'][0]:+.4f}, {m['ci'][1]:+.4f}]"
+        lines.append(f"{name:<12} {m['a']:>8.4f} {m['b']:>8.4f} {m['gain']:>+9.4f}  {ci:<20} {m['p_better']:>11.3f}")
+    mc = comparison["mcnemar"]
+    lines.append(
+        f"McNemar ({mc['method']}): B right where A wrong {mc['b_right_a_wrong']}, A right where B wrong "
+        f"{mc['a_right_b_wrong']}, p = {mc['p_value']:.4g}"
+    )
+    lines.append(f"verdict: {comparison['verdict']}")
+    return lines

@@ -1,0 +1,78 @@
+"""report: the last step. Writes RUN/report.html and logs the run to the trackers asked for.
+
+Not gated, and it never touches the sealed test: the test results come from
+metrics.json, which evaluate already wrote. It scores the shipped model on
+validation once more only to list its most confident mistakes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+import pandas as pd
+
+from ratchet.data.frames import read_labels, read_split
+from ratchet.errors import RatchetError
+from ratchet.fsutil import write_parquet
+from ratchet.pipeline import StepContext, StepResult
+from ratchet.reporting.rundata import VALID_PREDICTIONS
+
+
+@dataclass(frozen=True)
+class ReportStepParams:
+    track: tuple[str, ...] = ()
+    """Trackers to log the finished run to: mlflow, tensorboard."""
+    tracking_uri: str | None = None
+    """MLflow tracking URI; an SQLite store in the run folder when None."""
+
+
+class ReportStep:
+    name: ClassVar[str] = "report"
+    requires: ClassVar[tuple[str, ...]] = ("data.valid", "model.current", "data.labels")
+    provides: ClassVar[tuple[str, ...]] = ("report",)
+    gated: ClassVar[bool] = False
+
+    def __init__(self, params: ReportStepParams) -> None:
+        self.params = params
+
+    def run(self, ctx: StepContext) -> StepResult:
+        from ratchet.reporting.report import build_report
+        from ratchet.reporting.tracking import track_run
+
+        metrics: dict[str, object] = {}
+        valid_path = ctx.artifacts.maybe("data.valid")
+        model_dir = ctx.artifacts.maybe("model.current")
+        labels_path = ctx.artifacts.maybe("data.labels")
+        if valid_path is not None and model_dir is not None and labels_path is not None:
+            metrics["valid_rows_scored"] = self._score_validation(ctx, valid_path, model_dir, labels_path)
+        report = build_report(ctx.run_dir)
+        metrics["report"] = str(report.relative_to(ctx.run_dir))
+        if self.params.track:
+            try:
+                metrics["tracked"] = track_run(ctx.run_dir, self.params.track, self.params.tracking_uri)
+            except RatchetError:
+                raise
+            except Exception as exc:  # a tracking server being down must not fail a finished run
+                ctx.log.warning(
+                    "tracking failed (%s: %s); the run and its report are complete", type(exc).__name__, exc
+                )
+                metrics["tracking_error"] = f"{type(exc).__name__}: {exc}"
+        return StepResult(provides={"report": report}, metrics=metrics)
+
+    @staticmethod
+    def _score_validation(ctx: StepContext, valid_path: Path, model_dir: Path, labels_path: Path) -> int:
+        """Validation probabilities of the shipped model, saved for the report's error analysis."""
+        from ratchet.predictor import load_predictor
+
+        labels = read_labels(labels_path)
+        valid = read_split(valid_path)
+        predictor = load_predictor(model_dir, device=ctx.device)
+        with ctx.progress.bar("report (validation errors)", total=len(valid)) as bar:
+            probs = predictor.predict_probs(valid.texts, valid.pairs, on_rows=bar.advance)
+        frame = pd.DataFrame({"label_id": valid.label_ids, "pred_id": probs.argmax(axis=1)})
+        for index, label in enumerate(labels):
+            frame[f"prob_{label}"] = probs[:, index]
+        write_parquet(ctx.step_dir / VALID_PREDICTIONS, frame)
+        return len(valid)
