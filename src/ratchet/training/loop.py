@@ -1,0 +1,303 @@
+"""The training loop: one flat pass over token-budget batches, resumable to the bit.
+
+Read top to bottom: setup (schedule, optimizer, resume), the step loop (forward,
+backward, optimizer step; evaluation, early stopping and checkpoints at fixed steps),
+then the best weights are restored. Everything the loop does between two checkpoints
+is a pure function of the checkpoint, so ``kill -9`` + resume equals an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.metrics import f1_score
+
+from ratchet.config import TrainParams
+from ratchet.fsutil import hash_json
+from ratchet.training import checkpoint as ckpt
+from ratchet.training import distributed as dist
+from ratchet.training import telemetry as tm
+from ratchet.training.batching import collate, padding_waste, plan_batches, to_device
+from ratchet.training.encode import Encoded
+from ratchet.training.inference import autocast, pad_multiple_for, predict_probs, use_bf16
+from ratchet.training.optim import build_optimizer, build_scheduler, class_weights, classification_loss
+
+log = logging.getLogger("ratchet")
+
+
+@dataclass
+class FitResult:
+    valid_probs: np.ndarray
+    """(n_valid, n_labels) probabilities of the best checkpoint."""
+    best_score: float
+    """Validation macro-F1 of the best checkpoint."""
+    history: list[dict[str, Any]]
+    """One entry per evaluation: step, epoch, train_loss, valid_macro_f1, valid_loss, tokens_per_s,
+    samples_per_s, lr."""
+    telemetry: dict[str, Any]
+    steps: int
+    stopped_early: bool
+    stopped_by_deadline: bool
+
+
+@dataclass
+class LoopState:
+    """Everything besides weights/optimizer/RNG that a resumed run needs (saved in each checkpoint)."""
+
+    fingerprint: str
+    step: int = 0
+    best_score: float = -math.inf
+    best_file: str | None = None
+    best_probs: np.ndarray | None = None
+    bad_evals: int = 0
+    last_eval_step: int = -1
+    loss_sum: float = 0.0  # training loss summed since the last evaluation
+    loss_count: int = 0
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+class _Stream:
+    """Micro-batch ``m`` of the endless stream epoch 0, epoch 1, ...; an epoch's plan depends on (seed, epoch)."""
+
+    def __init__(self, lengths: np.ndarray, params: TrainParams, seed: int, pad_multiple: int) -> None:
+        self.lengths, self.params, self.seed, self.pad_multiple = lengths, params, seed, pad_multiple
+        self._plans: dict[int, list[np.ndarray]] = {}
+        self.per_epoch = len(self.plan(0))
+
+    def plan(self, epoch: int) -> list[np.ndarray]:
+        if epoch not in self._plans:
+            self._plans = {epoch: plan_batches(
+                self.lengths, max_tokens=self.params.max_tokens, batch_size=self.params.batch_size,
+                seed=self.seed, epoch=epoch, pad_multiple=self.pad_multiple,
+            )}  # fmt: skip
+        return self._plans[epoch]
+
+    def rows(self, m: int) -> np.ndarray:
+        epoch, position = divmod(m, self.per_epoch)
+        return self.plan(epoch)[position]
+
+
+def fit(
+    model,
+    train: Encoded,
+    train_labels: np.ndarray,
+    valid: Encoded,
+    valid_labels: np.ndarray,
+    params: TrainParams,
+    *,
+    device: str,
+    seed: int,
+    checkpoint_dir: Path,
+    progress=None,
+    deadline: float | None = None,
+    sample_weights: np.ndarray | None = None,
+    pad_id: int = 0,
+    on_evaluate: Callable[[dict[str, Any]], None] | None = None,
+    precision: str | None = None,
+) -> FitResult:
+    """Fine-tune ``model`` in place; on return it holds the best weights (by validation macro-F1).
+
+    ``precision``: "auto" (bf16 autocast on CUDA, fp32 on CPU), "bf16" or "fp32"; None reads
+    ``params.precision`` when TrainParams has that field, else "auto".
+
+    ``on_evaluate(entry)`` gets each history entry once its checkpoint is written; an exception it
+    raises (e.g. optuna.TrialPruned) ends training and propagates.
+    """
+    started = time.time()
+    dev = torch.device(device)
+    world, rank = dist.world_size(), dist.rank()
+    checkpoint_dir = Path(checkpoint_dir)
+    n_labels = int(model.config.num_labels)
+    train_labels = np.asarray(train_labels, dtype=np.int64)
+    weights = np.ones(len(train), np.float32) if sample_weights is None else np.asarray(sample_weights, np.float32)
+    cw = torch.from_numpy(class_weights(train_labels, n_labels)).to(dev) if params.class_weighted else None
+    bf16 = use_bf16(dev, precision or getattr(params, "precision", "auto"))
+
+    # --- schedule: optimizer steps consume `group` micro-batches (grad accumulation x ranks)
+    multiple = pad_multiple_for(dev, params.compile)
+    stream = _Stream(train.lengths, params, seed, multiple)
+    group = params.grad_accum * world
+    total_steps = max(1, round(params.epochs * stream.per_epoch / group))
+    warmup_steps = int(params.warmup_share * total_steps)
+    evals_at = params.evals_per_epoch / stream.per_epoch  # evaluations per micro-batch
+
+    model.to(dev)
+    model.train()
+    optimizer = build_optimizer(model, params.learning_rate, params.weight_decay, dev)
+    scheduler = build_scheduler(optimizer, total_steps, warmup_steps)
+    fingerprint = hash_json([dataclasses.asdict(params), seed, world, len(train), len(valid), int(train.lengths.sum())])
+    state = LoopState(fingerprint=fingerprint)
+    torch.manual_seed(seed + rank)
+    saved = ckpt.load_state(checkpoint_dir)
+    if saved is not None and saved["loop"]["fingerprint"] == fingerprint:
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        scheduler.load_state_dict(saved["scheduler"])
+        state = LoopState(**saved["loop"])
+        ckpt.restore_rng_states(saved["rng"])
+        log.info("resuming training at step %d/%d from %s", state.step, total_steps, checkpoint_dir)
+    elif saved is not None:
+        log.info("ignoring checkpoint in %s: it belongs to different settings or data", checkpoint_dir)
+    del saved
+
+    train_model = model
+    if world > 1:
+        ids = [dev.index] if dev.type == "cuda" else None
+        train_model = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
+    if params.compile:
+        train_model = torch.compile(train_model)
+
+    def evaluate() -> tuple[np.ndarray, float, float]:
+        rows = np.arange(rank, len(valid), world)
+        part = predict_probs(
+            model, valid if world == 1 else valid.subset(rows), device=dev,
+            max_tokens=2 * params.max_tokens, batch_size=4 * params.batch_size, pad_id=pad_id, bf16=bf16,
+        )  # fmt: skip
+        probs = dist.gather_rows(part, rows, len(valid))
+        score = float(f1_score(valid_labels, probs.argmax(1), average="macro", zero_division=0))
+        loss = float(-np.log(np.clip(probs[np.arange(len(valid)), valid_labels], 1e-12, None)).mean())
+        return probs, score, loss
+
+    def checkpoint() -> None:
+        if rank == 0:
+            ckpt.save_state(checkpoint_dir, model, optimizer, scheduler, dataclasses.asdict(state))
+        dist.barrier()
+
+    # --- the loop
+    tm.reset_cuda_peak(dev)
+    watch = tm.Stopwatch(dev)  # training time only: evaluation and checkpoint writes are left out
+    real_tokens = padded_tokens = samples = 0
+    window = {"tokens": 0, "samples": 0, "time": time.perf_counter(), "step": state.step}
+    loss_acc = torch.zeros((), device=dev)  # summed on the device: reading it would sync, so only every log_every
+    loss_acc += state.loss_sum
+    stopped_early = state.bad_evals >= params.patience
+    stopped_by_deadline = False
+    # every field on each call: the bar shows the fields of its last call only
+    shown: dict[str, Any] = {"loss": None, "tok_s": None, "epoch": 0.0}
+    bar_cm = progress.bar("train", total=total_steps, **shown) if progress is not None and rank == 0 else None
+    with bar_cm if bar_cm is not None else contextlib.nullcontext() as bar:
+        if bar is not None and state.step:
+            bar.advance(state.step)
+        watch.start()
+        while state.step < total_steps and not stopped_early:
+            check_now = world == 1 or state.step % params.log_every == 0
+            if check_now and deadline is not None and dist.any_rank(time.time() > deadline, dev):
+                stopped_by_deadline = True
+                break
+            for j in range(params.grad_accum):
+                rows = stream.rows(state.step * group + j * world + rank)
+                batch = collate(train, rows, pad_id, multiple, skip_full_mask=True)
+                batch["labels"] = torch.from_numpy(train_labels[rows])
+                batch["weights"] = torch.from_numpy(weights[rows])
+                inputs = to_device(batch, dev)
+                labels, row_weights = inputs.pop("labels"), inputs.pop("weights")
+                sync = j == params.grad_accum - 1 or world == 1
+                with contextlib.nullcontext() if sync else train_model.no_sync(), autocast(dev, bf16):
+                    logits = train_model(**inputs).logits
+                    loss = classification_loss(
+                        logits, labels, row_weights, label_smoothing=params.label_smoothing, class_weight=cw
+                    )
+                    (loss / params.grad_accum).backward()
+                loss_acc += loss.detach()
+                state.loss_count += 1
+                n_real = int(train.lengths[rows].sum())
+                real_tokens += n_real
+                padded_tokens += inputs["input_ids"].numel()
+                samples += len(rows)
+                window["tokens"] += n_real
+                window["samples"] += len(rows)
+            if params.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), params.grad_clip, foreach=True)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            state.step += 1
+            epoch = state.step * group / stream.per_epoch
+            if bar is not None:
+                shown["epoch"] = round(epoch, 2)
+                if state.step % params.log_every == 0:  # the only host-device sync between evaluations
+                    seconds = max(time.perf_counter() - window["time"], 1e-9)
+                    shown["loss"] = round(loss_acc.item() / max(state.loss_count, 1), 4)
+                    shown["tok_s"] = int(window["tokens"] * world / seconds)
+                bar.advance(1, **shown)
+            due = math.floor(state.step * group * evals_at) > math.floor((state.step - 1) * group * evals_at)
+            if due or state.step == total_steps:
+                watch.stop()
+                probs, score, valid_loss = evaluate()
+                loss_total, loss_count = dist.sum_over_ranks([float(loss_acc.item()), state.loss_count], dev)
+                seconds = max(time.perf_counter() - window["time"], 1e-9)
+                state.history.append({
+                    "step": state.step, "epoch": round(epoch, 4),
+                    "train_loss": loss_total / max(loss_count, 1),
+                    "valid_macro_f1": score, "valid_loss": valid_loss,
+                    "tokens_per_s": window["tokens"] * world / seconds,
+                    "samples_per_s": window["samples"] * world / seconds,
+                    "lr": float(scheduler.get_last_lr()[0]),
+                })  # fmt: skip
+                window = {"tokens": 0, "samples": 0, "time": time.perf_counter(), "step": state.step}
+                loss_acc.zero_()
+                state.loss_sum, state.loss_count, state.last_eval_step = 0.0, 0, state.step
+                if score > state.best_score:
+                    state.best_score, state.best_probs, state.bad_evals = score, probs, 0
+                    state.best_file = ckpt.best_name(state.step)
+                    if rank == 0:
+                        ckpt.save_best(checkpoint_dir, model, state.step)
+                else:
+                    state.bad_evals += 1
+                stopped_early = state.bad_evals >= params.patience
+                checkpoint()
+                if on_evaluate is not None:
+                    on_evaluate(dict(state.history[-1]))
+                watch.start()
+            elif state.step % params.checkpoint_every == 0:
+                watch.stop()
+                state.loss_sum = float(loss_acc.item())
+                checkpoint()
+                watch.start()
+        watch.stop()
+
+    if state.best_file is None:  # stopped by the deadline before any evaluation: judge what we have
+        probs, score, _ = evaluate()
+        state.best_score, state.best_probs = score, probs
+    else:
+        model.load_state_dict(ckpt.load_best(checkpoint_dir, state.best_file))
+    model.train(False)
+
+    train_seconds = watch.total
+    real_tokens, padded_tokens, samples = dist.sum_over_ranks([real_tokens, padded_tokens, samples], dev)
+    tokens_per_s = real_tokens / train_seconds if train_seconds else 0.0
+    flops = tm.train_flops_per_token(model, float(train.lengths.mean()) if len(train) else 0.0)
+    telemetry = {
+        "tokens_per_s": tokens_per_s,
+        "samples_per_s": samples / train_seconds if train_seconds else 0.0,
+        "padding_waste": (1.0 - real_tokens / padded_tokens) if padded_tokens
+                         else padding_waste(stream.plan(0), train.lengths, multiple),
+        "peak_rss_mb": tm.peak_rss_mb(),
+        "peak_cuda_mb": tm.peak_cuda_mb(dev),
+        "est_mfu": tm.estimate_mfu(flops, tokens_per_s, dev, world),
+        "seconds": time.time() - started,
+        "train_seconds": train_seconds,
+        "real_tokens": int(real_tokens),
+        "world_size": world,
+        "compile": params.compile,
+        "precision": "bf16" if bf16 else "fp32",
+    }  # fmt: skip
+    return FitResult(
+        valid_probs=np.asarray(state.best_probs, dtype=np.float32),
+        best_score=float(state.best_score),
+        history=state.history,
+        telemetry=telemetry,
+        steps=state.step,
+        stopped_early=stopped_early,
+        stopped_by_deadline=stopped_by_deadline,
+    )
