@@ -58,14 +58,26 @@ class CleanParams:
     """Merge exact duplicate texts (same text and pair); conflicting labels are resolved by majority."""
     near_duplicate_threshold: float = 0.9
     """Jaccard similarity (word shingles) above which two texts count as near-duplicates."""
+    near_duplicates: bool = True
+    """Find near-duplicate groups (reported, kept within one split) and near-copies of test texts
+    (removed from train and valid, never from test)."""
+
+    def __post_init__(self) -> None:
+        # Below 0.5 LSH must compare a large share of all pairs: the search turns quadratic.
+        if not 0.5 <= self.near_duplicate_threshold <= 1.0:
+            raise RatchetError(
+                f"clean.near_duplicate_threshold={self.near_duplicate_threshold} is out of range: use 0.5 to 1.0"
+            )
 
 
 @dataclass(frozen=True)
 class TrainParams:
-    epochs: float = 4.0
+    epochs: float = 5.0
     """Maximum number of passes over the training split (early stopping may end sooner)."""
-    learning_rate: float = 5e-5
-    """Peak learning rate of AdamW after linear warmup."""
+    learning_rate: float = 2e-4
+    """Peak learning rate of AdamW after linear warmup. Small data sets give few steps: at 5e-5 the
+    default MiniLM stayed at the majority class on the 510 drug-review training rows after 4 epochs;
+    2e-4 learned (validation macro-F1 0.26 -> 0.40 over 5 epochs)."""
     batch_size: int = 16
     """Upper bound on sequences per batch."""
     max_tokens: int = 4096
@@ -79,8 +91,8 @@ class TrainParams:
     """Clip the global gradient norm to this value (0 disables)."""
     grad_accum: int = 1
     """Optimizer step every N batches."""
-    class_weighted: bool = False
-    """Weight the loss by inverse class frequency."""
+    class_weighted: bool = True
+    """Weight the loss by inverse class frequency (the target is macro-F1, so rare classes count)."""
     label_smoothing: float = 0.0
     dropout: float | None = None
     """Override the backbone's hidden dropout when set."""
@@ -119,11 +131,20 @@ class RelabelParams:
     folds: int = 5
     """Folds for out-of-fold probabilities."""
     mode: Literal["fast", "thorough"] = "fast"
-    """fast: frozen-encoder embeddings + linear model; thorough: fine-tuned folds."""
+    """fast: frozen-encoder embeddings + linear model; thorough: fine-tuned folds (falls back to fast
+    when the time budget cannot fit them)."""
     policy: Literal["drop", "relabel", "weight"] = "drop"
     """What to do with flagged training rows."""
     label_fixes: str | None = None
-    """CSV of reviewed label issues (accept column) applied before training."""
+    """CSV of reviewed label issues (accept column), applied to training rows by the split step."""
+    features: Literal["auto", "embeddings", "tfidf"] = "auto"
+    """Features of the fast learner. embeddings: frozen-encoder embeddings (out-of-fold scores averaged
+    with a TF-IDF model's); auto: the same unless embedding would overrun the time budget, then TF-IDF
+    alone (what a CPU gets for 100k+ rows); tfidf: TF-IDF alone."""
+
+    def __post_init__(self) -> None:
+        if self.folds < 2:
+            raise RatchetError(f"relabel.folds={self.folds} must be at least 2: use 5")
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,9 @@ from ratchet.shipping import ship_model
 
 log = logging.getLogger("ratchet")
 
+LEDGER_METRICS = ("seed_spread", "ensemble")
+"""Step metrics worth a place in the ledger itself (the rest stays in the step's manifest)."""
+
 
 class Step(Protocol):
     name: ClassVar[str]
@@ -56,6 +59,8 @@ class StepResult:
     """Gated steps: the incumbent as the step measured it itself, for a like-for-like comparison."""
     skipped: str | None = None
     """Why the step did not apply (nothing provided, nothing judged)."""
+    judge_against_incumbent: bool = True
+    """Gated steps without reference_probs: False means there is nothing to beat, so the candidate is kept."""
 
 
 @dataclass
@@ -189,7 +194,9 @@ class Pipeline:
             status, accepted = "skipped", False
             entry["note"] = result.skipped
         elif step.gated and result.valid_probs is not None:
-            reference = result.reference_probs if result.reference_probs is not None else incumbent
+            reference = result.reference_probs
+            if reference is None and result.judge_against_incumbent:
+                reference = incumbent
             decision = truth.judge(store, reference, result.valid_probs, gate, self.config.seed)
             accepted = decision is None or decision.kept
             status = "kept" if accepted else "rejected"
@@ -216,6 +223,9 @@ class Pipeline:
                 p_better=decision.p_better,
                 reason=decision.reason,
             )
+        for key in LEDGER_METRICS:
+            if key in result.metrics:
+                entry[key] = result.metrics[key]
         manifest.finish(status, result, entry, seconds)
         return entry, incumbent
 

@@ -70,6 +70,10 @@ def load_predictor(model_dir: Path, device: str = "cpu") -> Predictor:
         model, tokenizer, labels, meta = load_classifier(model_dir)
         model.to(device).eval()
         return TransformerPredictor(model, tokenizer, labels, meta, device)
+    if kind == "ensemble":
+        from ratchet.search.ensemble import load_ensemble_predictor
+
+        return load_ensemble_predictor(model_dir, device)
     if kind == "linear":
         from ratchet.models.linear import load_linear_predictor
 

@@ -30,8 +30,17 @@ def _clean(config: RunConfig) -> Any:
             test=None if config.test is None else str(Path(config.test).resolve()),
             columns=config.data_params,
             clean=config.clean,
+            model=config.models[0],
+            max_length=config.train.max_length,
         )
     )
+
+
+def _label_fixes(config: RunConfig) -> str | None:
+    fixes = config.relabel.label_fixes
+    if fixes is not None and not Path(fixes).is_file():
+        raise RatchetError(f"label fixes file {fixes} does not exist: check the --label-fixes path")
+    return None if fixes is None else str(Path(fixes).resolve())
 
 
 def _split(config: RunConfig) -> Any:
@@ -42,14 +51,27 @@ def _split(config: RunConfig) -> Any:
             valid_size=config.data_params.valid_size,
             test_size=config.data_params.test_size,
             seed=config.seed,
+            label_fixes=_label_fixes(config),
         )
     )
+
+
+def _relabel(config: RunConfig) -> Any:
+    from ratchet.steps.relabel import RelabelStep, RelabelStepParams
+
+    relabel = replace(config.relabel, label_fixes=_label_fixes(config))
+    return RelabelStep(RelabelStepParams(model=config.models[0], relabel=relabel, train=config.train))
 
 
 def _train(config: RunConfig) -> Any:
     from ratchet.steps.train import TrainStep, TrainStepParams
 
-    return TrainStep(TrainStepParams(model=config.models[0], train=config.train))
+    seeds = config.search.seeds or PRESET_SEEDS[config.preset]
+    return TrainStep(
+        TrainStepParams(
+            model=config.models[0], train=config.train, seeds=seeds, ensemble=config.search.ensemble, gate=config.gate
+        )
+    )
 
 
 def _adapt(config: RunConfig) -> Any:
@@ -113,6 +135,7 @@ STEP_BUILDERS: dict[str, Callable[[RunConfig], Any]] = {
     "clean": _clean,
     "split": _split,
     "baseline": _baseline,
+    "relabel": _relabel,
     "select": _select,
     "search": _search,
     "adapt": _adapt,

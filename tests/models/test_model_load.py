@@ -73,3 +73,21 @@ def test_save_load_round_trip_predicts_identically(tiny_dirs, toy, tmp_path, fam
 def test_load_classifier_rejects_other_folders(tiny_dirs):
     with pytest.raises(RatchetError, match="not a ratchet model folder"):
         load_classifier(tiny_dirs["bert"])
+
+
+def test_models_without_sdpa_fall_back_to_their_default_attention(tiny_dirs, monkeypatch):
+    from transformers import AutoModelForSequenceClassification
+
+    original = AutoModelForSequenceClassification.from_pretrained
+    calls = []
+
+    def no_sdpa(path, **kwargs):
+        calls.append(kwargs.get("attn_implementation"))
+        if kwargs.get("attn_implementation") == "sdpa":
+            raise ValueError("XForSequenceClassification does not support an attention implementation through "
+                             "torch.nn.functional.scaled_dot_product_attention yet.")  # fmt: skip
+        return original(path, **kwargs)
+
+    monkeypatch.setattr(AutoModelForSequenceClassification, "from_pretrained", no_sdpa)
+    model, _ = load_for_classification(str(tiny_dirs["bert"]), ["a", "b"])
+    assert calls == ["sdpa", None] and model.config.num_labels == 2

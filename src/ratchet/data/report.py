@@ -13,13 +13,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ratchet.config import CleanParams, DataParams
+from ratchet.config import DEFAULT_MODEL, CleanParams, DataParams, TrainParams
 from ratchet.data.clean import clean_frame, validate_classes
 from ratchet.data.columns import ResolvedColumns, resolve_columns, standardize
+from ratchet.data.coverage import model_view
 from ratchet.data.io import read_table
+from ratchet.data.near_duplicates import NUM_PERM, NearDuplicates, near_duplicates, sign
 from ratchet.errors import RatchetError
 
 REPORT_VERSION = 1
+NEAR_DUPLICATE_EXAMPLES = 5
 
 
 def length_stats(df: pd.DataFrame) -> dict[str, Any]:
@@ -128,9 +131,30 @@ def summarize(report: dict[str, Any]) -> list[str]:
             f"duplicates: {dup['rows']} repeated rows; {conf['groups']} texts with conflicting labels "
             f"({conf['resolved']} resolved by majority, {conf['dropped']} ties dropped)"
         )
+    near = report.get("near_duplicates")
+    if isinstance(near, dict) and "groups" in near:
+        lines.append(
+            f"near-duplicates (Jaccard >= {near['threshold']}): {near['groups']} groups, {near['rows']} rows "
+            f"({near['conflicting_groups']} groups with conflicting labels)" + _near_test_note(near)
+        )
     if "lengths" in report:
         words = report["lengths"]["words"]
         lines.append(f"length: median {words['median']:.0f} words, p95 {words['p95']:.0f}, max {words['max']}")
+        tokens = report["lengths"].get("tokens")
+        if isinstance(tokens, dict) and "median" in tokens:
+            coverage = report.get("coverage", {})
+            lines.append(
+                f"tokens ({tokens['model']}): median {tokens['median']:.0f}, p95 {tokens['p95']:.0f}, "
+                f"{tokens['truncated_share']:.1%} cut at max_length {tokens['max_length']}; unknown token: "
+                f"{coverage.get('unk_share_words', 0):.1%} of words, {coverage.get('unk_share_chars', 0):.1%} of chars"
+            )
+    scripts = report.get("languages", {}).get("scripts")
+    if scripts:
+        total = sum(scripts.values()) or 1
+        shown = ", ".join(f"{k} {v / total:.0%}" for k, v in list(scripts.items())[:5])
+        langs = report["languages"].get("latin_languages") or {}
+        guess = ", ".join(f"{k} {v}" for k, v in list(langs.items())[:4])
+        lines.append(f"scripts: {shown}" + (f" (Latin-script rows by stop words: {guess})" if guess else ""))
     if "splits" in report:
         lines.append("splits: " + ", ".join(f"{k} {v}" for k, v in report["splits"].items()))
     removed = report.get("test_overlap_removed")
@@ -141,7 +165,61 @@ def summarize(report: dict[str, Any]) -> list[str]:
     return lines
 
 
-def inspect_data(path: str | Path, params: DataParams, clean: CleanParams) -> dict[str, Any]:
+def _near_test_note(near: dict[str, Any]) -> str:
+    removed = near.get("removed_as_test_copies")
+    if isinstance(removed, dict) and any(removed.values()):
+        return "; removed as near-copies of test texts: " + ", ".join(f"{k} {v}" for k, v in removed.items())
+    return ""
+
+
+def near_duplicate_section(df: pd.DataFrame, found: NearDuplicates) -> dict[str, Any]:
+    """Counts of near-duplicate groups in ``df`` plus a few example pairs (least similar first:
+    near-copies that are not plain duplicates are the informative ones)."""
+    groups = found.groups()
+    labels = df["label"].astype(str).to_numpy() if "label" in df.columns else None
+    conflicting = 0 if labels is None else sum(len(set(labels[g])) > 1 for g in groups)
+    order = np.argsort(found.similarity, kind="stable")[:NEAR_DUPLICATE_EXAMPLES]
+    examples = []
+    for k in order:
+        i, j = (int(v) for v in found.pairs[k])
+        example = {"a": df["text"].iat[i], "b": df["text"].iat[j], "similarity": round(float(found.similarity[k]), 3)}
+        if labels is not None:
+            example["labels"] = f"{labels[i]} / {labels[j]}"
+        examples.append(example)
+    rows = int(sum(len(g) for g in groups))
+    return {
+        "threshold": found.threshold,
+        "method": f"MinHash LSH ({NUM_PERM} permutations) over word sets, exact Jaccard check",
+        "pairs": len(found.pairs),
+        "groups": len(groups),
+        "rows": rows,
+        "redundant_rows": rows - len(groups),
+        "largest_group": max((len(g) for g in groups), default=0),
+        "conflicting_groups": int(conflicting),
+        "examples": examples,
+    }
+
+
+def add_model_sections(report: dict[str, Any], df: pd.DataFrame, *, model: str, max_length: int) -> list[str]:
+    """Token lengths (into ``lengths.tokens``), ``coverage`` and ``languages``; returns warnings."""
+    pairs = df["text_pair"].tolist() if "text_pair" in df.columns else None
+    tokens, coverage, languages, warnings = model_view(
+        df["text"].tolist(), pairs, model=model, max_length=max_length
+    )
+    report.setdefault("lengths", {})["tokens"] = tokens
+    report["coverage"] = coverage
+    report["languages"] = languages
+    return warnings
+
+
+def inspect_data(
+    path: str | Path,
+    params: DataParams,
+    clean: CleanParams,
+    *,
+    model: str = DEFAULT_MODEL,
+    max_length: int = TrainParams.max_length,
+) -> dict[str, Any]:
     """Read, resolve, clean and report on a labeled file - no training (``ratchet inspect DATA``)."""
     raw = read_table(path)
     columns = resolve_columns(raw, params)
@@ -154,5 +232,12 @@ def inspect_data(path: str | Path, params: DataParams, clean: CleanParams) -> di
         validate_classes(cleaned)
     except RatchetError as exc:
         warnings.append(str(exc))
+    if clean.near_duplicates:
+        pairs = cleaned["text_pair"].tolist() if "text_pair" in cleaned.columns else None
+        found = near_duplicates(sign(cleaned["text"].tolist(), pairs), clean.near_duplicate_threshold)
+        report["near_duplicates"] = near_duplicate_section(cleaned, found)
+    else:
+        report["near_duplicates"] = {"skipped": "clean.near_duplicates is off"}
+    warnings += add_model_sections(report, cleaned, model=model, max_length=max_length)
     report["warnings"] = warnings
     return report

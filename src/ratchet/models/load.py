@@ -124,7 +124,8 @@ def _from_pretrained(path: str, **kwargs: Any):
     try:
         return AutoModelForSequenceClassification.from_pretrained(path, attn_implementation="sdpa", **kwargs)
     except (ValueError, ImportError) as exc:
-        if "sdpa" not in str(exc).lower() and "attn_implementation" not in str(exc):
+        message = str(exc)
+        if not any(hint in message for hint in ("sdpa", "scaled_dot_product_attention", "attn_implementation")):
             raise
         log.info("model %s does not support SDPA attention; using its default attention", path)
         return AutoModelForSequenceClassification.from_pretrained(path, **kwargs)

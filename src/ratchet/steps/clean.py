@@ -10,13 +10,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
+import numpy as np
 import pandas as pd
 
-from ratchet.config import CleanParams, DataParams
+from ratchet.config import DEFAULT_MODEL, CleanParams, DataParams, TrainParams
 from ratchet.data.clean import clean_frame, normalize_frame, validate_classes
 from ratchet.data.columns import ResolvedColumns, resolve_columns, standardize
 from ratchet.data.io import read_table, write_parquet
-from ratchet.data.report import build_data_report, length_stats
+from ratchet.data.near_duplicates import near_copies, near_duplicates, save_signatures, sign
+from ratchet.data.report import add_model_sections, build_data_report, length_stats, near_duplicate_section
 from ratchet.data.split import check_test_labels, frame_fingerprints, label_ids, label_list
 from ratchet.errors import RatchetError
 from ratchet.fsutil import hash_path, write_json
@@ -35,6 +37,10 @@ class CleanStepParams:
     """Content hash of ``data``, filled in when not given: the input files are not artifacts, so their
     hashes live in the params (and the manifest), and --resume reruns the step when a file changed."""
     test_sha256: str | None = None
+    model: str = DEFAULT_MODEL
+    """Backbone whose tokenizer measures token lengths and coverage in the data report."""
+    max_length: int = TrainParams.max_length
+    """Token length beyond which the report counts a row as truncated (train.max_length)."""
 
     def __post_init__(self) -> None:
         if self.data_sha256 is None:
@@ -51,7 +57,10 @@ def _file_hash(path: str | None) -> str | None:
 class CleanStep:
     name: ClassVar[str] = "clean"
     requires: ClassVar[tuple[str, ...]] = ()
-    provides: ClassVar[tuple[str, ...]] = ("data.clean", "data.test", "data.test_fingerprints", "data.report")
+    provides: ClassVar[tuple[str, ...]] = (
+        "data.clean", "data.test", "data.test_fingerprints", "data.report", "data.near_duplicates",
+        "data.test_signatures",
+    )  # fmt: skip
     gated: ClassVar[bool] = False
 
     def __init__(self, params: CleanStepParams) -> None:
@@ -70,6 +79,7 @@ class CleanStep:
         write_parquet(provides["data.clean"], pool)
 
         test_report = None
+        test = None
         if p.test is not None:
             labels, _ = label_list(pool["label"])
             test, test_report = _prepare_test(p, columns, labels)
@@ -79,6 +89,13 @@ class CleanStep:
             write_json(provides["data.test_fingerprints"], sorted(set(frame_fingerprints(test))))
 
         report = build_data_report(clean_report, columns=columns, lengths=length_stats(pool), test=test_report)
+        if p.clean.near_duplicates:
+            report["near_duplicates"] = _near_duplicates(p, pool, test, data_dir, provides)
+        else:
+            report["near_duplicates"] = {"skipped": "clean.near_duplicates is off"}
+        report["warnings"] = add_model_sections(report, pool, model=p.model, max_length=p.max_length)
+        for warning in report["warnings"]:
+            ctx.log.warning("data: %s", warning)
         # The split step writes the full RUN/data/data_report.json; this partial one stays with the step
         # so that the split's input hash does not change under it (which would defeat --resume).
         provides["data.report"] = ctx.step_dir / "data_report.json"
@@ -92,6 +109,35 @@ class CleanStep:
             "test_rows": None if test_report is None else test_report["rows_out"],
         }
         return StepResult(provides=provides, metrics=metrics)
+
+
+def _near_duplicates(
+    p: CleanStepParams, pool: pd.DataFrame, test: pd.DataFrame | None, data_dir: Path, provides: dict[str, Path]
+) -> dict:
+    """Near-duplicate groups of the pool, and pool rows that near-copy a test row.
+
+    Only this step (which seals the test file) compares the pool with test text. What leaves it is
+    row indices of the pool (``near_duplicates.json``, read by split) and MinHash signatures of the
+    test rows (``test_minhash.npy``): neither reveals test text or labels, so neither is sealed.
+    """
+    def pairs_of(frame: pd.DataFrame) -> list[str] | None:
+        return frame["text_pair"].tolist() if "text_pair" in frame.columns else None
+
+    threshold = p.clean.near_duplicate_threshold
+    signed = sign(pool["text"].tolist(), pairs_of(pool))
+    found = near_duplicates(signed, threshold)
+    section = near_duplicate_section(pool, found)
+    record: dict = {"threshold": threshold, "groups": [g.tolist() for g in found.groups()], "test_copies": []}
+    if test is not None:
+        signed_test = sign(test["text"].tolist(), pairs_of(test))
+        copies = near_copies(signed, signed_test, threshold)
+        record["test_copies"] = np.flatnonzero(copies.hit).tolist()
+        section["test_copies"] = len(record["test_copies"])
+        provides["data.test_signatures"] = data_dir / "test_minhash.npy"
+        save_signatures(provides["data.test_signatures"], signed_test.signatures)
+    provides["data.near_duplicates"] = data_dir / "near_duplicates.json"
+    write_json(provides["data.near_duplicates"], record)
+    return section
 
 
 def _prepare_test(p: CleanStepParams, columns: ResolvedColumns, labels: list) -> tuple[pd.DataFrame, dict]:

@@ -23,6 +23,8 @@ class EvaluateStep:
     requires: ClassVar[tuple[str, ...]] = ("data.test", "data.labels", "model.current")
     provides: ClassVar[tuple[str, ...]] = ("metrics",)
     gated: ClassVar[bool] = False
+    budget_share: ClassVar[float] = 0.05
+    """A small reserved share, so training under --budget leaves time for the sealed evaluation."""
 
     def __init__(self, params: EvaluateParams) -> None:
         self.params = params

@@ -8,11 +8,16 @@ test text out of train and valid.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import ClassVar
 
+import numpy as np
 import pandas as pd
+from rich.markup import escape
 
 from ratchet.data.io import write_parquet
+from ratchet.data.near_duplicates import save_signatures, sign
+from ratchet.data.report import summarize
 from ratchet.data.split import (
     check_train_covers,
     frame_fingerprints,
@@ -22,7 +27,7 @@ from ratchet.data.split import (
     stratified_split,
 )
 from ratchet.errors import RatchetError
-from ratchet.fsutil import read_json, write_json
+from ratchet.fsutil import hash_path, read_json, write_json
 from ratchet.pipeline import StepContext, StepResult
 
 
@@ -33,16 +38,28 @@ class SplitStepParams:
     test_size: float = 0.2
     """Share of the cleaned pool sealed as test; unused when a test file was given."""
     seed: int = 0
+    label_fixes: str | None = None
+    """Reviewed label_issues.csv (accept column): applied to training rows only, never to valid or test."""
+    label_fixes_sha256: str | None = None
+    """Content hash of ``label_fixes`` (filled in when not given), so --resume notices an edited file."""
+
+    def __post_init__(self) -> None:
+        if self.label_fixes is not None and self.label_fixes_sha256 is None:
+            path = Path(self.label_fixes)
+            object.__setattr__(self, "label_fixes_sha256", hash_path(path) if path.is_file() else None)
 
 
 class SplitStep:
     name: ClassVar[str] = "split"
-    requires: ClassVar[tuple[str, ...]] = ("data.clean", "data.report", "data.test_fingerprints")
+    requires: ClassVar[tuple[str, ...]] = (
+        "data.clean", "data.report", "data.test_fingerprints", "data.near_duplicates",
+    )  # fmt: skip
     provides: ClassVar[tuple[str, ...]] = (
         "data.train",
         "data.valid",
         "data.test",
         "data.test_fingerprints",
+        "data.test_signatures",
         "data.labels",
         "data.report",
     )
@@ -55,20 +72,38 @@ class SplitStep:
         p = self.params
         data_dir = ctx.run_dir / "data"
         pool = pd.read_parquet(ctx.artifacts.get("data.clean"))
+        near_path = ctx.artifacts.maybe("data.near_duplicates")
+        near = read_json(near_path) if near_path is not None else {"groups": [], "test_copies": []}
+        pool = pool.assign(**{_ROW: np.arange(len(pool))})
         sealed_fingerprints = ctx.artifacts.maybe("data.test_fingerprints")
         carve = sealed_fingerprints is None
-        train, valid, test = stratified_split(pool, p.valid_size, p.test_size if carve else None, p.seed)
+        train, valid, test = split_keeping_groups(
+            pool, near["groups"], p.valid_size, p.test_size if carve else None, p.seed
+        )
         if carve:
             assert test is not None
             fingerprints = sorted(set(frame_fingerprints(test)))
         else:
             fingerprints = read_json(sealed_fingerprints)
         frames, removed = remove_test_overlap({"train": train, "valid": valid}, fingerprints)
-        train, valid = frames["train"], frames["valid"]
+        # Near-copies of a sealed test file (found by clean, which holds the test text) leave train and
+        # valid too; a carved test needs no such pass: near-duplicate groups were kept in one split.
+        copies = set(near["test_copies"])
+        near_removed = {name: int(frame[_ROW].isin(copies).sum()) for name, frame in frames.items()}
+        train, valid = (frames[k][~frames[k][_ROW].isin(copies)].reset_index(drop=True) for k in ("train", "valid"))
         if valid.empty:
             raise RatchetError("every validation text is also in the test set: give a test file with other texts")
         labels, kind = label_list(pool["label"])
+        fixes_applied = None
+        if p.label_fixes is not None:
+            from ratchet.relabel.fixes import apply_label_fixes, read_label_fixes
+
+            train, fixes_applied = apply_label_fixes(train, read_label_fixes(p.label_fixes, labels))
+            ctx.log.info("split: label fixes from %s: %s", p.label_fixes, fixes_applied)
         check_train_covers(train, labels)
+        train, valid = train.drop(columns=[_ROW]), valid.drop(columns=[_ROW])
+        if test is not None:
+            test = test.drop(columns=[_ROW])
 
         provides = {
             "data.train": data_dir / "train.parquet",
@@ -85,6 +120,10 @@ class SplitStep:
             provides["data.test_fingerprints"] = data_dir / "test_fingerprints.json"
             write_parquet(provides["data.test"], _with_ids(test, labels))
             write_json(provides["data.test_fingerprints"], fingerprints)
+            if near_path is not None:
+                provides["data.test_signatures"] = data_dir / "test_minhash.npy"
+                pairs = test["text_pair"].tolist() if "text_pair" in test.columns else None
+                save_signatures(provides["data.test_signatures"], sign(test["text"].tolist(), pairs).signatures)
 
         counts = {"train": len(train), "valid": len(valid)}
         if carve:
@@ -99,12 +138,57 @@ class SplitStep:
             "test_source": "split" if carve else "file",
         }
         report["test_overlap_removed"] = removed
+        if isinstance(report.get("near_duplicates"), dict) and "groups" in report["near_duplicates"]:
+            report["near_duplicates"]["removed_as_test_copies"] = near_removed
+            report["near_duplicates"]["groups_kept_in_one_split"] = len(near["groups"])
+        if fixes_applied is not None:
+            report["label_fixes"] = {"file": p.label_fixes, **fixes_applied}
         write_json(provides["data.report"], report)
+        for line in summarize(report):  # the compact data summary, once per run, before any training
+            ctx.progress.log(f"  {escape(line)}")
         for name, n in removed.items():
             if n:
                 ctx.log.info("split: removed %d %s rows whose text is also in the test set", n, name)
-        metrics = {**{f"{k}_rows": v for k, v in counts.items()}, "test_overlap_removed": removed}
+        for name, n in near_removed.items():
+            if n:
+                ctx.log.info("split: removed %d %s rows that are near-copies of test texts", n, name)
+        metrics = {
+            **{f"{k}_rows": v for k, v in counts.items()},
+            "test_overlap_removed": removed,
+            "test_near_copies_removed": near_removed,
+        }
+        if fixes_applied is not None:
+            metrics["label_fixes"] = fixes_applied
         return StepResult(provides=provides, metrics=metrics)
+
+
+_ROW = "_pool_row"
+"""Row number in data.clean, carried through the split to match clean's near-duplicate findings."""
+
+
+def split_keeping_groups(
+    pool: pd.DataFrame, groups: list[list[int]], valid_size: float, test_size: float | None, seed: int
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
+    """Stratified split in which each near-duplicate group lands whole in one split.
+
+    The first row of a group stands for it in the stratified split and the others follow it:
+    a near-copy on both sides of the train/valid line would flatter validation (and one on
+    both sides of the test line would leak test text). Without groups this is the plain split.
+    """
+    if not groups:
+        return stratified_split(pool, valid_size, test_size, seed)
+    owner = np.arange(len(pool))
+    for group in groups:
+        owner[group] = group[0]
+    representatives = pool[owner == np.arange(len(pool))]
+    parts = stratified_split(representatives, valid_size, test_size, seed)
+    split_of = np.empty(len(pool), dtype=np.int64)
+    for index, part in enumerate(parts):
+        if part is not None:
+            split_of[part[_ROW].to_numpy()] = index
+    split_of = split_of[owner]
+    train, valid, test = (pool[split_of == i].reset_index(drop=True) for i in range(3))
+    return train, valid, test if parts[2] is not None else None
 
 
 def _with_ids(frame: pd.DataFrame, labels: list) -> pd.DataFrame:

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
+import numpy as np
 import torch
 
-from ratchet.config import TrainParams
+from ratchet.config import GateParams, TrainParams
 from ratchet.data.frames import read_labels, read_split
 from ratchet.pipeline import StepContext, StepResult
+from ratchet.search.ensemble import seed_deadline
 
 
 @dataclass(frozen=True)
@@ -20,15 +23,23 @@ class TrainStepParams:
     model: str
     """Backbone used when no earlier step (select, adapt) provided model.backbone."""
     train: TrainParams = field(default_factory=TrainParams)
+    seeds: int = 1
+    """Fine-tunes with seeds seed, seed+1, ...; the first ships, the spread is recorded."""
+    ensemble: bool = False
+    """Ship the seeds' averaged probabilities if the ratchet rule (``gate``) prefers them to the first seed."""
+    gate: GateParams = field(default_factory=GateParams)
 
 
 class TrainStep:
     name: ClassVar[str] = "train"
     requires: ClassVar[tuple[str, ...]] = (
         "data.train", "data.valid", "data.labels", "model.backbone", "train.params", "model.baseline",
+        "model.current",
     )  # fmt: skip
     provides: ClassVar[tuple[str, ...]] = ("model.current",)
-    gated: ClassVar[bool] = False
+    # Gated: the fine-tune is judged against the model that would ship without it (usually the TF-IDF
+    # baseline). One that does not beat it is not shipped, and the ledger says so.
+    gated: ClassVar[bool] = True
     budget_share: ClassVar[float] = 0.5
 
     def __init__(self, params: TrainStepParams) -> None:
@@ -65,7 +76,7 @@ class TrainStep:
             seed=ctx.seed,
             checkpoint_dir=ctx.step_dir / "checkpoint",
             progress=ctx.progress,
-            deadline=ctx.deadline,
+            deadline=seed_deadline(ctx.deadline, self.params.seeds, time.time()),
             sample_weights=train.weights,
             pad_id=tokenizer.pad_token_id or 0,
         )
@@ -87,7 +98,23 @@ class TrainStep:
             "history": fitted.history,
             "telemetry": fitted.telemetry,
         }
-        return StepResult(provides={"model.current": model_dir}, metrics=metrics, valid_probs=fitted.valid_probs)
+        result = StepResult(
+            provides={"model.current": model_dir},
+            metrics=metrics,
+            valid_probs=fitted.valid_probs,
+            reference_probs=shipped_model_probs(ctx, valid),
+            judge_against_incumbent=False,
+        )
+        if self.params.seeds > 1:
+            from ratchet.search.ensemble import finish_seeds
+            from ratchet.search.finetune import TaskData
+
+            data = TaskData(train, valid, labels)
+            return finish_seeds(
+                ctx, result, backbone=backbone, params=params, data=data, meta=meta, n_seeds=self.params.seeds,
+                ensemble=self.params.ensemble, gate=self.params.gate,
+            )  # fmt: skip
+        return result
 
 
 def ship_baseline(ctx: StepContext) -> StepResult:
@@ -101,7 +128,19 @@ def ship_baseline(ctx: StepContext) -> StepResult:
     valid = read_split(ctx.artifacts.get("data.valid"))
     probs = load_predictor(model_dir).predict_probs(valid.texts, valid.pairs)
     metrics = {"backbone": "linear", "shipped": "the baseline model, unchanged"}
-    return StepResult(provides={"model.current": Path(model_dir)}, metrics=metrics, valid_probs=probs)
+    return StepResult(
+        provides={"model.current": Path(model_dir)}, metrics=metrics, valid_probs=probs, judge_against_incumbent=False
+    )
+
+
+def shipped_model_probs(ctx: StepContext, valid) -> np.ndarray | None:
+    """Validation probabilities of the model that ships if this fine-tune is rejected (None: nothing ships)."""
+    from ratchet.predictor import load_predictor
+
+    current = ctx.artifacts.maybe("model.current")
+    if current is None:
+        return None
+    return load_predictor(current, device=ctx.device).predict_probs(valid.texts, valid.pairs)
 
 
 def resolved_backbone(ctx: StepContext, default: str) -> str:

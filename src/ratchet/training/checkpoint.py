@@ -40,7 +40,8 @@ def restore_rng_states(states: dict[str, Any]) -> None:
 
 
 def cpu_state_dict(model: torch.nn.Module) -> dict[str, torch.Tensor]:
-    return {key: value.detach().to("cpu", copy=True) for key, value in model.state_dict().items()}
+    """The weights to serialize, without a copy: torch.save streams each tensor (and loads map to CPU)."""
+    return {key: value.detach() for key, value in model.state_dict().items()}
 
 
 def _save(path: Path, obj: Any) -> None:

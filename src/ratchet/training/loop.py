@@ -119,6 +119,7 @@ def fit(
     checkpoint_dir = Path(checkpoint_dir)
     n_labels = int(model.config.num_labels)
     train_labels = np.asarray(train_labels, dtype=np.int64)
+    valid_labels = np.asarray(valid_labels, dtype=np.int64)
     weights = np.ones(len(train), np.float32) if sample_weights is None else np.asarray(sample_weights, np.float32)
     cw = torch.from_numpy(class_weights(train_labels, n_labels)).to(dev) if params.class_weighted else None
     bf16 = use_bf16(dev, precision or getattr(params, "precision", "auto"))
@@ -135,7 +136,9 @@ def fit(
     model.train()
     optimizer = build_optimizer(model, params.learning_rate, params.weight_decay, dev)
     scheduler = build_scheduler(optimizer, total_steps, warmup_steps)
-    fingerprint = hash_json([dataclasses.asdict(params), seed, world, len(train), len(valid), int(train.lengths.sum())])
+    fingerprint = hash_json(
+        [dataclasses.asdict(params), seed, world, bf16, len(train), len(valid), int(train.lengths.sum())]
+    )
     state = LoopState(fingerprint=fingerprint)
     torch.manual_seed(seed + rank)
     saved = ckpt.load_state(checkpoint_dir)

@@ -52,6 +52,16 @@ def device_peak_flops(device: torch.device) -> float | None:
     return None
 
 
+def cpu_has_native_bf16() -> bool:
+    """Does this CPU compute bf16 natively (AVX512-BF16 or AMX)? Elsewhere bf16 is emulated and slow."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            flags = next((line for line in handle if line.startswith("flags")), "").split()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
 def train_flops_per_token(model: torch.nn.Module, mean_length: float) -> float:
     """Approximate training FLOPs per real token: 6 x non-embedding params + attention scores.
 
@@ -81,6 +91,7 @@ class RssSampler:
 
     def __init__(self, interval: float = 0.05) -> None:
         self.interval = interval
+        self.start_mb = 0.0
         self.peak_mb = 0.0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -94,6 +105,9 @@ class RssSampler:
             self._stop.wait(self.interval)
 
     def __enter__(self) -> RssSampler:
+        import psutil
+
+        self.start_mb = self.peak_mb = psutil.Process().memory_info().rss / 2**20
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._thread.start()
         return self

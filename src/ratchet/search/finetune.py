@@ -1,0 +1,173 @@
+"""One short fine-tune for a search trial or a selection rung, with memory released afterwards.
+
+Both ``select`` and ``search`` run many fine-tunes in one process. Each one builds its
+model here and drops every reference before returning (only numpy results leave), then
+collects garbage and empties the CUDA cache, so memory stays flat over 50 trials.
+"""
+
+from __future__ import annotations
+
+import gc
+import inspect
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ratchet.config import TrainParams
+from ratchet.data.frames import Split
+
+
+@dataclass
+class TaskData:
+    """The train/valid splits and labels every fine-tune of a step shares, with an encoding cache."""
+
+    train: Split
+    valid: Split
+    labels: list
+    _encoded: dict[tuple[str, int], tuple[Any, Any]] = field(default_factory=dict, repr=False)
+
+    def encoded(self, backbone: str, tokenizer: Any, max_length: int) -> tuple[Any, Any]:
+        # Tokenize each (backbone, max_length) once: trials differ in max_length far less often than in lr.
+        key = (backbone, max_length)
+        if key not in self._encoded:
+            from ratchet.training.encode import encode
+
+            self._encoded[key] = (
+                encode(tokenizer, self.train.texts, self.train.pairs, max_length),
+                encode(tokenizer, self.valid.texts, self.valid.pairs, max_length),
+            )
+        return self._encoded[key]
+
+
+@dataclass
+class FinetuneResult:
+    valid_probs: np.ndarray
+    best_score: float
+    history: list[dict[str, Any]]
+    steps: int
+    stopped_by_deadline: bool
+    seconds: float
+    telemetry: dict[str, Any]
+
+
+def fit_supports_hook() -> bool:
+    """Whether ``training.loop.fit`` calls ``on_evaluate(entry)`` after each evaluation (live pruning)."""
+    from ratchet.training.loop import fit
+
+    return "on_evaluate" in inspect.signature(fit).parameters
+
+
+def finetune(
+    backbone: str,
+    data: TaskData,
+    params: TrainParams,
+    *,
+    device: str,
+    seed: int,
+    checkpoint_dir: Path,
+    deadline: float | None,
+    on_evaluate: Callable[[dict[str, Any]], None] | None = None,
+    keep_checkpoint: bool = False,
+    release: bool = True,
+    save_to: Path | None = None,
+    save_meta: dict[str, Any] | None = None,
+) -> FinetuneResult:
+    """Fine-tune ``backbone`` with ``params`` on ``data``; returns validation results only.
+
+    ``on_evaluate`` receives each history entry as it is produced when the engine supports
+    the hook; exceptions it raises (optuna.TrialPruned) stop training. The checkpoint folder
+    is removed on success unless ``keep_checkpoint``; after a crash it stays, so a retried
+    trial with the same settings resumes where the crashed one stopped. ``release=False``
+    leaves garbage collection to the caller (a search collects once per trial, after Optuna
+    has dropped a pruned trial's exception, whose traceback still holds the model).
+    ``save_to`` writes the fine-tuned model folder (with ``save_meta`` in its ratchet.json).
+    """
+    import torch
+
+    from ratchet.models.load import load_for_classification, resolve_model_path, save_classifier
+    from ratchet.training.loop import fit
+
+    model = None
+    try:
+        # The new classification head is drawn from torch's RNG: seed it, so a trial's result
+        # depends on its parameters only and train reproduces the winning trial exactly.
+        torch.manual_seed(seed)
+        model, tokenizer = load_for_classification(
+            resolve_model_path(backbone), [str(label) for label in data.labels], dropout=params.dropout
+        )
+        train_enc, valid_enc = data.encoded(backbone, tokenizer, params.max_length)
+        extra = {"on_evaluate": on_evaluate} if on_evaluate is not None and fit_supports_hook() else {}
+        fitted = fit(
+            model,
+            train_enc,
+            data.train.label_ids,
+            valid_enc,
+            data.valid.label_ids,
+            params,
+            device=device,
+            seed=seed,
+            checkpoint_dir=checkpoint_dir,
+            deadline=deadline,
+            sample_weights=data.train.weights,
+            pad_id=tokenizer.pad_token_id or 0,
+            **extra,
+        )
+        result = FinetuneResult(
+            valid_probs=np.asarray(fitted.valid_probs, dtype=np.float32),
+            best_score=float(fitted.best_score),
+            history=list(fitted.history),
+            steps=int(fitted.steps),
+            stopped_by_deadline=bool(fitted.stopped_by_deadline),
+            seconds=float(fitted.telemetry.get("seconds", 0.0)),
+            telemetry=dict(fitted.telemetry),
+        )
+        del fitted
+        if save_to is not None:
+            save_classifier(model.to("cpu"), tokenizer, data.labels, save_to, save_meta or {})
+    finally:
+        del model
+        if release:
+            release_memory()
+    if not keep_checkpoint:
+        shutil.rmtree(checkpoint_dir, ignore_errors=True)
+    return result
+
+
+def save_array(path: Path, array: np.ndarray) -> None:
+    """Atomically write a float32 .npy file (validation probabilities of a fit or trial)."""
+    import io
+
+    from ratchet.fsutil import atomic_write
+
+    def write(tmp: Path) -> None:
+        buffer = io.BytesIO()
+        np.save(buffer, np.asarray(array, dtype=np.float32))
+        tmp.write_bytes(buffer.getvalue())
+
+    atomic_write(Path(path), write)
+
+
+def release_memory() -> None:
+    """Free what the last fine-tune left: Python cycles first, then the CUDA allocator's cache."""
+    gc.collect()
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is a dependency
+        return
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def memory_snapshot() -> dict[str, float]:
+    """Resident memory and CUDA memory in MiB, recorded per trial to show the absence of growth."""
+    import psutil
+    import torch
+
+    snapshot = {"rss_mb": psutil.Process().memory_info().rss / 2**20}
+    if torch.cuda.is_available():
+        snapshot["cuda_allocated_mb"] = torch.cuda.memory_allocated() / 2**20
+    return snapshot

@@ -1,0 +1,131 @@
+"""Running trials until the study is full, closed or out of time - in the run, and in ``ratchet worker``.
+
+``ratchet worker RUN --storage URL`` joins the search of a run started with the same
+``--storage``: it reads ``RUN/steps/NN-search/study.json`` (written when the search
+starts; the worker waits for it) and RUN's data, so on another machine RUN must be a
+copy or a shared mount, and the backbone must resolve there too.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import statistics
+import time
+import warnings
+from pathlib import Path
+
+import optuna
+from optuna.trial import TrialState
+
+from ratchet.config import TrainParams
+from ratchet.data.frames import read_labels, read_split
+from ratchet.errors import RatchetError
+from ratchet.search import study as st
+from ratchet.search.finetune import TaskData, release_memory
+from ratchet.search.objective import TrialRunner, build_runner
+
+log = logging.getLogger("ratchet")
+
+POLL_S = 2.0
+
+
+def _catchable() -> tuple[type[BaseException], ...]:
+    """A trial that runs out of GPU memory (a large batch) fails alone; the search goes on."""
+    import torch
+
+    return (torch.cuda.OutOfMemoryError,)
+
+
+def run_trials(
+    study: optuna.Study,
+    runner: TrialRunner,
+    *,
+    n_trials: int,
+    deadline: float | None = None,
+    max_trials: int | None = None,
+    on_trial=None,
+) -> int:
+    """Run trials one at a time until ``n_trials`` are finished or started in the whole study.
+
+    Before each trial the time left is compared with the median trial so far: a trial that
+    would surely be cut by the deadline is not started (its compute would be wasted).
+    """
+    done = 0
+    durations: list[float] = []
+    while True:
+        active = len(study.get_trials(deepcopy=False, states=(*st.FINISHED, TrialState.RUNNING)))
+        if active >= n_trials or st.is_closed(study) or (max_trials is not None and done >= max_trials):
+            break
+        if deadline is not None:
+            left = deadline - time.time()
+            if left <= 0 or (durations and left < 0.5 * statistics.median(durations)):
+                log.info("search: time budget reached after %d trial(s) in this process", done)
+                break
+        started = time.time()
+        study.optimize(runner, n_trials=1, catch=_catchable())
+        release_memory()  # here, once the trial (and a pruned trial's traceback) is gone
+        durations.append(time.time() - started)
+        done += 1
+        if on_trial is not None:
+            on_trial()
+    return done
+
+
+def wait_for_others(study: optuna.Study, deadline: float | None) -> None:
+    """Let trials that workers are still running finish (dead workers' trials fail by heartbeat)."""
+    while study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        if deadline is not None and time.time() > deadline:
+            return
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            optuna.storages.fail_stale_trials(study)
+        time.sleep(POLL_S)
+
+
+def find_spec(run_dir: Path, wait_s: float) -> Path:
+    until = time.time() + wait_s
+    told = False
+    while True:
+        found = sorted(run_dir.glob(f"steps/*-search/{st.SPEC_FILE}"))
+        if found:
+            return found[-1]
+        if not told:
+            log.warning("worker: waiting up to %.0f s for the search of %s to start", wait_s, run_dir)
+            told = True
+        if time.time() >= until:
+            raise RatchetError(
+                f"no search has started in {run_dir} (no steps/*-search/{st.SPEC_FILE}): "
+                "start `ratchet run ... --preset balanced --storage URL` first, or point at that run folder"
+            )
+        time.sleep(POLL_S)
+
+
+def run_worker(run_dir: str | Path, storage_url: str, max_trials: int | None = None, wait_s: float = 600.0) -> int:
+    """Join the run's study through ``storage_url`` and run trials until it is done -> trials run here."""
+    from ratchet.pipeline import resolve_device
+
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise RatchetError(f"run folder not found: {run_dir}: pass the --out folder of the run to join")
+    spec_path = find_spec(run_dir, wait_s)
+    spec = st.StudySpec.load(spec_path)
+    if st.redact(storage_url) != spec.storage:
+        raise RatchetError(
+            f"the search in {run_dir} uses storage {spec.storage}, not {st.redact(storage_url)}: "
+            "pass the same --storage URL the run was started with"
+        )
+    data = TaskData(
+        train=read_split(run_dir / spec.train),
+        valid=read_split(run_dir / spec.valid),
+        labels=read_labels(run_dir / spec.labels),
+    )
+    storage = st.open_storage(storage_url)
+    # Its own sampler seed: two workers must not propose the same start-up points.
+    study = st.open_study(storage, spec, process_seed=spec.seed * 100_003 + os.getpid())
+    runner = build_runner(
+        spec.backbone, data, TrainParams(**spec.base_params), device=resolve_device("auto"),
+        seed=spec.seed, workdir=spec_path.parent, deadline=None,
+    )  # fmt: skip
+    log.info("worker: joined %s (%d/%d trials finished)", spec.study_name, st.finished_count(study), spec.n_trials)
+    return run_trials(study, runner, n_trials=spec.n_trials, max_trials=max_trials)

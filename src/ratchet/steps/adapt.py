@@ -1,0 +1,220 @@
+"""adapt (gated): continued pretraining on in-domain text (+ vocabulary extension), kept only if it helps.
+
+The step adapts the backbone, then measures both sides of the comparison itself:
+a short fine-tune from the adapted checkpoint (the candidate) and the same
+fine-tune, same seed and budget, from the original backbone (the reference).
+The pipeline's ratchet rule compares the two on validation; when it keeps the
+candidate, ``model.backbone`` points at the adapted checkpoint (extended
+tokenizer included) and ``train`` fine-tunes from there.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from ratchet.config import AdaptParams, CleanParams, TrainParams
+from ratchet.data.frames import read_labels, read_split
+from ratchet.fsutil import hash_path, read_json, write_json
+from ratchet.pipeline import StepContext, StepResult
+from ratchet.steps.train import resolved_backbone, resolved_train_params
+
+MIN_CORPUS = 20
+"""Fewer texts than this teach a language model nothing measurable."""
+MAX_CURVE_POINTS = 200
+
+
+@dataclass(frozen=True)
+class AdaptStepParams:
+    model: str
+    """Backbone adapted when no earlier step (select) provided model.backbone."""
+    adapt: AdaptParams = field(default_factory=AdaptParams)
+    train: TrainParams = field(default_factory=TrainParams)
+    """Fine-tuning settings of the two probes (epochs replaced by adapt.probe_epochs)."""
+    clean: CleanParams = field(default_factory=CleanParams)
+    """Normalization applied to the unlabeled corpus, the same as the labeled data got."""
+    unlabeled_sha256: str | None = None
+    """Content hash of adapt.unlabeled (filled in when not given), so --resume reruns when the file changed."""
+
+    def __post_init__(self) -> None:
+        path = self.adapt.unlabeled
+        if self.unlabeled_sha256 is None and path and Path(path).is_file():
+            object.__setattr__(self, "unlabeled_sha256", hash_path(Path(path)))
+
+
+class AdaptStep:
+    name: ClassVar[str] = "adapt"
+    requires: ClassVar[tuple[str, ...]] = (
+        "data.train", "data.valid", "data.labels", "data.test_fingerprints", "model.backbone", "train.params",
+    )  # fmt: skip
+    provides: ClassVar[tuple[str, ...]] = ("model.backbone", "model.current")
+    gated: ClassVar[bool] = True
+    budget_share: ClassVar[float] = 0.3
+
+    def __init__(self, params: AdaptStepParams) -> None:
+        self.params = params
+
+    def run(self, ctx: StepContext) -> StepResult:
+        from transformers import AutoConfig
+
+        from ratchet.adaptation.corpus import build_corpus, split_heldout
+        from ratchet.adaptation.mlm import choose_objective
+        from ratchet.data.split import text_fingerprint
+        from ratchet.models.load import resolve_model_path
+
+        p = self.params
+        backbone = resolved_backbone(ctx, p.model)
+        if backbone == "linear":
+            return StepResult(skipped="the selected model is the linear baseline: there is no encoder to adapt")
+        original = resolve_model_path(backbone)
+        objective, why = choose_objective(AutoConfig.from_pretrained(original))
+        if objective is None:
+            return StepResult(skipped=why)
+        train, valid = read_split(ctx.artifacts.get("data.train")), read_split(ctx.artifacts.get("data.valid"))
+        fingerprints_path = ctx.artifacts.maybe("data.test_fingerprints")
+        corpus = build_corpus(
+            train.texts + (train.pairs or []),
+            _unlabeled(p.adapt),
+            test_fingerprints=read_json(fingerprints_path) if fingerprints_path else (),
+            exclude_fingerprints=[text_fingerprint(t) for t in valid.texts + (valid.pairs or [])],
+            clean=p.clean,
+            max_rows=p.adapt.max_corpus_rows,
+            seed=ctx.seed,
+        )
+        if len(corpus.texts) < MIN_CORPUS:
+            return StepResult(
+                skipped=f"only {len(corpus.texts)} texts to adapt on (need {MIN_CORPUS}): pass --unlabeled FILE"
+            )
+        texts, heldout = split_heldout(corpus.texts, ctx.seed)
+        metrics: dict[str, Any] = {"backbone": backbone, "objective": objective, "corpus": corpus.stats}
+        adapted_dir = ctx.step_dir / "adapted"
+        self._adapt(ctx, original, objective, texts, heldout, adapted_dir, metrics)
+
+        labels = read_labels(ctx.artifacts.get("data.labels"))
+        probe_params = dataclasses.replace(resolved_train_params(ctx, p.train), epochs=p.adapt.probe_epochs)
+        left = ctx.time_left()
+        allowance = None if left is None else max(0.0, left) / 2
+        candidate = _probe(ctx, str(adapted_dir), "probe-adapted", labels, train, valid, probe_params, allowance)
+        reference = _probe(ctx, original, "probe-original", labels, train, valid, probe_params, allowance)
+        metrics["probe"] = {"epochs": p.adapt.probe_epochs, "adapted": candidate.summary, "original": reference.summary}
+
+        model_dir = ctx.step_dir / "model"
+        pair = train.pairs is not None
+        meta = {"backbone": str(adapted_dir), "max_length": probe_params.max_length, "text_pair": pair}
+        _save(candidate, labels, model_dir, meta)
+        backbone_file = ctx.step_dir / "backbone.json"
+        write_json(backbone_file, {"model": str(adapted_dir.resolve())})
+        for name in ("probe-adapted", "probe-original"):  # resumable state of a finished step: ~4x the model
+            shutil.rmtree(ctx.step_dir / name, ignore_errors=True)
+        return StepResult(
+            provides={"model.backbone": backbone_file, "model.current": model_dir},
+            metrics=metrics,
+            valid_probs=candidate.fitted.valid_probs,
+            reference_probs=reference.fitted.valid_probs,
+        )
+
+    def _adapt(self, ctx: StepContext, original: str, objective: str, texts: list[str], heldout: list[str],
+               adapted_dir: Path, metrics: dict[str, Any]) -> None:  # fmt: skip
+        """Vocabulary extension + pretraining -> ``adapted_dir``; a finished folder is reused on --resume."""
+        from ratchet.adaptation.mlm import load_lm, pretrain, save_backbone
+        from ratchet.adaptation.vocab import extend_vocabulary, measure_coverage, plan_extension
+
+        done = ctx.step_dir / "adapt_metrics.json"
+        if done.is_file() and adapted_dir.is_dir():
+            metrics.update(read_json(done))
+            return
+        p = self.params.adapt
+        started = time.time()
+        left = ctx.time_left()
+        deadline = None if left is None else time.time() + max(0.0, left) * p.pretrain_share
+        loaded: dict[str, Any] = {}
+        model, tokenizer = load_lm(original, objective, report=loaded)
+        before = measure_coverage(tokenizer, texts)
+        extension: dict[str, Any] = {"tokens_added": 0}
+        if p.extend_vocab and before.coverage < p.min_coverage:
+            tokens = plan_extension(before, max_new=p.max_new_tokens, min_count=p.min_token_count)
+            extension = extend_vocabulary(model, tokenizer, tokens, seed=ctx.seed)
+            extension["examples"] = tokens[:20]
+        after = measure_coverage(tokenizer, texts) if extension["tokens_added"] else before
+        ctx.log.info("adapt: coverage %.3f -> %.3f, %d tokens added", before.coverage, after.coverage,
+                     extension["tokens_added"])  # fmt: skip
+        result = pretrain(
+            model, tokenizer, texts, heldout, objective=objective, params=p, device=ctx.device, seed=ctx.seed,
+            checkpoint_dir=ctx.step_dir / "pretrain", deadline=deadline, progress=ctx.progress,
+        )  # fmt: skip
+        save_backbone(model, tokenizer, original, adapted_dir)
+        found = {
+            "coverage_before": before.summary(),
+            "coverage_after": after.summary(),
+            "vocab": extension,
+            "pretrain": {**dataclasses.asdict(result), **loaded, "loss_curve": _thin(result.loss_curve),
+                         "texts": len(texts), "heldout_texts": len(heldout),
+                         "seconds_with_setup": time.time() - started},
+        }  # fmt: skip
+        write_json(done, found)
+        shutil.rmtree(ctx.step_dir / "pretrain", ignore_errors=True)  # adapted/ + the marker resume from here on
+        metrics.update(found)
+
+
+@dataclass
+class _Probe:
+    fitted: Any
+    model: Any
+    tokenizer: Any
+    summary: dict[str, Any]
+
+
+def _probe(ctx: StepContext, path: str, name: str, labels: list, train, valid, params: TrainParams,
+           allowance: float | None) -> _Probe:  # fmt: skip
+    """A short fine-tune from ``path``; both probes get the same recipe, seed and time allowance."""
+    import torch
+
+    from ratchet.models.load import load_for_classification
+    from ratchet.training.encode import encode
+    from ratchet.training.loop import fit
+
+    # Same seed before each load: both probes start from the same classification head.
+    torch.manual_seed(ctx.seed)
+    model, tokenizer = load_for_classification(path, [str(label) for label in labels], dropout=params.dropout)
+    train_enc = encode(tokenizer, train.texts, train.pairs, params.max_length)
+    valid_enc = encode(tokenizer, valid.texts, valid.pairs, params.max_length)
+    fitted = fit(
+        model, train_enc, train.label_ids, valid_enc, valid.label_ids, params, device=ctx.device, seed=ctx.seed,
+        checkpoint_dir=ctx.step_dir / name, progress=ctx.progress,
+        deadline=None if allowance is None else time.time() + allowance,
+        sample_weights=train.weights, pad_id=tokenizer.pad_token_id or 0,
+    )  # fmt: skip
+    summary = {
+        "valid_macro_f1": fitted.best_score,
+        "steps": fitted.steps,
+        "stopped_by_deadline": fitted.stopped_by_deadline,
+        "seconds": fitted.telemetry.get("seconds"),
+        "tokens_per_s": fitted.telemetry.get("tokens_per_s"),
+    }
+    return _Probe(fitted, model, tokenizer, summary)
+
+
+def _save(probe: _Probe, labels: list, model_dir: Path, meta: dict[str, Any]) -> None:
+    from ratchet.models.load import save_classifier
+
+    save_classifier(probe.model.to("cpu"), probe.tokenizer, labels, model_dir, meta)
+
+
+def _unlabeled(params: AdaptParams) -> list[str]:
+    if not params.unlabeled:
+        return []
+    from ratchet.data.io import read_unlabeled_texts
+
+    return read_unlabeled_texts(params.unlabeled)
+
+
+def _thin(curve: list[dict[str, float]]) -> list[dict[str, float]]:
+    """At most MAX_CURVE_POINTS points for the manifest (every k-th, the last one always)."""
+    if len(curve) <= MAX_CURVE_POINTS:
+        return curve
+    k = -(-len(curve) // MAX_CURVE_POINTS)
+    return curve[::k] + ([curve[-1]] if (len(curve) - 1) % k else [])

@@ -1,0 +1,180 @@
+"""search (gated): Optuna TPE + median pruning over the training hyperparameters of the chosen backbone.
+
+The configured parameters run as the first trial: they are the reference the best trial
+is judged against, measured the same way (same seed, same data), so the ratchet rule
+compares like with like. When select kept the linear baseline, the search tunes the best
+transformer (select's runner-up) instead and the ratchet rule judges it against the
+baseline: if kept, it also provides model.backbone, and train fine-tunes that transformer.
+
+Validation data only; the test split is never seen. The study lives in ``search.db`` in
+this step's folder (a killed search resumes: finished trials are kept, interrupted ones
+are retried), or in a shared ``--storage`` that ``ratchet worker`` processes on other
+machines join.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+
+from ratchet.config import TrainParams
+from ratchet.data.frames import read_labels, read_split
+from ratchet.fsutil import hash_path, read_json, write_json
+from ratchet.pipeline import StepContext, StepResult
+
+
+@dataclass(frozen=True)
+class SearchStepParams:
+    model: str
+    """Backbone searched when no earlier step (select, adapt) provided model.backbone."""
+    train: TrainParams = field(default_factory=TrainParams)
+    """The configured parameters: the reference trial and the center of the search space."""
+    n_trials: int = 12
+    """Trials in the whole study (all workers together), the reference trial included."""
+    storage: str | None = None
+    """Optuna storage URL; None = SQLite file in this step's folder."""
+
+
+class SearchStep:
+    name: ClassVar[str] = "search"
+    requires: ClassVar[tuple[str, ...]] = ("data.train", "data.valid", "data.labels", "model.backbone")
+    provides: ClassVar[tuple[str, ...]] = ("train.params", "model.backbone")
+    gated: ClassVar[bool] = True
+    budget_share: ClassVar[float] = 0.3
+
+    def __init__(self, params: SearchStepParams) -> None:
+        self.params = params
+
+    def run(self, ctx: StepContext) -> StepResult:
+        import optuna
+
+        from ratchet.search import study as st
+        from ratchet.search.finetune import TaskData, fit_supports_hook
+        from ratchet.search.objective import build_runner, load_trial_probs
+        from ratchet.search.worker import run_trials, wait_for_others
+        from ratchet.steps.train import resolved_backbone
+
+        backbone = resolved_backbone(ctx, self.params.model)
+        challenger = backbone == "linear"
+        if challenger:
+            # The baseline won select against the configured parameters; tune the best transformer
+            # and let the ratchet rule compare it with the baseline (the incumbent) instead.
+            backbone = _runner_up(ctx)
+            if backbone is None:
+                return StepResult(skipped="select picked the linear baseline and no transformer was measured")
+        if self.params.n_trials < 2:
+            return StepResult(skipped=f"search.n_trials={self.params.n_trials}: need the reference and one more trial")
+        left = ctx.time_left()
+        if left is not None and left <= 0:
+            return StepResult(skipped="the time budget was spent before the search could start")
+
+        paths = {key: ctx.artifacts.get(key) for key in ("data.train", "data.valid", "data.labels")}
+        data = TaskData(
+            train=read_split(paths["data.train"]),
+            valid=read_split(paths["data.valid"]),
+            labels=read_labels(paths["data.labels"]),
+        )
+        base = dataclasses.asdict(self.params.train)
+        name = st.study_name_for(backbone, {k: hash_path(p) for k, p in paths.items()}, base, ctx.seed)
+        local = self.params.storage is None
+        url = f"sqlite:///{(ctx.step_dir / 'search.db').resolve()}" if local else str(self.params.storage)
+        spec = st.StudySpec(
+            study_name=name,
+            backbone=backbone,
+            train=_relative(paths["data.train"], ctx.run_dir),
+            valid=_relative(paths["data.valid"], ctx.run_dir),
+            labels=_relative(paths["data.labels"], ctx.run_dir),
+            base_params=base,
+            n_trials=self.params.n_trials,
+            seed=ctx.seed,
+            # TPE needs a few random points first; about a third of the budget, at least 3.
+            n_startup_trials=max(3, self.params.n_trials // 3),
+            storage=st.redact(url),
+        )
+        # Trial-by-trial INFO lines would break the progress display; the manifest has the history.
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        storage = st.open_storage(url)
+        previous = _trial_count(storage, name)
+        # A resumed search samples with a fresh seed so it does not replay its random start-up points.
+        study = st.open_study(storage, spec, process_seed=ctx.seed * 1_000_003 + previous)
+        recovered = st.recover_local(study) if local else 0
+        if not challenger:
+            # (A challenger needs no reference: select already measured the configured parameters.)
+            st.ensure_reference(study)
+        if st.finished_count(study) < self.params.n_trials:
+            st.reopen(study)
+        spec.save(ctx.step_dir)  # workers wait for this file: write it once the study is ready
+
+        runner = build_runner(
+            backbone, data, self.params.train, device=ctx.device, seed=ctx.seed,
+            workdir=ctx.step_dir, deadline=ctx.deadline,
+        )  # fmt: skip
+        ctx.log.info("search: %s, %d trials, storage %s", backbone, self.params.n_trials, spec.storage)
+        with ctx.progress.bar("search", total=self.params.n_trials) as bar:
+            bar.advance(st.finished_count(study))
+            ran = run_trials(
+                study, runner, n_trials=self.params.n_trials, deadline=ctx.deadline, on_trial=lambda: bar.advance(1)
+            )
+        if not local:
+            wait_for_others(study, ctx.deadline)
+        st.close(study)
+
+        summary = st.summarize(study)
+        metrics = {
+            **summary,
+            "backbone": backbone,
+            "storage": spec.storage,
+            "trials_this_process": ran,
+            "trials_before_resume": previous,
+            "recovered_trials": recovered,
+            "length_options": runner.length_options,
+            "live_pruning": fit_supports_hook(),
+        }
+        reference = st.reference_trial(study)
+        best = st.best_trial(study)
+        if best is None or (reference is None and not challenger):
+            what = "no trial" if challenger else "the reference trial (configured parameters)"
+            return StepResult(metrics=metrics, skipped=f"{what} did not finish within the time budget")
+
+        def probs_of(trial) -> np.ndarray:
+            found = load_trial_probs(ctx.step_dir, name, trial.number)
+            # A trial run by a worker on another machine left its probabilities there: refit here.
+            return found if found is not None else runner.refit(trial.user_attrs.get("overrides") or {})
+
+        overrides = dict(best.user_attrs.get("overrides") or {})
+        metrics["reference_value"] = None if reference is None else reference.value
+        metrics["best_value"] = best.value
+        metrics["challenger"] = challenger
+        provides = {"train.params": ctx.step_dir / "train_params.json"}
+        write_json(provides["train.params"], overrides)
+        if challenger:
+            # Kept only if the tuned transformer beats the baseline: then train fine-tunes it.
+            provides["model.backbone"] = ctx.step_dir / "backbone.json"
+            write_json(provides["model.backbone"], {"model": backbone})
+        return StepResult(
+            provides=provides,
+            metrics=metrics,
+            valid_probs=probs_of(best),
+            # Against the configured parameters as measured here; a challenger faces the incumbent.
+            reference_probs=None if challenger else probs_of(reference),
+        )
+
+
+def _relative(path: Path, run_dir: Path) -> str:
+    return str(Path(path).resolve().relative_to(Path(run_dir).resolve()))
+
+
+def _runner_up(ctx: StepContext) -> str | None:
+    path = ctx.artifacts.maybe("model.backbone")
+    return None if path is None else read_json(path).get("runner_up")
+
+
+def _trial_count(storage, study_name: str) -> int:
+    try:
+        return storage.get_n_trials(storage.get_study_id_from_name(study_name))
+    except KeyError:
+        return 0

@@ -1,0 +1,63 @@
+"""--budget bounds the whole run: select, search and train stop at their shares; the run ends on time.
+
+Every step here would run far longer than the budget (1000 epochs, 1000 trials), so only the
+deadlines can end them; the run must still finish with a trained model and sealed-test metrics.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import pandas as pd
+from ratchet_testing import synthetic_rows
+
+from ratchet.fsutil import read_json
+
+BUDGET_S = 120
+MARGIN_S = 15
+"""Evaluation and report after train's deadline, and the last evaluation of a cut fine-tune."""
+STEPS = ["clean", "split", "baseline", "select", "search", "train", "evaluate"]
+
+
+def test_a_two_minute_budget_ends_within_two_minutes_with_a_model_and_metrics(tiny_model_dir, tmp_path) -> None:
+    data, test = tmp_path / "train.csv", tmp_path / "test.csv"
+    pd.DataFrame(synthetic_rows(90, seed=51)).to_csv(data, index=False)
+    pd.DataFrame(synthetic_rows(30, seed=52)).to_csv(test, index=False)
+    out = tmp_path / "run"
+    command = [
+        sys.executable, "-m", "ratchet.cli", "run", str(data), "--test", str(test), "--out", str(out), "--quiet",
+        "--model", str(tiny_model_dir("bert")), "--model", str(tiny_model_dir("gpt2")),
+        "--steps", ",".join(STEPS), "--budget", f"{BUDGET_S}s",
+        "train.epochs=1000", "train.patience=1000", "train.learning_rate=0.003", "train.max_length=32",
+        "train.max_tokens=256", "train.batch_size=8", "search.n_trials=1000", "select.include_default=false",
+        "select.include_linear=false",
+    ]  # fmt: skip
+    started = time.time()
+    subprocess.run(command, env={**os.environ, "OMP_NUM_THREADS": "1"}, check=True, timeout=BUDGET_S * 3)
+    wall = time.time() - started
+
+    manifests = {name: read_json(out / "steps" / f"{i + 1:02d}-{name}" / "manifest.json")
+                 for i, name in enumerate(STEPS)}  # fmt: skip
+    # The budget clock starts when the pipeline starts (after Python imports) and ends with evaluate.
+    pipeline_seconds = manifests["evaluate"]["finished_at"] - manifests["clean"]["started_at"]
+    assert pipeline_seconds <= BUDGET_S + MARGIN_S, pipeline_seconds
+    assert wall <= BUDGET_S + MARGIN_S + 60, wall  # imports of torch + transformers on a loaded machine
+
+    # Each long step was stopped by its deadline, not by running out of work.
+    assert any(fit["stopped_by_deadline"] for c in manifests["select"]["metrics"]["candidates"] for fit in c["fits"])
+    search = manifests["search"]
+    assert search["metrics"]["trials_this_process"] < 1000
+    assert any(t["note"] == "stopped by the time budget" for t in search["metrics"]["history"])
+    assert search["status"] == "skipped"  # the reference trial itself could not finish: nothing to judge
+    assert manifests["train"]["metrics"]["stopped_by_deadline"]
+    # Shares: select and search end well before the run's deadline, leaving train its half.
+    assert manifests["select"]["seconds"] < 0.35 * BUDGET_S
+    assert manifests["search"]["finished_at"] - manifests["clean"]["started_at"] < 0.65 * BUDGET_S
+
+    # Still a complete run: a shipped model and the sealed test evaluated.
+    assert (out / "model" / "ratchet.json").is_file()
+    metrics = read_json(out / "metrics.json")["test"]
+    assert metrics["n"] == 30 and 0.0 <= metrics["macro_f1"] <= 1.0

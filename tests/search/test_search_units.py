@@ -1,0 +1,125 @@
+"""Search building blocks without training: the space, pruning decisions, study naming and recovery."""
+
+from __future__ import annotations
+
+import numpy as np
+import optuna
+import pytest
+
+from ratchet.config import TrainParams
+from ratchet.search import space
+from ratchet.search import study as st
+from ratchet.search.pruning import PruningReporter
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def test_suggestions_are_valid_train_params_around_the_configured_ones() -> None:
+    base = TrainParams(learning_rate=1e-4, epochs=4, batch_size=16, max_tokens=4096)
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(seed=0))
+    for _ in range(30):
+        trial = study.ask()
+        overrides = space.suggest(trial, base, [64, 128])
+        params = space.apply(base, overrides)  # TrainParams.__post_init__ validates every field
+        assert 2e-5 <= params.learning_rate <= 5e-4
+        assert 2 <= params.epochs <= 8
+        assert params.batch_size * params.grad_accum in space.EFFECTIVE_BATCHES
+        assert params.batch_size <= base.batch_size
+        assert params.max_length in (64, 128) and params.max_tokens >= params.max_length
+        assert 0 <= params.dropout <= 0.3 and 0 <= params.label_smoothing <= 0.2
+        study.tell(trial, 0.5)
+    # The nine knobs of the issue are all searched.
+    assert set(study.trials[0].params) == {
+        "learning_rate", "epochs", "effective_batch_size", "warmup_share", "weight_decay",
+        "dropout", "max_length", "label_smoothing", "class_weighted",
+    }  # fmt: skip
+
+
+def test_length_choices_stop_at_the_rung_that_holds_the_texts() -> None:
+    lengths = np.array([20] * 90 + [100] * 10)
+    assert space.length_choices(lengths, 256, 512) == [64, 128]
+    assert space.length_choices(lengths, 32, 512) == [32, 64, 128]  # the configured value stays
+    assert space.length_choices(np.array([600] * 10), 256, 128) == [64, 128]  # the model's limit wins
+    assert space.epoch_range(1.0) == (1, 2)
+
+
+def test_a_trial_below_the_median_is_pruned_from_its_second_evaluation() -> None:
+    study = optuna.create_study(direction="maximize", pruner=optuna.pruners.MedianPruner(2, n_warmup_steps=2))
+    for curve in ([0.5, 0.7, 0.8], [0.5, 0.6, 0.7]):
+        trial = study.ask()
+        reporter = PruningReporter(trial)
+        reporter.replay([{"valid_macro_f1": v} for v in curve])
+        study.tell(trial, curve[-1])
+
+    bad = study.ask()
+    reporter = PruningReporter(bad)
+    reporter({"valid_macro_f1": 0.1})  # the first evaluation is never judged
+    with pytest.raises(optuna.TrialPruned):
+        reporter({"valid_macro_f1": 0.2})
+    assert reporter.pruned_at == 2
+    study.tell(bad, state=optuna.trial.TrialState.PRUNED)
+
+    reference = study.ask()
+    keep = PruningReporter(reference, prune=False)
+    keep.replay([{"valid_macro_f1": 0.1}, {"valid_macro_f1": 0.1}, {"valid_macro_f1": 0.1}])
+    assert keep.pruned_at is None and keep.reported == 3
+    assert reference.storage.get_trial(reference._trial_id).intermediate_values == {1: 0.1, 2: 0.1, 3: 0.1}
+
+
+def test_replay_reports_only_what_the_live_hook_missed() -> None:
+    study = optuna.create_study(direction="maximize")
+    trial = study.ask()
+    reporter = PruningReporter(trial, prune=False)
+    history = [{"valid_macro_f1": 0.3}, {"valid_macro_f1": 0.4}]
+    reporter(history[0])
+    reporter.replay(history)
+    assert reporter.reported == 2
+
+
+def test_study_name_is_stable_and_depends_on_the_inputs() -> None:
+    base = {"learning_rate": 1e-4}
+    name = st.study_name_for("m", {"data.train": "aa"}, base, 0)
+    assert name == st.study_name_for("m", {"data.train": "aa"}, dict(base), 0)
+    assert name != st.study_name_for("m", {"data.train": "ab"}, base, 0)
+    assert name != st.study_name_for("m", {"data.train": "aa"}, base, 1)
+
+
+def test_storage_urls_are_redacted() -> None:
+    assert st.redact("postgresql://bob:secret@db:5432/x") == "postgresql://bob:***@db:5432/x"
+    assert st.redact("postgresql://bob@db/x") == "postgresql://bob@db/x"
+    assert st.redact("sqlite:////tmp/a.db") == "sqlite:////tmp/a.db"
+
+
+def spec(name: str = "s") -> st.StudySpec:
+    return st.StudySpec(name, "m", "t", "v", "l", {}, 4, 0, 3, "sqlite://")
+
+
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage")  # ask() stands in for optimize() here
+def test_interrupted_local_trials_are_failed_and_retried_with_their_parameters(tmp_path) -> None:
+    storage = st.open_storage(f"sqlite:///{tmp_path / 'search.db'}")
+    study = st.open_study(storage, spec(), process_seed=0)
+    st.ensure_reference(study)
+    st.ensure_reference(study)  # once only
+    done = study.ask()
+    study.tell(done, 0.5)
+    crashed = study.ask()
+    crashed.suggest_float("learning_rate", 1e-5, 1e-3)
+    # A second process (a resumed run) opens the same study and recovers the dead trial.
+    again = st.open_study(st.open_storage(f"sqlite:///{tmp_path / 'search.db'}"), spec(), process_seed=1)
+    assert st.recover_local(again) == 1
+    states = [t.state for t in again.trials]
+    assert states[:2] == [optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.FAIL]
+    retry = again.trials[-1]
+    assert retry.state == optuna.trial.TrialState.WAITING
+    assert retry.params == crashed.params
+    assert st.finished_count(again) == 1
+    assert st.reference_trial(again).number == done.number == 0  # ask() takes the enqueued reference first
+
+
+def test_closed_studies_stop_workers_until_reopened(tmp_path) -> None:
+    study = st.open_study(st.open_storage(f"sqlite:///{tmp_path / 's.db'}"), spec(), process_seed=0)
+    assert not st.is_closed(study)
+    st.close(study)
+    assert st.is_closed(study)
+    st.reopen(study)
+    assert not st.is_closed(study)

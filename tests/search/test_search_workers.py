@@ -1,0 +1,108 @@
+"""Two processes share one study through a real PostgreSQL server started here, on loopback.
+
+The run's search step and a ``ratchet worker`` both take trials; together they run exactly
+the study's trials. Needs the Debian ``postgresql`` package (``.ci/run`` installs it); skips
+with the reason when its binaries are absent. Root cannot run postgres: the server then runs
+as the ``postgres`` user through ``runuser``.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import optuna
+import pandas as pd
+import pytest
+from ratchet_testing import synthetic_rows
+
+from ratchet.fsutil import read_json
+from ratchet.search.study import with_installed_driver
+
+N_TRIALS = 6
+SETTINGS = ["train.epochs=2", "train.learning_rate=0.003", "train.max_length=32", "train.max_tokens=256"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    bins = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(Path(p).parts[-3]))
+    if not bins:
+        pytest.skip("PostgreSQL binaries not installed: apt-get install postgresql (.ci/run does)")
+    pytest.importorskip("psycopg2", reason="the PostgreSQL driver is missing: pip install psycopg2-binary")
+    bindir = Path(bins[-1]).parent
+    as_root = os.geteuid() == 0
+    if as_root and shutil.which("runuser") is None:
+        pytest.skip("running as root without runuser: postgres cannot be started as root")
+    prefix = ["runuser", "-u", "postgres", "--"] if as_root else []
+    home = Path(tempfile.mkdtemp(prefix="ratchet-pg-"))
+    if as_root:
+        shutil.chown(home, user="postgres", group="postgres")
+    data, port = home / "data", free_port()
+
+    def pg(tool: str, *args: str) -> None:
+        subprocess.run([*prefix, str(bindir / tool), *args], check=True, capture_output=True, timeout=120)
+
+    try:
+        pg("initdb", "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync")
+        options = f"-p {port} -k {home} -c listen_addresses=127.0.0.1 -c fsync=off"
+        pg("pg_ctl", "-D", str(data), "-o", options, "-l", str(home / "log"), "-w", "-t", "60", "start")
+        pg("createdb", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "ratchet")
+        yield f"postgresql://postgres@127.0.0.1:{port}/ratchet"
+    finally:
+        if (data / "postmaster.pid").exists():
+            subprocess.run([*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+                           capture_output=True, timeout=60)  # fmt: skip
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def env() -> dict[str, str]:
+    return {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+
+
+def test_a_run_and_a_worker_share_one_postgres_study(postgres_url, tiny_model_dir, tmp_path) -> None:
+    data, test = tmp_path / "train.csv", tmp_path / "test.csv"
+    pd.DataFrame(synthetic_rows(60, seed=41)).to_csv(data, index=False)
+    pd.DataFrame(synthetic_rows(15, seed=42)).to_csv(test, index=False)
+    out = tmp_path / "run"
+    out.mkdir()  # the worker waits in it for the search to start
+    cli = [sys.executable, "-m", "ratchet.cli"]
+    worker = subprocess.Popen(
+        [*cli, "worker", str(out), "--storage", postgres_url], env=env(), stdout=subprocess.PIPE, text=True
+    )
+    run = [*cli, "run", str(data), "--test", str(test), "--out", str(out), "--quiet"]
+    run += ["--model", str(tiny_model_dir("bert")), "--steps", "clean,split,search", "--storage", postgres_url]
+    try:
+        subprocess.run([*run, *SETTINGS, f"search.n_trials={N_TRIALS}"], env=env(), check=True, timeout=900)
+        worker_out, _ = worker.communicate(timeout=300)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    assert worker.returncode == 0
+    worker_trials = int(worker_out.split("worker finished ")[1].split()[0])
+    assert worker_trials >= 1
+
+    step = out / "steps" / "03-search"
+    spec = read_json(step / "study.json")
+    study = optuna.load_study(study_name=spec["study_name"], storage=with_installed_driver(postgres_url))
+    done = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+    finished = [t for t in study.trials if t.state in done]
+    assert len(finished) == N_TRIALS
+    assert len({t.user_attrs["worker"] for t in finished}) == 2  # both processes took trials
+    assert study.user_attrs["closed"]
+    metrics = read_json(step / "manifest.json")["metrics"]
+    assert metrics["trials_this_process"] + worker_trials == N_TRIALS
+    assert metrics["storage"] == postgres_url  # no password in it to hide
+    assert len(metrics["history"]) == N_TRIALS
