@@ -95,6 +95,7 @@ class TrainStep:
             "steps": fitted.steps,
             "stopped_early": fitted.stopped_early,
             "stopped_by_deadline": fitted.stopped_by_deadline,
+            "resumed_from_step": fitted.resumed_from_step,
             "history": fitted.history,
             "telemetry": fitted.telemetry,
         }

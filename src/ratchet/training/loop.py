@@ -48,6 +48,8 @@ class FitResult:
     steps: int
     stopped_early: bool
     stopped_by_deadline: bool
+    resumed_from_step: int = 0
+    """Optimizer step of the checkpoint this run continued from (0: started fresh)."""
 
 
 @dataclass
@@ -152,6 +154,7 @@ def fit(
     elif saved is not None:
         log.info("ignoring checkpoint in %s: it belongs to different settings or data", checkpoint_dir)
     del saved
+    resumed_from_step = state.step
 
     train_model = model
     if world > 1:
@@ -303,4 +306,5 @@ def fit(
         steps=state.step,
         stopped_early=stopped_early,
         stopped_by_deadline=stopped_by_deadline,
+        resumed_from_step=resumed_from_step,
     )
