@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from fake_run_folder import make_fake_run
 
+from ratchet.config import TrainParams
 from ratchet.errors import RatchetError
 from ratchet.reporting import tracking
 from ratchet.reporting.rundata import load_run
@@ -22,7 +23,7 @@ def run(tmp_path: Path) -> Path:
 
 def test_collect_gathers_config_ledger_history_and_test_metrics(run: Path) -> None:
     tracked = collect(load_run(run))
-    assert tracked.params["train.epochs"] == "4.0" and tracked.params["seed"] == "0"
+    assert tracked.params["train.epochs"] == str(TrainParams().epochs) and tracked.params["seed"] == "0"
     assert tracked.params["06-train.learning_rate"] == "5e-05"
     series = {(name, step): value for name, value, step in tracked.series}
     ledger = json.loads((run / "ledger.json").read_text())
@@ -67,7 +68,7 @@ def test_mlflow_local_store_gets_params_metrics_and_the_report(run: Path) -> Non
     run_id = done["mlflow"].rsplit("run ", 1)[1].rstrip(")")
     client = MlflowClient(tracking_uri=f"sqlite:///{(run / 'mlflow.db').resolve()}")
     logged = client.get_run(run_id)
-    assert logged.data.params["train.epochs"] == "4.0"
+    assert logged.data.params["train.epochs"] == str(TrainParams().epochs)
     test = json.loads((run / "metrics.json").read_text())["test"]
     assert logged.data.metrics["test/macro_f1"] == pytest.approx(test["macro_f1"])
     history = client.get_metric_history(run_id, "valid/macro_f1")
