@@ -373,6 +373,12 @@ def _coerce(value: Any, hint: Any, key: str) -> Any:
         return value
     if hint is float and isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
+    if hint in (int, float) and isinstance(value, str):
+        # PyYAML follows YAML 1.1, which reads "1e-4" (no dot) as a string, not a float.
+        try:
+            return hint(value.strip())
+        except ValueError:
+            pass
     if hint in (int, float, str, bool) and not isinstance(value, hint):
         raise RatchetError(f"{key}={value!r} should be a {hint.__name__}: fix the value")
     return value

@@ -1,0 +1,29 @@
+"""key=value overrides: typed, including the YAML 1.1 forms PyYAML reads as strings."""
+
+from __future__ import annotations
+
+import pytest
+
+from ratchet.config import RunConfig, apply_overrides
+from ratchet.errors import RatchetError
+
+
+def _config() -> RunConfig:
+    return RunConfig(data="train.csv", out="run")
+
+
+@pytest.mark.parametrize(("text", "expected"), [("1e-4", 1e-4), ("2E-5", 2e-5), ("0.003", 0.003), ("3", 3.0)])
+def test_float_overrides_accept_exponent_notation(text: str, expected: float) -> None:
+    config = apply_overrides(_config(), [f"train.learning_rate={text}"])
+    assert isinstance(config.train.learning_rate, float)
+    assert config.train.learning_rate == pytest.approx(expected)
+
+
+def test_int_override_from_text() -> None:
+    assert apply_overrides(_config(), ["train.batch_size=16"]).train.batch_size == 16
+
+
+@pytest.mark.parametrize("assignment", ["train.learning_rate=fast", "train.batch_size=1.5"])
+def test_non_numeric_values_are_refused_with_the_key_named(assignment: str) -> None:
+    with pytest.raises(RatchetError, match=assignment.split("=")[0]):
+        apply_overrides(_config(), [assignment])
