@@ -41,9 +41,7 @@ def predict_file(
 
     model_dir = model_dir_of(run)
     frame = read_table(input_path)
-    columns = resolve_columns(
-        frame, DataParams(text_col=text_col, text_pair_col=text_pair_col), require_label=False
-    )
+    columns = resolve_columns(frame, DataParams(text_col=text_col, text_pair_col=text_pair_col), require_label=False)
     predictor = load_predictor(model_dir, device=resolve_device(device))
     if predictor.meta.get("text_pair") and columns.text_pair is None:
         raise RatchetError("this model reads text pairs: pass --text-pair-col with the second text column")

@@ -59,9 +59,7 @@ def test_matches_sklearn(case: str) -> None:
         assert (cls["precision"], cls["recall"], cls["f1"]) == pytest.approx((p[i], r[i], f[i]))
         assert cls["support"] == s[i]
     assert got["confusion_matrix"] == skm.confusion_matrix(y, pred, labels=lab).tolist()
-    expected_auc = (
-        skm.roc_auc_score(y, probs[:, 1]) if k == 2 else skm.roc_auc_score(y, probs, multi_class="ovr")
-    )
+    expected_auc = skm.roc_auc_score(y, probs[:, 1]) if k == 2 else skm.roc_auc_score(y, probs, multi_class="ovr")
     assert got["roc_auc_ovr"] == pytest.approx(expected_auc)
     assert got["log_loss"] == pytest.approx(skm.log_loss(y, probs, labels=lab))
     assert got["labels"] == labels and got["n"] == len(y)

@@ -124,9 +124,7 @@ def test_judge_on_log_loss_uses_probabilities() -> None:
     assert decision.metric == "neg_log_loss" and decision.kept
     assert decision.before == pytest.approx(math.log(0.5)) and decision.after == pytest.approx(math.log(0.9))
     with pytest.raises(RatchetError, match="unknown metric"):
-        judge(
-            y, _probs(pred), _probs(pred), metric="f3", min_gain=0.0, confidence=0.8, n_bootstrap=10, seed=0
-        )
+        judge(y, _probs(pred), _probs(pred), metric="f3", min_gain=0.0, confidence=0.8, n_bootstrap=10, seed=0)
     assert isinstance(decision, GateDecision)
 
 

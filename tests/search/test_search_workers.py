@@ -11,10 +11,12 @@ from __future__ import annotations
 import glob
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,8 +28,8 @@ from ratchet_testing import synthetic_rows
 from ratchet.fsutil import read_json
 from ratchet.search.study import with_installed_driver
 
-N_TRIALS = 6
-SETTINGS = ["train.epochs=2", "train.learning_rate=0.003", "train.max_length=32", "train.max_tokens=256"]
+N_TRIALS = 8
+SETTINGS = ["train.epochs=4", "train.learning_rate=0.003", "train.max_length=32", "train.max_tokens=256"]
 
 
 def free_port() -> int:
@@ -68,28 +70,51 @@ def postgres_url() -> Iterator[str]:
         shutil.rmtree(home, ignore_errors=True)
 
 
+def wait_for(condition, what: str, timeout_s: float = 300.0) -> None:
+    until = time.time() + timeout_s
+    while not condition():
+        assert time.time() < until, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
 def env() -> dict[str, str]:
     return {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
 
 
 def test_a_run_and_a_worker_share_one_postgres_study(postgres_url, tiny_model_dir, tmp_path) -> None:
     data, test = tmp_path / "train.csv", tmp_path / "test.csv"
-    pd.DataFrame(synthetic_rows(60, seed=41)).to_csv(data, index=False)
+    pd.DataFrame(synthetic_rows(100, seed=41)).to_csv(data, index=False)
     pd.DataFrame(synthetic_rows(15, seed=42)).to_csv(test, index=False)
     out = tmp_path / "run"
     out.mkdir()  # the worker waits in it for the search to start
     cli = [sys.executable, "-m", "ratchet.cli"]
-    worker = subprocess.Popen(
-        [*cli, "worker", str(out), "--storage", postgres_url], env=env(), stdout=subprocess.PIPE, text=True
-    )
     run = [*cli, "run", str(data), "--test", str(test), "--out", str(out), "--quiet"]
     run += ["--model", str(tiny_model_dir("bert")), "--steps", "clean,split,search", "--storage", postgres_url]
+    run += [*SETTINGS, f"search.n_trials={N_TRIALS}"]
+    worker_log = tmp_path / "worker.log"
+    # On an idle machine the run can finish a small study before a worker has even loaded torch. So the
+    # run is paused (SIGSTOP) as soon as its study exists and resumed once the worker has joined: both
+    # then take trials concurrently, deterministically.
+    searching = subprocess.Popen(run, env=env())
+    worker = None
     try:
-        subprocess.run([*run, *SETTINGS, f"search.n_trials={N_TRIALS}"], env=env(), check=True, timeout=900)
+        spec_file = out / "steps" / "03-search" / "study.json"
+        wait_for(lambda: spec_file.is_file() or searching.poll() is not None, "the search to start")
+        searching.send_signal(signal.SIGSTOP)
+        with worker_log.open("w") as log:
+            worker = subprocess.Popen(
+                [*cli, "worker", str(out), "--storage", postgres_url], env=env(), stdout=subprocess.PIPE,
+                stderr=log, text=True,
+            )  # fmt: skip
+        wait_for(lambda: "joined" in worker_log.read_text() or worker.poll() is not None, "the worker to join")
+        searching.send_signal(signal.SIGCONT)
+        assert searching.wait(timeout=900) == 0
         worker_out, _ = worker.communicate(timeout=300)
     finally:
-        if worker.poll() is None:
-            worker.kill()
+        for process in (searching, worker):
+            if process is not None and process.poll() is None:
+                process.send_signal(signal.SIGCONT)
+                process.kill()
     assert worker.returncode == 0
     worker_trials = int(worker_out.split("worker finished ")[1].split()[0])
     assert worker_trials >= 1

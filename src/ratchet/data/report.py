@@ -203,9 +203,7 @@ def near_duplicate_section(df: pd.DataFrame, found: NearDuplicates) -> dict[str,
 def add_model_sections(report: dict[str, Any], df: pd.DataFrame, *, model: str, max_length: int) -> list[str]:
     """Token lengths (into ``lengths.tokens``), ``coverage`` and ``languages``; returns warnings."""
     pairs = df["text_pair"].tolist() if "text_pair" in df.columns else None
-    tokens, coverage, languages, warnings = model_view(
-        df["text"].tolist(), pairs, model=model, max_length=max_length
-    )
+    tokens, coverage, languages, warnings = model_view(df["text"].tolist(), pairs, model=model, max_length=max_length)
     report.setdefault("lengths", {})["tokens"] = tokens
     report["coverage"] = coverage
     report["languages"] = languages

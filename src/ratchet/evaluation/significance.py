@@ -134,9 +134,7 @@ def paired_bootstrap(
     """
     metric = check_metric(metric)
     if metric not in CONFUSION_METRICS:
-        raise ValueError(
-            f"paired_bootstrap needs a confusion metric {CONFUSION_METRICS}; use judge() for {metric}"
-        )
+        raise ValueError(f"paired_bootstrap needs a confusion metric {CONFUSION_METRICS}; use judge() for {metric}")
     y_true, pred_a, pred_b = _check_pair(y_true, pred_a, pred_b)
     ids = (y_true, pred_a, pred_b)
     if min(x.min() for x in ids) < 0 or max(x.max() for x in ids) >= k:

@@ -202,7 +202,9 @@ def summarize(study: optuna.Study) -> dict[str, Any]:
         "n_complete": len(complete),
         "n_pruned": sum(t.state == TrialState.PRUNED for t in trials),
         "n_failed": sum(t.state == TrialState.FAIL for t in trials),
-        "best": None if best is None else {
+        "best": None
+        if best is None
+        else {
             "number": best.number,
             "value": best.value,
             "params": best.params,

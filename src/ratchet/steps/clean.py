@@ -120,6 +120,7 @@ def _near_duplicates(
     row indices of the pool (``near_duplicates.json``, read by split) and MinHash signatures of the
     test rows (``test_minhash.npy``): neither reveals test text or labels, so neither is sealed.
     """
+
     def pairs_of(frame: pd.DataFrame) -> list[str] | None:
         return frame["text_pair"].tolist() if "text_pair" in frame.columns else None
 
