@@ -103,7 +103,8 @@ class TrainParams:
     checkpoint_every: int = 50
     """Save a resumable checkpoint every N optimizer steps (and at every evaluation)."""
     precision: Literal["auto", "fp32", "bf16"] = "auto"
-    """auto: bf16 autocast on CUDA, fp32 on CPU; bf16 on a CPU with native bf16 is ~1.9x faster (measured)."""
+    """auto: bf16 autocast where native (CUDA; CPUs with AVX512-BF16 or AMX: 1.43x faster than fp32 on 2
+    cores, same validation macro-F1), else fp32. fp32 forces full precision everywhere."""
     compile: bool = False
     """Use torch.compile (pays off on GPU with bucketed shapes)."""
     log_every: int = 10

@@ -123,3 +123,27 @@ def test_closed_studies_stop_workers_until_reopened(tmp_path) -> None:
     assert st.is_closed(study)
     st.reopen(study)
     assert not st.is_closed(study)
+
+
+def test_the_trial_one_past_n_trials_is_surplus_and_left_out_of_the_history() -> None:
+    # Two processes both saw one free slot: the storage numbered their trials 1 and 2, so trial 2 is extra.
+    from ratchet.search.worker import SurplusTrial, _guarded
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(direction="maximize")
+    study.add_trial(optuna.trial.create_trial(value=0.5))
+    racing, late = study.ask(), study.ask()  # both RUNNING
+    calls: list[int] = []
+
+    def runner(trial: optuna.trial.Trial) -> float:
+        calls.append(trial.number)
+        return 0.6
+
+    flag: list[bool] = []
+    assert _guarded(runner, 2, flag)(racing) == 0.6 and not flag
+    with pytest.raises(SurplusTrial):
+        _guarded(runner, 2, flag)(late)
+    assert flag == [True] and calls == [racing.number]
+    study.tell(racing, 0.6)
+    study.tell(late, state=optuna.trial.TrialState.FAIL)
+    assert [entry["number"] for entry in st.summarize(study)["history"]] == [0, 1]

@@ -30,8 +30,11 @@ def test_rss_sampler_sees_an_allocation():
     assert tm.peak_rss_mb() >= rss.peak_mb * 0.9
 
 
-def test_precision_policy():
-    assert not use_bf16(torch.device("cpu"))
+@pytest.mark.parametrize("native", [True, False])
+def test_precision_policy(native: bool, monkeypatch):
+    # auto follows the hardware: bf16 only where the CPU computes it natively (emulated bf16 is slower).
+    monkeypatch.setattr("ratchet.training.inference.cpu_has_native_bf16", lambda: native)
+    assert use_bf16(torch.device("cpu")) is native
     assert use_bf16(torch.device("cpu"), "bf16")
     assert not use_bf16(torch.device("cpu"), "fp32")
     with pytest.raises(ValueError, match="unknown precision"):

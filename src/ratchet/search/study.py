@@ -31,6 +31,7 @@ HEARTBEAT_S = 10
 GRACE_S = 60
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 CLOSED_ATTR = "closed"
+SURPLUS_ATTR = "surplus"
 
 
 @dataclass(frozen=True)
@@ -180,7 +181,8 @@ def close(study: optuna.Study) -> None:
 
 def summarize(study: optuna.Study) -> dict[str, Any]:
     """Best trial, the full history and parameter importances, JSON-able for the step manifest."""
-    trials = study.get_trials(deepcopy=False)
+    # A surplus trial (two processes raced for the last one) never ran: it is not part of the search.
+    trials = [t for t in study.get_trials(deepcopy=False) if not t.user_attrs.get(SURPLUS_ATTR)]
     history = []
     for t in trials:
         history.append({

@@ -63,13 +63,40 @@ def run_trials(
                 log.info("search: time budget reached after %d trial(s) in this process", done)
                 break
         started = time.time()
-        study.optimize(runner, n_trials=1, catch=_catchable())
+        surplus: list[bool] = []
+        study.optimize(_guarded(runner, n_trials, surplus), n_trials=1, catch=(*_catchable(), SurplusTrial))
         release_memory()  # here, once the trial (and a pruned trial's traceback) is gone
+        if surplus:  # another process took the study's last trial at the same moment
+            break
         durations.append(time.time() - started)
         done += 1
         if on_trial is not None:
             on_trial()
     return done
+
+
+class SurplusTrial(Exception):
+    """Raised by a trial created after the study already had its ``n_trials`` (recorded as failed)."""
+
+
+def _guarded(runner: TrialRunner, n_trials: int, surplus: list[bool]):
+    """The objective, unless this trial is one too many.
+
+    Two processes can both see n_trials - 1 trials and start one each. Trial numbers are
+    handed out by the storage one at a time, so the trial with more than n_trials live or
+    finished trials numbered before it is the extra one: it ends at once, marked "surplus".
+    """
+
+    def objective(trial: optuna.trial.Trial) -> float:
+        states = (*st.FINISHED, TrialState.RUNNING)
+        earlier = sum(t.number < trial.number for t in trial.study.get_trials(deepcopy=False, states=states))
+        if earlier >= n_trials:
+            surplus.append(True)
+            trial.set_user_attr(st.SURPLUS_ATTR, True)
+            raise SurplusTrial(f"the study already has {n_trials} trials")
+        return runner(trial)
+
+    return objective
 
 
 def wait_for_others(study: optuna.Study, deadline: float | None) -> None:

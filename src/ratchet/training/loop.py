@@ -109,7 +109,7 @@ def fit(
 ) -> FitResult:
     """Fine-tune ``model`` in place; on return it holds the best weights (by validation macro-F1).
 
-    ``precision``: "auto" (bf16 autocast on CUDA, fp32 on CPU), "bf16" or "fp32"; None reads
+    ``precision``: "auto" (bf16 autocast where the hardware has native bf16), "bf16" or "fp32"; None reads
     ``params.precision`` when TrainParams has that field, else "auto".
 
     ``on_evaluate(entry)`` gets each history entry once its checkpoint is written; an exception it
