@@ -169,3 +169,30 @@ def test_many_classes_keep_the_report_readable(run: Path) -> None:
     assert f">{metrics['roc_curves']['class 7']['auc']:.4f}<" in per_class
     assert 'class="legend-box"' not in html  # 12 curves: no legend over the plot, AUCs are in the table
     assert '<div class="scroll"><table id="confusion-matrix"' in html
+
+
+def test_adapt_step_shows_corpus_coverage_loss_curve_and_decision(run: Path) -> None:
+    folder = run / "steps" / "99-adapt"
+    folder.mkdir()
+    entry = {"step": "adapt", "gated": True, "metric": "macro_f1", "status": "rejected", "gain": -0.0123,
+             "p_better": 0.211, "reason": "rejected: gain -0.0123 is not above min_gain"}  # fmt: skip
+    metrics = {
+        "objective": "mlm",
+        "corpus": {"rows": 812, "removed_test": 7, "removed_near_test": 3},
+        "coverage_before": {"coverage": 0.277, "unk_share": 0.723, "pieces_per_unit": 1.0, "distinct_uncovered": 2100},
+        "coverage_after": {"coverage": 0.982, "unk_share": 0.018, "pieces_per_unit": 1.0, "distinct_uncovered": 90},
+        "vocab": {"tokens_added": 2010, "examples": ["好", "<b>"]},
+        "pretrain": {"objective": "mlm", "steps": 40, "total_steps": 40, "heldout_loss_before": 7.5,
+                     "heldout_loss_after": 4.25, "loss_curve": [{"step": 10, "loss": 7.0}, {"step": 40, "loss": 4.5}]},
+        "probe": {"epochs": 2, "adapted": {"valid_macro_f1": 0.61}, "original": {"valid_macro_f1": 0.6223}},
+    }  # fmt: skip
+    write_json(folder / "manifest.json", {"step": "adapt", "status": "rejected", "metrics": metrics, "ledger": entry})
+    ledger = json.loads((run / "ledger.json").read_text())
+    write_json(run / "ledger.json", [*ledger, entry])
+    html = build_report(run).read_text()
+    assert "adapt" in section_ids(html)
+    adapt = html[html.index('<section id="adapt"') :]
+    adapt = adapt[: adapt.index("</section>")]
+    for expected in ("812", "0.2770", "0.9820", "2010 tokens added", "4.2500", "0.6223", "-0.0123", "rejected"):
+        assert expected in adapt, expected
+    assert 'id="adapt-loss"' in adapt and "<b>" not in adapt and "&lt;b&gt;" in adapt

@@ -17,6 +17,7 @@ from typing import Any
 
 from ratchet.fsutil import write_text
 from ratchet.reporting.assets import CSS, JS
+from ratchet.reporting.adapt_section import adapt_section
 from ratchet.reporting.data_section import data_section, errors_section, steps_section
 from ratchet.reporting.html import Safe, interval, join, num, tag
 from ratchet.reporting.rundata import RunFiles, load_run
@@ -28,6 +29,7 @@ TOC = (
     ("test", "Sealed test"),
     ("training", "Training"),
     ("search", "Search"),
+    ("adapt", "Adaptation"),
     ("data", "Data"),
     ("errors", "Error analysis"),
     ("steps", "Step details"),
@@ -48,6 +50,7 @@ def render(run: RunFiles) -> str:
         "test": test_section(run),
         "training": training_section(run),
         "search": search_section(run),
+        "adapt": adapt_section(run),
         "data": data_section(run),
         "errors": errors_section(run),
         "steps": steps_section(run),
