@@ -1,0 +1,54 @@
+"""Fixtures shared by tests/models and tests/training: tiny models built from the toy task's texts.
+
+Each of those folders' conftest imports them, so both get the same definitions without a copy.
+``_one_thread`` is autouse there: bitwise-equal results (resume, DDP) need a fixed thread count,
+set before any module-scoped fixture trains.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from ratchet.models.tiny import build_tiny_model, toy_dataset
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_thread():
+    torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="session")
+def toy():
+    return toy_dataset(120, seed=0)
+
+
+@pytest.fixture(scope="session")
+def tiny_dirs(tmp_path_factory, toy):
+    texts, _ = toy
+    root = tmp_path_factory.mktemp("tiny_models")
+    return {family: build_tiny_model(family, texts, root / family) for family in ("bert", "gpt2", "t5")}
+
+
+@pytest.fixture(scope="session")
+def task(tiny_dirs):
+    """Factory: fresh tiny model (same seed -> same head) + encoded toy train/valid splits."""
+    from ratchet.models.load import load_for_classification
+    from ratchet.training.encode import encode
+
+    def make(family: str = "bert", n_train: int = 300, n_valid: int = 40, dropout: float | None = None):
+        train_texts, train_labels = toy_dataset(n_train, seed=1)
+        valid_texts, valid_labels = toy_dataset(n_valid, seed=2)
+        torch.manual_seed(0)
+        model, tokenizer = load_for_classification(str(tiny_dirs[family]), ["bad", "good"], dropout=dropout)
+        return {
+            "model": model,
+            "tokenizer": tokenizer,
+            "train": encode(tokenizer, train_texts, None, 64),
+            "train_labels": train_labels,
+            "valid": encode(tokenizer, valid_texts, None, 64),
+            "valid_labels": valid_labels,
+            "pad_id": tokenizer.pad_token_id,
+        }
+
+    return make
