@@ -52,3 +52,35 @@ def task(tiny_dirs):
         }
 
     return make
+
+
+class FakeProgress:
+    """Stands in for the rich display: records each bar's total, the steps advanced and the last fields.
+
+    ``on_advance(self)`` runs after every advance (a test can raise there, like a kill mid-training).
+    """
+
+    def __init__(self, on_advance=None) -> None:
+        self.total: int | None = None
+        self.advanced = 0
+        self.fields: dict = {}
+        self.on_advance = on_advance
+
+    def bar(self, description, total, **fields):
+        self.total = total
+        return self
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        return False
+
+    def advance(self, n: int = 1, **fields) -> None:
+        self.advanced += n
+        self.fields.update(fields)
+        if self.on_advance is not None:
+            self.on_advance(self)
+
+    def update(self, **fields) -> None:
+        self.fields.update(fields)

@@ -1,33 +1,9 @@
 import numpy as np
 import pytest
 import torch
+from tiny_fixtures import FakeProgress
 
 from ratchet.training.inference import predict_probs
-
-
-class CountingProgress:
-    def __init__(self):
-        self.advanced = 0
-        self.total = None
-
-    def bar(self, description, total, **fields):
-        self.total = total
-        progress = self
-
-        class Handle:
-            def __enter__(self):
-                return self
-
-            def __exit__(self, *exc):
-                return False
-
-            def advance(self, n=1, **fields):
-                progress.advanced += n
-
-            def update(self, **fields):
-                pass
-
-        return Handle()
 
 
 @pytest.mark.parametrize("family", ["bert", "gpt2", "t5"])
@@ -51,7 +27,7 @@ def test_predict_keeps_training_mode_and_reports_progress(task):
     t = task()
     model = t["model"]
     model.train()
-    progress = CountingProgress()
+    progress = FakeProgress()
     predict_probs(model, t["valid"], device="cpu", pad_id=t["pad_id"], progress=progress)
     assert model.training
     assert progress.total == progress.advanced == len(t["valid"])

@@ -3,6 +3,7 @@ import itertools
 import numpy as np
 import pytest
 import torch
+from tiny_fixtures import FakeProgress
 
 from ratchet.config import TrainParams
 from ratchet.training.inference import predict_probs
@@ -86,30 +87,10 @@ def test_grad_accumulation_halves_the_optimizer_steps(task, tmp_path):
 
 
 def test_progress_shows_loss_throughput_and_epoch(task, tmp_path):
-    seen = {}
-
-    class Progress:
-        def bar(self, description, total, **fields):
-            seen["total"] = total
-
-            class Handle:
-                def __enter__(self):
-                    return self
-
-                def __exit__(self, *exc):
-                    return False
-
-                def advance(self, n=1, **fields):
-                    seen["advanced"] = seen.get("advanced", 0) + n
-                    seen.update(fields)
-
-                def update(self, **fields):
-                    seen.update(fields)
-
-            return Handle()
-
-    result = run(task(), tmp_path, progress=Progress(), log_every=2)
-    assert seen["total"] == seen["advanced"] == result.steps
+    progress = FakeProgress()
+    result = run(task(), tmp_path, progress=progress, log_every=2)
+    assert progress.total == progress.advanced == result.steps
+    seen = progress.fields
     assert seen["loss"] > 0 and seen["tok_s"] > 0 and seen["epoch"] == pytest.approx(4.0, abs=0.01)
 
 

@@ -4,6 +4,7 @@ uninterrupted run bit for bit (CPU, same thread count). The real SIGKILL variant
 import numpy as np
 import pytest
 import torch
+from tiny_fixtures import FakeProgress
 
 from ratchet.config import TrainParams
 from ratchet.training.checkpoint import load_state
@@ -19,31 +20,14 @@ class Crash(Exception):
     pass
 
 
-class CrashAfter:
+def crashing_progress(n: int) -> FakeProgress:
     """A progress reporter that raises after ``n`` training steps, like a kill between two checkpoints."""
 
-    def __init__(self, n):
-        self.n = n
+    def check(progress: FakeProgress) -> None:
+        if progress.advanced > n:
+            raise Crash
 
-    def bar(self, description, total, **fields):
-        outer = self
-
-        class Handle:
-            def __enter__(self):
-                return self
-
-            def __exit__(self, *exc):
-                return False
-
-            def advance(self, n=1, **fields):
-                outer.n -= n
-                if outer.n < 0:
-                    raise Crash
-
-            def update(self, **fields):
-                pass
-
-        return Handle()
+    return FakeProgress(on_advance=check)
 
 
 def _fit(t, checkpoint_dir, params=PARAMS, progress=None):
@@ -71,7 +55,7 @@ def reference(task, tmp_path_factory):
 def test_resume_after_interruption_equals_uninterrupted_run(task, tmp_path, reference, crash_after):
     expected, expected_weights = reference
     with pytest.raises(Crash):
-        _fit(task("gpt2", n_train=120), tmp_path, progress=CrashAfter(crash_after))
+        _fit(task("gpt2", n_train=120), tmp_path, progress=crashing_progress(crash_after))
     saved = load_state(tmp_path)
     assert saved is not None and 0 < saved["loop"]["step"] <= crash_after
 

@@ -53,6 +53,8 @@ def run_trials(
     """
     done = 0
     durations: list[float] = []
+    surplus: list[bool] = []
+    objective = _guarded(runner, n_trials, surplus)
     while True:
         active = len(study.get_trials(deepcopy=False, states=(*st.FINISHED, TrialState.RUNNING)))
         if active >= n_trials or st.is_closed(study) or (max_trials is not None and done >= max_trials):
@@ -63,8 +65,7 @@ def run_trials(
                 log.info("search: time budget reached after %d trial(s) in this process", done)
                 break
         started = time.time()
-        surplus: list[bool] = []
-        study.optimize(_guarded(runner, n_trials, surplus), n_trials=1, catch=(*_catchable(), SurplusTrial))
+        study.optimize(objective, n_trials=1, catch=(*_catchable(), SurplusTrial))
         release_memory()  # here, once the trial (and a pruned trial's traceback) is gone
         if surplus:  # another process took the study's last trial at the same moment
             break
