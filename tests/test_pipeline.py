@@ -190,3 +190,35 @@ def test_an_earlier_run_is_not_clobbered(tmp_path: Path) -> None:
     with pytest.raises(RatchetError, match="--resume"):
         make_pipeline(tmp_path, recipe()).run()
     assert (tmp_path / "run" / "ledger.json").read_bytes() == before
+
+
+class PicksBackbone:
+    """Like select: scores a candidate on validation but ships nothing (no model.current)."""
+
+    name: ClassVar[str] = "pick"
+    requires: ClassVar[tuple[str, ...]] = ("data.valid",)
+    provides: ClassVar[tuple[str, ...]] = ("model.backbone",)
+    gated: ClassVar[bool] = False
+
+    def __init__(self, params: Params = Params()) -> None:
+        self.params = params
+
+    def run(self, ctx: StepContext) -> StepResult:
+        out = ctx.step_dir / "backbone.json"
+        write_json(out, {"model": "picked"})
+        return StepResult(provides={"model.backbone": out}, valid_probs=probs_with_accuracy(0.9, 4))
+
+
+def test_the_ledger_follows_the_shipped_model_not_a_pick_that_ships_nothing(tmp_path: Path) -> None:
+    steps = [MakeData(), model_step("base", 0.6, gated=False, seed=1)(), PicksBackbone(),
+             model_step("worse", 0.5, gated=True, seed=3)()]  # fmt: skip
+    ledger = {entry["step"]: entry for entry in make_pipeline(tmp_path, steps).run().ledger}
+    base = ledger["base"]["after"]
+    # The pick is recorded as a candidate; the shipped model (base) stays the incumbent.
+    assert ledger["pick"]["candidate"] > base and ledger["pick"]["after"] == pytest.approx(base)
+    assert ledger["pick"]["gain"] is None
+    # The gated step is judged against base and, rejected, leaves base as what ships.
+    assert ledger["worse"]["status"] == "rejected"
+    assert ledger["worse"]["before"] == pytest.approx(base) and ledger["worse"]["after"] == pytest.approx(base)
+    resumed = {e["step"]: e for e in make_pipeline(tmp_path, steps, resume=True).run().ledger}
+    assert resumed["worse"]["after"] == pytest.approx(base)

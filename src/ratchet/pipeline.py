@@ -202,21 +202,29 @@ class Pipeline:
             status = "kept" if accepted else "rejected"
         else:
             status, accepted = "completed", True
+        # The incumbent is the model that would ship: only a step that provides model.current moves it.
+        # select's winner fit or relabel's gate learner describe no shipped model; before anything
+        # ships (a recipe without baseline), such a step's candidate stands in.
+        moved = (
+            accepted and result.valid_probs is not None and ("model.current" in result.provides or incumbent is None)
+        )
         if accepted:
             for key, path in result.provides.items():
                 store.put(key, path)
-            if result.valid_probs is not None:
-                # float32, like the saved copy, so a resumed run hashes the same incumbent.
-                incumbent = np.asarray(result.valid_probs, dtype=np.float32)
+        if moved:
+            # float32, like the saved copy, so a resumed run hashes the same incumbent.
+            incumbent = np.asarray(result.valid_probs, dtype=np.float32)
+        elif accepted and result.valid_probs is not None:
+            entry["candidate"] = truth.score(store, np.asarray(result.valid_probs, dtype=np.float32), gate.metric)
         if result.valid_probs is not None:
             save_probs(manifest.step_dir, result.valid_probs)
         after = truth.score(store, incumbent, gate.metric)
-        changed = accepted and result.valid_probs is not None
-        entry.update(status=status, after=after, gain=after - before if changed and before is not None else None)
+        entry.update(status=status, after=after, gain=after - before if moved and before is not None else None)
         if decision is not None:
+            # before/after stay the shipped model's scores; the rule's own comparison (which may be a
+            # step's gate learner, e.g. relabel's) is reference -> candidate, with its gain.
             entry.update(
-                before=decision.before,
-                after=decision.after if decision.kept else decision.before,
+                reference=decision.before,
                 candidate=decision.after,
                 gain=decision.gain,
                 ci=[decision.ci_low, decision.ci_high],
@@ -231,10 +239,11 @@ class Pipeline:
 
     def _restore(self, previous: Manifest, store: ArtifactStore, incumbent: np.ndarray | None) -> np.ndarray | None:
         if previous.status in ("completed", "kept"):
-            for key, path in previous.provided_paths().items():
+            provided = previous.provided_paths()
+            for key, path in provided.items():
                 store.put(key, path)
             probs = load_probs(previous.step_dir)
-            if probs is not None:
+            if probs is not None and ("model.current" in provided or incumbent is None):  # as in _account
                 return probs
         return incumbent
 

@@ -54,7 +54,7 @@ def test_adapt_in_a_pipeline(tiny_model_dir, tmp_path: Path) -> None:
 
     entry = next(e for e in result.ledger if e["step"] == "adapt")
     assert entry["status"] == "kept" and entry["gated"]
-    for key in ("before", "candidate", "gain", "ci", "p_better", "reason"):
+    for key in ("reference", "candidate", "gain", "ci", "p_better", "reason"):
         assert entry[key] is not None, key
     manifest = read_json(run / "steps" / "03-adapt" / "manifest.json")
     metrics = manifest["metrics"]

@@ -87,7 +87,7 @@ def test_tfidf_fast_path_flags_flips_and_is_judged(tmp_path: Path) -> None:
     assert metrics["features"] == "tfidf" and metrics["mode"] == "fast" and metrics["flagged"] == len(issues)
     cleaned = pd.read_parquet(run / "steps" / "02-relabel" / "train.parquet")
     assert len(cleaned) == 150 - metrics["dropped"] and not set(cleaned["text"]) & set(issues["text"])
-    assert entry["candidate"] > entry["before"]
+    assert entry["candidate"] > entry["reference"]
 
 
 def test_clean_labels_give_nothing_to_do(tmp_path: Path) -> None:

@@ -59,7 +59,7 @@ def test_search_runs_trials_judges_the_best_against_the_reference_and_hands_para
     assert ledger["search"]["gated"] is True
     assert ledger["search"]["status"] in ("kept", "rejected")
     assert ledger["search"]["candidate"] == pytest.approx(metrics["best_value"])
-    assert ledger["search"]["before"] == pytest.approx(metrics["reference_value"])
+    assert ledger["search"]["reference"] == pytest.approx(metrics["reference_value"])
     train = read_json(out / "steps" / "04-train" / "manifest.json")["metrics"]
     if ledger["search"]["status"] == "kept":
         overrides = read_json(step / "train_params.json")

@@ -55,6 +55,11 @@ def waterfall(ledger: list[dict[str, Any]], metric: str) -> Safe | None:
         name = str(entry.get("step", "?"))
         rejected = status == "rejected"
         top_value = candidate if rejected and candidate is not None else after
+        gain_now = _finite(entry.get("gain"))
+        if rejected and before is not None and gain_now is not None:
+            # The rule may have compared its own reference (relabel's gate learner), not the shipped
+            # model: draw the gain it measured from the shipped level, like the CI whiskers.
+            top_value = before + gain_now
         start = before if before is not None else None
         if start is None:
             y_top, y_bottom, fill = frame.y(top_value), bottom, FIRST

@@ -34,7 +34,7 @@ def ledger_section(run: RunFiles) -> Safe | None:
                 badge(str(entry.get("status", "?"))),
                 num(entry.get("before")),
                 num(entry.get("after")),
-                num(entry.get("candidate")) if entry.get("status") == "rejected" else "",
+                _candidate_cell(entry),
                 num(entry.get("gain"), signed=True),
                 interval(entry.get("ci"), signed=True),
                 num(p_better, 3),
@@ -68,6 +68,16 @@ def ledger_section(run: RunFiles) -> Safe | None:
         intro=f"Validation {metric} before and after every step. A gated step is kept only when the paired "
         f"bootstrap says it helps. {summary}",
     )
+
+
+def _candidate_cell(entry: dict[str, Any]) -> str:
+    """A rejected candidate's score; "reference -> candidate" when the rule compared its own reference."""
+    if entry.get("status") != "rejected":
+        return ""
+    reference, before = entry.get("reference"), entry.get("before")
+    if isinstance(reference, (int, float)) and (before is None or abs(reference - before) > 1e-9):
+        return f"{num(reference)} -> {num(entry.get('candidate'))}"
+    return num(entry.get("candidate"))
 
 
 def _ci_cell(test: dict[str, Any], key: str) -> str:
