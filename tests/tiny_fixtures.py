@@ -27,7 +27,7 @@ def toy():
 def tiny_dirs(tmp_path_factory, toy):
     texts, _ = toy
     root = tmp_path_factory.mktemp("tiny_models")
-    return {family: build_tiny_model(family, texts, root / family) for family in ("bert", "gpt2", "t5")}
+    return {family: build_tiny_model(family, texts, root / family) for family in ("bert", "sbert", "gpt2", "t5")}
 
 
 @pytest.fixture(scope="session")

@@ -30,7 +30,7 @@ def test_missing_folder_and_unknown_hub_name_are_ratchet_errors(monkeypatch):
         load_for_classification("no-such-org/no-such-model-ratchet", ["a", "b"])
 
 
-@pytest.mark.parametrize("family", ["bert", "gpt2", "t5"])
+@pytest.mark.parametrize("family", ["bert", "sbert", "gpt2", "t5"])
 def test_load_for_classification_sets_labels_and_pad(tiny_dirs, family):
     model, tokenizer = load_for_classification(str(tiny_dirs[family]), ["neg", "pos", "neutral"], dropout=0.0)
     assert model.config.num_labels == 3
@@ -47,7 +47,7 @@ def test_fewer_than_two_labels_is_an_error(tiny_dirs):
         load_for_classification(str(tiny_dirs["bert"]), ["only"])
 
 
-@pytest.mark.parametrize("family", ["bert", "gpt2", "t5"])
+@pytest.mark.parametrize("family", ["bert", "sbert", "gpt2", "t5"])
 def test_save_load_round_trip_predicts_identically(tiny_dirs, toy, tmp_path, family):
     texts, _ = toy
     torch.manual_seed(0)
@@ -60,7 +60,7 @@ def test_save_load_round_trip_predicts_identically(tiny_dirs, toy, tmp_path, fam
 
     model2, tokenizer2, labels, meta2 = load_classifier(tmp_path / "model")
     assert labels == [1, 5, 10]
-    assert meta2 == {"kind": "transformer", **meta}
+    assert meta2 == {"kind": "transformer", **meta, "head": "mean" if family == "sbert" else "model"}
     assert json.loads((tmp_path / "model" / "labels.json").read_text())["kind"] == "int"
     assert not model2.training
     encoded2 = encode(tokenizer2, texts[:20], None, 32)

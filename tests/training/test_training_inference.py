@@ -6,7 +6,7 @@ from tiny_fixtures import FakeProgress
 from ratchet.training.inference import predict_probs
 
 
-@pytest.mark.parametrize("family", ["bert", "gpt2", "t5"])
+@pytest.mark.parametrize("family", ["bert", "sbert", "gpt2", "t5"])
 def test_predict_restores_input_order(task, family):
     t = task(family)
     model, valid = t["model"], t["valid"]

@@ -22,7 +22,7 @@ def run(t, tmp_path, sample_weights=None, deadline=None, progress=None, labels=N
     )  # fmt: skip
 
 
-@pytest.mark.parametrize("family", ["bert", "gpt2", "t5"])
+@pytest.mark.parametrize("family", ["bert", "sbert", "gpt2", "t5"])
 def test_fit_learns_the_toy_task(task, tmp_path, family):
     t = task(family)
     result = run(t, tmp_path)

@@ -270,6 +270,7 @@ def save_backbone(lm, tokenizer, original_path: str, out_dir: Path) -> None:
     from transformers import AutoModel
 
     from ratchet.models.load import _quiet_transformers
+    from ratchet.models.pooled import copy_sentence_files
 
     with _quiet_transformers():
         base = AutoModel.from_pretrained(original_path)
@@ -284,5 +285,6 @@ def save_backbone(lm, tokenizer, original_path: str, out_dir: Path) -> None:
         with _quiet_transformers():
             base.save_pretrained(tmp)
             tokenizer.save_pretrained(tmp)
+        copy_sentence_files(original_path, tmp)  # keeps the mean-pooling head for the adapted encoder
 
     atomic_dir(Path(out_dir), build)

@@ -1,8 +1,10 @@
 """Load any Hugging Face backbone as a sequence classifier; save and reload ratchet's model folder.
 
 The shipped folder (``RUN/model/``) is a plain Hugging Face checkpoint (safetensors,
-config, tokenizer) plus ``labels.json`` and ``ratchet.json``, so it also loads with
-``AutoModelForSequenceClassification.from_pretrained`` outside ratchet.
+config, tokenizer) plus ``labels.json`` and ``ratchet.json``. A model with the
+Hugging Face head also loads with ``AutoModelForSequenceClassification.from_pretrained``
+outside ratchet; one with the mean-pooling head (sentence-embedding backbones, see
+pooled.py) is the encoder checkpoint plus ``head.safetensors``, read by ``load_classifier``.
 """
 
 from __future__ import annotations
@@ -117,18 +119,32 @@ def _quiet_transformers() -> Iterator[None]:
             hf_logging.enable_progress_bar()
 
 
-def _from_pretrained(path: str, **kwargs: Any):
-    """AutoModelForSequenceClassification with SDPA attention, falling back where a model rejects it."""
-    from transformers import AutoModelForSequenceClassification
+def _from_pretrained(path: str, *, encoder_only: bool = False, **kwargs: Any):
+    """AutoModelForSequenceClassification (or the bare AutoModel encoder) with SDPA attention.
 
+    Falls back to the model's default attention where a model rejects SDPA.
+    """
+    from transformers import AutoModel, AutoModelForSequenceClassification
+
+    auto = AutoModel if encoder_only else AutoModelForSequenceClassification
     try:
-        return AutoModelForSequenceClassification.from_pretrained(path, attn_implementation="sdpa", **kwargs)
+        return auto.from_pretrained(path, attn_implementation="sdpa", **kwargs)
     except (ValueError, ImportError) as exc:
         message = str(exc)
         if not any(hint in message for hint in ("sdpa", "scaled_dot_product_attention", "attn_implementation")):
             raise
         log.info("model %s does not support SDPA attention; using its default attention", path)
-        return AutoModelForSequenceClassification.from_pretrained(path, **kwargs)
+        return auto.from_pretrained(path, **kwargs)
+
+
+def head_for(path: str) -> str:
+    """ "mean" for a sentence-embedding checkpoint (or a ratchet model saved with that head), else "model"."""
+    from ratchet.models.pooled import MEAN, sentence_pooling
+
+    meta = Path(path) / "ratchet.json"
+    if meta.is_file():
+        return str(read_json(meta).get("head", "model"))
+    return MEAN if sentence_pooling(path) == MEAN else "model"
 
 
 def _not_found(name_or_path: str) -> RatchetError:
@@ -137,9 +153,15 @@ def _not_found(name_or_path: str) -> RatchetError:
     )
 
 
-def load_for_classification(name_or_path: str, labels: list[str], *, dropout: float | None = None):
-    """A backbone with a freshly initialized classification head for ``labels`` -> (model, tokenizer)."""
+def load_for_classification(name_or_path: str, labels: list[str], *, dropout: float | None = None, head: str = "auto"):
+    """A backbone with a freshly initialized classification head for ``labels`` -> (model, tokenizer).
+
+    ``head``: "auto" (mean pooling for sentence-embedding checkpoints, the model's own head
+    otherwise), "mean" or "model".
+    """
     from transformers import AutoConfig, AutoTokenizer
+
+    from ratchet.models.pooled import MEAN, MeanPoolingClassifier
 
     path = resolve_model_path(name_or_path)
     names = [str(label) for label in labels]
@@ -161,8 +183,14 @@ def load_for_classification(name_or_path: str, labels: list[str], *, dropout: fl
                 if isinstance(getattr(config, field, None), float):
                     setattr(config, field, float(dropout))
         _ensure_pad_token(tokenizer, config, name_or_path)
+        pooling = head_for(path) if head == "auto" else head
         try:
-            model = _from_pretrained(path, config=config)
+            if pooling == MEAN:
+                encoder = _from_pretrained(path, config=config, encoder_only=True)
+                head_dropout = dropout if dropout is not None else getattr(config, "hidden_dropout_prob", 0.1)
+                model = MeanPoolingClassifier(encoder, len(names), float(head_dropout))
+            else:
+                model = _from_pretrained(path, config=config)
         except OSError:
             raise _not_found(name_or_path) from None
     if not getattr(tokenizer, "is_fast", False):
@@ -196,7 +224,10 @@ def _unwrap(model):
 
 def save_classifier(model, tokenizer, labels: list, out_dir: Path, meta: dict) -> None:
     """Write the model folder atomically: safetensors + config + tokenizer + labels.json + ratchet.json."""
+    from ratchet.models.pooled import MEAN, MeanPoolingClassifier
+
     model = _unwrap(model)
+    head = MEAN if isinstance(model, MeanPoolingClassifier) else "model"
     kind = "int" if all(isinstance(v, int) and not isinstance(v, bool) for v in labels) else "str"
     plain_labels = [v if kind == "int" else str(v) for v in labels]
 
@@ -205,7 +236,7 @@ def save_classifier(model, tokenizer, labels: list, out_dir: Path, meta: dict) -
             model.save_pretrained(tmp)
             tokenizer.save_pretrained(tmp)
         write_json(tmp / "labels.json", {"labels": plain_labels, "kind": kind})
-        write_json(tmp / "ratchet.json", {"kind": "transformer", **meta})
+        write_json(tmp / "ratchet.json", {"kind": "transformer", **meta, "head": head})
 
     atomic_dir(Path(out_dir), build)
 
@@ -219,8 +250,14 @@ def load_classifier(model_dir: str | os.PathLike):
         raise RatchetError(f"{model_dir} is not a ratchet model folder (no ratchet.json): pass RUN/model")
     meta = read_json(model_dir / "ratchet.json")
     labels = read_json(model_dir / "labels.json")["labels"]
+    from ratchet.models.pooled import MEAN, MeanPoolingClassifier
+
     with _quiet_transformers():
         tokenizer = AutoTokenizer.from_pretrained(model_dir)
-        model = _from_pretrained(str(model_dir))
+        if meta.get("head") == MEAN:
+            encoder = _from_pretrained(str(model_dir), encoder_only=True)
+            model = MeanPoolingClassifier.from_folder(model_dir, encoder)
+        else:
+            model = _from_pretrained(str(model_dir))
     model.eval()
     return model, tokenizer, labels, meta

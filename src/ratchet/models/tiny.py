@@ -3,6 +3,8 @@
 Each family exercises a different code path of the engine: an encoder with [CLS] and
 segment ids (BERT), a decoder whose head reads the last non-pad token and that has no pad
 token of its own (GPT-2), and an encoder-decoder classified from its EOS state (T5).
+"sbert" is the BERT model saved as a sentence-transformers folder (mean pooling), as the
+default all-MiniLM-L6-v2 is: ratchet classifies it through its mean-pooling head.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from typing import Literal
 
 import numpy as np
 
-Family = Literal["bert", "gpt2", "t5"]
+Family = Literal["bert", "sbert", "gpt2", "t5"]
 
 # The canonical tiny shape (transformers' BertModelTester): fast on one CPU thread.
 HIDDEN, LAYERS, HEADS, INTERMEDIATE, POSITIONS = 32, 2, 2, 64, 512
@@ -25,9 +27,9 @@ def build_tiny_model(family: Family, texts: list[str], out_dir: Path, *, vocab_s
 
     from ratchet.models.load import _quiet_transformers
 
-    builders = {"bert": _bert, "gpt2": _gpt2, "t5": _t5}
+    builders = {"bert": _bert, "sbert": _bert, "gpt2": _gpt2, "t5": _t5}
     if family not in builders:
-        raise ValueError(f"unknown tiny model family {family!r}: use bert, gpt2 or t5")
+        raise ValueError(f"unknown tiny model family {family!r}: use bert, sbert, gpt2 or t5")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     backend, special, make_model = builders[family](list(texts), vocab_size)
@@ -37,7 +39,23 @@ def build_tiny_model(family: Family, texts: list[str], out_dir: Path, *, vocab_s
     with _quiet_transformers():
         model.save_pretrained(out_dir)
         tokenizer.save_pretrained(out_dir)
+    if family == "sbert":
+        _write_sentence_modules(out_dir)
     return out_dir
+
+
+def _write_sentence_modules(out_dir: Path) -> None:
+    """The two files by which sentence-transformers declares "transformer, then mean pooling"."""
+    import json
+
+    modules = [
+        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+    ]
+    (out_dir / "modules.json").write_text(json.dumps(modules), encoding="utf-8")
+    (out_dir / "1_Pooling").mkdir(exist_ok=True)
+    pooling = {"word_embedding_dimension": HIDDEN, "pooling_mode_cls_token": False, "pooling_mode_mean_tokens": True}
+    (out_dir / "1_Pooling" / "config.json").write_text(json.dumps(pooling), encoding="utf-8")
 
 
 _FILLER = ("the", "a", "this", "drug", "pill", "dose", "made", "me", "feel", "today", "really", "quite", "very",
