@@ -59,6 +59,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seeds", type=int, default=3, help="repetitions per rate (noise, split and folds seeds)")
     parser.add_argument("--policy", default="drop", choices=["drop", "relabel", "weight"])
     parser.add_argument("--features", default="auto", choices=["auto", "embeddings", "tfidf"])
+    parser.add_argument("--gate-metric", default="neg_log_loss", help="relabel.gate_metric of the runs")
     parser.add_argument("--finetune", action="store_true", help="score the fine-tuned pipeline model instead")
     parser.add_argument("--epochs", type=float, default=3.0, help="fine-tuning epochs with --finetune")
     parser.add_argument("--out", default=None, help="folder for the runs (default: a temp folder)")
@@ -155,6 +156,26 @@ def run_pipeline(
     return config
 
 
+def rule_by_metric(run: Path, relabel_dir: Path, seed: int) -> dict:
+    """The ratchet rule's verdict on the same two gate-learner fits under macro-F1 and under log loss."""
+    from ratchet.evaluation.significance import judge
+    from ratchet.manifest import PROBS, REFERENCE_PROBS
+
+    if not (relabel_dir / REFERENCE_PROBS).exists():
+        return {}
+    y = pd.read_parquet(run / "data" / "valid.parquet")["label_id"].to_numpy()
+    reference, candidate = np.load(relabel_dir / REFERENCE_PROBS), np.load(relabel_dir / PROBS)
+    out = {}
+    for metric, short in (("macro_f1", "f1"), ("neg_log_loss", "ll")):
+        decision = judge(
+            y, reference, candidate, metric=metric, min_gain=0.0, confidence=0.8, n_bootstrap=2000, seed=seed
+        )
+        out[f"gain_{short}"] = decision.gain
+        out[f"p_{short}"] = decision.p_better
+        out[f"kept_{short}"] = int(decision.kept)
+    return out
+
+
 def one(args: argparse.Namespace, rate: float, seed: int, root: Path, learner: EmbeddingLearner) -> dict:
     pool = pd.read_csv(EXAMPLES / "train.tsv", sep="\t", dtype=str, keep_default_na=False)
     folder = root / f"noise{rate:g}-seed{seed}"
@@ -164,7 +185,9 @@ def one(args: argparse.Namespace, rate: float, seed: int, root: Path, learner: E
     if flip is None:
         pool, flipped = flip_labels(pool, rate, seed)
     pool.to_csv(data, sep="\t", index=False)
-    overrides = [f"relabel.policy={args.policy}", f"relabel.features={args.features}"]
+    overrides = [
+        f"relabel.policy={args.policy}", f"relabel.features={args.features}", f"relabel.gate_metric={args.gate_metric}"
+    ]  # fmt: skip
     steps = ("clean", "split", "baseline", "relabel")
     tail = ("train", "evaluate") if args.finetune else ()
     if args.finetune:
@@ -195,6 +218,7 @@ def one(args: argparse.Namespace, rate: float, seed: int, root: Path, learner: E
         "verdict": relabel["status"],
         "valid_gain": relabel.get("gain"),
         "p_better": relabel.get("p_better"),
+        **rule_by_metric(run, relabel_dir, seed),
         "seconds": seconds,
     }
     if args.finetune:

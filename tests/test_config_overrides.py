@@ -27,3 +27,11 @@ def test_int_override_from_text() -> None:
 def test_non_numeric_values_are_refused_with_the_key_named(assignment: str) -> None:
     with pytest.raises(RatchetError, match=assignment.split("=")[0]):
         apply_overrides(_config(), [assignment])
+
+
+def test_relabel_gate_metric_is_checked_and_canonical() -> None:
+    assert _config().relabel.gate_metric == "neg_log_loss"
+    assert apply_overrides(_config(), ["relabel.gate_metric=run"]).relabel.gate_metric == "run"
+    assert apply_overrides(_config(), ["relabel.gate_metric=macro_f1"]).relabel.gate_metric == "macro_f1"
+    with pytest.raises(RatchetError, match="unknown metric 'f2'"):
+        apply_overrides(_config(), ["relabel.gate_metric=f2"])

@@ -222,3 +222,39 @@ def test_the_ledger_follows_the_shipped_model_not_a_pick_that_ships_nothing(tmp_
     assert ledger["worse"]["before"] == pytest.approx(base) and ledger["worse"]["after"] == pytest.approx(base)
     resumed = {e["step"]: e for e in make_pipeline(tmp_path, steps, resume=True).run().ledger}
     assert resumed["worse"]["after"] == pytest.approx(base)
+
+
+class CleansData:
+    """Like relabel: judged by its own learner's two fits (reference vs candidate) under its own metric."""
+
+    name: ClassVar[str] = "cleanse"
+    requires: ClassVar[tuple[str, ...]] = ("data.valid",)
+    provides: ClassVar[tuple[str, ...]] = ("data.train",)
+    gated: ClassVar[bool] = True
+
+    def __init__(self, params: Params = Params()) -> None:
+        self.params = params
+
+    def run(self, ctx: StepContext) -> StepResult:
+        out = ctx.step_dir / "train.parquet"
+        pd.DataFrame({"text": ["t"], "label_id": [0]}).to_parquet(out)
+        # Same argmax on every row (macro-F1 cannot tell them apart); the candidate is surer where it is right.
+        reference = probs_with_accuracy(0.7, 5)
+        right = reference.argmax(1) == Y_VALID
+        candidate = reference.copy()
+        candidate[right] = np.where(candidate[right] == 0.8, 0.9, 0.05)
+        return StepResult(
+            provides={"data.train": out}, valid_probs=candidate, reference_probs=reference, gate_metric="neg_log_loss"
+        )
+
+
+def test_a_step_may_be_judged_with_its_own_gate_metric(tmp_path: Path) -> None:
+    steps = [MakeData(), model_step("base", 0.6, gated=False, seed=1)(), CleansData()]
+    result = make_pipeline(tmp_path, steps).run()
+    entry = {e["step"]: e for e in result.ledger}["cleanse"]
+    assert entry["status"] == "kept" and entry["gate_metric"] == "neg_log_loss"
+    assert entry["metric"] == "macro_f1" and entry["after"] == pytest.approx(entry["before"])  # nothing shipped
+    assert entry["reference"] < entry["candidate"] < 0 and entry["gain"] > 0 and entry["p_better"] > 0.99
+    assert "neg_log_loss" in entry["reason"]
+    saved = next((result.run_dir / "steps").glob("*-cleanse"))
+    assert np.load(saved / "reference_probs.npy").shape == (N_VALID, 3)

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 DONE_STATES = ("completed", "kept", "rejected", "skipped")
 MANIFEST = "manifest.json"
 PROBS = "valid_probs.npy"
+REFERENCE_PROBS = "reference_probs.npy"
 
 
 def step_dir_name(index: int, name: str) -> str:
@@ -135,13 +136,13 @@ class Manifest:
         write_json(self.step_dir / MANIFEST, self.data)
 
 
-def save_probs(step_dir: Path, probs: np.ndarray) -> None:
+def save_probs(step_dir: Path, probs: np.ndarray, name: str = PROBS) -> None:
     def write(tmp: Path) -> None:
         buffer = io.BytesIO()
         np.save(buffer, np.asarray(probs, dtype=np.float32))
         tmp.write_bytes(buffer.getvalue())
 
-    atomic_write(step_dir / PROBS, write)
+    atomic_write(step_dir / name, write)
 
 
 def load_probs(step_dir: Path) -> np.ndarray | None:

@@ -131,8 +131,15 @@ class RelabelParams:
     """Features of the fast learner. embeddings: frozen-encoder embeddings (out-of-fold scores averaged
     with a TF-IDF model's); auto: the same unless embedding would overrun the time budget, then TF-IDF
     alone (what a CPU gets for 100k+ rows); tfidf: TF-IDF alone."""
+    gate_metric: str = "neg_log_loss"
+    """Metric the ratchet rule compares the gate learner's two fits (original vs cleaned training set) by.
+    "run" uses the run's gate.metric. neg_log_loss reads every row's probabilities, not just its argmax."""
 
     def __post_init__(self) -> None:
+        if self.gate_metric != "run":
+            from ratchet.evaluation.metrics import check_metric
+
+            object.__setattr__(self, "gate_metric", check_metric(self.gate_metric))
         if self.folds < 2:
             raise RatchetError(f"relabel.folds={self.folds} must be at least 2: use 5")
 

@@ -23,6 +23,7 @@ from ratchet.config import RunConfig
 from ratchet.fsutil import read_json, write_json
 from ratchet.manifest import (
     DONE_STATES,
+    REFERENCE_PROBS,
     Manifest,
     ValidationTruth,
     load_probs,
@@ -61,6 +62,9 @@ class StepResult:
     """Why the step did not apply (nothing provided, nothing judged)."""
     judge_against_incumbent: bool = True
     """Gated steps without reference_probs: False means there is nothing to beat, so the candidate is kept."""
+    gate_metric: str | None = None
+    """Gated steps with reference_probs: judge with this metric instead of the run's gate metric (relabel
+    compares two fits of its own cheap learner by log loss, which sees far more than macro-F1 does)."""
 
 
 @dataclass
@@ -197,7 +201,11 @@ class Pipeline:
             reference = result.reference_probs
             if reference is None and result.judge_against_incumbent:
                 reference = incumbent
-            decision = truth.judge(store, reference, result.valid_probs, gate, self.config.seed)
+            judged = gate
+            if result.gate_metric is not None and result.reference_probs is not None:
+                judged = dataclasses.replace(gate, metric=result.gate_metric)
+                entry["gate_metric"] = judged.metric
+            decision = truth.judge(store, reference, result.valid_probs, judged, self.config.seed)
             accepted = decision is None or decision.kept
             status = "kept" if accepted else "rejected"
         else:
@@ -218,6 +226,8 @@ class Pipeline:
             entry["candidate"] = truth.score(store, np.asarray(result.valid_probs, dtype=np.float32), gate.metric)
         if result.valid_probs is not None:
             save_probs(manifest.step_dir, result.valid_probs)
+        if result.reference_probs is not None:  # what the rule compared against, kept for audit
+            save_probs(manifest.step_dir, result.reference_probs, REFERENCE_PROBS)
         after = truth.score(store, incumbent, gate.metric)
         entry.update(status=status, after=after, gain=after - before if moved and before is not None else None)
         if decision is not None:

@@ -117,13 +117,15 @@ def make_fake_run(
             8.5,
             {
                 "gated": True,
+                "gate_metric": "neg_log_loss",  # relabel's own: its gate learner's two fits, by log loss
                 "before": 0.6123,
                 "after": 0.6123,
-                "candidate": 0.6034,
+                "reference": -0.9512,
+                "candidate": -0.9601,
                 "gain": -0.0089,
                 "ci": [-0.041, 0.022],
                 "p_better": 0.31,
-                "reason": "rejected: P(better)=0.310 is below confidence 0.800",
+                "reason": "rejected: gain -0.0089 is not above min_gain +0.0000; neg_log_loss -0.9512 -> -0.9601",
             },
         ),
     ]

@@ -18,6 +18,14 @@ def _finite(value: Any) -> float | None:
     return float(value)
 
 
+def _on_the_ledger_scale(entry: dict[str, Any]) -> dict[str, Any]:
+    """An entry the rule judged on its own metric (relabel: log loss) has no gain on this chart's axis."""
+    own = entry.get("gate_metric")
+    if own is None or own == entry.get("metric"):
+        return entry
+    return {k: v for k, v in entry.items() if k not in ("gain", "ci", "candidate", "reference")}
+
+
 def waterfall(ledger: list[dict[str, Any]], metric: str) -> Safe | None:
     """Validation metric after each scored step: floating bars from before to after.
 
@@ -25,7 +33,7 @@ def waterfall(ledger: list[dict[str, Any]], metric: str) -> Safe | None:
     drawn hollow and grey beside an unchanged level; whiskers show the 95% interval of the gain.
     """
     rows = []
-    for entry in ledger:
+    for entry in map(_on_the_ledger_scale, ledger):
         before, after = _finite(entry.get("before")), _finite(entry.get("after"))
         candidate = _finite(entry.get("candidate"))
         if after is None and candidate is None:

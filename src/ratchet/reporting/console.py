@@ -20,13 +20,19 @@ def ledger_table(ledger: list[dict]) -> Table:
         table.add_row(
             entry["step"],
             entry["status"],
-            entry.get("metric", ""),
+            _metric_cell(entry),
             _num(entry.get("after")),
             _num(entry.get("gain"), signed=True),
             f"[{ci[0]:+.4f}, {ci[1]:+.4f}]" if ci else "",
             f"{entry.get('seconds', 0):.1f}",
         )
     return table
+
+
+def _metric_cell(entry: dict) -> str:
+    """The ledger metric; a step judged on its own metric says its gain is in that one."""
+    metric, own = entry.get("metric", ""), entry.get("gate_metric")
+    return metric if own is None or own == metric else f"{metric} (gain: {own})"
 
 
 def metrics_table(metrics: dict) -> Table:

@@ -71,7 +71,13 @@ def ledger_section(run: RunFiles) -> Safe | None:
 
 
 def _candidate_cell(entry: dict[str, Any]) -> str:
-    """A rejected candidate's score; "reference -> candidate" when the rule compared its own reference."""
+    """A rejected candidate's score; "reference -> candidate" when the rule compared its own reference.
+
+    A step judged on its own metric (relabel: log loss) always shows its comparison, named.
+    """
+    own = entry.get("gate_metric")
+    if own is not None and own != entry.get("metric") and entry.get("reference") is not None:
+        return f"{own}: {num(entry.get('reference'))} -> {num(entry.get('candidate'))}"
     if entry.get("status") != "rejected":
         return ""
     reference, before = entry.get("reference"), entry.get("before")
