@@ -7,18 +7,22 @@ collects garbage and empties the CUDA cache, so memory stays flat over 50 trials
 
 from __future__ import annotations
 
+import functools
 import gc
 import inspect
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ratchet.config import TrainParams
 from ratchet.data.frames import Split
+
+if TYPE_CHECKING:
+    from ratchet.search.fitcache import FitCache
 
 
 @dataclass
@@ -52,6 +56,10 @@ class FinetuneResult:
     stopped_by_deadline: bool
     seconds: float
     telemetry: dict[str, Any]
+    stopped_early: bool = False
+    resumed_from_step: int = 0
+    reused: bool = False
+    """Read back from the run's fit cache (an identical fit ran earlier in the run), not trained now."""
 
 
 def fit_supports_hook() -> bool:
@@ -75,6 +83,8 @@ def finetune(
     release: bool = True,
     save_to: Path | None = None,
     save_meta: dict[str, Any] | None = None,
+    cache: FitCache | None = None,
+    progress: Any = None,
 ) -> FinetuneResult:
     """Fine-tune ``backbone`` with ``params`` on ``data``; returns validation results only.
 
@@ -85,11 +95,21 @@ def finetune(
     leaves garbage collection to the caller (a search collects once per trial, after Optuna
     has dropped a pruned trial's exception, whose traceback still holds the model).
     ``save_to`` writes the fine-tuned model folder (with ``save_meta`` in its ratchet.json).
+    ``cache``: an identical fit earlier in the run is read back instead of trained again (when
+    ``save_to`` is asked for, only if that fit kept its model); a new fit is recorded there.
     """
     import torch
 
     from ratchet.models.load import load_for_classification, resolve_model_path, save_classifier
+    from ratchet.search.fitcache import copy_model
     from ratchet.training.loop import fit
+
+    key = None if cache is None else cache.key(backbone, params, seed)
+    hit = None if cache is None or key is None else cache.load(key)
+    if hit is not None and (save_to is None or hit.model_dir is not None):
+        if save_to is not None and hit.model_dir is not None:
+            copy_model(hit.model_dir, save_to, save_meta or {})
+        return hit.result
 
     model = None
     try:
@@ -114,6 +134,7 @@ def finetune(
             deadline=deadline,
             sample_weights=data.train.weights,
             pad_id=tokenizer.pad_token_id or 0,
+            progress=progress,
             **extra,
         )
         result = FinetuneResult(
@@ -124,10 +145,17 @@ def finetune(
             stopped_by_deadline=bool(fitted.stopped_by_deadline),
             seconds=float(fitted.telemetry.get("seconds", 0.0)),
             telemetry=dict(fitted.telemetry),
+            stopped_early=bool(fitted.stopped_early),
+            resumed_from_step=int(fitted.resumed_from_step),
         )
         del fitted
+        model.to("cpu")
         if save_to is not None:
-            save_classifier(model.to("cpu"), tokenizer, data.labels, save_to, save_meta or {})
+            save_classifier(model, tokenizer, data.labels, save_to, save_meta or {})
+        if cache is not None and key is not None:
+            keep = save_to is None and cache.keeps_model(params)
+            writer = functools.partial(save_classifier, model, tokenizer, data.labels, meta={}) if keep else None
+            cache.store(key, result, writer)
     finally:
         del model
         if release:

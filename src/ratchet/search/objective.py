@@ -21,6 +21,7 @@ from ratchet.config import TrainParams
 from ratchet.fsutil import hash_json
 from ratchet.search import space
 from ratchet.search.finetune import TaskData, finetune, memory_snapshot, save_array
+from ratchet.search.fitcache import FitCache
 from ratchet.search.pruning import PruningReporter
 
 
@@ -35,6 +36,9 @@ class TrialRunner:
     workdir: Path
     """Folder for trial checkpoints and validation probabilities (the search step's folder)."""
     deadline: float | None = None
+    cache: FitCache | None = None
+    """The run's fit cache (the search step's own runner only): the reference trial usually repeats
+    select's fit of the configured parameters, and train's first seed repeats the reference."""
 
     def __call__(self, trial: optuna.trial.Trial) -> float:
         reference = bool(trial.user_attrs.get("reference"))
@@ -52,7 +56,9 @@ class TrialRunner:
             result = finetune(
                 self.backbone, self.data, params, device=self.device, seed=self.seed,
                 checkpoint_dir=checkpoint_dir, deadline=self.deadline, on_evaluate=reporter, release=False,
+                cache=self.cache,
             )  # fmt: skip
+            trial.set_user_attr("reused_fit", result.reused)
             trial.set_user_attr("seconds", time.time() - started)
             if result.stopped_by_deadline:
                 # A trial cut short is not a fair score; record it as pruned so it never wins.
@@ -101,6 +107,7 @@ def build_runner(
     seed: int,
     workdir: Path,
     deadline: float | None,
+    cache: FitCache | None = None,
 ) -> TrialRunner:
     """Measure the data's token lengths with the backbone's tokenizer to offer sensible max_length values."""
     from transformers import AutoTokenizer
@@ -114,4 +121,4 @@ def build_runner(
     lengths = np.fromiter((len(row) for row in ids), dtype=np.int64, count=len(ids))
     model_max = int(min(getattr(tokenizer, "model_max_length", 512) or 512, 512))
     options = space.length_choices(lengths, base.max_length, model_max)
-    return TrialRunner(backbone, data, base, options, device, seed, workdir, deadline)
+    return TrialRunner(backbone, data, base, options, device, seed, workdir, deadline, cache)

@@ -196,6 +196,7 @@ def summarize(study: optuna.Study) -> dict[str, Any]:
             "worker": t.user_attrs.get("worker"),
             "memory": t.user_attrs.get("memory"),
             "note": t.user_attrs.get("note"),
+            "reused_fit": bool(t.user_attrs.get("reused_fit")),
         })  # fmt: skip
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
     best = best_trial(study)

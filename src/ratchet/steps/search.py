@@ -109,9 +109,14 @@ class SearchStep:
             st.reopen(study)
         spec.save(ctx.step_dir)  # workers wait for this file: write it once the study is ready
 
+        from ratchet.search.fitcache import FitCache
+
+        cache = FitCache.for_run(
+            ctx.run_dir, paths["data.train"], paths["data.valid"], ctx.device, self.params.train
+        )  # fmt: skip
         runner = build_runner(
             backbone, data, self.params.train, device=ctx.device, seed=ctx.seed,
-            workdir=ctx.step_dir, deadline=ctx.deadline,
+            workdir=ctx.step_dir, deadline=ctx.deadline, cache=cache,
         )  # fmt: skip
         ctx.log.info("search: %s, %d trials, storage %s", backbone, self.params.n_trials, spec.storage)
         with ctx.progress.bar("search", total=self.params.n_trials) as bar:

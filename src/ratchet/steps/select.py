@@ -80,6 +80,14 @@ class SelectStep:
 
         fits: dict[str, list[dict[str, Any]]] = {name: [] for name in transformers}
         fits_dir = ctx.step_dir / "fits"
+        # The full-length fit of the configured parameters is what search's reference trial and
+        # train's first seed would repeat: the run's fit cache hands it (and its model) on to them.
+        from ratchet.search.fitcache import FitCache
+
+        shared = FitCache.for_run(
+            ctx.run_dir, ctx.artifacts.get("data.train"), ctx.artifacts.get("data.valid"), ctx.device,
+            self.params.train,
+        )  # fmt: skip
 
         def evaluate(name: str, epochs: float, share: float) -> float | None:
             left = ctx.time_left()
@@ -92,7 +100,7 @@ class SelectStep:
                 deadline = None if left is None else time.time() + max(left, 0.0) * share
                 result = finetune(
                     name, data, params, device=ctx.device, seed=ctx.seed,
-                    checkpoint_dir=fits_dir / f"{key}-checkpoint", deadline=deadline,
+                    checkpoint_dir=fits_dir / f"{key}-checkpoint", deadline=deadline, cache=shared,
                 )  # fmt: skip
                 cached = {
                     "epochs": epochs,

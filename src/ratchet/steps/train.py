@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
-import torch
 
 from ratchet.config import GateParams, TrainParams
 from ratchet.data.frames import read_labels, read_split
@@ -46,40 +45,17 @@ class TrainStep:
         self.params = params
 
     def run(self, ctx: StepContext) -> StepResult:
-        from ratchet.models.load import load_for_classification, resolve_model_path, save_classifier
-        from ratchet.training.encode import encode
-        from ratchet.training.loop import fit
+        from ratchet.search.finetune import TaskData, finetune
+        from ratchet.search.fitcache import FitCache
 
         backbone = resolved_backbone(ctx, self.params.model)
         if backbone == "linear":
             return ship_baseline(ctx)
         params = resolved_train_params(ctx, self.params.train)
         labels = read_labels(ctx.artifacts.get("data.labels"))
-        train = read_split(ctx.artifacts.get("data.train"))
-        valid = read_split(ctx.artifacts.get("data.valid"))
-        # The new classification head is drawn from torch's global RNG: seed it, or two runs differ.
-        torch.manual_seed(ctx.seed)
-        model, tokenizer = load_for_classification(
-            resolve_model_path(backbone), [str(label) for label in labels], dropout=params.dropout
-        )
-        train_enc = encode(tokenizer, train.texts, train.pairs, params.max_length)
-        valid_enc = encode(tokenizer, valid.texts, valid.pairs, params.max_length)
+        train_path, valid_path = ctx.artifacts.get("data.train"), ctx.artifacts.get("data.valid")
+        train, valid = read_split(train_path), read_split(valid_path)
         ctx.log.info("train: %s on %d rows (%d valid), device %s", backbone, len(train), len(valid), ctx.device)
-        fitted = fit(
-            model,
-            train_enc,
-            train.label_ids,
-            valid_enc,
-            valid.label_ids,
-            params,
-            device=ctx.device,
-            seed=ctx.seed,
-            checkpoint_dir=ctx.step_dir / "checkpoint",
-            progress=ctx.progress,
-            deadline=seed_deadline(ctx.deadline, self.params.seeds, time.time()),
-            sample_weights=train.weights,
-            pad_id=tokenizer.pad_token_id or 0,
-        )
         model_dir = ctx.step_dir / "model"
         meta = {
             "kind": "transformer",
@@ -87,7 +63,17 @@ class TrainStep:
             "max_length": params.max_length,
             "text_pair": train.pairs is not None,
         }
-        save_classifier(model.to("cpu"), tokenizer, labels, model_dir, meta)
+        # select or search may already have fine-tuned exactly this (same backbone, parameters, data
+        # and seed) and kept the model: then it is reused, not trained a second time.
+        cache = FitCache.for_run(ctx.run_dir, train_path, valid_path, ctx.device, self.params.train)
+        data = TaskData(train, valid, labels)
+        fitted = finetune(
+            backbone, data, params, device=ctx.device, seed=ctx.seed, checkpoint_dir=ctx.step_dir / "checkpoint",
+            deadline=seed_deadline(ctx.deadline, self.params.seeds, time.time()), save_to=model_dir,
+            save_meta=meta, cache=cache, progress=ctx.progress,
+        )  # fmt: skip
+        if fitted.reused:
+            ctx.log.info("train: reused an identical fine-tune from earlier in the run (%s)", cache.root)
         metrics = {
             "backbone": backbone,
             "train_params": dataclasses.asdict(params),
@@ -96,6 +82,7 @@ class TrainStep:
             "stopped_early": fitted.stopped_early,
             "stopped_by_deadline": fitted.stopped_by_deadline,
             "resumed_from_step": fitted.resumed_from_step,
+            "reused_fit": fitted.reused,
             "history": fitted.history,
             "telemetry": fitted.telemetry,
         }
@@ -108,9 +95,7 @@ class TrainStep:
         )
         if self.params.seeds > 1:
             from ratchet.search.ensemble import finish_seeds
-            from ratchet.search.finetune import TaskData
 
-            data = TaskData(train, valid, labels)
             return finish_seeds(
                 ctx, result, backbone=backbone, params=params, data=data, meta=meta, n_seeds=self.params.seeds,
                 ensemble=self.params.ensemble, gate=self.params.gate,
