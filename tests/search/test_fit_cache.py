@@ -91,8 +91,19 @@ def test_select_search_and_train_share_the_configured_fit(tiny_model_dir, tmp_pa
     pd.DataFrame(synthetic_rows(60, seed=21)).to_csv(data, index=False)
     pd.DataFrame(synthetic_rows(15, seed=22)).to_csv(test, index=False)
     out = tmp_path / "run"
-    args = ["run", str(data), "--test", str(test), "--out", str(out), "--quiet", "--steps",
-            "clean,split,select,search,train,evaluate", "select.include_default=false", "select.include_linear=false"]
+    args = [
+        "run",
+        str(data),
+        "--test",
+        str(test),
+        "--out",
+        str(out),
+        "--quiet",
+        "--steps",
+        "clean,split,select,search,train,evaluate",
+        "select.include_default=false",
+        "select.include_linear=false",
+    ]
     args += ["--model", str(tiny_model_dir("bert")), "--model", str(tiny_model_dir("sbert"))]  # two: select trains
     settings = ["train.epochs=2", "train.learning_rate=0.003", "train.max_length=32", "train.max_tokens=256"]
     # No trial can gain 1.0: search is rejected, so train uses the configured parameters.
