@@ -258,3 +258,12 @@ def test_a_step_may_be_judged_with_its_own_gate_metric(tmp_path: Path) -> None:
     assert "neg_log_loss" in entry["reason"]
     saved = next((result.run_dir / "steps").glob("*-cleanse"))
     assert np.load(saved / "reference_probs.npy").shape == (N_VALID, 3)
+
+
+def test_a_data_step_before_any_model_does_not_stand_in_for_one(tmp_path: Path) -> None:
+    steps = [MakeData(), CleansData(), model_step("base", 0.6, gated=False, seed=1)()]
+    ledger = {e["step"]: e for e in make_pipeline(tmp_path, steps).run().ledger}
+    assert ledger["cleanse"]["status"] == "kept" and ledger["cleanse"]["after"] is None
+    assert ledger["base"]["before"] is None and ledger["base"]["after"] is not None
+    resumed = {e["step"]: e for e in make_pipeline(tmp_path, steps, resume=True).run().ledger}
+    assert resumed["base"]["before"] is None

@@ -211,11 +211,9 @@ class Pipeline:
         else:
             status, accepted = "completed", True
         # The incumbent is the model that would ship: only a step that provides model.current moves it.
-        # select's winner fit or relabel's gate learner describe no shipped model; before anything
-        # ships (a recipe without baseline), such a step's candidate stands in.
-        moved = (
-            accepted and result.valid_probs is not None and ("model.current" in result.provides or incumbent is None)
-        )
+        # select's winner fit describes no shipped model; before anything ships (a recipe without
+        # baseline), it stands in. A data step's probabilities (relabel's gate learner) never do.
+        moved = accepted and result.valid_probs is not None and _moves_incumbent(set(result.provides), incumbent)
         if accepted:
             for key, path in result.provides.items():
                 store.put(key, path)
@@ -253,7 +251,7 @@ class Pipeline:
             for key, path in provided.items():
                 store.put(key, path)
             probs = load_probs(previous.step_dir)
-            if probs is not None and ("model.current" in provided or incumbent is None):  # as in _account
+            if probs is not None and _moves_incumbent(set(provided), incumbent):  # as in _account
                 return probs
         return incumbent
 
@@ -299,3 +297,9 @@ def _ledger_line(entry: dict[str, Any]) -> str:
 
 def params_dict(params: Any) -> dict[str, Any]:
     return dataclasses.asdict(params) if dataclasses.is_dataclass(params) else dict(params or {})
+
+
+def _moves_incumbent(provided: set[str], incumbent: np.ndarray | None) -> bool:
+    if "model.current" in provided:
+        return True
+    return incumbent is None and not any(key.startswith("data.") for key in provided)

@@ -16,8 +16,10 @@ from ratchet.errors import RatchetError
 
 PRESET_STEPS: dict[str, tuple[str, ...]] = {
     "fast": ("clean", "split", "baseline", "train", "evaluate", "report"),
-    "balanced": ("clean", "split", "baseline", "relabel", "select", "search", "train", "evaluate", "report"),
-    "best": ("clean", "split", "baseline", "relabel", "select", "adapt", "search", "train", "evaluate", "report"),
+    # relabel before baseline: once the cleaned training set is kept, every model learns from it,
+    # the floor included (the baseline is not gated; relabel is judged by its own learner).
+    "balanced": ("clean", "split", "relabel", "baseline", "select", "search", "train", "evaluate", "report"),
+    "best": ("clean", "split", "relabel", "baseline", "select", "adapt", "search", "train", "evaluate", "report"),
 }
 
 
