@@ -1,7 +1,7 @@
 """Label noise: does the relabel step find flipped labels, and does cleaning buy back test accuracy?
 
 For each noise rate, a share of the training labels of the drug reviews is flipped to
-another class at random (seeded), and ratchet runs ``clean, split, relabel, baseline``
+another class at random (seeded), and ratchet runs ``clean, split, baseline, relabel``
 with the untouched examples/drug_reviews/test.tsv as the sealed test file. By default the
 flips hit the training split only (a benchmark-only step after ``split``), so validation
 stays clean, as a curated validation set would; ``--noise-in file`` flips labels in the
@@ -188,7 +188,7 @@ def one(args: argparse.Namespace, rate: float, seed: int, root: Path, learner: E
     overrides = [
         f"relabel.policy={args.policy}", f"relabel.features={args.features}", f"relabel.gate_metric={args.gate_metric}"
     ]  # fmt: skip
-    steps = ("clean", "split", "relabel", "baseline")  # the presets' order: the floor learns from kept data
+    steps = ("clean", "split", "baseline", "relabel")  # the presets' order
     tail = ("train", "evaluate") if args.finetune else ()
     if args.finetune:
         overrides += [f"train.epochs={args.epochs}"]

@@ -16,10 +16,11 @@ from ratchet.errors import RatchetError
 
 PRESET_STEPS: dict[str, tuple[str, ...]] = {
     "fast": ("clean", "split", "baseline", "train", "evaluate", "report"),
-    # relabel before baseline: once the cleaned training set is kept, every model learns from it,
-    # the floor included (the baseline is not gated; relabel is judged by its own learner).
-    "balanced": ("clean", "split", "relabel", "baseline", "select", "search", "train", "evaluate", "report"),
-    "best": ("clean", "split", "relabel", "baseline", "select", "adapt", "search", "train", "evaluate", "report"),
+    # baseline before relabel: the floor learns from the uncleaned rows, so it does not hang on the
+    # cleaning decision. Refit on a kept cleaning (30% of labels flipped, 225 of 509 rows dropped), the
+    # TF-IDF floor fell from 0.420 to 0.343 validation macro-F1 while the fine-tune rose 0.408 -> 0.456.
+    "balanced": ("clean", "split", "baseline", "relabel", "select", "search", "train", "evaluate", "report"),
+    "best": ("clean", "split", "baseline", "relabel", "select", "adapt", "search", "train", "evaluate", "report"),
 }
 
 
