@@ -43,8 +43,7 @@ def test_adapt_in_a_pipeline(tiny_model_dir, tmp_path: Path) -> None:
         data=str(data), test=str(test), out=str(tmp_path / "run"), models=(str(tiny_model_dir("bert")),),
         steps=STEPS,
         train=TrainParams(epochs=1, learning_rate=3e-3, max_length=32, max_tokens=512),
-        adapt=AdaptParams(unlabeled=str(unlabeled), epochs=2, learning_rate=5e-3, max_length=32, max_tokens=512,
-                          probe_epochs=1),
+        adapt=AdaptParams(unlabeled=str(unlabeled), epochs=2, learning_rate=5e-3, max_length=32, max_tokens=512),
         # Keep any candidate, so that the test can follow the adapted backbone into train and predict;
         # the decision is still judged and recorded.
         gate=GateParams(min_gain=-1.0, confidence=0.0, n_bootstrap=200),
@@ -69,11 +68,15 @@ def test_adapt_in_a_pipeline(tiny_model_dir, tmp_path: Path) -> None:
     assert pretrain["lm_head_initialized"] is False  # the tiny checkpoint ships its MLM head
     assert pretrain["heldout_loss_after"] < pretrain["heldout_loss_before"]
     assert set(metrics["probe"]) == {"epochs", "adapted", "original"}
+    assert metrics["probe"]["epochs"] == 1.0  # by default the probes train as long as train does
 
     adapted = Path(read_json(run / "steps" / "03-adapt" / "backbone.json")["model"])
     assert adapted.is_dir()
     train_manifest = read_json(run / "steps" / "04-train" / "manifest.json")
     assert train_manifest["metrics"]["backbone"] == str(adapted)
+    # The adapted probe was that very fine-tune (same backbone, parameters, data, seed): train ships it.
+    assert train_manifest["metrics"]["reused_fit"] is True
+    assert train_manifest["metrics"]["best_valid_macro_f1"] == metrics["probe"]["adapted"]["valid_macro_f1"]
     # The shipped model tokenizes with the extended vocabulary, and predict uses it.
     shipped = AutoTokenizer.from_pretrained(run / "model")
     assert len(shipped) == metrics["vocab"]["vocab_after"] > 300

@@ -153,8 +153,14 @@ def finetune(
         if save_to is not None:
             save_classifier(model, tokenizer, data.labels, save_to, save_meta or {})
         if cache is not None and key is not None:
-            keep = save_to is None and cache.keeps_model(params)
-            writer = functools.partial(save_classifier, model, tokenizer, data.labels, meta={}) if keep else None
+            writer = None
+            if cache.keeps_model(params):  # the configured parameters: a later step may ship this very fit
+                saved = save_to
+                writer = (
+                    functools.partial(save_classifier, model, tokenizer, data.labels, meta={})
+                    if saved is None
+                    else functools.partial(shutil.copytree, saved)
+                )
             cache.store(key, result, writer)
     finally:
         del model

@@ -94,18 +94,26 @@ class AdaptStep:
         adapted_dir = ctx.step_dir / "adapted"
         self._adapt(ctx, original, objective, texts, heldout, adapted_dir, metrics)
 
+        from ratchet.search.finetune import TaskData
+        from ratchet.search.fitcache import FitCache
+
         labels = read_labels(ctx.artifacts.get("data.labels"))
-        probe_params = dataclasses.replace(resolved_train_params(ctx, p.train), epochs=p.adapt.probe_epochs)
+        train_params = resolved_train_params(ctx, p.train)
+        probe_params = dataclasses.replace(train_params, epochs=p.adapt.probe_epochs or train_params.epochs)
         left = ctx.time_left()
         allowance = None if left is None else max(0.0, left) / 2
-        candidate = _probe(ctx, str(adapted_dir), "probe-adapted", labels, train, valid, probe_params, allowance)
-        reference = _probe(ctx, original, "probe-original", labels, train, valid, probe_params, allowance)
-        metrics["probe"] = {"epochs": p.adapt.probe_epochs, "adapted": candidate.summary, "original": reference.summary}
-
+        data = TaskData(train, valid, labels)
+        cache = FitCache.for_run(
+            ctx.run_dir, ctx.artifacts.get("data.train"), ctx.artifacts.get("data.valid"), ctx.device, p.train
+        )  # fmt: skip
         model_dir = ctx.step_dir / "model"
-        pair = train.pairs is not None
-        meta = {"backbone": str(adapted_dir), "max_length": probe_params.max_length, "text_pair": pair}
-        _save(candidate, labels, model_dir, meta)
+        meta = {"kind": "transformer", "backbone": str(adapted_dir.resolve()), "max_length": probe_params.max_length,
+                "text_pair": train.pairs is not None}  # fmt: skip
+        candidate = _probe(ctx, str(adapted_dir.resolve()), "probe-adapted", data, probe_params, allowance, cache,
+                           save_to=model_dir, meta=meta)  # fmt: skip
+        reference = _probe(ctx, original, "probe-original", data, probe_params, allowance, cache)
+        metrics["probe"] = {"epochs": probe_params.epochs, "adapted": candidate.summary, "original": reference.summary}
+
         backbone_file = ctx.step_dir / "backbone.json"
         write_json(backbone_file, {"model": str(adapted_dir.resolve())})
         for name in ("probe-adapted", "probe-original"):  # resumable state of a finished step: ~4x the model
@@ -113,8 +121,8 @@ class AdaptStep:
         return StepResult(
             provides={"model.backbone": backbone_file, "model.current": model_dir},
             metrics=metrics,
-            valid_probs=candidate.fitted.valid_probs,
-            reference_probs=reference.fitted.valid_probs,
+            valid_probs=candidate.valid_probs,
+            reference_probs=reference.valid_probs,
         )
 
     def _adapt(self, ctx: StepContext, original: str, objective: str, texts: list[str], heldout: list[str],
@@ -162,31 +170,19 @@ class AdaptStep:
 
 @dataclass
 class _Probe:
-    fitted: Any
-    model: Any
-    tokenizer: Any
+    valid_probs: Any
     summary: dict[str, Any]
 
 
-def _probe(ctx: StepContext, path: str, name: str, labels: list, train, valid, params: TrainParams,
-           allowance: float | None) -> _Probe:  # fmt: skip
-    """A short fine-tune from ``path``; both probes get the same recipe, seed and time allowance."""
-    import torch
+def _probe(ctx: StepContext, path: str, name: str, data, params: TrainParams, allowance: float | None,
+           cache, save_to: Path | None = None, meta: dict[str, Any] | None = None) -> _Probe:  # fmt: skip
+    """A fine-tune from ``path``: both probes get the same recipe, seed (so the same fresh head) and time."""
+    from ratchet.search.finetune import finetune
 
-    from ratchet.models.load import load_for_classification
-    from ratchet.training.encode import encode
-    from ratchet.training.loop import fit
-
-    # Same seed before each load: both probes start from the same classification head.
-    torch.manual_seed(ctx.seed)
-    model, tokenizer = load_for_classification(path, [str(label) for label in labels], dropout=params.dropout)
-    train_enc = encode(tokenizer, train.texts, train.pairs, params.max_length)
-    valid_enc = encode(tokenizer, valid.texts, valid.pairs, params.max_length)
-    fitted = fit(
-        model, train_enc, train.label_ids, valid_enc, valid.label_ids, params, device=ctx.device, seed=ctx.seed,
-        checkpoint_dir=ctx.step_dir / name, progress=ctx.progress,
-        deadline=None if allowance is None else time.time() + allowance,
-        sample_weights=train.weights, pad_id=tokenizer.pad_token_id or 0,
+    fitted = finetune(
+        path, data, params, device=ctx.device, seed=ctx.seed, checkpoint_dir=ctx.step_dir / name,
+        deadline=None if allowance is None else time.time() + allowance, save_to=save_to, save_meta=meta,
+        cache=cache, progress=ctx.progress,
     )  # fmt: skip
     summary = {
         "valid_macro_f1": fitted.best_score,
@@ -194,14 +190,9 @@ def _probe(ctx: StepContext, path: str, name: str, labels: list, train, valid, p
         "stopped_by_deadline": fitted.stopped_by_deadline,
         "seconds": fitted.telemetry.get("seconds"),
         "tokens_per_s": fitted.telemetry.get("tokens_per_s"),
+        "reused_fit": fitted.reused,
     }
-    return _Probe(fitted, model, tokenizer, summary)
-
-
-def _save(probe: _Probe, labels: list, model_dir: Path, meta: dict[str, Any]) -> None:
-    from ratchet.models.load import save_classifier
-
-    save_classifier(probe.model.to("cpu"), probe.tokenizer, labels, model_dir, meta)
+    return _Probe(fitted.valid_probs, summary)
 
 
 def _unlabeled(params: AdaptParams) -> list[str]:

@@ -8,10 +8,15 @@ run replays exactly the batches an uninterrupted run would have seen.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import torch
 
 from ratchet.training.encode import Encoded
+
+if TYPE_CHECKING:
+    from ratchet.config import TrainParams
 
 
 def padded_length(length: int, multiple: int, cap: int) -> int:
@@ -102,3 +107,27 @@ def to_device(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str,
     if device.type != "cuda":
         return batch
     return {key: value.pin_memory().to(device, non_blocking=True) for key, value in batch.items()}
+
+
+class BatchStream:
+    """The training loop's batches: micro-batch ``m`` of the endless stream epoch 0, epoch 1, ...
+
+    An epoch's plan depends on (seed, epoch) only, so a resumed loop finds its place by ``m``.
+    """
+
+    def __init__(self, lengths: np.ndarray, params: TrainParams, seed: int, pad_multiple: int) -> None:
+        self.lengths, self.params, self.seed, self.pad_multiple = lengths, params, seed, pad_multiple
+        self._plans: dict[int, list[np.ndarray]] = {}
+        self.per_epoch = len(self.plan(0))
+
+    def plan(self, epoch: int) -> list[np.ndarray]:
+        if epoch not in self._plans:
+            self._plans = {epoch: plan_batches(
+                self.lengths, max_tokens=self.params.max_tokens, batch_size=self.params.batch_size,
+                seed=self.seed, epoch=epoch, pad_multiple=self.pad_multiple,
+            )}  # fmt: skip
+        return self._plans[epoch]
+
+    def rows(self, m: int) -> np.ndarray:
+        epoch, position = divmod(m, self.per_epoch)
+        return self.plan(epoch)[position]

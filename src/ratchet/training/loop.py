@@ -27,7 +27,7 @@ from ratchet.fsutil import hash_json
 from ratchet.training import checkpoint as ckpt
 from ratchet.training import distributed as dist
 from ratchet.training import telemetry as tm
-from ratchet.training.batching import collate, padding_waste, plan_batches, to_device
+from ratchet.training.batching import BatchStream, collate, padding_waste, to_device
 from ratchet.training.encode import Encoded
 from ratchet.training.inference import autocast, pad_multiple_for, predict_probs, use_bf16
 from ratchet.training.optim import build_optimizer, build_scheduler, class_weights, classification_loss
@@ -66,27 +66,6 @@ class LoopState:
     loss_sum: float = 0.0  # training loss summed since the last evaluation
     loss_count: int = 0
     history: list[dict[str, Any]] = field(default_factory=list)
-
-
-class _Stream:
-    """Micro-batch ``m`` of the endless stream epoch 0, epoch 1, ...; an epoch's plan depends on (seed, epoch)."""
-
-    def __init__(self, lengths: np.ndarray, params: TrainParams, seed: int, pad_multiple: int) -> None:
-        self.lengths, self.params, self.seed, self.pad_multiple = lengths, params, seed, pad_multiple
-        self._plans: dict[int, list[np.ndarray]] = {}
-        self.per_epoch = len(self.plan(0))
-
-    def plan(self, epoch: int) -> list[np.ndarray]:
-        if epoch not in self._plans:
-            self._plans = {epoch: plan_batches(
-                self.lengths, max_tokens=self.params.max_tokens, batch_size=self.params.batch_size,
-                seed=self.seed, epoch=epoch, pad_multiple=self.pad_multiple,
-            )}  # fmt: skip
-        return self._plans[epoch]
-
-    def rows(self, m: int) -> np.ndarray:
-        epoch, position = divmod(m, self.per_epoch)
-        return self.plan(epoch)[position]
 
 
 def fit(
@@ -128,7 +107,7 @@ def fit(
 
     # --- schedule: optimizer steps consume `group` micro-batches (grad accumulation x ranks)
     multiple = pad_multiple_for(dev, params.compile)
-    stream = _Stream(train.lengths, params, seed, multiple)
+    stream = BatchStream(train.lengths, params, seed, multiple)
     group = params.grad_accum * world
     total_steps = max(1, round(params.epochs * stream.per_epoch / group))
     warmup_steps = int(params.warmup_share * total_steps)
