@@ -186,8 +186,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--epochs", type=float, default=2.0, help="fine-tuning epochs (train step)")
     parser.add_argument("--adapt-epochs", type=float, default=2.0, help="continued-pretraining epochs")
-    parser.add_argument("--probe-epochs", type=float, default=None,
-                        help="epochs of the adapt step's two probes (default: --epochs, as the step's own default)")
+    parser.add_argument(
+        "--probe-epochs",
+        type=float,
+        default=None,
+        help="epochs of the adapt step's two probes (default: --epochs, as the step's own default)",
+    )
     parser.add_argument("--max-length", type=int, default=64)
     parser.add_argument("--max-tokens", type=int, default=2048)
     parser.add_argument("--lr", type=float, default=1e-4, help="fine-tuning learning rate")
