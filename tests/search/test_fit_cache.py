@@ -124,3 +124,18 @@ def test_select_search_and_train_share_the_configured_fit(tiny_model_dir, tmp_pa
     assert ledger["search"]["status"] == "rejected" and ledger["train"]["seconds"] < ledger["select"]["seconds"]
     assert (out / "cache" / "fits").is_dir()
     assert read_json(out / "metrics.json")["test"]["n"] == 15  # the reused model ships and is evaluated
+
+
+def test_a_steps_own_saved_model_is_pointed_at_not_copied(tiny_model_dir, tmp_path) -> None:
+    model, data, cache = str(tiny_model_dir("bert")), task_data(), cache_for(tmp_path)
+    own = tmp_path / "step" / "model"
+    finetune(model, data, PARAMS, device="cpu", seed=0, checkpoint_dir=tmp_path / "a", deadline=None, cache=cache,
+             save_to=own)  # fmt: skip
+    key = cache.key(model, PARAMS, 0)
+    assert not (cache.root / key / "model").exists()  # no second copy of the weights
+    assert cache.load(key).model_dir == own.resolve()
+    again = finetune(model, data, PARAMS, device="cpu", seed=0, checkpoint_dir=tmp_path / "b", deadline=None,
+                     cache=cache, save_to=tmp_path / "next")  # fmt: skip
+    assert again.reused and (tmp_path / "next" / "model.safetensors").is_file()
+    predicted = load_predictor(tmp_path / "next").predict_probs(data.valid.texts, None)
+    np.testing.assert_allclose(predicted, again.valid_probs, atol=1e-5)

@@ -153,15 +153,13 @@ def finetune(
         if save_to is not None:
             save_classifier(model, tokenizer, data.labels, save_to, save_meta or {})
         if cache is not None and key is not None:
+            # The configured parameters' fit may be shipped by a later step: keep its model (a step's
+            # own saved copy is pointed at, not duplicated).
+            keep = cache.keeps_model(params)
             writer = None
-            if cache.keeps_model(params):  # the configured parameters: a later step may ship this very fit
-                saved = save_to
-                writer = (
-                    functools.partial(save_classifier, model, tokenizer, data.labels, meta={})
-                    if saved is None
-                    else functools.partial(shutil.copytree, saved)
-                )
-            cache.store(key, result, writer)
+            if keep and save_to is None:
+                writer = functools.partial(save_classifier, model, tokenizer, data.labels, meta={})
+            cache.store(key, result, writer, model_path=save_to if keep else None)
     finally:
         del model
         if release:

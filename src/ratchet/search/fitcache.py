@@ -78,12 +78,16 @@ class FitCache:
         if not (folder / RECORD).is_file():
             return None
         record = read_json(folder / RECORD)
+        elsewhere = record.pop("model_path", None)
         result = FinetuneResult(valid_probs=np.load(folder / PROBS), **record, reused=True)
-        model = folder / MODEL
-        return CachedFit(result, model if (model / "ratchet.json").is_file() else None)
+        for model in (folder / MODEL, None if elsewhere is None else Path(elsewhere)):
+            if model is not None and (model / "ratchet.json").is_file():
+                return CachedFit(result, model)
+        return CachedFit(result, None)
 
-    def store(self, key: str, result: FinetuneResult, write_model=None) -> None:
-        """Record a finished fit; ``write_model(folder)`` saves the model when given."""
+    def store(self, key: str, result: FinetuneResult, write_model=None, model_path: Path | None = None) -> None:
+        """Record a finished fit; ``write_model(folder)`` saves the model in the entry, or ``model_path`` points
+        at the step's own copy (a model folder in the run, not duplicated here)."""
         if result.stopped_by_deadline:
             return
 
@@ -95,6 +99,8 @@ class FitCache:
                 write_model(tmp / MODEL)
             fields = {f.name: getattr(result, f.name) for f in dataclasses.fields(result)}
             record = {k: v for k, v in fields.items() if k not in ("valid_probs", "reused")}
+            if model_path is not None:
+                record["model_path"] = str(Path(model_path).resolve())
             write_json(tmp / RECORD, record)  # last: its presence means the entry is whole
 
         atomic_dir(self.root / key, build)
