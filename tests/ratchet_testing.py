@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 WORDS = {
     "positive": ["great", "excellent", "helped", "wonderful", "relief", "happy", "works"],
@@ -23,6 +24,16 @@ def synthetic_rows(n: int, seed: int = 0) -> list[dict[str, str]]:
         rng.shuffle(words)
         rows.append({"review": " ".join(words) + f" {i}", "sentiment": label})
     return rows
+
+
+def write_train_test(folder: Path, n_train: int, n_test: int, seed: int) -> tuple[Path, Path]:
+    """train.csv (rows drawn with ``seed``) and test.csv (``seed + 1``) in ``folder``."""
+    import pandas as pd
+
+    data, test = folder / "train.csv", folder / "test.csv"
+    pd.DataFrame(synthetic_rows(n_train, seed=seed)).to_csv(data, index=False)
+    pd.DataFrame(synthetic_rows(n_test, seed=seed + 1)).to_csv(test, index=False)
+    return data, test
 
 
 FAST_TRAIN = ["train.epochs=3", "train.learning_rate=0.003", "train.max_length=32", "train.max_tokens=512"]

@@ -6,9 +6,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
-from ratchet_testing import WORDS, synthetic_rows
+from ratchet_testing import WORDS, synthetic_rows, write_train_test
 
 from ratchet.cli import main
 from ratchet.config import TrainParams
@@ -87,9 +86,7 @@ def test_a_fit_cut_short_by_the_budget_is_not_stored(tiny_model_dir, tmp_path) -
 
 
 def test_select_search_and_train_share_the_configured_fit(tiny_model_dir, tmp_path) -> None:
-    data, test = tmp_path / "train.csv", tmp_path / "test.csv"
-    pd.DataFrame(synthetic_rows(60, seed=21)).to_csv(data, index=False)
-    pd.DataFrame(synthetic_rows(15, seed=22)).to_csv(test, index=False)
+    data, test = write_train_test(tmp_path, 60, 15, seed=21)
     out = tmp_path / "run"
     args = [
         "run",

@@ -12,8 +12,7 @@ import subprocess
 import sys
 import time
 
-import pandas as pd
-from ratchet_testing import synthetic_rows
+from ratchet_testing import write_train_test
 
 from ratchet.fsutil import read_json
 
@@ -24,9 +23,7 @@ STEPS = ["clean", "split", "baseline", "select", "search", "train", "evaluate"]
 
 
 def test_a_two_minute_budget_ends_within_two_minutes_with_a_model_and_metrics(tiny_model_dir, tmp_path) -> None:
-    data, test = tmp_path / "train.csv", tmp_path / "test.csv"
-    pd.DataFrame(synthetic_rows(90, seed=51)).to_csv(data, index=False)
-    pd.DataFrame(synthetic_rows(30, seed=52)).to_csv(test, index=False)
+    data, test = write_train_test(tmp_path, 90, 30, seed=51)
     out = tmp_path / "run"
     command = [
         sys.executable, "-m", "ratchet.cli", "run", str(data), "--test", str(test), "--out", str(out), "--quiet",

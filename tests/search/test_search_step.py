@@ -6,9 +6,8 @@ import sqlite3
 from pathlib import Path
 
 import optuna
-import pandas as pd
 import pytest
-from ratchet_testing import synthetic_rows
+from ratchet_testing import write_train_test
 
 from ratchet.cli import main
 from ratchet.fsutil import read_json
@@ -17,10 +16,7 @@ SEARCH_TRAIN = ["train.epochs=2", "train.learning_rate=0.003", "train.max_length
 
 
 def write_data(tmp_path: Path) -> tuple[Path, Path]:
-    data, test = tmp_path / "train.csv", tmp_path / "test.csv"
-    pd.DataFrame(synthetic_rows(60, seed=21)).to_csv(data, index=False)
-    pd.DataFrame(synthetic_rows(15, seed=22)).to_csv(test, index=False)
-    return data, test
+    return write_train_test(tmp_path, 60, 15, seed=21)
 
 
 def test_search_runs_trials_judges_the_best_against_the_reference_and_hands_params_to_train(

@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 from ratchet.reporting.html import Safe, join, num, tag
+from ratchet.reporting.rundata import own_gate_metric
 from ratchet.reporting.svg import MARGIN, Frame, axes, color, figure, legend, padded_range, tick_label
 
 UP, DOWN, FIRST, REJECTED = "#009E73", "#D55E00", "#0072B2", "#9a9a9a"
@@ -20,8 +21,7 @@ def _finite(value: Any) -> float | None:
 
 def _on_the_ledger_scale(entry: dict[str, Any]) -> dict[str, Any]:
     """An entry the rule judged on its own metric (relabel: log loss) has no gain on this chart's axis."""
-    own = entry.get("gate_metric")
-    if own is None or own == entry.get("metric"):
+    if own_gate_metric(entry) is None:
         return entry
     return {k: v for k, v in entry.items() if k not in ("gain", "ci", "candidate", "reference")}
 

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.table import Table
 
+from ratchet.reporting.rundata import own_gate_metric
+
 if TYPE_CHECKING:
     from ratchet.pipeline import RunResult
 
@@ -31,8 +33,8 @@ def ledger_table(ledger: list[dict]) -> Table:
 
 def _metric_cell(entry: dict) -> str:
     """The ledger metric; a step judged on its own metric says its gain is in that one."""
-    metric, own = entry.get("metric", ""), entry.get("gate_metric")
-    return metric if own is None or own == metric else f"{metric} (gain: {own})"
+    metric, own = entry.get("metric", ""), own_gate_metric(entry)
+    return metric if own is None else f"{metric} (gain: {own})"
 
 
 def metrics_table(metrics: dict) -> Table:

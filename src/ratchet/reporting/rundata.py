@@ -25,6 +25,15 @@ VALID_PREDICTIONS = "valid_predictions.parquet"
 """Written by the report step: validation label_id, pred_id and prob_<label> of the shipped model."""
 
 
+def own_gate_metric(entry: dict[str, Any]) -> str | None:
+    """The metric a ledger entry was judged on when it is not the ledger's own (relabel: log loss), else None.
+
+    Such an entry's reference, candidate, gain and CI are in that metric, not on the ledger's scale.
+    """
+    own = entry.get("gate_metric")
+    return None if own is None or own == entry.get("metric") else str(own)
+
+
 def read_json_or(path: Path, default: Any) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))

@@ -11,7 +11,7 @@ from typing import Any
 
 from ratchet.reporting.charts import confusion_heatmap, reliability_diagram, roc_chart, waterfall
 from ratchet.reporting.html import Safe, interval, join, key_values, num, section, table, tag
-from ratchet.reporting.rundata import RunFiles
+from ratchet.reporting.rundata import RunFiles, own_gate_metric
 from ratchet.reporting.svg import Series, hbar_chart, line_chart
 
 STATUS_CLASS = {"kept": "good", "completed": "neutral", "rejected": "bad", "skipped": "muted", "failed": "bad"}
@@ -75,8 +75,8 @@ def _candidate_cell(entry: dict[str, Any]) -> str:
 
     A step judged on its own metric (relabel: log loss) always shows its comparison, named.
     """
-    own = entry.get("gate_metric")
-    if own is not None and own != entry.get("metric") and entry.get("reference") is not None:
+    own = own_gate_metric(entry)
+    if own is not None and entry.get("reference") is not None:
         return f"{own}: {num(entry.get('reference'))} -> {num(entry.get('candidate'))}"
     if entry.get("status") != "rejected":
         return ""
