@@ -35,3 +35,10 @@ def test_relabel_gate_metric_is_checked_and_canonical() -> None:
     assert apply_overrides(_config(), ["relabel.gate_metric=macro_f1"]).relabel.gate_metric == "macro_f1"
     with pytest.raises(RatchetError, match="unknown metric 'f2'"):
         apply_overrides(_config(), ["relabel.gate_metric=f2"])
+
+
+def test_adapt_new_token_init_is_checked() -> None:
+    assert _config().adapt.new_token_init == "cooccurrence"
+    assert apply_overrides(_config(), ["adapt.new_token_init=sample"]).adapt.new_token_init == "sample"
+    with pytest.raises(RatchetError, match="new_token_init='mean' is not allowed"):
+        apply_overrides(_config(), ["adapt.new_token_init=mean"])

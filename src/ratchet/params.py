@@ -193,6 +193,10 @@ class AdaptParams:
     """At most this many tokens are added to the vocabulary."""
     min_token_count: int = 3
     """A token is added only if it occurs at least this often in the adaptation corpus."""
+    new_token_init: Literal["cooccurrence", "sample"] = "cooccurrence"
+    """Start of a new token without known pieces (a CJK character that was [UNK]): placed by its
+    co-occurrence in the adaptation corpus (similar characters start close), or a random draw from
+    the embedding distribution."""
     learning_rate: float = 1e-4
     """Peak AdamW rate of continued pretraining (new embeddings must move, so above fine-tuning rates)."""
     max_length: int = 128
@@ -217,5 +221,7 @@ class AdaptParams:
         probe_ok = self.probe_epochs is None or self.probe_epochs > 0
         if self.epochs <= 0 or not probe_ok or self.learning_rate <= 0 or self.max_length < 8:
             raise RatchetError("adapt params out of range: epochs, probe_epochs, learning_rate > 0; max_length >= 8")
+        if self.new_token_init not in ("cooccurrence", "sample"):
+            raise RatchetError(f"unknown adapt.new_token_init {self.new_token_init!r}: use cooccurrence or sample")
         if self.max_tokens < self.max_length or not 0.0 < self.pretrain_share < 1.0:
             raise RatchetError("adapt.max_tokens must be >= adapt.max_length and adapt.pretrain_share in (0, 1)")

@@ -54,7 +54,9 @@ def test_tokens_without_known_pieces_start_as_distinct_typical_embeddings(tiny_m
     model, tok = load_lm(str(tiny_model_dir("bert")), "mlm")
     old = model.get_input_embeddings().weight.detach().clone()
     report = extend_vocabulary(model, tok, chars, seed=5)
-    assert report == {"tokens_added": 400, "from_pieces": 0, "sampled": 400, "vocab_before": 300, "vocab_after": 700}
+    assert report == {"tokens_added": 400, "from_pieces": 0, "from_cooccurrence": 0,
+                      "cooccurrence_anchors": 0, "sampled": 400,
+                      "vocab_before": 300, "vocab_after": 700}  # fmt: skip
     new = model.get_input_embeddings().weight.detach()[300:]
     distances = torch.cdist(new, new)
     typical = torch.cdist(old[5:], old[5:]).median()

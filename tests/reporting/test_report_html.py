@@ -186,7 +186,8 @@ def test_adapt_step_shows_corpus_coverage_loss_curve_and_decision(run: Path) -> 
         "corpus": {"rows": 812, "removed_test": 7, "removed_near_test": 3},
         "coverage_before": {"coverage": 0.277, "unk_share": 0.723, "pieces_per_unit": 1.0, "distinct_uncovered": 2100},
         "coverage_after": {"coverage": 0.982, "unk_share": 0.018, "pieces_per_unit": 1.0, "distinct_uncovered": 90},
-        "vocab": {"tokens_added": 2010, "examples": ["好", "<b>"]},
+        "vocab": {"tokens_added": 2010, "examples": ["好", "<b>"], "from_pieces": 10, "from_cooccurrence": 1900,
+                  "cooccurrence_anchors": 685, "sampled": 100},
         "pretrain": {"objective": "mlm", "steps": 40, "total_steps": 40, "heldout_loss_before": 7.5,
                      "heldout_loss_after": 4.25, "loss_curve": [{"step": 10, "loss": 7.0}, {"step": 40, "loss": 4.5}]},
         "probe": {"epochs": 2, "adapted": {"valid_macro_f1": 0.61}, "original": {"valid_macro_f1": 0.6223}},
@@ -198,6 +199,7 @@ def test_adapt_step_shows_corpus_coverage_loss_curve_and_decision(run: Path) -> 
     assert "adapt" in section_ids(html)
     adapt = html[html.index('<section id="adapt"') :]
     adapt = adapt[: adapt.index("</section>")]
-    for expected in ("812", "0.2770", "0.9820", "2010 tokens added", "4.2500", "0.6223", "-0.0123", "rejected"):
+    how = "1900 by corpus co-occurrence (mapped from 685 old tokens)"
+    for expected in ("812", "0.2770", "0.9820", "2010 tokens added", how, "4.2500", "0.6223", "-0.0123", "rejected"):
         assert expected in adapt, expected
     assert 'id="adapt-loss"' in adapt and "<b>" not in adapt and "&lt;b&gt;" in adapt

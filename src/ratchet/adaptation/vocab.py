@@ -13,11 +13,13 @@ every fast-tokenizer family supports (WordPiece, BPE, Unigram) and which
 ``save_pretrained`` writes into ``tokenizer.json``: the adapted checkpoint,
 the trained model and ``predict`` all tokenize the same way. A new word's
 embedding starts at the mean of its old pieces, so it starts close to its old
-spelling. A token with no known piece (a CJK character that was ``[UNK]``) gets
-a seeded draw from the normal distribution of the existing embeddings (their
-mean and covariance): it looks like a typical token, and - unlike the bare mean,
-which every such token would share - it is distinguishable from the first
-fine-tuning step on, before continued pretraining has told the characters apart.
+spelling. A token with no known piece (a CJK character that was ``[UNK]``) is
+placed by how the adaptation corpus uses it (``cooccurrence``): same mean and
+covariance as the existing embeddings, but characters used alike start close
+together. Without a corpus (or for a token too rare to have statistics) it gets
+a seeded draw from that normal distribution: it looks like a typical token, and
+- unlike the bare mean, which every such token would share - it is
+distinguishable from the first step on.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 
 MAX_WORD_PIECES = 3
@@ -109,11 +112,15 @@ def plan_extension(coverage: Coverage, *, max_new: int, min_count: int) -> list[
     return ranked[:max_new]
 
 
-def extend_vocabulary(model: torch.nn.Module, tokenizer, tokens: Sequence[str], seed: int = 0) -> dict[str, int]:
+def extend_vocabulary(
+    model: torch.nn.Module, tokenizer, tokens: Sequence[str], seed: int = 0, corpus: Sequence[str] | None = None
+) -> dict[str, int]:
     """Add ``tokens`` to ``tokenizer`` (in place), resize ``model`` and initialize the new rows.
 
-    Existing token ids and embedding rows are untouched; the draws depend only on ``seed`` (a resumed
-    run rebuilds the same rows). Returns counts for the manifest.
+    ``corpus``: the adaptation texts; tokens without known pieces are placed by their co-occurrence
+    there (see the module docstring). Existing token ids and embedding rows are untouched; the rows
+    depend only on ``seed`` and the corpus (a resumed run rebuilds the same rows). Returns counts for
+    the manifest.
     """
     from tokenizers import AddedToken
 
@@ -139,23 +146,54 @@ def extend_vocabulary(model: torch.nn.Module, tokenizer, tokens: Sequence[str], 
         mean_out = outputs.weight[:old_rows].mean(0) if untied_out else None
         bias_mean = out_bias[:old_rows].mean() if out_bias is not None and out_bias.shape[0] > old_rows else None
         initialized_from_pieces = 0
+        unseen: list[int] = []
         for new_id, old_ids in zip(ids, pieces, strict=True):
             if new_id < first_new:
                 continue  # already a token of the vocabulary: add_tokens skipped it
             useful = [i for i in old_ids if i != unk and i not in special and i < old_rows]
             initialized_from_pieces += bool(useful)
-            inputs[new_id] = inputs[useful].mean(0) if useful else draw()
+            if useful:
+                inputs[new_id] = inputs[useful].mean(0)
+            else:
+                unseen.append(new_id)
+                inputs[new_id] = draw()
             if untied_out:
                 outputs.weight[new_id] = outputs.weight[useful].mean(0) if useful else mean_out
             if bias_mean is not None:
                 out_bias[new_id] = out_bias[useful].mean() if useful else bias_mean
+        placed, anchors = _place_by_cooccurrence(inputs, old_rows, unseen, tokenizer, corpus, seed)
     return {
         "tokens_added": int(added),
         "from_pieces": int(initialized_from_pieces),
-        "sampled": int(added - initialized_from_pieces),
+        "from_cooccurrence": int(placed),
+        "cooccurrence_anchors": int(anchors),
+        "sampled": int(added - initialized_from_pieces - placed),
         "vocab_before": int(old_rows),
         "vocab_after": int(model.get_input_embeddings().weight.shape[0]),
     }
+
+
+def _place_by_cooccurrence(inputs: torch.Tensor, old_rows: int, new_ids: list[int], tokenizer,
+                           corpus: Sequence[str] | None, seed: int) -> tuple[int, int]:  # fmt: skip
+    """Overwrite the rows of ``new_ids`` that have corpus statistics -> (rows placed, anchors used)."""
+    from ratchet.adaptation.cooccurrence import cooccurrence_vectors, map_from_anchors, place_on_principal_axes
+
+    if not corpus or len(new_ids) < 2:
+        return 0, 0
+    vectors = cooccurrence_vectors(tokenizer, corpus, seed=seed)
+    found = vectors.rows_for(new_ids) if vectors is not None else {}
+    if len(found) < 2:  # one row has no spread to scale
+        return 0, 0
+    chosen = sorted(found)
+    coordinates = np.stack([found[i] for i in chosen])
+    special = set(tokenizer.all_special_ids)
+    anchor_ids = [i for i in vectors.ids.tolist() if i < old_rows and i not in special]
+    mapped = map_from_anchors(inputs[:old_rows], vectors, anchor_ids, coordinates)
+    if mapped is None:
+        inputs[chosen] = place_on_principal_axes(inputs[:old_rows], coordinates, seed)
+        return len(chosen), 0
+    inputs[chosen] = mapped
+    return len(chosen), len(vectors.rows_for(anchor_ids))
 
 
 def _embedding_sampler(weights: torch.Tensor, seed: int):

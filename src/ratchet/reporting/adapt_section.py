@@ -78,8 +78,21 @@ def _coverage_table(metrics: dict[str, Any]) -> Safe | None:
     vocab = metrics.get("vocab") or {}
     keys = ("coverage", "unk_share", "pieces_per_unit", "distinct_uncovered")
     rows = [[key, num(before.get(key)), num(after.get(key))] for key in keys]
-    caption = f"Tokenizer coverage ({vocab.get('tokens_added', 0)} tokens added)"
+    caption = f"Tokenizer coverage ({vocab.get('tokens_added', 0)} tokens added{_starts(vocab)})"
     examples = vocab.get("examples") or []
     if examples:
         caption += ": " + " ".join(str(token) for token in examples[:20])
     return table(["", "before", "after"], rows, numeric=[1, 2], id="adapt-coverage", caption=caption)
+
+
+def _starts(vocab: dict[str, Any]) -> str:
+    """How the new embedding rows were initialized, for the coverage caption ("" for older manifests)."""
+    if not vocab.get("tokens_added") or "from_pieces" not in vocab:
+        return ""
+    parts = [f"{vocab['from_pieces']} from their old pieces"]
+    if vocab.get("from_cooccurrence"):
+        anchors = vocab.get("cooccurrence_anchors")
+        how = f"mapped from {anchors} old tokens" if anchors else "on the principal axes"
+        parts.append(f"{vocab['from_cooccurrence']} by corpus co-occurrence ({how})")
+    parts.append(f"{vocab.get('sampled', 0)} drawn at random")
+    return "; started " + ", ".join(parts)

@@ -145,7 +145,8 @@ class AdaptStep:
         extension: dict[str, Any] = {"tokens_added": 0}
         if p.extend_vocab and before.coverage < p.min_coverage:
             tokens = plan_extension(before, max_new=p.max_new_tokens, min_count=p.min_token_count)
-            extension = extend_vocabulary(model, tokenizer, tokens, seed=ctx.seed)
+            corpus = texts if p.new_token_init == "cooccurrence" else None
+            extension = extend_vocabulary(model, tokenizer, tokens, seed=ctx.seed, corpus=corpus)
             extension["examples"] = tokens[:20]
         after = measure_coverage(tokenizer, texts) if extension["tokens_added"] else before
         ctx.log.info("adapt: coverage %.3f -> %.3f, %d tokens added", before.coverage, after.coverage,
