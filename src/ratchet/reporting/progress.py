@@ -31,7 +31,9 @@ class BarHandle:
 
     def advance(self, n: float = 1, **fields: Any) -> None:
         if self._progress is not None and self._task is not None:
-            self._progress.update(self._task, advance=n, info=_format_fields(fields) if fields else None)
+            # Without fields the info column keeps its text (passing info=None would print "None").
+            extra = {"info": _format_fields(fields)} if fields else {}
+            self._progress.update(self._task, advance=n, **extra)
 
     def update(self, total: float | None = None, **fields: Any) -> None:
         if self._progress is None or self._task is None:
