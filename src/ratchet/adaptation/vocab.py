@@ -14,9 +14,10 @@ every fast-tokenizer family supports (WordPiece, BPE, Unigram) and which
 the trained model and ``predict`` all tokenize the same way. A new word's
 embedding starts at the mean of its old pieces, so it starts close to its old
 spelling. A token with no known piece (a CJK character that was ``[UNK]``) is
-placed by how the adaptation corpus uses it (``cooccurrence``): same mean and
-covariance as the existing embeddings, but characters used alike start close
-together. Without a corpus (or for a token too rare to have statistics) it gets
+placed by how the adaptation corpus uses it (``cooccurrence``): near the old
+tokens used alike, with the typical spread of the existing embeddings, so
+characters used alike start close together. Without a corpus (or for a token
+too rare to have statistics) it gets
 a seeded draw from that normal distribution: it looks like a typical token, and
 - unlike the bare mean, which every such token would share - it is
 distinguishable from the first step on.
