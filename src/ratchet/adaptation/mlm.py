@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from ratchet.adaptation.lmdata import Batcher, encode_corpus, step_generator
@@ -28,7 +27,7 @@ from ratchet.errors import RatchetError
 from ratchet.fsutil import atomic_dir, hash_json
 from ratchet.training import checkpoint as ckpt
 from ratchet.training import telemetry as tm
-from ratchet.training.batching import plan_batches, to_device
+from ratchet.training.batching import BatchStream, plan_batches, to_device
 from ratchet.training.inference import autocast, pad_multiple_for
 from ratchet.training.optim import build_optimizer, build_scheduler
 
@@ -162,16 +161,8 @@ def pretrain(
     train = Batcher(encode_corpus(tokenizer, texts, params.max_length), **make)
     held = Batcher(encode_corpus(tokenizer, heldout, params.max_length), **make)
     lengths = train.data.encoded.lengths
-    plans: dict[int, list[np.ndarray]] = {}
-
-    def plan(epoch: int) -> list[np.ndarray]:
-        if epoch not in plans:
-            plans.clear()
-            plans[epoch] = plan_batches(lengths, max_tokens=params.max_tokens, batch_size=params.batch_size,
-                                        seed=seed, epoch=epoch, pad_multiple=multiple)  # fmt: skip
-        return plans[epoch]
-
-    per_epoch = max(1, len(plan(0)))
+    stream = BatchStream(lengths, params, seed, multiple)  # the training loop's batches, epoch after epoch
+    per_epoch = max(1, stream.per_epoch)
     total = max(1, math.ceil(params.epochs * per_epoch)) if len(lengths) else 0
     model.to(dev)
     model.train()
@@ -221,7 +212,7 @@ def pretrain(
                 result.stopped_by_deadline = True
                 break
             step = state["step"]
-            rows = plan(step // per_epoch)[step % per_epoch]
+            rows = stream.rows(step)
             batch, targets = train(rows, step_generator(seed, step + 1))
             if targets:  # a batch of nothing but [UNK] has nothing to predict: the step passes without an update
                 with autocast(dev):

@@ -16,7 +16,7 @@ import torch
 from ratchet.training.encode import Encoded
 
 if TYPE_CHECKING:
-    from ratchet.config import TrainParams
+    from ratchet.config import AdaptParams, TrainParams
 
 
 def padded_length(length: int, multiple: int, cap: int) -> int:
@@ -110,12 +110,13 @@ def to_device(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str,
 
 
 class BatchStream:
-    """The training loop's batches: micro-batch ``m`` of the endless stream epoch 0, epoch 1, ...
+    """The batches of the training loop (and of continued pretraining): micro-batch ``m`` of the endless
+    stream epoch 0, epoch 1, ... (``params`` gives max_tokens and batch_size).
 
     An epoch's plan depends on (seed, epoch) only, so a resumed loop finds its place by ``m``.
     """
 
-    def __init__(self, lengths: np.ndarray, params: TrainParams, seed: int, pad_multiple: int) -> None:
+    def __init__(self, lengths: np.ndarray, params: TrainParams | AdaptParams, seed: int, pad_multiple: int) -> None:
         self.lengths, self.params, self.seed, self.pad_multiple = lengths, params, seed, pad_multiple
         self._plans: dict[int, list[np.ndarray]] = {}
         self.per_epoch = len(self.plan(0))
