@@ -194,7 +194,7 @@ def _place_by_cooccurrence(inputs: torch.Tensor, old_rows: int, new_ids: list[in
         inputs[chosen] = place_on_principal_axes(inputs[:old_rows], coordinates, seed)
         return len(chosen), 0
     inputs[chosen] = mapped
-    return len(chosen), len(vectors.rows_for(anchor_ids))
+    return len(chosen), len(anchor_ids)  # every anchor id comes from vectors.ids
 
 
 def _embedding_sampler(weights: torch.Tensor, seed: int):
