@@ -20,6 +20,7 @@ import numpy as np
 
 from ratchet.artifacts import ArtifactStore, ArtifactView
 from ratchet.config import RunConfig
+from ratchet.devices import resolve_device
 from ratchet.fsutil import read_json, write_json
 from ratchet.manifest import (
     DONE_STATES,
@@ -269,18 +270,6 @@ class Pipeline:
     @staticmethod
     def _write_ledger(run_dir: Path, ledger: list[dict[str, Any]]) -> None:
         write_json(run_dir / "ledger.json", ledger)
-
-
-def resolve_device(device: str) -> str:
-    import torch
-
-    from ratchet.errors import RatchetError
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda" and not torch.cuda.is_available():
-        raise RatchetError("--device cuda was asked for, but no CUDA GPU is visible: use --device cpu or auto")
-    return device
 
 
 def _ledger_line(entry: dict[str, Any]) -> str:

@@ -35,7 +35,7 @@ def predict_file(
     from ratchet.data.clean import normalize_text
     from ratchet.data.columns import resolve_columns
     from ratchet.data.io import read_table
-    from ratchet.pipeline import resolve_device
+    from ratchet.devices import resolve_device
     from ratchet.predictor import load_predictor
     from ratchet.reporting.progress import Progress
 

@@ -20,8 +20,9 @@ from ratchet.reporting.adapt_section import adapt_section
 from ratchet.reporting.assets import CSS, JS
 from ratchet.reporting.data_section import data_section, errors_section, steps_section
 from ratchet.reporting.html import Safe, interval, join, num, tag
+from ratchet.reporting.ledger_section import ledger_section
 from ratchet.reporting.rundata import RunFiles, load_run
-from ratchet.reporting.sections import ledger_section, search_section, test_section, training_section
+from ratchet.reporting.sections import search_section, test_section, training_section
 
 REPORT_NAME = "report.html"
 TOC = (

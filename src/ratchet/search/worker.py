@@ -131,7 +131,7 @@ def find_spec(run_dir: Path, wait_s: float) -> Path:
 
 def run_worker(run_dir: str | Path, storage_url: str, max_trials: int | None = None, wait_s: float = 600.0) -> int:
     """Join the run's study through ``storage_url`` and run trials until it is done -> trials run here."""
-    from ratchet.pipeline import resolve_device
+    from ratchet.devices import resolve_device
 
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
