@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +28,8 @@ def load_pair(out: Path, variant: str) -> tuple[np.ndarray, np.ndarray, np.ndarr
     found = sorted((out / "runs" / variant / "steps").glob("*-evaluate/test_predictions.parquet"))
     tfidf = out / "tfidf_test_predictions.npy"
     if not found or not tfidf.is_file():
-        raise SystemExit(f"error: {out} has no test predictions of {variant} and tfidf-char: run both there first")
+        print(f"error: {out} lacks test predictions of {variant} or tfidf-char: run both there", file=sys.stderr)
+        raise SystemExit(2)
     rows = pd.read_parquet(found[-1])
     return rows["label_id"].to_numpy(), rows["pred_id"].to_numpy(), np.load(tfidf)
 
