@@ -168,7 +168,7 @@ def run_pipeline(
     }
     train_entry = next(e for e in result.ledger if e["step"] == "train")
     row["valid_macro_f1"] = train_entry.get("after")
-    train_metrics = json.loads(next((out / name / "steps").glob("*-train/manifest.json")).read_text())["metrics"]
+    train_metrics = step_metrics(out / name, "train")
     if "ensemble" in train_metrics:
         decision = train_metrics["ensemble"]
         row["seeds"] = {"valid_macro_f1": [round(s["valid_macro_f1"], 4) for s in train_metrics["seeds"]],
@@ -176,7 +176,7 @@ def run_pipeline(
                         "shipped": decision.get("shipped")}  # fmt: skip
     adapt_entry = next((e for e in result.ledger if e["step"] == "adapt"), None)
     if adapt_entry is not None:
-        metrics = json.loads((out / name / "steps" / "03-adapt" / "manifest.json").read_text())["metrics"]
+        metrics = step_metrics(out / name, "adapt")
         pretrain = metrics["pretrain"]
         row["adapt"] = {
             "corpus_rows": metrics["corpus"]["rows"],
@@ -202,19 +202,32 @@ def run_pipeline(
     return row
 
 
-def compare_with_tfidf(out: Path, name: str) -> dict | None:
-    """Paired bootstrap (2,000 resamples) and McNemar of a pipeline's test predictions against TF-IDF's."""
+def step_metrics(run_dir: Path, step: str) -> dict:
+    """The metrics in a finished step's manifest (steps/NN-<step>/manifest.json)."""
+    return json.loads(next((run_dir / "steps").glob(f"*-{step}/manifest.json")).read_text())["metrics"]
+
+
+def sealed_test_pair(out: Path, name: str) -> tuple | None:
+    """(truth, the variant's predictions, TF-IDF's predictions) on OUT's sealed test rows; None if either is missing."""
     import numpy as np
     import pandas as pd
-
-    from ratchet.evaluation.significance import mcnemar, paired_bootstrap
 
     tfidf_file = out / "tfidf_test_predictions.npy"
     found = sorted((out / "runs" / name / "steps").glob("*-evaluate/test_predictions.parquet"))
     if not tfidf_file.is_file() or not found:
         return None
     rows = pd.read_parquet(found[-1])
-    truth, ours, theirs = rows["label_id"].to_numpy(), rows["pred_id"].to_numpy(), np.load(tfidf_file)
+    return rows["label_id"].to_numpy(), rows["pred_id"].to_numpy(), np.load(tfidf_file)
+
+
+def compare_with_tfidf(out: Path, name: str) -> dict | None:
+    """Paired bootstrap (2,000 resamples) and McNemar of a pipeline's test predictions against TF-IDF's."""
+    from ratchet.evaluation.significance import mcnemar, paired_bootstrap
+
+    pair = sealed_test_pair(out, name)
+    if pair is None:
+        return None
+    truth, ours, theirs = pair
     k = int(max(truth.max(), ours.max(), theirs.max())) + 1
     boot = paired_bootstrap(truth, theirs, ours, k=k)
     return {

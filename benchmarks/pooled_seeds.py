@@ -23,31 +23,28 @@ import numpy as np
 
 def load_pair(out: Path, variant: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(truth, variant's predictions, TF-IDF's predictions) on one OUT folder's sealed test rows."""
-    import pandas as pd
+    from chinese_adaptation import sealed_test_pair  # this folder is on sys.path when run as a script
 
-    found = sorted((out / "runs" / variant / "steps").glob("*-evaluate/test_predictions.parquet"))
-    tfidf = out / "tfidf_test_predictions.npy"
-    if not found or not tfidf.is_file():
+    pair = sealed_test_pair(out, variant)
+    if pair is None:
         print(f"error: {out} lacks test predictions of {variant} or tfidf-char: run both there", file=sys.stderr)
         raise SystemExit(2)
-    rows = pd.read_parquet(found[-1])
-    return rows["label_id"].to_numpy(), rows["pred_id"].to_numpy(), np.load(tfidf)
+    return pair
 
 
 def pooled_gain(pairs: list[tuple[np.ndarray, np.ndarray, np.ndarray]], n_bootstrap: int = 2000,
                 seed: int = 0) -> dict:  # fmt: skip
     """Mean per-seed gain (variant - TF-IDF) in macro-F1 with a stratified paired bootstrap."""
-    from ratchet.evaluation.metrics import confusion_matrix, confusion_score, resampled_confusions
+    from ratchet.evaluation.metrics import bootstrap_indices, confusion_matrix, confusion_score
 
-    rng = np.random.default_rng(seed)
     per_seed, resampled = [], np.zeros(n_bootstrap)
-    for truth, ours, theirs in pairs:
+    for i, (truth, ours, theirs) in enumerate(pairs):
         k = int(max(truth.max(), ours.max(), theirs.max())) + 1
         full = [float(confusion_score("macro_f1", confusion_matrix(truth, p, k))) for p in (ours, theirs)]
         per_seed.append(full[0] - full[1])
-        idx = rng.integers(0, len(truth), size=(n_bootstrap, len(truth)))
-        scores = [confusion_score("macro_f1", resampled_confusions(truth * k + p, idx, k)) for p in (ours, theirs)]
-        resampled += (scores[0] - scores[1]) / len(pairs)
+        codes = (truth * k + ours, truth * k + theirs)
+        draws = bootstrap_indices(len(truth), n_bootstrap, seed + i)  # each seed's rows resampled on their own
+        resampled += np.concatenate([_gains(*codes, idx, k) for idx in draws]) / len(pairs)
     return {
         "seeds": len(pairs),
         "per_seed_gain": [round(g, 4) for g in per_seed],
@@ -55,6 +52,14 @@ def pooled_gain(pairs: list[tuple[np.ndarray, np.ndarray, np.ndarray]], n_bootst
         "ci": [round(float(np.quantile(resampled, 0.025)), 4), round(float(np.quantile(resampled, 0.975)), 4)],
         "p_better": round(float(np.mean(resampled > 0)), 3),
     }
+
+
+def _gains(codes_ours: np.ndarray, codes_theirs: np.ndarray, idx: np.ndarray, k: int) -> np.ndarray:
+    """Macro-F1 gain of each resample in idx (b, n), from codes = true * k + pred."""
+    from ratchet.evaluation.metrics import confusion_score, resampled_confusions
+
+    ours, theirs = (confusion_score("macro_f1", resampled_confusions(c, idx, k)) for c in (codes_ours, codes_theirs))
+    return ours - theirs
 
 
 def main(argv: list[str] | None = None) -> None:
