@@ -136,13 +136,14 @@ def run_tfidf(run_dir: Path) -> dict:
 
 
 def run_pipeline(
-    name: str, train: Path, test: Path, unlabeled: Path | None, out: Path, args: argparse.Namespace
-) -> dict:
+    name: str, train: Path, test: Path, unlabeled: Path | None, out: Path, args: argparse.Namespace,
+    truth: dict[str, str],
+) -> dict:  # fmt: skip
     from ratchet import Pipeline
     from ratchet.config import AdaptParams, GateParams, RunConfig, SearchParams, TrainParams
 
-    steps = ("clean", "split", "train", "evaluate") if name == "no-adapt" else (
-        "clean", "split", "adapt", "train", "evaluate")  # fmt: skip
+    steps = ("clean", "split") + (() if name == "no-adapt" else ("adapt",)) + ("train",)
+    steps += ("selftrain", "evaluate") if args.selftrain else ("evaluate",)
     train_params = TrainParams(epochs=args.epochs, max_length=args.max_length, max_tokens=args.max_tokens,
                                learning_rate=args.lr, batch_size=32)  # fmt: skip
     adapt = AdaptParams(epochs=args.adapt_epochs, max_length=args.max_length, max_tokens=args.max_tokens,
@@ -154,7 +155,7 @@ def run_pipeline(
         data=str(train), test=str(test), out=str(out / name), steps=steps, seed=args.seed,
         overwrite=not args.resume, resume=args.resume, device=args.device, train=train_params, adapt=adapt,
         search=SearchParams(seeds=args.seeds, ensemble=args.seeds > 1),
-        gate=GateParams(min_gain=-1.0, confidence=0.0) if name != "no-adapt" else GateParams(),
+        gate=GateParams(min_gain=-1.0, confidence=0.0) if name != "no-adapt" or args.selftrain else GateParams(),
     )  # fmt: skip
     started = time.time()
     result = Pipeline.from_config(config).run()
@@ -174,6 +175,9 @@ def run_pipeline(
         row["seeds"] = {"valid_macro_f1": [round(s["valid_macro_f1"], 4) for s in train_metrics["seeds"]],
                         "ensemble_gain": decision.get("gain"), "ensemble_p_better": decision.get("p_better"),
                         "shipped": decision.get("shipped")}  # fmt: skip
+    selftrain_entry = next((e for e in result.ledger if e["step"] == "selftrain"), None)
+    if selftrain_entry is not None and selftrain_entry["status"] != "skipped":
+        row["selftrain"] = selftrain_summary(out / name, selftrain_entry, truth)
     adapt_entry = next((e for e in result.ledger if e["step"] == "adapt"), None)
     if adapt_entry is not None:
         metrics = step_metrics(out / name, "adapt")
@@ -195,11 +199,44 @@ def run_pipeline(
             "gain": adapt_entry.get("gain"),
             "ci": adapt_entry.get("ci"),
             "p_better": adapt_entry.get("p_better"),
-            "default_gate_would": "keep"
-            if (adapt_entry.get("gain") or 0) > 0 and (adapt_entry.get("p_better") or 0) >= 0.8
-            else "reject",
+            "default_gate_would": default_gate_would(adapt_entry),
         }
     return row
+
+
+def default_gate_would(entry: dict) -> str:
+    """What the default gate (gain > 0 and P(better) >= 0.8) would have decided on a ledger entry."""
+    return "keep" if (entry.get("gain") or 0) > 0 and (entry.get("p_better") or 0) >= 0.8 else "reject"
+
+
+def true_labels(corpus: dict[str, list[str]]) -> dict[str, str]:
+    """Each review (normalized as the clean step normalizes text) -> its label, for reviews in one file only."""
+    from ratchet.config import CleanParams
+    from ratchet.data.clean import normalize_text
+
+    both = set(corpus["negative"]) & set(corpus["positive"])
+    return {normalize_text(t, CleanParams()): label for label, lines in corpus.items() for t in lines if t not in both}
+
+
+def selftrain_summary(run_dir: Path, entry: dict, truth: dict[str, str]) -> dict:
+    """Pseudo-label counts and accuracy (the benchmark knows every review's true label), student and gate."""
+    import pandas as pd
+
+    metrics = step_metrics(run_dir, "selftrain")
+    pseudo = pd.read_parquet(next((run_dir / "steps").glob("*-selftrain/pseudo_labels.parquet")))
+    known = [(label, truth[t]) for t, label in zip(pseudo["text"], pseudo["label"], strict=True) if t in truth]
+    return {
+        "pseudo_labels": metrics["pseudo_labels"]["chosen"],
+        "labeled_by_teacher": metrics["pseudo_labels"]["labeled_by_teacher"],
+        "pseudo_label_accuracy": sum(a == b for a, b in known) / len(known) if known else None,
+        "pseudo_labels_checked": len(known),
+        "student_valid_macro_f1": metrics["student"]["best_valid_macro_f1"],
+        "seconds": round(metrics["seconds"], 1),
+        "gain": entry.get("gain"),
+        "ci": entry.get("ci"),
+        "p_better": entry.get("p_better"),
+        "default_gate_would": default_gate_would(entry),
+    }
 
 
 def step_metrics(run_dir: Path, step: str) -> dict:
@@ -260,6 +297,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--adapt-lr", type=float, default=2e-4, help="continued-pretraining learning rate")
     parser.add_argument("--seeds", type=int, default=1, help="fine-tune seeds; above 1 their average ships")
     parser.add_argument("--resume", action="store_true", help="reuse finished steps of earlier runs in OUT")
+    parser.add_argument("--selftrain", action="store_true",
+                        help="add the selftrain step: the trained model labels the unlabeled reviews")  # fmt: skip
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--variants", default=",".join(VARIANTS), help=f"comma-separated subset of {VARIANTS}")
@@ -276,12 +315,13 @@ def main(argv: list[str] | None = None) -> None:
     print(f"data: {args.train_rows} train / {args.test_rows} test rows ({available}), "
           f"torch threads {args.threads}, device {args.device}", flush=True)  # fmt: skip
     wanted = [v.strip() for v in args.variants.split(",") if v.strip()]
+    truth = true_labels(corpus)
     results: dict[str, dict] = {"settings": vars(args)}
     unknown = sorted(set(wanted) - set(VARIANTS))
     if unknown:
         raise SystemExit(f"unknown variant {unknown[0]!r}: use {', '.join(VARIANTS)}")
     for name in [v for v in wanted if v != "tfidf-char"]:  # in the order asked for
-        results[name] = run_pipeline(name, train, test, unlabeled, out / "runs", args)
+        results[name] = run_pipeline(name, train, test, unlabeled, out / "runs", args, truth)
         print(f"{name:12s} {json.dumps(results[name])}", flush=True)
         (out / "results.json").write_text(json.dumps(results, indent=2))
     if "tfidf-char" in wanted:

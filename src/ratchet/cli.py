@@ -41,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--config", help="YAML file of settings (RUN/config.yaml of an earlier run works)")
     run.add_argument("--resume", action="store_true", default=None, help="continue the run in --out")
     run.add_argument("--overwrite", action="store_true", default=None, help="replace the run in --out")
-    run.add_argument("--unlabeled", help="unlabeled in-domain texts for domain adaptation (adapt step)")
+    run.add_argument("--unlabeled", help="unlabeled in-domain texts, one per line (adapt and selftrain steps)")
     run.add_argument("--label-fixes", help="reviewed label_issues.csv (accept column) to apply to training labels")
     run.add_argument("--storage", help="Optuna storage URL for the search (default: SQLite in the run folder)")
     run.add_argument("--ensemble", action="store_true", default=None, help="average the final seeds' models")

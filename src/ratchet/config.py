@@ -25,6 +25,7 @@ from ratchet.params import (  # re-exported: steps import their params from here
     RelabelParams,
     SearchParams,
     SelectParams,
+    SelfTrainParams,
     TrainParams,
 )
 
@@ -68,6 +69,7 @@ class RunConfig:
     select: SelectParams = field(default_factory=SelectParams)
     search: SearchParams = field(default_factory=SearchParams)
     adapt: AdaptParams = field(default_factory=AdaptParams)
+    selftrain: SelfTrainParams = field(default_factory=SelfTrainParams)
 
     def __post_init__(self) -> None:
         if self.preset not in PRESETS:

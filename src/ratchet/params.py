@@ -228,3 +228,26 @@ class AdaptParams:
             raise RatchetError(f"unknown adapt.new_token_init {self.new_token_init!r}: use cooccurrence or sample")
         if self.max_tokens < self.max_length or not 0.0 < self.pretrain_share < 1.0:
             raise RatchetError("adapt.max_tokens must be >= adapt.max_length and adapt.pretrain_share in (0, 1)")
+
+
+@dataclass(frozen=True)
+class SelfTrainParams:
+    threshold: float = 0.9
+    """An unlabeled text gets a pseudo-label only when the shipped model (the teacher) gives its top class
+    at least this probability."""
+    max_ratio: float = 4.0
+    """Pseudo-labeled rows per class at most this many times that class's gold training rows (the most
+    confident first): they cannot drown the gold labels or tip the class balance."""
+    epochs: float = 3.0
+    """Epochs of the student, fine-tuned from the backbone on gold + pseudo-labeled rows. Its epochs are up
+    to 1 + max_ratio times longer than train's, so it gets fewer of them."""
+    weight: float = 1.0
+    """Loss weight of a pseudo-labeled row (a gold row weighs 1)."""
+    max_unlabeled: int = 20_000
+    """The teacher labels at most this many unlabeled texts (a seeded sample of the corpus)."""
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.threshold < 1.0 or self.max_ratio <= 0 or self.epochs <= 0:
+            raise RatchetError("selftrain params out of range: threshold in [0, 1); max_ratio, epochs > 0")
+        if self.weight <= 0 or self.max_unlabeled < 1:
+            raise RatchetError("selftrain params out of range: weight > 0, max_unlabeled >= 1")
