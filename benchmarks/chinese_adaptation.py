@@ -230,7 +230,9 @@ def selftrain_summary(run_dir: Path, entry: dict, truth: dict[str, str]) -> dict
         "labeled_by_teacher": metrics["pseudo_labels"]["labeled_by_teacher"],
         "pseudo_label_accuracy": sum(a == b for a, b in known) / len(known) if known else None,
         "pseudo_labels_checked": len(known),
-        "student_valid_macro_f1": metrics["student"]["best_valid_macro_f1"],
+        "student_valid_macro_f1": [round(r["valid_macro_f1"], 4) for r in metrics.get("seeds", [])]
+        or metrics["student"]["best_valid_macro_f1"],
+        "students_ensemble": metrics.get("ensemble"),
         "seconds": round(metrics["seconds"], 1),
         "gain": entry.get("gain"),
         "ci": entry.get("ci"),

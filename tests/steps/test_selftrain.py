@@ -11,7 +11,7 @@ from ratchet_testing import synthetic_rows
 
 from ratchet.adaptation.pseudo_labels import choose_pseudo_labels
 from ratchet.cli import main
-from ratchet.config import AdaptParams, GateParams, RunConfig, SelfTrainParams, TrainParams
+from ratchet.config import AdaptParams, GateParams, RunConfig, SearchParams, SelfTrainParams, TrainParams
 from ratchet.data.split import text_fingerprint
 from ratchet.errors import RatchetError
 from ratchet.fsutil import read_json
@@ -71,6 +71,7 @@ def test_selftrain_in_a_pipeline(tiny_model_dir, tmp_path: Path) -> None:
         train=TrainParams(epochs=3, learning_rate=3e-3, max_length=32, max_tokens=512),
         adapt=AdaptParams(unlabeled=str(unlabeled)),
         selftrain=SelfTrainParams(threshold=0.0, max_ratio=2.0, epochs=2),
+        search=SearchParams(seeds=2, ensemble=True),  # the teacher is a seed ensemble, and so are the students
         # Keep any candidate, so the test can follow the student into the shipped model; the decision is
         # still judged and recorded.
         gate=GateParams(min_gain=-1.0, confidence=0.0, n_bootstrap=200),
@@ -106,12 +107,16 @@ def test_selftrain_in_a_pipeline(tiny_model_dir, tmp_path: Path) -> None:
     for _, group in pseudo.groupby("label", sort=False):  # the most confident first within each class
         assert np.all(np.diff(group["confidence"].to_numpy()) <= 1e-6)
     assert metrics["student"]["train_params"]["epochs"] == 2
-    # The student ships and predict reads it.
-    assert read_json(run / "model" / "ratchet.json")["kind"] == "transformer"
+    assert read_json(Path(metrics["teacher"]) / "ratchet.json")["kind"] == "ensemble"  # train's two seeds
+    assert [s["seed"] for s in metrics["seeds"]] == [0, 1] and metrics["ensemble"]["shipped"] is True
+    # The students' ensemble ships and predict reads it.
+    shipped = read_json(run / "model" / "ratchet.json")
+    assert shipped["kind"] == "ensemble" and shipped["members"] == 2
     out = tmp_path / "pred.csv"
     assert main(["predict", str(run), str(test), "--out", str(out), "--quiet"]) == 0
     assert len(pd.read_csv(out)) == 30
-    assert "selftrain" in (run / "report.html").read_text(encoding="utf-8")  # its ledger row
+    report = (run / "report.html").read_text(encoding="utf-8")
+    assert 'id="selftrain-examples"' in report and 'id="selftrain-classes"' in report
 
 
 def test_selftrain_without_an_unlabeled_corpus_is_skipped(tiny_model_dir, sentiment_csv, sentiment_test_csv,

@@ -23,6 +23,7 @@ from ratchet.reporting.html import Safe, interval, join, num, tag
 from ratchet.reporting.ledger_section import ledger_section
 from ratchet.reporting.rundata import RunFiles, load_run
 from ratchet.reporting.sections import search_section, test_section, training_section
+from ratchet.reporting.selftrain_section import selftrain_section
 
 REPORT_NAME = "report.html"
 TOC = (
@@ -31,6 +32,7 @@ TOC = (
     ("training", "Training"),
     ("search", "Search"),
     ("adapt", "Adaptation"),
+    ("selftrain", "Self-training"),
     ("data", "Data"),
     ("errors", "Error analysis"),
     ("steps", "Step details"),
@@ -52,6 +54,7 @@ def render(run: RunFiles) -> str:
         "training": training_section(run),
         "search": search_section(run),
         "adapt": adapt_section(run),
+        "selftrain": selftrain_section(run),
         "data": data_section(run),
         "errors": errors_section(run),
         "steps": steps_section(run),

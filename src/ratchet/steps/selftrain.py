@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ratchet.config import CleanParams, SelfTrainParams, TrainParams
+from ratchet.config import CleanParams, GateParams, SelfTrainParams, TrainParams
 from ratchet.data.frames import Split, read_labels, read_split
 from ratchet.fsutil import hash_path, read_json
 from ratchet.pipeline import StepContext, StepResult
@@ -40,6 +40,11 @@ class SelfTrainStepParams:
     """The student's fine-tuning settings (epochs replaced by selftrain.epochs); search's, when it ran."""
     clean: CleanParams = field(default_factory=CleanParams)
     """Normalization applied to the unlabeled corpus, the same as the labeled data got."""
+    seeds: int = 1
+    """Student seeds, as many as train's: a seed-ensemble teacher is judged against a student ensemble."""
+    ensemble: bool = False
+    """Ship the students' averaged probabilities if the rule (``gate``) prefers them to the first student."""
+    gate: GateParams = field(default_factory=GateParams)
     unlabeled_sha256: str | None = None
     """Content hash of the unlabeled file (filled in), so --resume reruns when the file changed."""
 
@@ -64,6 +69,7 @@ class SelfTrainStep:
     def run(self, ctx: StepContext) -> StepResult:
         from ratchet.adaptation.pseudo_labels import choose_pseudo_labels
         from ratchet.predictor import load_predictor
+        from ratchet.search.ensemble import seed_deadline
         from ratchet.search.finetune import TaskData, finetune
 
         p = self.params
@@ -99,11 +105,13 @@ class SelfTrainStep:
                      len(chosen.rows), len(texts), len(train), backbone)  # fmt: skip
         model_dir = ctx.step_dir / "model"
         meta = {"kind": "transformer", "backbone": backbone, "max_length": params.max_length, "text_pair": False}
+        data = TaskData(student_rows, valid, labels)  # shared by the student seeds: tokenized once
         fitted = finetune(
-            backbone, TaskData(student_rows, valid, labels), params, device=ctx.device, seed=ctx.seed,
-            checkpoint_dir=ctx.step_dir / "checkpoint", deadline=ctx.deadline, save_to=model_dir, save_meta=meta,
+            backbone, data, params, device=ctx.device, seed=ctx.seed, checkpoint_dir=ctx.step_dir / "checkpoint",
+            deadline=seed_deadline(ctx.deadline, p.seeds, time.time()), save_to=model_dir, save_meta=meta,
             progress=ctx.progress,
         )  # fmt: skip
+        metrics["best_valid_macro_f1"] = fitted.best_score
         metrics["student"] = {
             "rows": len(student_rows),
             "train_params": dataclasses.asdict(params),
@@ -113,9 +121,17 @@ class SelfTrainStep:
             "history": fitted.history,
             "telemetry": fitted.telemetry,
         }
-        metrics["seconds"] = time.time() - started
         # No reference_probs: the rule judges the student against the incumbent, i.e. the teacher.
-        return StepResult(provides={"model.current": model_dir}, metrics=metrics, valid_probs=fitted.valid_probs)
+        result = StepResult(provides={"model.current": model_dir}, metrics=metrics, valid_probs=fitted.valid_probs)
+        if p.seeds > 1:
+            from ratchet.search.ensemble import finish_seeds
+
+            result = finish_seeds(
+                ctx, result, backbone=backbone, params=params, data=data, meta=meta,
+                n_seeds=p.seeds, ensemble=p.ensemble, gate=p.gate,
+            )  # fmt: skip
+        metrics["seconds"] = time.time() - started
+        return result
 
 
 def _why_not(p: SelfTrainStepParams, teacher_dir: Path | None, backbone: str, train: Split) -> str | None:
