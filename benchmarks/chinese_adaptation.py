@@ -140,7 +140,7 @@ def run_pipeline(
     truth: dict[str, str],
 ) -> dict:  # fmt: skip
     from ratchet import Pipeline
-    from ratchet.config import AdaptParams, GateParams, RunConfig, SearchParams, TrainParams
+    from ratchet.config import AdaptParams, GateParams, RunConfig, SearchParams, SelfTrainParams, TrainParams
 
     steps = ("clean", "split") + (() if name == "no-adapt" else ("adapt",)) + ("train",)
     steps += ("selftrain", "evaluate") if args.selftrain else ("evaluate",)
@@ -155,6 +155,7 @@ def run_pipeline(
         data=str(train), test=str(test), out=str(out / name), steps=steps, seed=args.seed,
         overwrite=not args.resume, resume=args.resume, device=args.device, train=train_params, adapt=adapt,
         search=SearchParams(seeds=args.seeds, ensemble=args.seeds > 1),
+        selftrain=SelfTrainParams(seeds=args.student_seeds),
         gate=GateParams(min_gain=-1.0, confidence=0.0) if name != "no-adapt" or args.selftrain else GateParams(),
     )  # fmt: skip
     started = time.time()
@@ -301,6 +302,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--resume", action="store_true", help="reuse finished steps of earlier runs in OUT")
     parser.add_argument("--selftrain", action="store_true",
                         help="add the selftrain step: the trained model labels the unlabeled reviews")  # fmt: skip
+    parser.add_argument("--student-seeds", type=int, default=1,
+                        help="student seeds of selftrain (README figures: 1)")  # fmt: skip
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--variants", default=",".join(VARIANTS), help=f"comma-separated subset of {VARIANTS}")

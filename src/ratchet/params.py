@@ -245,8 +245,13 @@ class SelfTrainParams:
     """Loss weight of a pseudo-labeled row (a gold row weighs 1)."""
     max_unlabeled: int = 20_000
     """The teacher labels at most this many unlabeled texts (a seeded sample of the corpus)."""
+    seeds: int | None = None
+    """Student seeds; None: as many as train's (``search.seeds``), so a seed-ensemble teacher faces a student
+    ensemble (with ``search.ensemble``). Each student costs up to 1 + max_ratio times a train fit per epoch."""
 
     def __post_init__(self) -> None:
+        if self.seeds is not None and self.seeds < 1:
+            raise RatchetError(f"selftrain.seeds={self.seeds} must be at least 1")
         if not 0.0 <= self.threshold < 1.0 or self.max_ratio <= 0 or self.epochs <= 0:
             raise RatchetError("selftrain params out of range: threshold in [0, 1); max_ratio, epochs > 0")
         if self.weight <= 0 or self.max_unlabeled < 1:

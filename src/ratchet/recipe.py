@@ -113,7 +113,7 @@ def _selftrain(config: RunConfig) -> Any:
             selftrain=config.selftrain,
             train=config.train,
             clean=config.clean,
-            seeds=config.search.seeds or PRESET_SEEDS[config.preset],
+            seeds=config.selftrain.seeds or config.search.seeds or PRESET_SEEDS[config.preset],
             ensemble=config.search.ensemble,
             gate=config.gate,
         )

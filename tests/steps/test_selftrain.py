@@ -16,6 +16,7 @@ from ratchet.data.split import text_fingerprint
 from ratchet.errors import RatchetError
 from ratchet.fsutil import read_json
 from ratchet.pipeline import Pipeline
+from ratchet.recipe import build_steps
 
 
 def test_pseudo_labels_are_confident_capped_per_class_and_most_confident_first() -> None:
@@ -48,6 +49,19 @@ def test_selftrain_params_out_of_range_are_refused() -> None:
         SelfTrainParams(threshold=1.0)
     with pytest.raises(RatchetError, match="weight"):
         SelfTrainParams(weight=0.0)
+    with pytest.raises(RatchetError, match=r"selftrain\.seeds"):
+        SelfTrainParams(seeds=0)
+
+
+def test_students_are_as_many_as_train_seeds_unless_set(tmp_path: Path) -> None:
+    def student_seeds(**overrides) -> int:
+        config = RunConfig(data="train.csv", out=str(tmp_path / "run"), steps=("selftrain",), **overrides)
+        return build_steps(config)[0].params.seeds
+
+    assert student_seeds() == 1  # the fast preset trains one seed
+    assert student_seeds(preset="best") == 3
+    assert student_seeds(search=SearchParams(seeds=2)) == 2
+    assert student_seeds(search=SearchParams(seeds=3), selftrain=SelfTrainParams(seeds=1)) == 1
 
 
 def _write(path: Path, rows: list[dict[str, str]]) -> Path:

@@ -41,7 +41,7 @@ class SelfTrainStepParams:
     clean: CleanParams = field(default_factory=CleanParams)
     """Normalization applied to the unlabeled corpus, the same as the labeled data got."""
     seeds: int = 1
-    """Student seeds, as many as train's: a seed-ensemble teacher is judged against a student ensemble."""
+    """Student seeds (selftrain.seeds, by default as many as train's)."""
     ensemble: bool = False
     """Ship the students' averaged probabilities if the rule (``gate``) prefers them to the first student."""
     gate: GateParams = field(default_factory=GateParams)
