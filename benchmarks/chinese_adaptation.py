@@ -258,10 +258,13 @@ def sealed_test_pair(out: Path, name: str) -> tuple | None:
     import pandas as pd
 
     tfidf_file = out / "tfidf_test_predictions.npy"
-    found = sorted((out / "runs" / name / "steps").glob("*-evaluate/test_predictions.parquet"))
+    found = list((out / "runs" / name / "steps").glob("*-evaluate/test_predictions.parquet"))
     if not tfidf_file.is_file() or not found:
         return None
-    rows = pd.read_parquet(found[-1])
+    # The latest evaluate: a --resume with another recipe (with or without --selftrain) leaves the other
+    # recipe's evaluate folder behind under a different number.
+    latest = max(found, key=lambda path: json.loads((path.parent / "manifest.json").read_text())["finished_at"])
+    rows = pd.read_parquet(latest)
     return rows["label_id"].to_numpy(), rows["pred_id"].to_numpy(), np.load(tfidf_file)
 
 

@@ -38,3 +38,25 @@ def test_identical_predictions_pool_to_no_gain():
     truth, ours, _ = _seed(rng, 200, 0.8, 0.8)
     result = _module().pooled_gain([(truth, ours, ours.copy())] * 3, n_bootstrap=200)
     assert result["mean_gain"] == 0.0 and result["ci"] == [0.0, 0.0] and result["p_better"] == 0.0
+
+
+def test_the_sealed_test_pair_comes_from_the_latest_evaluate(tmp_path: Path):
+    """A --resume with another recipe leaves the earlier evaluate folder behind, under a higher number."""
+    import json
+    import sys
+
+    import pandas as pd
+
+    sys.path.insert(0, str(SCRIPT.parent))
+    from chinese_adaptation import sealed_test_pair
+
+    truth = np.array([0, 1, 1, 0])
+    for folder, preds, finished in (("05-evaluate", [0, 1, 1, 1], 200.0), ("06-evaluate", [1, 1, 1, 1], 100.0)):
+        step = tmp_path / "runs" / "v" / "steps" / folder
+        step.mkdir(parents=True)
+        pd.DataFrame({"label_id": truth, "pred_id": preds}).to_parquet(step / "test_predictions.parquet")
+        (step / "manifest.json").write_text(json.dumps({"finished_at": finished}))
+    np.save(tmp_path / "tfidf_test_predictions.npy", np.array([0, 0, 1, 0]))
+    got_truth, ours, theirs = sealed_test_pair(tmp_path, "v")
+    assert ours.tolist() == [0, 1, 1, 1]  # 05 finished last: the run's current evaluate
+    assert got_truth.tolist() == truth.tolist() and theirs.tolist() == [0, 0, 1, 0]

@@ -3,10 +3,13 @@
 Self-training is the second use of ``--unlabeled`` (``adapt`` pretrains on it; this
 step learns the task from it). The teacher is whatever ``model.current`` is when the
 step runs, a seed ensemble included. Its confident predictions on the unlabeled texts
-(test copies and validation texts removed first, as for ``adapt``) join the gold
-training rows, capped per class (see ``ratchet.adaptation.pseudo_labels``); a student
-fine-tuned from the backbone on them is kept only if the ratchet rule prefers it to
-the teacher on validation, whose labels no pseudo-label ever touches.
+(test copies, validation and training texts removed first, as for ``adapt``) join
+the gold training rows, capped per class (see ``ratchet.adaptation.pseudo_labels``); a
+student fine-tuned from the backbone on them is kept only if the ratchet rule prefers it
+to the teacher on validation, whose labels no pseudo-label ever touches.
+
+It is in no preset: on Chinese reviews (benchmarks/chinese_adaptation.py --selftrain) the
+student moved the sealed test by +0.020 to -0.028 over five seeds, -0.005 on average.
 """
 
 from __future__ import annotations
