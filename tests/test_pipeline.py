@@ -149,6 +149,21 @@ def test_resume_reruns_a_step_whose_params_changed(tmp_path: Path) -> None:
     assert CALLS == ["better"]
 
 
+def test_resume_with_a_step_inserted_sets_the_old_numbering_aside(tmp_path: Path) -> None:
+    run = make_pipeline(tmp_path, recipe()).run().run_dir
+    steps = recipe()
+    steps.insert(2, model_step("extra", 0.7, gated=True, seed=4)())
+    CALLS.clear()
+    make_pipeline(tmp_path, steps, resume=True).run()
+    assert CALLS == ["extra", "better", "worse"]  # renumbered from "extra" on: 03 -> 04, 04 -> 05
+    assert sorted(p.name for p in (run / "steps").iterdir()) == [
+        "01-make_data", "02-base", "03-extra", "04-better", "05-worse",
+    ]  # fmt: skip
+    # The earlier numbering's folders are kept aside, not deleted; steps/ holds only this recipe's.
+    assert sorted(p.name for p in (run / "superseded").iterdir()) == ["03-better", "04-worse"]
+    assert read_json(run / "superseded" / "04-worse" / "manifest.json")["step"] == "worse"
+
+
 def test_the_test_split_is_sealed(tmp_path: Path) -> None:
     with pytest.raises(SealedArtifactError):
         make_pipeline(tmp_path, [MakeData(), ReadsTest()]).run()

@@ -32,7 +32,7 @@ from ratchet.manifest import (
     step_dir_name,
 )
 from ratchet.reporting.progress import Progress
-from ratchet.rundir import prepare_run_dir
+from ratchet.rundir import SUPERSEDED, prepare_run_dir, set_aside_superseded_steps
 from ratchet.shipping import ship_model
 
 log = logging.getLogger("ratchet")
@@ -117,6 +117,9 @@ class Pipeline:
 
             preflight(self.config)
         run_dir = prepare_run_dir(self.config)
+        stale = set_aside_superseded_steps(run_dir, [step_dir_name(i, step.name) for i, step in enumerate(self.steps)])
+        if stale:
+            log.info("steps %s are not in this recipe: moved to %s/%s", ", ".join(stale), run_dir, SUPERSEDED)
         started = time.time()
         budget = self.config.budget_seconds
         run_deadline = None if budget is None else started + budget

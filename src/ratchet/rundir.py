@@ -42,3 +42,28 @@ def prepare_run_dir(config: RunConfig) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     write_text(out / RUN_MARKER, config.to_yaml())
     return out
+
+
+SUPERSEDED = "superseded"
+"""RUN/superseded/: step folders of an earlier recipe that the current one does not have."""
+
+
+def set_aside_superseded_steps(run_dir: Path, current: list[str]) -> list[str]:
+    """Move step folders that the current recipe does not name to RUN/superseded/; returns their names.
+
+    A --resume with a changed recipe (a step added, say) numbers the later steps anew, so the old
+    NN-evaluate would sit beside the new one: the report reads every folder under steps/, and it
+    would show a test result the ledger no longer holds. Nothing is deleted; an older set-aside
+    copy of the same name gives way to the newer one.
+    """
+    steps_dir = Path(run_dir) / "steps"
+    if not steps_dir.is_dir():
+        return []
+    stale = sorted(p.name for p in steps_dir.iterdir() if p.is_dir() and p.name not in set(current))
+    if stale:
+        aside = Path(run_dir) / SUPERSEDED
+        aside.mkdir(exist_ok=True)
+        for name in stale:
+            shutil.rmtree(aside / name, ignore_errors=True)
+            shutil.move(str(steps_dir / name), str(aside / name))
+    return stale
