@@ -211,8 +211,12 @@ def run_pipeline(
 
 
 def default_gate_would(entry: dict) -> str:
-    """What the default gate (gain > 0 and P(better) >= 0.8) would have decided on a ledger entry."""
-    return "keep" if (entry.get("gain") or 0) > 0 and (entry.get("p_better") or 0) >= 0.8 else "reject"
+    """What the default gate (GateParams(): gain > 0 and P(better) >= 0.8) would have decided on a ledger entry."""
+    from ratchet.config import GateParams
+
+    gate = GateParams()
+    kept = (entry.get("gain") or 0) > gate.min_gain and (entry.get("p_better") or 0) >= gate.confidence
+    return "keep" if kept else "reject"
 
 
 def true_labels(corpus: dict[str, list[str]]) -> dict[str, str]:

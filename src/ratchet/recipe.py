@@ -71,7 +71,7 @@ def _relabel(config: RunConfig) -> Any:
 def _train(config: RunConfig) -> Any:
     from ratchet.steps.train import TrainStep, TrainStepParams
 
-    seeds = config.search.seeds or PRESET_SEEDS[config.preset]
+    seeds = _train_seeds(config)
     return TrainStep(
         TrainStepParams(
             model=config.models[0], train=config.train, seeds=seeds, ensemble=config.search.ensemble, gate=config.gate
@@ -103,7 +103,7 @@ def _selftrain(config: RunConfig) -> Any:
             selftrain=config.selftrain,
             train=config.train,
             clean=config.clean,
-            seeds=config.selftrain.seeds or config.search.seeds or PRESET_SEEDS[config.preset],
+            seeds=config.selftrain.seeds or _train_seeds(config),
             ensemble=config.search.ensemble,
             gate=config.gate,
         )
@@ -126,6 +126,10 @@ def _report(config: RunConfig) -> Any:
 
 PRESET_TRIALS = {"fast": 8, "balanced": 12, "best": 30}
 PRESET_SEEDS = {"fast": 1, "balanced": 2, "best": 3}
+
+
+def _train_seeds(config: RunConfig) -> int:
+    return config.search.seeds or PRESET_SEEDS[config.preset]
 
 
 def _baseline(config: RunConfig) -> Any:

@@ -23,9 +23,11 @@ better there than it will on the test set.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -185,3 +187,21 @@ def split_heldout(texts: Sequence[str], seed: int, share: float = 0.1, cap: int 
     order = np.random.default_rng(seed).permutation(n)
     held = set(order[:n_held].tolist())
     return [t for i, t in enumerate(texts) if i not in held], [texts[i] for i in sorted(held)]
+
+
+def unlabeled_sha256(path: str | None) -> str | None:
+    """Content hash of the --unlabeled file (None when there is none), for the steps' resume check.
+
+    adapt and selftrain both read the same file; the hash is computed once per file version.
+    """
+    if not path or not Path(path).is_file():
+        return None
+    stat = Path(path).stat()
+    return _hash_file_version(str(Path(path).resolve()), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=8)
+def _hash_file_version(path: str, mtime_ns: int, size: int) -> str:
+    from ratchet.fsutil import hash_path
+
+    return hash_path(Path(path))

@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from ratchet.adaptation.corpus import unlabeled_sha256
 from ratchet.config import AdaptParams, CleanParams, TrainParams
 from ratchet.data.frames import read_labels, read_split
-from ratchet.fsutil import hash_path, read_json, write_json
+from ratchet.fsutil import read_json, write_json
 from ratchet.pipeline import StepContext, StepResult
 from ratchet.steps.train import resolved_backbone, resolved_train_params
 
@@ -42,8 +43,8 @@ class AdaptStepParams:
 
     def __post_init__(self) -> None:
         path = self.adapt.unlabeled
-        if self.unlabeled_sha256 is None and path and Path(path).is_file():
-            object.__setattr__(self, "unlabeled_sha256", hash_path(Path(path)))
+        if self.unlabeled_sha256 is None:
+            object.__setattr__(self, "unlabeled_sha256", unlabeled_sha256(path))
 
 
 class AdaptStep:

@@ -22,9 +22,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from ratchet.adaptation.corpus import unlabeled_sha256
 from ratchet.config import CleanParams, GateParams, SelfTrainParams, TrainParams
 from ratchet.data.frames import Split, read_labels, read_split
-from ratchet.fsutil import hash_path, read_json
+from ratchet.fsutil import read_json
 from ratchet.pipeline import StepContext, StepResult
 from ratchet.steps.train import resolved_backbone, resolved_train_params
 
@@ -52,8 +53,8 @@ class SelfTrainStepParams:
     """Content hash of the unlabeled file (filled in), so --resume reruns when the file changed."""
 
     def __post_init__(self) -> None:
-        if self.unlabeled_sha256 is None and self.unlabeled and Path(self.unlabeled).is_file():
-            object.__setattr__(self, "unlabeled_sha256", hash_path(Path(self.unlabeled)))
+        if self.unlabeled_sha256 is None:
+            object.__setattr__(self, "unlabeled_sha256", unlabeled_sha256(self.unlabeled))
 
 
 class SelfTrainStep:
