@@ -14,7 +14,6 @@ from typing import Any, Protocol
 import numpy as np
 
 from ratchet.errors import RatchetError
-from ratchet.fsutil import read_json
 
 CHUNK_ROWS = 8192
 
@@ -62,7 +61,9 @@ def load_predictor(model_dir: Path, device: str = "cpu") -> Predictor:
     meta_path = model_dir / "ratchet.json"
     if not meta_path.exists():
         raise RatchetError(f"{model_dir} holds no ratchet model (ratchet.json missing): point at RUN or RUN/model")
-    meta = read_json(meta_path)
+    from ratchet.models.load import read_folder_json
+
+    meta = read_folder_json(meta_path)  # a broken ratchet.json is a one-line RatchetError, not a traceback
     kind = meta.get("kind", "transformer")
     if kind == "transformer":
         from ratchet.models.load import load_classifier
@@ -75,7 +76,7 @@ def load_predictor(model_dir: Path, device: str = "cpu") -> Predictor:
 
         return load_ensemble_predictor(model_dir, device)
     if kind == "linear":
-        from ratchet.models.linear import load_linear_predictor
+        from ratchet.models.linear_folder import load_linear_predictor
 
         return load_linear_predictor(model_dir)
     raise RatchetError(f"{model_dir}: unknown model kind {kind!r} in ratchet.json: upgrade ratchet")

@@ -12,7 +12,8 @@ from ratchet_testing import FAST_TRAIN, synthetic_rows
 from ratchet.cli import main
 from ratchet.errors import RatchetError
 from ratchet.fsutil import read_json
-from ratchet.models.linear import LinearTextModel, save_linear
+from ratchet.models.linear import LinearTextModel
+from ratchet.models.linear_folder import save_linear
 from ratchet.search.ensemble import load_ensemble_predictor, save_ensemble, seed_deadline, spread
 
 LABELS = ["negative", "neutral", "positive"]

@@ -12,7 +12,8 @@ from ratchet_testing import synthetic_rows
 from ratchet.cli import main
 from ratchet.errors import RatchetError
 from ratchet.fsutil import read_json
-from ratchet.models.linear import LinearParams, LinearTextModel, fit_linear, save_linear
+from ratchet.models.linear import LinearParams, LinearTextModel, fit_linear
+from ratchet.models.linear_folder import save_linear
 from ratchet.predictor import load_predictor
 
 LABELS = ["negative", "neutral", "positive"]
@@ -95,4 +96,4 @@ def test_a_baseline_only_run_ships_and_predicts(tmp_path: Path) -> None:
     frame = pd.read_csv(predictions)
     assert len(frame) == 30
     np.testing.assert_allclose(frame[[f"prob_{label}" for label in LABELS]].sum(axis=1), 1.0, atol=1e-5)
-    assert (frame["label"] == frame["sentiment"]).mean() == pytest.approx(metrics["accuracy"])
+    assert (frame["predicted_label"] == frame["sentiment"]).mean() == pytest.approx(metrics["accuracy"])

@@ -39,3 +39,23 @@ def read_split(path: Path) -> Split:
 def read_labels(path: Path) -> list:
     """Original label values, in label-id order."""
     return list(read_json(path)["labels"])
+
+
+def label_kind(labels: list) -> str:
+    """ "int" or "float" when every label is a number (predictions then come out as numbers), else "str"."""
+
+    def number(value: object) -> bool:
+        return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+
+    if labels and all(number(v) and not isinstance(v, (float, np.floating)) for v in labels):
+        return "int"
+    if labels and all(number(v) for v in labels):
+        return "float"
+    return "str"
+
+
+def labels_record(labels: list) -> dict:
+    """The labels.json content: the label values, in label-id order, in their own type (JSON numbers or strings)."""
+    kind = label_kind(labels)
+    cast = {"int": int, "float": float, "str": str}[kind]
+    return {"labels": [cast(v) for v in labels], "kind": kind}

@@ -2,26 +2,21 @@
 
 It trains in seconds on a CPU, so it is the number every later step must beat, a
 candidate in ``select`` (when nothing beats it, it ships), and the model to use when
-there is no GPU and little time. Its folder (``model.joblib`` + ``labels.json`` +
-``ratchet.json`` with kind "linear") loads through ``ratchet.predictor.load_predictor``
-exactly like a transformer's.
+there is no GPU and little time. Its folder (written and read by ``linear_folder.py``,
+data only, never a pickle) loads through ``ratchet.predictor.load_predictor`` exactly
+like a transformer's.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ratchet.errors import RatchetError
-from ratchet.fsutil import atomic_dir, atomic_write, read_json, write_json
-
-MODEL_FILE = "model.joblib"
-CHUNK_ROWS = 8192
 
 
 @dataclass(frozen=True)
@@ -91,16 +86,20 @@ class LinearTextModel:
 
     # -- classifier ----------------------------------------------------------------------------
     def fit_classifier(self, X, label_ids: np.ndarray, n_labels: int, weights: np.ndarray | None = None):
+        self.classifier_ = self.new_classifier()
+        self.classifier_.fit(X, np.asarray(label_ids, dtype=np.int64), sample_weight=weights)
+        self.n_labels_ = int(n_labels)
+        return self
+
+    def new_classifier(self):
+        """The unfitted LogisticRegression this model fits (load_linear_predictor fills in a saved one's arrays)."""
         from sklearn.linear_model import LogisticRegression
 
         # lbfgs with a loose tolerance converges in a few dozen iterations on TF-IDF features;
         # the tolerance changes the validation score far less than C does.
-        self.classifier_ = LogisticRegression(
+        return LogisticRegression(
             C=self.C, class_weight=self.params.class_weight, max_iter=1000, tol=1e-3, random_state=self.seed
         )
-        self.classifier_.fit(X, np.asarray(label_ids, dtype=np.int64), sample_weight=weights)
-        self.n_labels_ = int(n_labels)
-        return self
 
     def fit(
         self,
@@ -181,56 +180,3 @@ def fit_linear(
     assert best is not None
     model.C, model.classifier_ = best[1], best[2]
     return LinearFit(model, best[3], best[0], grid, time.time() - started)
-
-
-# -- the model folder -------------------------------------------------------------------------
-def save_linear(model: LinearTextModel, labels: list, out_dir: Path, meta: dict[str, Any]) -> None:
-    """Write the folder atomically: model.joblib + labels.json + ratchet.json (kind "linear")."""
-    import joblib
-
-    kind = "int" if all(isinstance(v, int) and not isinstance(v, bool) for v in labels) else "str"
-    plain = [v if kind == "int" else str(v) for v in labels]
-
-    def build(tmp: Path) -> None:
-        atomic_write(tmp / MODEL_FILE, lambda path: joblib.dump(model, path, compress=3))
-        write_json(tmp / "labels.json", {"labels": plain, "kind": kind})
-        write_json(tmp / "ratchet.json", {**meta, "kind": "linear", "text_pair": len(model.vectorizers_) == 2})
-
-    atomic_dir(Path(out_dir), build)
-
-
-@dataclass
-class LinearPredictor:
-    model: LinearTextModel
-    labels: list
-    meta: dict[str, Any]
-
-    def predict_probs(
-        self, texts: list[str], pairs: list[str] | None = None, on_rows: Callable[[int], None] | None = None
-    ) -> np.ndarray:
-        # Chunked like the transformer predictor: sparse matrices of 100k rows of char n-grams are large.
-        chunks = []
-        for start in range(0, len(texts), CHUNK_ROWS):
-            stop = start + CHUNK_ROWS
-            chunks.append(self.model.predict_proba(texts[start:stop], None if pairs is None else pairs[start:stop]))
-            if on_rows is not None:
-                on_rows(len(chunks[-1]))
-        if not chunks:
-            return np.zeros((0, len(self.labels)), dtype=np.float32)
-        return np.concatenate(chunks)
-
-
-def load_linear_predictor(model_dir: str | Path) -> LinearPredictor:
-    """A folder written by save_linear -> predictor with .labels, .meta and .predict_probs."""
-    import joblib
-
-    model_dir = Path(model_dir)
-    path = model_dir / MODEL_FILE
-    if not path.is_file() or not (model_dir / "labels.json").is_file():
-        raise RatchetError(f"{model_dir} is not a linear ratchet model ({MODEL_FILE} missing): pass RUN/model")
-    # joblib unpickles: load only model folders you trust (your own runs), like any pickle.
-    model = joblib.load(path)
-    if not isinstance(model, LinearTextModel):
-        raise RatchetError(f"{path} does not hold a ratchet linear model: retrain it with this version of ratchet")
-    labels = read_json(model_dir / "labels.json")["labels"]
-    return LinearPredictor(model, labels, read_json(model_dir / "ratchet.json"))

@@ -5,6 +5,10 @@ config, tokenizer) plus ``labels.json`` and ``ratchet.json``. A model with the
 Hugging Face head also loads with ``AutoModelForSequenceClassification.from_pretrained``
 outside ratchet; one with the mean-pooling head (sentence-embedding backbones, see
 pooled.py) is the encoder checkpoint plus ``head.safetensors``, read by ``load_classifier``.
+
+A model folder is data, never code: weights load from safetensors only (``use_safetensors=True``,
+so a crafted ``pytorch_model.bin`` is never unpickled), ``trust_remote_code`` is never set, and a
+damaged file is a one-line RatchetError naming the file and the fix.
 """
 
 from __future__ import annotations
@@ -224,40 +228,71 @@ def _unwrap(model):
 
 def save_classifier(model, tokenizer, labels: list, out_dir: Path, meta: dict) -> None:
     """Write the model folder atomically: safetensors + config + tokenizer + labels.json + ratchet.json."""
+    from ratchet.data.frames import labels_record
     from ratchet.models.pooled import MEAN, MeanPoolingClassifier
 
     model = _unwrap(model)
     head = MEAN if isinstance(model, MeanPoolingClassifier) else "model"
-    kind = "int" if all(isinstance(v, int) and not isinstance(v, bool) for v in labels) else "str"
-    plain_labels = [v if kind == "int" else str(v) for v in labels]
 
     def build(tmp: Path) -> None:
         with _quiet_transformers():
             model.save_pretrained(tmp)
             tokenizer.save_pretrained(tmp)
-        write_json(tmp / "labels.json", {"labels": plain_labels, "kind": kind})
+        write_json(tmp / "labels.json", labels_record(labels))
         write_json(tmp / "ratchet.json", {"kind": "transformer", **meta, "head": head})
 
     atomic_dir(Path(out_dir), build)
 
 
+def one_line(reason: BaseException | str) -> str:
+    """An exception's message on one short line (RatchetError messages are one line)."""
+    return " ".join(str(reason).split())[:200] or type(reason).__name__
+
+
+def damaged(path: Path, reason: BaseException | str) -> RatchetError:
+    """The one-line error for a file of a model folder that exists but cannot be read."""
+    return RatchetError(f"{path} is damaged ({one_line(reason)}): re-run training or restore the file")
+
+
+def read_folder_json(path: Path, *required: str) -> dict[str, Any]:
+    """A JSON object of a model folder (labels.json, ratchet.json, ...) holding ``required`` keys, or ``damaged``."""
+    try:
+        data = read_json(path)
+    except (OSError, ValueError) as exc:  # ValueError covers JSONDecodeError and UnicodeDecodeError
+        raise damaged(path, exc) from None
+    if not isinstance(data, dict) or any(key not in data for key in required):
+        raise damaged(path, f"expected a JSON object with {', '.join(required) or 'fields'}")
+    return data
+
+
 def load_classifier(model_dir: str | os.PathLike):
     """A folder written by save_classifier -> (model in eval mode, tokenizer, labels, meta)."""
+    from safetensors import SafetensorError
     from transformers import AutoTokenizer
 
     model_dir = Path(model_dir)
     if not (model_dir / "ratchet.json").is_file() or not (model_dir / "labels.json").is_file():
         raise RatchetError(f"{model_dir} is not a ratchet model folder (no ratchet.json): pass RUN/model")
-    meta = read_json(model_dir / "ratchet.json")
-    labels = read_json(model_dir / "labels.json")["labels"]
-    from ratchet.models.pooled import MEAN, MeanPoolingClassifier
+    meta = read_folder_json(model_dir / "ratchet.json")
+    labels = read_folder_json(model_dir / "labels.json", "labels")["labels"]
+    from ratchet.models.pooled import HEAD_FILE, MEAN, MeanPoolingClassifier
 
+    mean_head = meta.get("head") == MEAN
     with _quiet_transformers():
-        tokenizer = AutoTokenizer.from_pretrained(model_dir)
-        if meta.get("head") == MEAN:
-            encoder = _from_pretrained(str(model_dir), encoder_only=True)
-            model = MeanPoolingClassifier.from_folder(model_dir, encoder)
-        else:
-            model = _from_pretrained(str(model_dir))
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(model_dir)
+            # use_safetensors=True: weights come from model.safetensors only; a pickled
+            # pytorch_model.bin placed in a run folder is never read (and never unpickled).
+            model = _from_pretrained(str(model_dir), encoder_only=mean_head, use_safetensors=True)
+        except SafetensorError as exc:
+            raise damaged(model_dir / "model.safetensors", exc) from None
+        except (OSError, ValueError) as exc:  # missing weights, broken config.json or tokenizer files
+            fix = "re-run training or restore the folder"
+            raise RatchetError(f"{model_dir} cannot be loaded ({one_line(exc)}): {fix}") from None
+        if mean_head:
+            try:
+                model = MeanPoolingClassifier.from_folder(model_dir, model)
+            except (SafetensorError, OSError, RuntimeError, KeyError) as exc:  # RuntimeError: wrong shapes
+                raise damaged(model_dir / HEAD_FILE, exc) from None
     model.eval()
     return model, tokenizer, labels, meta

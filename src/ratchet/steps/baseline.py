@@ -25,6 +25,7 @@ class BaselineParams:
 class BaselineStep:
     name: ClassVar[str] = "baseline"
     requires: ClassVar[tuple[str, ...]] = ("data.train", "data.valid", "data.labels")
+    optional: ClassVar[tuple[str, ...]] = ()
     provides: ClassVar[tuple[str, ...]] = ("model.baseline", "model.current")
     gated: ClassVar[bool] = False
 
@@ -32,7 +33,8 @@ class BaselineStep:
         self.params = params
 
     def run(self, ctx: StepContext) -> StepResult:
-        from ratchet.models.linear import fit_linear, save_linear
+        from ratchet.models.linear import fit_linear
+        from ratchet.models.linear_folder import save_linear
 
         labels = read_labels(ctx.artifacts.get("data.labels"))
         train = read_split(ctx.artifacts.get("data.train"))
