@@ -8,6 +8,7 @@ from pathlib import Path
 from ratchet.config import RunConfig
 from ratchet.errors import RatchetError
 from ratchet.fsutil import write_text
+from ratchet.runlock import LOCK_FILES, check_no_workers
 
 RUN_MARKER = "config.yaml"
 
@@ -16,12 +17,24 @@ def is_run_dir(path: Path) -> bool:
     return (Path(path) / RUN_MARKER).is_file()
 
 
+def require_run_dir(path: str | Path) -> Path:
+    """An existing run folder (``report``, ``worker``), or a one-line error saying what the path is instead."""
+    path = Path(path)
+    if not path.exists():
+        raise RatchetError(f"run folder not found: {path}: pass the --out folder of a ratchet run")
+    if not path.is_dir():
+        raise RatchetError(f"{path} is a file, not a run folder: pass the --out folder of a ratchet run")
+    if not is_run_dir(path):
+        raise RatchetError(f"{path} is not a ratchet run folder (no {RUN_MARKER}): pass the --out folder of a run")
+    return path
+
+
 def check_run_dir(config: RunConfig) -> None:
     """Raise before anything is written when ``out`` would lose an earlier run or unrelated files."""
     out = Path(config.out)
     if out.exists() and not out.is_dir():
         raise RatchetError(f"--out {out} is a file, not a folder: choose a folder path")
-    if not out.exists() or not any(out.iterdir()):
+    if not out.exists() or not _user_entries(out):
         return
     if is_run_dir(out):
         if config.resume or config.overwrite:
@@ -33,12 +46,25 @@ def check_run_dir(config: RunConfig) -> None:
     raise RatchetError(f"--out {out} is a non-empty folder that is not a ratchet run: choose a new or empty folder")
 
 
+def _user_entries(out: Path) -> list[Path]:
+    return [entry for entry in out.iterdir() if entry.name not in LOCK_FILES]
+
+
 def prepare_run_dir(config: RunConfig) -> Path:
-    """Create (or reuse, or wipe on --overwrite) the run folder and write the resolved config."""
+    """Create (or reuse, or wipe on --overwrite) the run folder and write the resolved config.
+
+    Call it while holding the folder's run lock: the lock file itself survives --overwrite, so a
+    second process can never lock a fresh file while this one still holds the old one.
+    """
     check_run_dir(config)
     out = Path(config.out)
     if config.overwrite and not config.resume and is_run_dir(out):
-        shutil.rmtree(out)
+        check_no_workers(out)
+        for entry in _user_entries(out):
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
     out.mkdir(parents=True, exist_ok=True)
     write_text(out / RUN_MARKER, config.to_yaml())
     return out

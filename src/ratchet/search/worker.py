@@ -111,20 +111,60 @@ def wait_for_others(study: optuna.Study, deadline: float | None) -> None:
         time.sleep(POLL_S)
 
 
+def search_state(run_dir: Path) -> tuple[str, Path | None]:
+    """("no-search" | "finished" | "started" | "pending", the study spec if written) from RUN's own files."""
+    from ratchet.config import RunConfig
+    from ratchet.manifest import DONE_STATES, Manifest, step_dir_name
+    from ratchet.recipe import recipe_names
+
+    config = RunConfig.from_yaml(run_dir / "config.yaml")
+    names = recipe_names(config)
+    if "search" not in names:
+        return "no-search", None
+    step_dir = run_dir / "steps" / step_dir_name(names.index("search"), "search")
+    manifest = Manifest.load(step_dir)
+    if manifest is not None and manifest.status in DONE_STATES:
+        return "finished", None
+    spec = step_dir / st.SPEC_FILE
+    return ("started", spec) if spec.is_file() else ("pending", None)
+
+
 def find_spec(run_dir: Path, wait_s: float) -> Path:
+    """The running search's study spec; fails at once when there is none to wait for.
+
+    Waiting makes sense only while the run is alive and its search has not started yet (the
+    worker was started beside ``ratchet run``); a finished search, a recipe without one or a run
+    that is not running are reported at once.
+    """
+    from ratchet.runlock import holder_of, is_locked
+
     until = time.time() + wait_s
     told = False
     while True:
-        found = sorted(run_dir.glob(f"steps/*-search/{st.SPEC_FILE}"))
-        if found:
-            return found[-1]
+        state, spec = search_state(run_dir)
+        if state == "started" and spec is not None:
+            return spec
+        if state == "no-search":
+            raise RatchetError(
+                f"the recipe of {run_dir} has no search step: nothing to join; start a run with "
+                "--preset balanced or best (or --steps naming search) and --storage URL"
+            )
+        if state == "finished":
+            raise RatchetError(
+                f"the search of {run_dir} has finished: nothing to join; start a new run to search again"
+            )
+        if not is_locked(run_dir):
+            raise RatchetError(
+                f"{run_dir} is not running, so its search will not start: start it (or --resume it) with "
+                "--storage URL, then start the worker"
+            )
         if not told:
-            log.warning("worker: waiting up to %.0f s for the search of %s to start", wait_s, run_dir)
+            log.warning("worker: waiting up to %.0f s for the search of %s (%s)", wait_s, run_dir, holder_of(run_dir))
             told = True
         if time.time() >= until:
             raise RatchetError(
-                f"no search has started in {run_dir} (no steps/*-search/{st.SPEC_FILE}): "
-                "start `ratchet run ... --preset balanced --storage URL` first, or point at that run folder"
+                f"no search has started in {run_dir} within {wait_s:.0f} s (no steps/*-search/{st.SPEC_FILE}): "
+                "start the worker once the run has reached its search step"
             )
         time.sleep(POLL_S)
 
@@ -132,28 +172,29 @@ def find_spec(run_dir: Path, wait_s: float) -> Path:
 def run_worker(run_dir: str | Path, storage_url: str, max_trials: int | None = None, wait_s: float = 600.0) -> int:
     """Join the run's study through ``storage_url`` and run trials until it is done -> trials run here."""
     from ratchet.devices import resolve_device
+    from ratchet.rundir import require_run_dir
+    from ratchet.runlock import worker_lock
 
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise RatchetError(f"run folder not found: {run_dir}: pass the --out folder of the run to join")
-    spec_path = find_spec(run_dir, wait_s)
-    spec = st.StudySpec.load(spec_path)
-    if st.redact(storage_url) != spec.storage:
-        raise RatchetError(
-            f"the search in {run_dir} uses storage {spec.storage}, not {st.redact(storage_url)}: "
-            "pass the same --storage URL the run was started with"
+    run_dir = require_run_dir(run_dir)
+    storage = st.open_storage(storage_url)  # a bad URL or an unreachable database fails now, not in 10 minutes
+    with worker_lock(run_dir):  # shared: no --overwrite can wipe the folder under this worker
+        spec_path = find_spec(run_dir, wait_s)
+        spec = st.StudySpec.load(spec_path)
+        if st.redact(storage_url) != spec.storage:
+            raise RatchetError(
+                f"the search in {run_dir} uses storage {spec.storage}, not {st.redact(storage_url)}: "
+                "pass the same --storage URL the run was started with"
+            )
+        data = TaskData(
+            train=read_split(run_dir / spec.train),
+            valid=read_split(run_dir / spec.valid),
+            labels=read_labels(run_dir / spec.labels),
         )
-    data = TaskData(
-        train=read_split(run_dir / spec.train),
-        valid=read_split(run_dir / spec.valid),
-        labels=read_labels(run_dir / spec.labels),
-    )
-    storage = st.open_storage(storage_url)
-    # Its own sampler seed: two workers must not propose the same start-up points.
-    study = st.open_study(storage, spec, process_seed=spec.seed * 100_003 + os.getpid())
-    runner = build_runner(
-        spec.backbone, data, TrainParams(**spec.base_params), device=resolve_device("auto"),
-        seed=spec.seed, workdir=spec_path.parent, deadline=None,
-    )  # fmt: skip
-    log.info("worker: joined %s (%d/%d trials finished)", spec.study_name, st.finished_count(study), spec.n_trials)
-    return run_trials(study, runner, n_trials=spec.n_trials, max_trials=max_trials)
+        # Its own sampler seed: two workers must not propose the same start-up points.
+        study = st.open_study(storage, spec, process_seed=spec.seed * 100_003 + os.getpid())
+        runner = build_runner(
+            spec.backbone, data, TrainParams(**spec.base_params), device=resolve_device("auto"),
+            seed=spec.seed, workdir=spec_path.parent, deadline=None,
+        )  # fmt: skip
+        log.info("worker: joined %s (%d/%d trials finished)", spec.study_name, st.finished_count(study), spec.n_trials)
+        return run_trials(study, runner, n_trials=spec.n_trials, max_trials=max_trials)
