@@ -55,7 +55,7 @@ def test_full_run_each_family(family, tiny_model_dir, sentiment_csv, sentiment_t
     prob_cols = [c for c in frame.columns if c.startswith("prob_")]
     assert sorted(prob_cols) == ["prob_negative", "prob_neutral", "prob_positive"]
     np.testing.assert_allclose(frame[prob_cols].sum(axis=1), 1.0, atol=1e-4)
-    assert set(frame["label"]) <= {"negative", "neutral", "positive"}
+    assert set(frame["predicted_label"]) <= {"negative", "neutral", "positive"}
     # Predict agrees with the sealed evaluation on the same rows.
     test_preds = pd.read_parquet(out / "steps" / "04-evaluate" / "test_predictions.parquet")
     assert metrics["accuracy"] == pytest.approx(float((test_preds["label_id"] == test_preds["pred_id"]).mean()))
@@ -83,7 +83,7 @@ def test_integer_labels_and_a_split_test_set(tiny_model_dir, tmp_path) -> None:
     assert (out / "data" / "test.parquet").is_file()
     predictions = tmp_path / "pred.csv"
     assert main(["predict", str(out / "model"), str(data), "--out", str(predictions), "--quiet"]) == 0
-    assert set(pd.read_csv(predictions).columns) >= {"prob_1", "prob_3", "prob_5", "label"}
+    assert set(pd.read_csv(predictions).columns) >= {"prob_1", "prob_3", "prob_5", "predicted_label"}
 
 
 def test_python_api_matches_the_cli_contract(tiny_model_dir, sentiment_csv, sentiment_test_csv, tmp_path) -> None:

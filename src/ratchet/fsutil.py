@@ -33,6 +33,22 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
             tmp.unlink()
 
 
+def check_writable_folder(folder: Path, what: str) -> None:
+    """Create and remove a probe file in ``folder`` (or its nearest existing parent): permission bits alone
+    do not tell (root ignores them; a read-only mount does not), so a real write is the only honest test."""
+    from ratchet.errors import RatchetError
+
+    folder = Path(folder)
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".ratchet-probe-", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise RatchetError(f"cannot write to {folder} ({exc.strerror}): choose a writable {what}") from None
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)

@@ -1,4 +1,8 @@
-"""``ratchet predict``: label and prob_<label> columns for every row of an input file."""
+"""``ratchet predict``: predicted_label and prob_<label> columns for every row of an input file.
+
+The input file is never modified and none of its columns is replaced: the predictions go to
+new columns, and a name that already exists in the input is an error naming the collision.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +10,20 @@ from pathlib import Path
 
 import numpy as np
 
+from ratchet.data.output import output_format, write_table
 from ratchet.errors import RatchetError
-from ratchet.fsutil import atomic_write
+from ratchet.fsutil import check_writable_folder
+
+PREDICTED = "predicted_label"
+PROB_PREFIX = "prob_"
 
 
 def model_dir_of(run_or_model: str | Path) -> Path:
     path = Path(run_or_model)
     if not path.exists():
         raise RatchetError(f"run folder not found: {path}: pass the --out folder of a finished run")
+    if not path.is_dir():
+        raise RatchetError(f"{path} is a file, not a run folder: pass the --out folder of a finished run")
     if (path / "ratchet.json").exists():
         return path
     if (path / "model" / "ratchet.json").exists():
@@ -40,11 +50,14 @@ def predict_file(
     from ratchet.reporting.progress import Progress
 
     model_dir = model_dir_of(run)
+    out = check_output_path(out, input_path)
     frame = read_table(input_path)
     columns = resolve_columns(frame, DataParams(text_col=text_col, text_pair_col=text_pair_col), require_label=False)
     predictor = load_predictor(model_dir, device=resolve_device(device))
     if predictor.meta.get("text_pair") and columns.text_pair is None:
         raise RatchetError("this model reads text pairs: pass --text-pair-col with the second text column")
+    check_no_collision(frame, predictor.labels)
+    check_writable_folder(out.parent, "--out location")
     clean = CleanParams(**predictor.meta["clean"]) if "clean" in predictor.meta else CleanParams()
     texts = [normalize_text(value, clean) for value in frame[columns.text].tolist()]
     pairs = None
@@ -52,11 +65,41 @@ def predict_file(
         pairs = [normalize_text(value, clean) for value in frame[columns.text_pair].tolist()]
     with Progress(enabled=show_progress) as progress, progress.bar("predict", total=len(texts)) as bar:
         probs = predictor.predict_probs(texts, pairs, on_rows=bar.advance)
-    result = frame.copy()
-    labels = predictor.labels
-    result["label"] = [labels[i] for i in np.argmax(probs, axis=1)] if len(probs) else []
+    write_table(out, prediction_frame(frame, predictor.labels, probs))
+    return out
+
+
+def prediction_columns(labels: list) -> list[str]:
+    return [PREDICTED, *(f"{PROB_PREFIX}{label}" for label in labels)]
+
+
+def prediction_frame(frame, labels: list, probs: np.ndarray):
+    """The input columns unchanged, then predicted_label and one prob_<label> column per class."""
+    import pandas as pd
+
+    check_no_collision(frame, labels)
+    predicted = [labels[i] for i in np.argmax(probs, axis=1)] if len(probs) else []
+    added = {PREDICTED: pd.Series(predicted, index=frame.index, dtype=object if not predicted else None)}
     for index, label in enumerate(labels):
-        result[f"prob_{label}"] = probs[:, index]
-    out = Path(out)
-    atomic_write(out, lambda tmp: result.to_csv(tmp, index=False))
+        added[f"{PROB_PREFIX}{label}"] = pd.Series(probs[:, index], index=frame.index)
+    return pd.concat([frame, pd.DataFrame(added, index=frame.index)], axis=1)
+
+
+def check_no_collision(frame, labels: list) -> None:
+    taken = [name for name in prediction_columns(labels) if name in frame.columns]
+    if taken:
+        raise RatchetError(
+            f"the input already has a column named {taken[0]!r}, which predict writes: rename that column "
+            "(predictions never replace an input column)"
+        )
+
+
+def check_output_path(out: str | Path, input_path: str | Path) -> Path:
+    """Refuse an output that would overwrite the input, a folder, or a format ratchet does not write."""
+    out, source = Path(out), Path(input_path)
+    if out.is_dir():
+        raise RatchetError(f"--out {out} is a folder: pass a file path such as {out / 'predictions.csv'}")
+    output_format(out)
+    if out.resolve() == source.resolve() or (out.exists() and source.exists() and out.samefile(source)):
+        raise RatchetError(f"--out {out} is the input file: choose another output path (the input is never modified)")
     return out

@@ -64,3 +64,18 @@ def test_bad_files_fail_with_a_fix(tmp_path: Path) -> None:
     vague = write(tmp_path, [row("a", "pos", "neg", "maybe")])
     with pytest.raises(RatchetError, match="accept value 'maybe' is not understood"):
         read_label_fixes(vague, LABELS)
+
+
+def test_a_formula_like_text_is_neutralised_in_the_review_file_and_still_matches(tmp_path: Path) -> None:
+    from ratchet.data.output import write_table
+
+    hostile = '=HYPERLINK("http://evil","click") great drug'
+    path = tmp_path / "label_issues.csv"
+    write_table(path, pd.DataFrame([row(hostile, "neg", "pos", "yes"), row("-5 stars, awful", "pos", "neg", "yes")]))
+    raw = pd.read_csv(path, dtype=str)["text"].tolist()
+    assert raw == ["'" + hostile, "'-5 stars, awful"]  # a spreadsheet shows these as text, never runs them
+    fixes = read_label_fixes(path, LABELS)
+    assert [f.fingerprint for f in fixes] == [text_fingerprint(hostile), text_fingerprint("-5 stars, awful")]
+    train = pd.DataFrame({"text": [hostile, "-5 stars, awful"], "label": ["neg", "pos"]})
+    fixed, counts = apply_label_fixes(train, fixes)
+    assert counts["relabeled"] == 2 and fixed["label"].tolist() == ["pos", "neg"]

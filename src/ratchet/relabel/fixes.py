@@ -46,11 +46,12 @@ class LabelFix:
 def read_label_fixes(path: str | Path, labels: list[Any]) -> list[LabelFix]:
     """Parse a reviewed label_issues.csv; rows with an empty accept cell are skipped."""
     from ratchet.data.io import read_table
+    from ratchet.data.output import restore_frame
 
     path = Path(path)
     if not path.is_file():
         raise RatchetError(f"label fixes file {path} does not exist: check the --label-fixes path")
-    frame = read_table(path)
+    frame = restore_frame(read_table(path))  # undo the CSV formula guard, so texts match their fingerprints
     missing = [c for c in REQUIRED if c not in frame.columns]
     if missing:
         raise RatchetError(

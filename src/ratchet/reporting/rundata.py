@@ -153,8 +153,11 @@ def label_issues(run: RunFiles) -> pd.DataFrame | None:
     path = run.run_dir / "data" / "label_issues.csv"
     if not path.is_file():
         return None
+    from ratchet.data.output import restore_frame
+
     try:
-        return pd.read_csv(path)
+        # The file guards formula-like texts with an apostrophe for spreadsheets; the report shows them as written.
+        return restore_frame(pd.read_csv(path))
     except (OSError, ValueError) as exc:
         log.warning("report: %s is unreadable (%s)", path, exc)
         return None

@@ -29,7 +29,8 @@ import pandas as pd
 from ratchet.config import DEFAULT_MODEL, RelabelParams, TrainParams
 from ratchet.data.frames import Split, read_labels, read_split
 from ratchet.data.io import write_parquet
-from ratchet.fsutil import atomic_write, hash_path
+from ratchet.data.output import write_table
+from ratchet.fsutil import hash_path
 from ratchet.pipeline import StepContext, StepResult
 
 ISSUES_FILE = "label_issues.csv"
@@ -55,7 +56,8 @@ class RelabelStepParams:
 
 class RelabelStep:
     name: ClassVar[str] = "relabel"
-    requires: ClassVar[tuple[str, ...]] = ("data.train", "data.valid", "data.labels", "model.backbone")
+    requires: ClassVar[tuple[str, ...]] = ("data.train", "data.valid", "data.labels")
+    optional: ClassVar[tuple[str, ...]] = ("model.backbone",)
     provides: ClassVar[tuple[str, ...]] = ("data.train",)
     gated: ClassVar[bool] = True
     budget_share: ClassVar[float] = 0.1
@@ -78,7 +80,7 @@ class RelabelStep:
         issues = find_issues(y, probs, exempt=self._reviewed(frame, labels))
         table = issues_table(frame, issues, labels)
         issues_path = ctx.run_dir / "data" / ISSUES_FILE
-        atomic_write(issues_path, lambda tmp: table.to_csv(tmp, index=False))
+        write_table(issues_path, table)  # texts that look like spreadsheet formulas are neutralised
         ctx.log.info("relabel: %d of %d training rows flagged -> %s", len(issues.flagged), len(y), issues_path)
         metrics = {
             "mode": oof_detail.pop("mode"),
