@@ -42,3 +42,36 @@ def test_adapt_new_token_init_is_checked() -> None:
     assert apply_overrides(_config(), ["adapt.new_token_init=sample"]).adapt.new_token_init == "sample"
     with pytest.raises(RatchetError, match="new_token_init='mean' is not allowed"):
         apply_overrides(_config(), ["adapt.new_token_init=mean"])
+
+
+@pytest.mark.parametrize(("given", "seconds"), [(600, 600.0), ("600", 600.0), ("10m", 600.0), (90.5, 90.5)])
+def test_budget_accepts_seconds_and_durations_alike(given, seconds: float) -> None:
+    config = apply_overrides(_config(), [f"budget={given}"])
+    assert config.budget_seconds == seconds
+    assert RunConfig.from_dict({**config.to_dict()}).budget_seconds == seconds  # config.yaml round trip
+
+
+@pytest.mark.parametrize(
+    "assignment",
+    [
+        "gate.confidence=7",
+        "gate.confidence=-0.1",
+        "gate.n_bootstrap=3",
+        "gate.metric=f2",
+        "train.warmup_share=1.5",
+        "train.label_smoothing=-0.1",
+        "train.dropout=1",
+        "train.patience=0",
+        "budget=0",
+        "budget=-5",
+    ],
+)
+def test_out_of_range_settings_are_refused_naming_the_key(assignment: str) -> None:
+    key = assignment.split("=")[0].split(".")[-1]
+    with pytest.raises(RatchetError, match=key):
+        apply_overrides(_config(), [assignment])
+
+
+def test_resume_and_overwrite_together_are_refused() -> None:
+    with pytest.raises(RatchetError, match="contradict"):
+        RunConfig(data="train.csv", out="run", resume=True, overwrite=True)

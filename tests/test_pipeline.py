@@ -58,7 +58,8 @@ class MakeData:
 def model_step(step_name: str, accuracy: float, gated: bool, seed: int):
     class ModelStep:
         name: ClassVar[str] = step_name
-        requires: ClassVar[tuple[str, ...]] = ("data.valid", "model.current")
+        requires: ClassVar[tuple[str, ...]] = ("data.valid",)
+        optional: ClassVar[tuple[str, ...]] = ("model.current",)
         provides: ClassVar[tuple[str, ...]] = ("model.current",)
 
         def __init__(self, params: Params = Params()) -> None:

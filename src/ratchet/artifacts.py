@@ -36,17 +36,19 @@ class ArtifactStore:
     def snapshot(self) -> dict[str, Path]:
         return dict(self._paths)
 
-    def view(self, step_name: str, requires: tuple[str, ...]) -> ArtifactView:
-        return ArtifactView(self, step_name, requires)
+    def view(self, step_name: str, requires: tuple[str, ...], optional: tuple[str, ...] = ()) -> ArtifactView:
+        return ArtifactView(self, step_name, requires, optional)
 
 
 class ArtifactView:
     """What one step may see: its declared inputs, and the test split only for ``evaluate``."""
 
-    def __init__(self, store: ArtifactStore, step_name: str, requires: tuple[str, ...]) -> None:
+    def __init__(
+        self, store: ArtifactStore, step_name: str, requires: tuple[str, ...], optional: tuple[str, ...] = ()
+    ) -> None:
         self._store = store
         self._step = step_name
-        self._requires = requires
+        self._declared = (*requires, *optional)
 
     def get(self, key: str) -> Path:
         path = self.maybe(key)
@@ -59,6 +61,6 @@ class ArtifactView:
             raise SealedArtifactError(
                 f"step {self._step!r} asked for the sealed test split: only {SEAL_HOLDER!r} may read it"
             )
-        if key not in self._requires:
-            raise KeyError(f"step {self._step!r} did not declare {key!r} in requires")
+        if key not in self._declared:
+            raise KeyError(f"step {self._step!r} did not declare {key!r} in requires or optional")
         return self._store.path(key)

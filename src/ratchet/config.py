@@ -45,8 +45,8 @@ class RunConfig:
     """Optional labeled test file; otherwise a stratified share of ``data`` is sealed as test."""
     models: tuple[str, ...] = (DEFAULT_MODEL,)
     """Candidate backbones: Hugging Face names or local paths ("default" = all-MiniLM-L6-v2)."""
-    budget: str | None = None
-    """Wall-clock budget for the whole run, e.g. "20m" or "2h"."""
+    budget: str | float | None = None
+    """Wall-clock budget for the whole run: a duration such as "20m", "2h" or "90s", or a number of seconds."""
     preset: Literal["fast", "balanced", "best"] = "fast"
     """fast: train and evaluate; balanced: + relabel, select, search; best: + adapt, more trials."""
     steps: tuple[str, ...] | None = None
@@ -80,6 +80,8 @@ class RunConfig:
             raise RatchetError("no model given: pass --model NAME_OR_PATH or leave the default")
         if self.budget is not None:
             parse_duration(self.budget)
+        if self.resume and self.overwrite:
+            raise RatchetError("--resume and --overwrite contradict each other: pass one of them")
 
     @property
     def budget_seconds(self) -> float | None:
@@ -97,10 +99,15 @@ class RunConfig:
 
     @classmethod
     def from_yaml(cls, path: str | Path, **overrides: Any) -> RunConfig:
+        path = Path(path)
+        if path.is_dir():
+            raise RatchetError(f"--config {path} is a folder: pass a YAML file (RUN/config.yaml of a run works)")
         try:
-            loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+            loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         except FileNotFoundError:
             raise RatchetError(f"config file not found: {path}: check the --config path") from None
+        except UnicodeDecodeError:
+            raise RatchetError(f"config file {path} is not UTF-8 text: pass a YAML file") from None
         except yaml.YAMLError as exc:
             raise RatchetError(f"config file {path} is not valid YAML ({exc.__class__.__name__}): fix it") from None
         if not isinstance(loaded, dict):
@@ -133,11 +140,13 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|hr)?\s*$")
 
 def parse_duration(text: str | float | int) -> float:
     """'90s', '15m', '2h' or a bare number of seconds -> seconds."""
-    if isinstance(text, (int, float)):
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
+        if text <= 0:
+            raise RatchetError(f"budget {text!r} is not a positive duration: write e.g. 600, 90s, 15m or 2h")
         return float(text)
     match = _DURATION.match(str(text))
     if not match or float(match.group(1)) <= 0:
-        raise RatchetError(f"budget {text!r} is not a duration: write e.g. 90s, 15m or 2h")
+        raise RatchetError(f"budget {text!r} is not a duration: write e.g. 600 (seconds), 90s, 15m or 2h")
     unit = (match.group(2) or "s")[0]
     return float(match.group(1)) * {"s": 1, "m": 60, "h": 3600}[unit]
 

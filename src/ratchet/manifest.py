@@ -61,7 +61,7 @@ class Manifest:
     def for_step(cls, step: Step, step_dir: Path, store: ArtifactStore, incumbent: np.ndarray | None) -> Manifest:
         params = dataclasses.asdict(step.params) if dataclasses.is_dataclass(step.params) else {}
         inputs: dict[str, str | None] = {}
-        for key in step.requires:
+        for key in (*step.requires, *getattr(step, "optional", ())):
             path = store.path(key)
             inputs[key] = None if path is None else _hash(path)
         if incumbent is not None:

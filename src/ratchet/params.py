@@ -11,6 +11,19 @@ from typing import Literal
 from ratchet.errors import RatchetError
 
 
+def check_share(key: str, value: float, *, low: float = 0.0, high: float = 1.0, high_open: bool = True) -> None:
+    """Probability-like settings: a value outside [low, high) (or [low, high]) is refused, naming the key."""
+    inside = low <= value < high if high_open else low <= value <= high
+    if not inside:
+        upper = f"below {high}" if high_open else f"at most {high}"
+        raise RatchetError(f"{key}={value} is out of range: use a value from {low} and {upper}")
+
+
+def check_at_least(key: str, value: float, minimum: float) -> None:
+    if value < minimum:
+        raise RatchetError(f"{key}={value} is out of range: use {minimum} or more")
+
+
 @dataclass(frozen=True)
 class DataParams:
     text_col: str | None = None
@@ -102,6 +115,14 @@ class TrainParams:
             raise RatchetError("train params out of range: epochs, learning_rate > 0; batch_size >= 1; max_length >= 8")
         if self.max_tokens < self.max_length:
             raise RatchetError(f"train.max_tokens={self.max_tokens} is below train.max_length: raise it")
+        check_share("train.warmup_share", self.warmup_share)
+        check_share("train.label_smoothing", self.label_smoothing)
+        if self.dropout is not None:
+            check_share("train.dropout", self.dropout)
+        for name in ("weight_decay", "grad_clip"):
+            check_at_least(f"train.{name}", getattr(self, name), 0.0)
+        for name in ("grad_accum", "patience", "evals_per_epoch", "checkpoint_every", "log_every"):
+            check_at_least(f"train.{name}", getattr(self, name), 1)
 
 
 @dataclass(frozen=True)
@@ -114,6 +135,15 @@ class GateParams:
     """...and the paired bootstrap gives at least this probability that the gain is positive."""
     n_bootstrap: int = 2000
     """Bootstrap resamples of the validation rows."""
+
+    def __post_init__(self) -> None:
+        from ratchet.evaluation.metric_names import check_metric
+
+        object.__setattr__(self, "metric", check_metric(self.metric))
+        # 0 keeps every gain above min_gain (a permissive gate, as benchmarks use); 1 is never reached.
+        check_share("gate.confidence", self.confidence)
+        check_share("gate.min_gain", self.min_gain, low=-1.0, high=1.0, high_open=False)
+        check_at_least("gate.n_bootstrap", self.n_bootstrap, 100)
 
 
 @dataclass(frozen=True)
@@ -137,7 +167,7 @@ class RelabelParams:
 
     def __post_init__(self) -> None:
         if self.gate_metric != "run":
-            from ratchet.evaluation.metrics import check_metric
+            from ratchet.evaluation.metric_names import check_metric
 
             object.__setattr__(self, "gate_metric", check_metric(self.gate_metric))
         if self.folds < 2:

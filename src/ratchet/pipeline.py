@@ -44,6 +44,9 @@ LEDGER_METRICS = ("seed_spread", "ensemble")
 class Step(Protocol):
     name: ClassVar[str]
     requires: ClassVar[tuple[str, ...]]
+    """Artifact keys the step cannot run without: an earlier step must provide each (checked before the run)."""
+    optional: ClassVar[tuple[str, ...]]
+    """Artifact keys the step reads when an earlier step provided them."""
     provides: ClassVar[tuple[str, ...]]
     gated: ClassVar[bool]
     params: Any
@@ -112,10 +115,18 @@ class Pipeline:
         return cls(config, build_steps(config), progress=progress)
 
     def run(self) -> RunResult:
+        from ratchet.recipe import check_recipe
+        from ratchet.runlock import run_lock
+
+        check_recipe(self.steps)
         if self.preflight:
             from ratchet.recipe import preflight
 
-            preflight(self.config)
+            preflight(self.config)  # reads only: bad input never costs a folder or an earlier run
+        with run_lock(Path(self.config.out), "run --resume" if self.config.resume else "run"):
+            return self._run_locked()
+
+    def _run_locked(self) -> RunResult:
         run_dir = prepare_run_dir(self.config)
         stale = set_aside_superseded_steps(run_dir, [step_dir_name(i, step.name) for i, step in enumerate(self.steps)])
         if stale:
@@ -148,7 +159,7 @@ class Pipeline:
             ctx = StepContext(
                 run_dir=run_dir,
                 step_dir=step_dir,
-                artifacts=store.view(step.name, step.requires),
+                artifacts=store.view(step.name, step.requires, getattr(step, "optional", ())),
                 device=device,
                 seed=self.config.seed,
                 deadline=self._step_deadline(index, run_deadline),

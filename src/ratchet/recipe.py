@@ -176,6 +176,9 @@ STEP_BUILDERS: dict[str, Callable[[RunConfig], Any]] = {
 }
 
 
+STEP_NAMES = tuple(STEP_BUILDERS)
+
+
 def recipe_names(config: RunConfig) -> tuple[str, ...]:
     names = config.steps or PRESET_STEPS[config.preset]
     unknown = [name for name in names if name not in STEP_BUILDERS]
@@ -188,17 +191,59 @@ def build_steps(config: RunConfig) -> list[Any]:
     return [STEP_BUILDERS[name](config) for name in recipe_names(config)]
 
 
+STEP_CLASSES = {
+    "clean": "ratchet.steps.clean:CleanStep",
+    "split": "ratchet.steps.split:SplitStep",
+    "baseline": "ratchet.steps.baseline:BaselineStep",
+    "relabel": "ratchet.steps.relabel:RelabelStep",
+    "select": "ratchet.steps.select:SelectStep",
+    "search": "ratchet.steps.search:SearchStep",
+    "adapt": "ratchet.steps.adapt:AdaptStep",
+    "train": "ratchet.steps.train:TrainStep",
+    "selftrain": "ratchet.steps.selftrain:SelfTrainStep",
+    "evaluate": "ratchet.steps.evaluate:EvaluateStep",
+    "report": "ratchet.steps.report:ReportStep",
+}
+
+
+def step_class(name: str) -> Any:
+    import importlib
+
+    module, _, attr = STEP_CLASSES[name].partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def check_recipe(steps: list[Any]) -> None:
+    """Every input a step requires must be provided by an earlier step: say which is missing, and who provides it."""
+    provided: set[str] = set()
+    names = ",".join(step.name for step in steps)
+    for step in steps:
+        missing = [key for key in step.requires if key not in provided]
+        if missing:
+            key = missing[0]
+            providers = [name for name in STEP_CLASSES if key in step_class(name).provides]
+            fix = f"put {' or '.join(providers)} before {step.name}" if providers else f"remove {step.name}"
+            raise RatchetError(
+                f"step {step.name!r} needs {key}, which no earlier step of the recipe ({names}) provides: {fix}"
+            )
+        provided.update(step.provides)
+
+
 def preflight(config: RunConfig) -> None:
     """Check every input before the run folder is touched, so bad input never costs an earlier run."""
     from ratchet.data.clean import clean_frame, normalize_frame, validate_classes
     from ratchet.data.columns import resolve_columns, standardize
     from ratchet.data.io import read_table
     from ratchet.data.split import check_test_labels, label_list
-    from ratchet.models.load import resolve_model_path
+    from ratchet.devices import resolve_device
+    from ratchet.models.check import check_model_source
     from ratchet.rundir import check_run_dir
 
-    recipe_names(config)
+    check_recipe(build_steps(config))
     check_run_dir(config)
+    _check_test_is_not_data(config)
+    if config.device == "cuda":  # "auto" never fails, and asking torch costs seconds of import
+        resolve_device(config.device)
     frame = read_table(config.data)
     columns = resolve_columns(frame, config.data_params)
     cleaned, _ = clean_frame(standardize(frame, columns), config.clean)
@@ -211,4 +256,17 @@ def preflight(config: RunConfig) -> None:
         check_test_labels(test, labels)
     for model in config.models:
         if model != "linear":
-            resolve_model_path(model)
+            check_model_source(model)
+
+
+def _check_test_is_not_data(config: RunConfig) -> None:
+    """A test file that is the training file would seal the training rows themselves: no honest number."""
+    if config.test is None:
+        return
+    data, test = Path(config.data), Path(config.test)
+    same = data.resolve() == test.resolve() or (data.exists() and test.exists() and data.samefile(test))
+    if same:
+        raise RatchetError(
+            f"--test {config.test} is the training file: pass a separate test file, or leave --test out and "
+            "a share of the data is sealed as test"
+        )

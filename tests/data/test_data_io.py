@@ -123,3 +123,31 @@ def test_unlabeled_texts(tmp_path: Path) -> None:
     assert read_unlabeled_texts(table) == ["a b", "c d"]
     with pytest.raises(RatchetError, match="empty"):
         read_unlabeled_texts(_write(tmp_path / "empty_lines.txt", b"\n \n"))
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "fragment"),
+    [
+        ("dup.csv", "text,label,text\nhello,a,x\nbye,b,y\n", "columns 1 and 3 of"),
+        ("dup.tsv", "label\ttext\ttext\na\thello\tx\n", "columns 2 and 3 of"),
+        ("dup.jsonl", '{"text": "a", "label": "x", "text": "b"}\n', "line 1 of"),
+        ("dup.json", '[{"text": "a", "label": "x"}, {"label": "y", "label": "z", "text": "c"}]', "key 'label' twice"),
+    ],
+)
+def test_two_columns_of_one_name_are_an_error_naming_them(tmp_path: Path, name: str, content: str, fragment) -> None:
+    path = tmp_path / name
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(RatchetError, match=fragment):
+        read_table(path)
+
+
+def test_two_parquet_columns_of_one_name_are_an_error(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.table(
+        [pa.array(["a", "b"]), pa.array(["x", "y"]), pa.array(["c", "d"])], names=["text", "label", "text"]
+    )
+    pq.write_table(table, tmp_path / "dup.parquet")
+    with pytest.raises(RatchetError, match=r"columns 1 and 3 of .* both named 'text'"):
+        read_table(tmp_path / "dup.parquet")

@@ -78,6 +78,15 @@ def test_label_list_and_ids() -> None:
     assert label_ids(pd.Series(["10", "1"]), [1, 2, 10]).tolist() == [2, 0]
 
 
+def test_float_labels_stay_numbers() -> None:
+    assert label_list(pd.Series(["2.0", "1.0", "10.0"])) == ([1.0, 2.0, 10.0], "float")
+    assert label_list(pd.Series(["0.5", "1.5"])) == ([0.5, 1.5], "float")
+    assert label_ids(pd.Series(["10.0", "1.0"]), [1.0, 2.0, 10.0]).tolist() == [2, 0]
+    # Spellings Python would not write back stay the strings the user wrote (no "1.50" -> 1.5 surprise).
+    assert label_list(pd.Series(["1.50", "2.0"])) == (["1.50", "2.0"], "str")
+    assert label_list(pd.Series(["nan", "1.0"])) == (["1.0", "nan"], "str")
+
+
 def test_check_test_labels() -> None:
     check_test_labels(pd.DataFrame({"label": ["1", "2"]}), [1, 2])
     with pytest.raises(RatchetError, match="test labels unseen in training: x, y: fix the labels"):

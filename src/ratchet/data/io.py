@@ -11,13 +11,12 @@ import bz2
 import csv
 import gzip
 import io
-import json
 import lzma
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
+from ratchet.data.json_tables import first_line_is_object, read_json_table
 from ratchet.errors import RatchetError
 from ratchet.fsutil import atomic_write
 
@@ -41,11 +40,12 @@ def read_table(path: str | Path) -> pd.DataFrame:
         if suffix in DELIMITED:
             frame = _read_declared(text, DELIMITED[suffix], path)
         elif suffix in JSON_LINES:
-            frame = _read_json(text, path, lines_first=True)
+            frame = read_json_table(text, path, lines_first=True)
         elif suffix == ".json":
-            frame = _read_json(text, path, lines_first=False)
+            frame = read_json_table(text, path, lines_first=False)
         else:
             frame = _read_unknown(text, path)
+    _check_unique_columns([str(c) for c in frame.columns], path)
     if len(frame) == 0:
         raise RatchetError(f"{path} has no data rows: add rows below the header")
     if len(frame.columns) == 0:
@@ -120,6 +120,8 @@ def _read_declared(text: str, sep: str, path: Path) -> pd.DataFrame:
     one column, and then the delimiter the records really have is used instead."""
     try:
         frame = _read_delimited(text, sep, path)
+    except DuplicateColumnError:
+        raise
     except RatchetError:
         other = _guess_delimiter(text)
         if other is None or other == sep:
@@ -135,6 +137,8 @@ def _read_declared(text: str, sep: str, path: Path) -> pd.DataFrame:
 def _read_delimited(text: str, sep: str, path: Path) -> pd.DataFrame:
     if not text.splitlines()[0].strip(sep + " \t"):
         raise RatchetError(f"the first line of {path} is not a header: put the column names on line 1")
+    header = next(csv.reader(io.StringIO(text), delimiter=sep), [])
+    _check_unique_columns([name.strip() for name in header], path)
     try:
         return pd.read_csv(
             io.StringIO(text),
@@ -154,85 +158,29 @@ def _read_delimited(text: str, sep: str, path: Path) -> pd.DataFrame:
         ) from None
 
 
-def _read_json(text: str, path: Path, lines_first: bool) -> pd.DataFrame:
-    """JSON Lines, or one JSON document; a ``.json`` file that is really JSON Lines is accepted too."""
-    stripped = text.lstrip()
-    looks_like_document = stripped.startswith("[") or (stripped.startswith("{") and not _first_line_is_object(stripped))
-    if lines_first and not looks_like_document:
-        return _records_frame(_parse_json_lines(text, path), path)
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        if exc.msg == "Extra data" and _first_line_is_object(stripped):
-            return _records_frame(_parse_json_lines(text, path), path)
-        raise RatchetError(
-            f"{path} is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}): fix the file"
-        ) from None
-    return _document_frame(document, path)
+class DuplicateColumnError(RatchetError):
+    """Final whatever the delimiter: another delimiter must not be tried after it."""
 
 
-def _first_line_is_object(text: str) -> bool:
-    first = text.split("\n", 1)[0].strip()
-    if not first.startswith("{"):
-        return False
-    try:
-        return isinstance(json.loads(first), dict)
-    except json.JSONDecodeError:
-        return False
-
-
-def _parse_json_lines(text: str, path: Path) -> list[Any]:
-    records = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError as exc:
-            raise RatchetError(
-                f"line {number} of {path} is not valid JSON ({exc.msg}): fix that line (JSON Lines: one object a line)"
-            ) from None
-    return records
-
-
-def _document_frame(document: Any, path: Path) -> pd.DataFrame:
-    """A list of records, ``{"data": [records]}`` (any single key), or a dict of columns."""
-    if isinstance(document, dict):
-        wrapped = [v for v in document.values() if isinstance(v, list) and v and isinstance(v[0], dict)]
-        if "data" in document and isinstance(document["data"], list):
-            return _records_frame(document["data"], path)
-        if len(document) == 1 and len(wrapped) == 1:
-            return _records_frame(wrapped[0], path)
-        if document and all(isinstance(v, (list, dict)) for v in document.values()):
-            try:
-                return pd.DataFrame(document)
-            except ValueError as exc:
-                raise RatchetError(
-                    f"{path}: JSON columns do not line up ({exc}): give every column as many values"
-                ) from None
-        raise RatchetError(
-            f'{path} holds a JSON object that is not a table: use a list of records, {{"data": [...]}} '
-            "or a dict of equally long columns"
-        )
-    if isinstance(document, list):
-        return _records_frame(document, path)
-    raise RatchetError(f"{path} holds a single JSON {type(document).__name__}, not a table: use a list of records")
-
-
-def _records_frame(records: list[Any], path: Path) -> pd.DataFrame:
-    if not records:
-        raise RatchetError(f"{path} has no data rows: add records")
-    bad = next((i for i, r in enumerate(records) if not isinstance(r, dict)), None)
-    if bad is not None:
-        raise RatchetError(
-            f"record {bad + 1} of {path} is a JSON {type(records[bad]).__name__}, not an object: "
-            'write each row as {"text": ..., "label": ...}'
-        )
-    # dtype=object keeps integer labels as ints even next to missing values (no 1 -> 1.0).
-    return pd.DataFrame(records, dtype=object)
+def _check_unique_columns(names: list[str], path: Path) -> None:
+    """Two columns of one name: pandas would silently read the first (or rename the second "name.1")."""
+    seen: dict[str, int] = {}
+    for position, name in enumerate(names, start=1):
+        if name in seen:
+            raise DuplicateColumnError(
+                f"columns {seen[name]} and {position} of {path} are both named {name!r}: rename one of them"
+            )
+        seen[name] = position
 
 
 def _read_parquet(path: Path) -> pd.DataFrame:
+    import pyarrow.parquet as pq
+
+    try:
+        names = pq.read_schema(path).names
+    except Exception:  # a damaged file: reported below by the full read
+        names = []
+    _check_unique_columns(names, path)
     try:
         return pd.read_parquet(path)
     except Exception as exc:  # pyarrow raises several unrelated types for a damaged file
@@ -242,7 +190,7 @@ def _read_parquet(path: Path) -> pd.DataFrame:
 def _read_unknown(text: str, path: Path) -> pd.DataFrame:
     """No known extension: JSON if it looks like JSON, else sniff the delimiter from the first lines."""
     if text.lstrip()[:1] in ("[", "{"):
-        return _read_json(text, path, lines_first=_first_line_is_object(text.lstrip()))
+        return read_json_table(text, path, lines_first=first_line_is_object(text.lstrip()))
     delimiter = _guess_delimiter(text)
     if delimiter is None:
         raise RatchetError(f"cannot tell the format of {path}: rename it to .csv, .tsv, .jsonl, .json or .parquet")

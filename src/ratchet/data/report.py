@@ -224,6 +224,8 @@ def inspect_data(
     cleaned, clean_report = clean_frame(standardize(raw, columns), clean)
     report = build_data_report(clean_report, columns=columns, lengths=length_stats(cleaned))
     report["source"] = {"path": str(path), "columns": [str(c) for c in raw.columns]}
+    if cleaned.empty:  # nothing left to describe: the same one-line error as `run` gives
+        validate_classes(cleaned)
     # Class problems would stop a run; inspect lists them instead, so the whole report is still seen.
     warnings = []
     try:

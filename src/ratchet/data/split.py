@@ -103,11 +103,26 @@ def remove_test_overlap(
 
 
 def label_list(series: pd.Series) -> tuple[list[Any], str]:
-    """(labels, kind): ints sorted numerically when every label is a plain integer, else sorted strings."""
+    """(labels, kind): numbers sorted numerically when every label is one, else sorted strings.
+
+    "int" when every label is a plain integer ("7", not "007"); "float" when every label is a
+    number written the way Python writes it back ("1.0", "2.5"), so 1.0/2.0 labels come out of
+    predict as the numbers 1.0/2.0. Any other spelling keeps the labels as the strings written.
+    """
     values = sorted({str(v) for v in series})
     if values and all(_INT.match(v) and str(int(v)) == v for v in values):
         return sorted(int(v) for v in values), "int"
+    if values and all(_is_canonical_float(v) for v in values):
+        return sorted(float(v) for v in values), "float"
     return values, "str"
+
+
+def _is_canonical_float(text: str) -> bool:
+    try:
+        value = float(text)
+    except ValueError:
+        return False
+    return np.isfinite(value) and str(value) == text
 
 
 def label_ids(series: pd.Series, labels: list[Any]) -> np.ndarray:

@@ -15,25 +15,11 @@ from typing import Any
 import numpy as np
 from scipy.stats import rankdata
 
-from ratchet.errors import RatchetError
-
-CONFUSION_METRICS = ("macro_f1", "accuracy", "weighted_f1")
-"""Metrics computable from a confusion matrix (so from hard predictions alone)."""
-METRICS = (*CONFUSION_METRICS, "neg_log_loss")
-"""Names accepted by :func:`score` and the ratchet gate; all are 'higher is better'."""
-_ALIASES = {"log_loss": "neg_log_loss"}  # users write log_loss; we still return the negated value
+from ratchet.evaluation.metric_names import CONFUSION_METRICS, METRICS, check_metric  # noqa: F401 - re-exported
 
 _N_BINS = 15  # ECE bins, the usual choice (Guo et al. 2017)
 _MAX_CURVE_POINTS = 50  # ROC points kept per class: enough for a plot, small in JSON
 _CHUNK_ELEMENTS = 1 << 22  # index entries per bootstrap chunk: bounds memory (~16 MiB int32) at any n
-
-
-def check_metric(name: str) -> str:
-    """Return the canonical metric name, or raise a one-line RatchetError naming the fix."""
-    name = _ALIASES.get(name, name)
-    if name not in METRICS:
-        raise RatchetError(f"unknown metric {name!r}: use one of {', '.join(METRICS)}")
-    return name
 
 
 def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, k: int) -> np.ndarray:
@@ -52,6 +38,23 @@ def bootstrap_indices(n: int, n_bootstrap: int, seed: int) -> Iterator[np.ndarra
     per_chunk = max(1, _CHUNK_ELEMENTS // max(n, 1))
     for start in range(0, n_bootstrap, per_chunk):
         yield rng.integers(0, n, size=(min(per_chunk, n_bootstrap - start), n), dtype=np.int32)
+
+
+def stratified_bootstrap_indices(strata: np.ndarray, n_bootstrap: int, seed: int) -> Iterator[np.ndarray]:
+    """Like ``bootstrap_indices``, but each resample draws every stratum's rows from that stratum alone.
+
+    With the true labels as strata every resample keeps the class counts of the rows: macro-F1 then
+    varies with which rows were drawn, not with how many of a rare class happened to be drawn.
+    """
+    strata = np.asarray(strata)
+    members = [np.flatnonzero(strata == value) for value in np.unique(strata)]
+    n = len(strata)
+    rng = np.random.default_rng(seed)
+    per_chunk = max(1, _CHUNK_ELEMENTS // max(n, 1))
+    for start in range(0, n_bootstrap, per_chunk):
+        b = min(per_chunk, n_bootstrap - start)
+        parts = [rows[rng.integers(0, len(rows), size=(b, len(rows)))] for rows in members]
+        yield np.concatenate(parts, axis=1).astype(np.int32)
 
 
 def resampled_confusions(codes: np.ndarray, idx: np.ndarray, k: int) -> np.ndarray:

@@ -49,9 +49,8 @@ class AdaptStepParams:
 
 class AdaptStep:
     name: ClassVar[str] = "adapt"
-    requires: ClassVar[tuple[str, ...]] = (
-        "data.train", "data.valid", "data.labels", "data.test_fingerprints", "model.backbone", "train.params",
-    )  # fmt: skip
+    requires: ClassVar[tuple[str, ...]] = ("data.train", "data.valid", "data.labels")
+    optional: ClassVar[tuple[str, ...]] = ("data.test_fingerprints", "model.backbone", "train.params")
     provides: ClassVar[tuple[str, ...]] = ("model.backbone", "model.current")
     gated: ClassVar[bool] = True
     budget_share: ClassVar[float] = 0.3

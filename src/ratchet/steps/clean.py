@@ -57,6 +57,7 @@ def _file_hash(path: str | None) -> str | None:
 class CleanStep:
     name: ClassVar[str] = "clean"
     requires: ClassVar[tuple[str, ...]] = ()
+    optional: ClassVar[tuple[str, ...]] = ()
     provides: ClassVar[tuple[str, ...]] = (
         "data.clean", "data.test", "data.test_fingerprints", "data.report", "data.near_duplicates",
         "data.test_signatures",

@@ -21,6 +21,7 @@ class EvaluateParams:
 class EvaluateStep:
     name: ClassVar[str] = "evaluate"
     requires: ClassVar[tuple[str, ...]] = ("data.test", "data.labels", "model.current")
+    optional: ClassVar[tuple[str, ...]] = ()
     provides: ClassVar[tuple[str, ...]] = ("metrics",)
     gated: ClassVar[bool] = False
     budget_share: ClassVar[float] = 0.05

@@ -30,7 +30,8 @@ class ReportStepParams:
 
 class ReportStep:
     name: ClassVar[str] = "report"
-    requires: ClassVar[tuple[str, ...]] = ("data.valid", "model.current", "data.labels")
+    requires: ClassVar[tuple[str, ...]] = ()
+    optional: ClassVar[tuple[str, ...]] = ("data.valid", "model.current", "data.labels")
     provides: ClassVar[tuple[str, ...]] = ("report",)
     gated: ClassVar[bool] = False
 

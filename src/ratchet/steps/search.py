@@ -41,7 +41,8 @@ class SearchStepParams:
 
 class SearchStep:
     name: ClassVar[str] = "search"
-    requires: ClassVar[tuple[str, ...]] = ("data.train", "data.valid", "data.labels", "model.backbone")
+    requires: ClassVar[tuple[str, ...]] = ("data.train", "data.valid", "data.labels")
+    optional: ClassVar[tuple[str, ...]] = ("model.backbone",)
     provides: ClassVar[tuple[str, ...]] = ("train.params", "model.backbone")
     gated: ClassVar[bool] = True
     budget_share: ClassVar[float] = 0.3

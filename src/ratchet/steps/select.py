@@ -38,7 +38,8 @@ class SelectStepParams:
 
 class SelectStep:
     name: ClassVar[str] = "select"
-    requires: ClassVar[tuple[str, ...]] = ("data.train", "data.valid", "data.labels", "model.baseline")
+    requires: ClassVar[tuple[str, ...]] = ("data.train", "data.valid", "data.labels")
+    optional: ClassVar[tuple[str, ...]] = ("model.baseline",)
     provides: ClassVar[tuple[str, ...]] = ("model.backbone",)
     gated: ClassVar[bool] = False
     budget_share: ClassVar[float] = 0.2

@@ -59,10 +59,8 @@ class SelfTrainStepParams:
 
 class SelfTrainStep:
     name: ClassVar[str] = "selftrain"
-    requires: ClassVar[tuple[str, ...]] = (
-        "data.train", "data.valid", "data.labels", "data.test_fingerprints", "model.backbone", "train.params",
-        "model.current",
-    )  # fmt: skip
+    requires: ClassVar[tuple[str, ...]] = ("data.train", "data.valid", "data.labels")
+    optional: ClassVar[tuple[str, ...]] = ("data.test_fingerprints", "model.backbone", "train.params", "model.current")
     provides: ClassVar[tuple[str, ...]] = ("model.current",)
     gated: ClassVar[bool] = True
     budget_share: ClassVar[float] = 0.3

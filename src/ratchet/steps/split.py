@@ -51,9 +51,8 @@ class SplitStepParams:
 
 class SplitStep:
     name: ClassVar[str] = "split"
-    requires: ClassVar[tuple[str, ...]] = (
-        "data.clean", "data.report", "data.test_fingerprints", "data.near_duplicates",
-    )  # fmt: skip
+    requires: ClassVar[tuple[str, ...]] = ("data.clean", "data.report")
+    optional: ClassVar[tuple[str, ...]] = ("data.test_fingerprints", "data.near_duplicates")
     provides: ClassVar[tuple[str, ...]] = (
         "data.train",
         "data.valid",

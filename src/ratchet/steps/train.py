@@ -31,10 +31,8 @@ class TrainStepParams:
 
 class TrainStep:
     name: ClassVar[str] = "train"
-    requires: ClassVar[tuple[str, ...]] = (
-        "data.train", "data.valid", "data.labels", "model.backbone", "train.params", "model.baseline",
-        "model.current",
-    )  # fmt: skip
+    requires: ClassVar[tuple[str, ...]] = ("data.train", "data.valid", "data.labels")
+    optional: ClassVar[tuple[str, ...]] = ("model.backbone", "train.params", "model.baseline", "model.current")
     provides: ClassVar[tuple[str, ...]] = ("model.current",)
     # Gated: the fine-tune is judged against the model that would ship without it (usually the TF-IDF
     # baseline). One that does not beat it is not shipped, and the ledger says so.
