@@ -123,3 +123,25 @@ def test_out_is_an_unrelated_folder(capsys, tmp_path) -> None:
 def test_predict_on_a_folder_without_a_model(capsys, tmp_path) -> None:
     data = write_csv(tmp_path / "d.csv", good_rows())
     expect_error(capsys, ["predict", str(tmp_path), str(data), "--out", str(tmp_path / "p.csv")], "no trained model")
+
+
+def test_every_option_of_every_command_has_help_text() -> None:
+    import argparse
+
+    from ratchet.cli import build_parser
+
+    parser = build_parser()
+    (commands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    for name, sub in commands.choices.items():
+        for action in sub._actions:
+            if not isinstance(action, argparse._HelpAction):
+                assert action.help, f"ratchet {name} {action.option_strings or action.dest} has no help text"
+
+
+def test_help_lists_the_steps_and_explains_the_presets(capsys) -> None:
+    assert main(["run", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "clean, split, baseline, relabel, select, search, adapt, train, selftrain, evaluate, report" in text
+    assert "balanced: + relabel, select and search" in text
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.startswith("ratchet 0.")

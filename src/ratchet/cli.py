@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
 import os
@@ -14,6 +15,7 @@ from ratchet.config import PRESETS, RunConfig, apply_overrides
 from ratchet.errors import RatchetError
 
 EXIT_BAD_INPUT = 2
+_USER_FIXABLE_ERRNOS = frozenset({errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT})
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -23,21 +25,43 @@ class _OneLineParser(argparse.ArgumentParser):
         self.exit(EXIT_BAD_INPUT, f"error: {message}: see `{self.prog} --help`\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _OneLineParser(prog="ratchet", description="Adapt a pretrained language model to your labels.")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_OneLineParser)
+PRESET_HELP = (
+    "fast (default): clean, split, baseline, train, evaluate, report; "
+    "balanced: + relabel, select and search (12 trials, 2 seeds); "
+    "best: + adapt (30 trials, 3 seeds)"
+)
 
-    run = sub.add_parser("run", help="run the whole pipeline on a labeled file")
+
+def build_parser() -> argparse.ArgumentParser:
+    from ratchet import __version__
+    from ratchet.recipe import STEP_NAMES
+
+    parser = _OneLineParser(
+        prog="ratchet",
+        description="Adapt a pretrained language model to your labels; every optional step is kept only if "
+        "it measurably improves validation macro-F1, and the test set stays sealed until the end.",
+    )
+    parser.add_argument("--version", action="version", version=f"ratchet {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_OneLineParser, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run the whole pipeline on a labeled file", description=f"Presets: {PRESET_HELP}.")
     run.add_argument("data", help="labeled training data: CSV, TSV, JSON Lines, JSON or Parquet")
     run.add_argument("--test", help="labeled test file (sealed); otherwise a share of DATA is sealed")
-    run.add_argument("--out", required=True, help="run folder")
+    run.add_argument("--out", required=True, help="run folder (created; an earlier run needs --resume or --overwrite)")
     _add_column_args(run)
-    run.add_argument("--model", action="append", dest="models", help="backbone name or path (repeatable)")
-    run.add_argument("--budget", help="wall-clock budget for the whole run, e.g. 20m, 2h")
-    run.add_argument("--preset", choices=PRESETS, help="fast (default), balanced or best")
-    run.add_argument("--steps", help="explicit comma-separated recipe, e.g. clean,split,train,evaluate")
-    run.add_argument("--seed", type=int)
-    run.add_argument("--device", choices=("auto", "cpu", "cuda"))
+    run.add_argument(
+        "--model", action="append", dest="models", metavar="NAME_OR_PATH",
+        help="backbone: a local folder or a Hugging Face name in the local cache; repeatable for candidates "
+        "(default: all-MiniLM-L6-v2, shipped with ratchet)",
+    )  # fmt: skip
+    run.add_argument("--budget", help="wall-clock budget for the whole run: 600 (seconds), 90s, 20m or 2h")
+    run.add_argument("--preset", choices=PRESETS, help=PRESET_HELP)
+    run.add_argument(
+        "--steps", metavar="STEP,STEP,...",
+        help=f"explicit comma-separated recipe instead of the preset's; steps: {', '.join(STEP_NAMES)}",
+    )  # fmt: skip
+    run.add_argument("--seed", type=int, help="random seed of splits, folds and fine-tunes (default 0)")
+    run.add_argument("--device", choices=("auto", "cpu", "cuda"), help="where to train (default auto: cuda if visible)")
     run.add_argument("--config", help="YAML file of settings (RUN/config.yaml of an earlier run works)")
     run.add_argument("--resume", action="store_true", default=None, help="continue the run in --out")
     run.add_argument("--overwrite", action="store_true", default=None, help="replace the run in --out")
@@ -47,29 +71,33 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--ensemble", action="store_true", default=None, help="average the final seeds' models")
     run.add_argument("--track", action="append", choices=("mlflow", "tensorboard"), help="log to a tracker")
     run.add_argument("--tracking-uri", help="MLflow tracking URI (default: a file store in the run folder)")
-    run.add_argument("--quiet", action="store_true", help="no progress bars")
+    run.add_argument("--quiet", action="store_true", help="no progress bars or progress lines")
     run.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. train.epochs=2")
     run.set_defaults(overrides=[])
 
     inspect = sub.add_parser("inspect", help="data report only: quality, duplicates, conflicts, lengths")
-    inspect.add_argument("data")
+    inspect.add_argument("data", help="labeled data file: CSV, TSV, JSON Lines, JSON or Parquet")
     _add_column_args(inspect)
     inspect.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
 
-    predict = sub.add_parser("predict", help="label + prob_<label> columns for every input row")
+    predict = sub.add_parser("predict", help="predicted_label + prob_<label> columns for every input row")
     predict.add_argument("run", help="run folder (or its model/ folder)")
-    predict.add_argument("input", help="file of texts (same formats as run)")
-    predict.add_argument("--out", required=True, help="output CSV")
-    predict.add_argument("--text-col")
-    predict.add_argument("--text-pair-col")
-    predict.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    predict.add_argument("--quiet", action="store_true")
+    predict.add_argument("input", help="file of texts (same formats as run); it is never modified")
+    predict.add_argument(
+        "--out", required=True,
+        help="output file, by extension: .csv, .tsv, .jsonl, .json or .parquet; never the input file",
+    )  # fmt: skip
+    predict.add_argument("--text-col", help="text column (auto-detected when obvious)")
+    predict.add_argument("--text-pair-col", help="second text column, for a model trained on text pairs")
+    predict.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="where to run the model")
+    predict.add_argument("--quiet", action="store_true", help="no progress bar")
+
     report = sub.add_parser("report", help="(re)build RUN/report.html")
     report.add_argument("run", help="run folder")
 
     compare = sub.add_parser("compare", help="compare two runs that share a test set (paired bootstrap, McNemar)")
-    compare.add_argument("run_a")
-    compare.add_argument("run_b")
+    compare.add_argument("run_a", help="first run folder")
+    compare.add_argument("run_b", help="second run folder")
     compare.add_argument("--json", action="store_true", help="print the comparison as JSON")
 
     worker = sub.add_parser("worker", help="join the hyperparameter search of RUN through a shared storage")
@@ -164,8 +192,12 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from ratchet.reporting.report import build_report
+    from ratchet.rundir import require_run_dir
+    from ratchet.runlock import run_lock
 
-    path = build_report(args.run)
+    run_dir = require_run_dir(args.run)
+    with run_lock(run_dir, "report"):
+        path = build_report(run_dir)
     sys.stdout.write(f"{path}\n")
     return 0
 
@@ -217,6 +249,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return COMMANDS[args.command](args)
     except RatchetError as exc:
         sys.stderr.write(f"error: {exc}\n")
+        return EXIT_BAD_INPUT
+    except OSError as exc:
+        if exc.errno not in _USER_FIXABLE_ERRNOS:
+            raise
+        # A read-only folder, a full disk: the user's to fix, so one line (the run folder stays resumable).
+        where = f": {exc.filename}" if exc.filename else ""
+        sys.stderr.write(
+            f"error: {exc.strerror}{where}: check its permissions, choose a writable location or free disk space\n"
+        )
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         sys.stderr.write("interrupted: continue with the same command plus --resume\n")

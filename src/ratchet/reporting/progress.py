@@ -1,12 +1,16 @@
-"""Progress display: one rich bar per step and per epoch, silent when asked to be.
+"""Progress display: one rich bar per step and per epoch on a terminal, plain lines in a log, or nothing.
 
 Steps and the training loop only see this small API (``bar`` -> handle with
-``advance``/``update``), so they never depend on rich directly.
+``advance``/``update``), so they never depend on rich directly. When the output is not a
+terminal (a log file, CI), a live bar would print nothing until the end, so each bar prints
+one plain line every ``line_every_s`` seconds instead: name, count, percent, the fields
+(epoch, loss, tokens/s), time elapsed and time left.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -46,16 +50,83 @@ class BarHandle:
         self._progress.update(self._task, **kwargs)
 
 
-class Progress:
-    """Owns one rich Progress; ``enabled=False`` makes every bar a no-op (tests, library use)."""
+class PlainBar:
+    """A bar for output that is not a terminal: a plain line at most every ``every_s`` seconds, and at the end."""
 
-    def __init__(self, console: Console | None = None, enabled: bool = True) -> None:
+    def __init__(
+        self,
+        console: Console,
+        description: str,
+        total: float | None,
+        fields: dict[str, Any],
+        every_s: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._console, self._description, self._total = console, description, total
+        self._fields = dict(fields)
+        self._every_s, self._clock = every_s, clock
+        self._done = 0.0
+        self._started = clock()
+        self._printed = self._started
+
+    def advance(self, n: float = 1, **fields: Any) -> None:
+        self._done += n
+        self._fields.update(fields)
+        self._maybe_print()
+
+    def update(self, total: float | None = None, **fields: Any) -> None:
+        if total is not None:
+            self._total = total
+        self._fields.update(fields)
+        self._maybe_print()
+
+    def _maybe_print(self) -> None:
+        now = self._clock()
+        if now - self._printed >= self._every_s:
+            self._printed = now
+            self.print_line()
+
+    def print_line(self, final: bool = False) -> None:
+        elapsed = self._clock() - self._started
+        parts = [self._description]
+        if self._total:
+            parts.append(f"{self._done:,.0f}/{self._total:,.0f} ({100 * self._done / self._total:.0f}%)")
+        elif self._done:
+            parts.append(f"{self._done:,.0f}")
+        info = _format_fields(self._fields)
+        if info:
+            parts.append(info)
+        parts.append(f"elapsed {_clock_time(elapsed)}")
+        if not final and self._total and 0 < self._done < self._total:
+            parts.append(f"left {_clock_time(elapsed * (self._total - self._done) / self._done)}")
+        if final:
+            parts.append("done")
+        self._console.print("  ".join(parts), markup=False, highlight=False)
+
+
+class Progress:
+    """Owns one rich Progress; ``enabled=False`` makes every bar a no-op (tests, library use).
+
+    ``plain``: None decides by the console (plain lines when it is not a terminal).
+    """
+
+    def __init__(
+        self,
+        console: Console | None = None,
+        enabled: bool = True,
+        plain: bool | None = None,
+        line_every_s: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.console = console or Console(stderr=True)
         self.enabled = enabled
+        self.plain = (not self.console.is_terminal) if plain is None else plain
+        self.line_every_s = line_every_s
+        self._clock = clock
         self._rich: RichProgress | None = None
 
     def __enter__(self) -> Progress:
-        if self.enabled:
+        if self.enabled and not self.plain:
             self._rich = RichProgress(
                 TextColumn("[bold]{task.description}"),
                 BarColumn(),
@@ -76,7 +147,12 @@ class Progress:
             self._rich = None
 
     @contextmanager
-    def bar(self, description: str, total: float | None, **fields: Any) -> Iterator[BarHandle]:
+    def bar(self, description: str, total: float | None, **fields: Any) -> Iterator[BarHandle | PlainBar]:
+        if self.enabled and self.plain:
+            plain = PlainBar(self.console, description, total, fields, self.line_every_s, self._clock)
+            yield plain
+            plain.print_line(final=True)
+            return
         if self._rich is None:
             yield BarHandle(None, None)
             return
@@ -100,3 +176,11 @@ def _format_fields(fields: dict[str, Any]) -> str:
             value = f"{value:,.0f}" if abs(value) >= 100 else f"{value:.4g}"
         parts.append(f"{key} {value}")
     return "  ".join(parts)
+
+
+def _clock_time(seconds: float) -> str:
+    """90 -> 1:30, 3725 -> 1:02:05."""
+    seconds = int(max(seconds, 0))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
