@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import html as html_module
+import json
 import re
 import shutil
 import subprocess
@@ -93,3 +97,33 @@ def table_rows(html: str, table_id: str) -> tuple[list[list[str]], list[list[dic
     parser = _Tables(table_id)
     parser.feed(html)
     return parser.rows, parser.attrs
+
+
+def probe_page(
+    page: Path, script: str, *, fragment: str = "", size: str = "1280,900", budget_ms: int = 5000, timeout: int = 60
+) -> tuple[dict, list[str]]:
+    """Run ``script`` in a copy of ``page`` opened at ``#fragment``; returns (what it reported, console lines).
+
+    The report's Content-Security-Policy allows scripts by hash only, so the copy adds the probe's
+    hash to it: the page itself is unchanged. The probe reports by putting JSON into
+    ``<pre id="probe">``; ``--virtual-time-budget`` lets its timers run before the DOM is dumped.
+    """
+    assert CHROMIUM is not None
+    html = page.read_text(encoding="utf-8")
+    digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+    html, allowed = re.subn(r"script-src ", f"script-src 'sha256-{digest}' ", html, count=1)
+    assert allowed == 1, "no script-src in the page's policy"
+    html = html.replace("</body>", f"<script>{script}</script></body>", 1)
+    with tempfile.TemporaryDirectory(prefix="ratchet-probe-") as folder:
+        copy = Path(folder) / page.name
+        copy.write_text(html, encoding="utf-8")
+        url = copy.resolve().as_uri() + (f"#{fragment}" if fragment else "")
+        done = subprocess.run(
+            [CHROMIUM, *FLAGS, f"--user-data-dir={folder}/profile", f"--window-size={size}",
+             f"--virtual-time-budget={budget_ms}", "--dump-dom", url],
+            capture_output=True, text=True, timeout=timeout, check=False,
+        )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    found = re.search(r'<pre id="probe">(.*?)</pre>', done.stdout, re.S)
+    assert found, f"the probe reported nothing; console: {console_lines(done.stderr)}"
+    return json.loads(html_module.unescape(found.group(1))), console_lines(done.stderr)

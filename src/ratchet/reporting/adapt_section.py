@@ -81,7 +81,7 @@ def _coverage_table(metrics: dict[str, Any]) -> Safe | None:
     caption = f"Tokenizer coverage ({vocab.get('tokens_added', 0)} tokens added{_starts(vocab)})"
     examples = vocab.get("examples") or []
     if examples:
-        caption += ": " + " ".join(str(token) for token in examples[:20])
+        caption += ": " + " ".join(str(token) for token in examples[:20]) + (" …" if len(examples) > 20 else "")
     return table(["", "before", "after"], rows, numeric=[1, 2], id="adapt-coverage", caption=caption)
 
 

@@ -8,6 +8,9 @@ CSS = """
 :root { --ink:#1d232b; --muted:#5f6b7a; --line:#e3e7ec; --bg:#f6f8fa; --card:#fff; --accent:#0072B2;
         --good:#00805c; --bad:#c2410c; }
 * { box-sizing: border-box; }
+/* A link in the sticky nav scrolls its target this far below the viewport's top, so a section's heading is
+   never hidden under the bar: 38px tall, kept to one line by nav.toc below (+15px if it shows a scrollbar). */
+html { scroll-padding-top:56px; }
 body { margin:0; font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;
        color:var(--ink); background:var(--bg); }
 header.top { background:#14202e; color:#fff; padding:22px 32px 18px; }
@@ -15,7 +18,7 @@ header.top h1 { margin:0 0 4px; font-size:24px; font-weight:650; letter-spacing:
 header.top .sub { color:#b8c4d2; font-size:13px; }
 header.top code { color:#dbe6f2; }
 nav.toc { position:sticky; top:0; z-index:5; background:#fff; border-bottom:1px solid var(--line);
-          padding:8px 32px; font-size:14px; }
+          padding:8px 32px; font-size:14px; white-space:nowrap; overflow-x:auto; }
 nav.toc a { color:var(--accent); text-decoration:none; margin-right:18px; }
 nav.toc a:hover { text-decoration:underline; }
 main { max-width:1240px; margin:0 auto; padding:18px 32px 60px; }
@@ -37,7 +40,8 @@ thead th { background:#f0f3f6; font-weight:600; white-space:nowrap; }
 td.num, th.num { text-align:right; white-space:nowrap; }
 table.kv thead { display:none; }
 table.grouped td:first-child { white-space:nowrap; padding-right:22px; }
-table.kv td:first-child { color:var(--muted); padding-right:24px; }
+table.kv td:first-child, table.facts td:first-child { color:var(--muted); padding-right:24px; }
+table.kv table.kv { margin:0; }
 table.sortable thead th { cursor:pointer; }
 table.sortable thead th[aria-sort]::after { content:" \\2195"; color:var(--muted); }
 table.ledger td .reason { color:var(--muted); font-size:12px; }
@@ -70,7 +74,6 @@ svg .value { font-size:11.5px; font-weight:600; fill:var(--ink); }
 svg .connector { stroke:#8a96a3; stroke-dasharray:3 3; }
 svg .whisker { stroke:#14202e; stroke-width:1.5; fill:none; }
 svg .diagonal { stroke:#9aa5b1; stroke-dasharray:5 4; }
-svg .legend-box { fill:#fff; fill-opacity:.9; stroke:var(--line); }
 ul.warnings { background:#fff6e6; border:1px solid #f3d19c; border-radius:8px; padding:8px 12px 8px 28px; }
 details { margin:6px 0; }
 details summary { cursor:pointer; font-weight:600; }

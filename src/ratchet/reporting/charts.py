@@ -7,10 +7,12 @@ from typing import Any
 
 from ratchet.reporting.html import Safe, join, num, tag
 from ratchet.reporting.rundata import own_gate_metric
-from ratchet.reporting.svg import MARGIN, Frame, axes, color, figure, legend, padded_range, tick_label
+from ratchet.reporting.svg import MARGIN, Frame, axes, color, figure, legend, legend_height, padded_range, tick_label
 
 UP, DOWN, FIRST, REJECTED = "#009E73", "#D55E00", "#0072B2", "#9a9a9a"
 LEGEND_MAX = 8
+REJECTED_NAME = "rejected candidate"
+WATERFALL_KINDS = (("first score", FIRST), ("step raised it", UP), ("step lowered it", DOWN), (REJECTED_NAME, REJECTED))
 
 
 def _finite(value: Any) -> float | None:
@@ -24,6 +26,25 @@ def _on_the_ledger_scale(entry: dict[str, Any]) -> dict[str, Any]:
     if own_gate_metric(entry) is None:
         return entry
     return {k: v for k, v in entry.items() if k not in ("gain", "ci", "candidate", "reference")}
+
+
+def _bar(
+    entry: dict[str, Any], before: float | None, after: float | None, candidate: float | None
+) -> tuple[float | None, float, str]:
+    """(level the bar starts from or None for a first score, level it reaches, its color)."""
+    rejected = entry.get("status") == "rejected"
+    top_value = candidate if rejected and candidate is not None else after
+    gain = _finite(entry.get("gain"))
+    if rejected and before is not None and gain is not None:
+        # The rule may have compared its own reference (relabel's gate learner), not the shipped
+        # model: draw the gain it measured from the shipped level, like the CI whiskers.
+        top_value = before + gain
+    if top_value is None:
+        top_value = candidate  # a step that scored a candidate but wrote no level: show what it scored
+    assert top_value is not None  # rows with neither an after nor a candidate were left out
+    if before is None:
+        return None, top_value, FIRST
+    return before, top_value, REJECTED if rejected else (UP if top_value >= before else DOWN)
 
 
 def waterfall(ledger: list[dict[str, Any]], metric: str) -> Safe | None:
@@ -53,28 +74,23 @@ def waterfall(ledger: list[dict[str, Any]], metric: str) -> Safe | None:
     y_range = padded_range(values, floor=0.0 if bounded else None, ceil=1.0 if bounded else None)
     width = max(420, MARGIN["left"] + MARGIN["right"] + 92 * len(rows))
     height = 300
-    frame = Frame.make(width, height, (0, len(rows)), y_range)
+    bars = [_bar(entry, before, after, candidate) for entry, before, after, candidate in rows]
+    kinds = [kind for kind in WATERFALL_KINDS if any(fill == kind[1] for _, _, fill in bars)]
+    names = [name for name, _ in kinds]
+    frame = Frame.make(width, height, (0, len(rows)), y_range, below=legend_height(names, width))
     marks = [axes(frame, x_label="", y_label=f"validation {metric}", x_ticks=False)]
     bottom = frame.y(frame.y.lo)
     previous_level: tuple[float, float] | None = None  # (x of the previous bar's right edge, level)
-    for i, (entry, before, after, candidate) in enumerate(rows):
+    for i, ((entry, before, after, _), (start, top_value, fill)) in enumerate(zip(rows, bars, strict=True)):
         x0, x1 = frame.x(i + 0.2), frame.x(i + 0.8)
         status = str(entry.get("status", ""))
         name = str(entry.get("step", "?"))
         rejected = status == "rejected"
-        top_value = candidate if rejected and candidate is not None else after
-        gain_now = _finite(entry.get("gain"))
-        if rejected and before is not None and gain_now is not None:
-            # The rule may have compared its own reference (relabel's gate learner), not the shipped
-            # model: draw the gain it measured from the shipped level, like the CI whiskers.
-            top_value = before + gain_now
-        start = before if before is not None else None
         if start is None:
-            y_top, y_bottom, fill = frame.y(top_value), bottom, FIRST
+            y_top, y_bottom = frame.y(top_value), bottom
         else:
             y_a, y_b = frame.y(start), frame.y(top_value)
             y_top, y_bottom = min(y_a, y_b), max(y_a, y_b)
-            fill = REJECTED if rejected else (UP if top_value >= start else DOWN)
         gain = _finite(entry.get("gain"))
         tip = f"{name} ({status}): {metric} {num(top_value)}" + (
             f", gain {num(gain, signed=True)}" if gain is not None else ""
@@ -117,10 +133,13 @@ def waterfall(ledger: list[dict[str, Any]], metric: str) -> Safe | None:
         marks.append(tag("text", status, x=(x0 + x1) / 2, y=height - 10, class_="tick", text_anchor="middle"))
         level = after if after is not None else before
         previous_level = (x1, level) if level is not None else previous_level
+    if names:
+        hollow = {names.index(REJECTED_NAME)} if REJECTED_NAME in names else set()
+        marks.append(legend(names, frame, colors=[c for _, c in kinds], hollow=hollow))
     zoomed = " The axis is zoomed to the scores' range: it does not start at 0." if y_range[0] > 0 else ""
     return figure(
         width,
-        height,
+        frame.height,
         join(marks),
         title=f"ledger waterfall: validation {metric} after each step",
         caption="Bars run from the level before a step to the level after it; a dashed grey bar is a rejected "
@@ -201,7 +220,12 @@ def reliability_diagram(bins: list[dict[str, Any]], ece: float | None) -> Safe |
     if ece is not None:
         caption += f" Expected calibration error {ece:.4f}."
     return figure(
-        frame.width, size, join(marks), title="reliability diagram (sealed test)", caption=caption, id="reliability"
+        frame.width,
+        frame.height,
+        join(marks),
+        title="reliability diagram (sealed test)",
+        caption=caption,
+        id="reliability",
     )
 
 
@@ -211,13 +235,14 @@ def roc_chart(curves: dict[str, Any]) -> Safe | None:
     if not usable:
         return None
     size = 300
-    frame = Frame.make(size + 40, size, (0.0, 1.0), (0.0, 1.0))
+    names = [f"{name} {c['auc']:.3f}" if isinstance(c.get("auc"), (int, float)) else str(name) for name, c in usable]
+    # Past a handful of classes colors repeat and the legend would outgrow the chart: AUCs are in the table.
+    few = len(usable) <= LEGEND_MAX
+    frame = Frame.make(size + 40, size, (0.0, 1.0), (0.0, 1.0), below=legend_height(names, size + 40) if few else 0)
     marks = [axes(frame, x_label="false positive rate", y_label="true positive rate")]
     marks.append(tag("line", x1=frame.x(0), y1=frame.y(0), x2=frame.x(1), y2=frame.y(1), class_="diagonal"))
-    names = []
     for index, (name, curve) in enumerate(usable):
         auc = curve.get("auc")
-        names.append(f"{name} {auc:.3f}" if isinstance(auc, (int, float)) else name)
         path = " ".join(f"{frame.x(x)},{frame.y(y)}" for x, y in zip(curve["fpr"], curve["tpr"], strict=False))
         marks.append(
             tag(
@@ -229,13 +254,11 @@ def roc_chart(curves: dict[str, Any]) -> Safe | None:
                 stroke_width=2,
             )
         )
-    # Past a handful of classes a legend would cover the plot (and colors repeat): AUCs are in the table.
-    few = len(usable) <= LEGEND_MAX
     if few:
-        marks.append(legend(names, frame, vertical=True))
+        marks.append(legend(names, frame))
     return figure(
         frame.width,
-        size,
+        frame.height,
         join(marks),
         title="ROC curves (one-vs-rest, sealed test)",
         caption="Legend: class and its area under the curve."

@@ -1,8 +1,8 @@
-"""Report sections about the data: the data report, the error analysis and the per-step details.
+"""The report's data section: what was read, what cleaning changed, how the data was split and what the model sees.
 
 ``data_report.json`` grows as analyses are added, so known sections get a
-tailored view and every other key is rendered generically: nothing is lost and
-nothing new breaks the report.
+tailored table and every other key is rendered generically (data_tables.generic):
+nothing is lost, nothing new breaks the report, and nothing is shown as a raw dump.
 """
 
 from __future__ import annotations
@@ -10,15 +10,11 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-import numpy as np
+from ratchet.reporting.bars import column_chart, hbar_chart
+from ratchet.reporting.data_tables import TEXT_CHARS, counts_table, facts, generic, name, percent, share_of
+from ratchet.reporting.html import Safe, note, plain, section, shortened, table, tag
+from ratchet.reporting.rundata import RunFiles
 
-from ratchet.reporting.html import Safe, join, key_values, note, num, plain, section, table, tag
-from ratchet.reporting.rundata import RunFiles, label_issues, validation_predictions
-from ratchet.reporting.svg import column_chart, hbar_chart
-
-TEXT_CHARS = 280
-"""Snippet length for texts in tables: enough to judge a mistake, short enough to scan."""
-MAX_ROWS = 20
 CLEANING = (
     ("rows", "rows"),
     ("repairs", "repaired"),
@@ -26,47 +22,19 @@ CLEANING = (
     ("conflicts", "label conflicts"),
     ("test_overlap_removed", "removed as copies of test texts"),
 )
-HANDLED = {"version", "classes", "lengths", "columns", "warnings", "splits", *(k for k, _ in CLEANING)}
-
-
-def snippet(text: Any) -> str:
-    text = "" if text is None else str(text)
-    return text if len(text) <= TEXT_CHARS else text[: TEXT_CHARS - 1] + "…"
-
-
-def _is_scalar(value: Any) -> bool:
-    return value is None or isinstance(value, (str, int, float, bool))
-
-
-def generic(value: Any, depth: int = 0) -> Safe:
-    """Any JSON value as nested tables and lists (depth-limited)."""
-    if _is_scalar(value):
-        return tag("span", plain(value))
-    if depth >= 3:
-        return tag("code", snippet(str(value)))
-    if isinstance(value, dict):
-        scalars = [(k, v) for k, v in value.items() if _is_scalar(v)]
-        nested = [(k, v) for k, v in value.items() if not _is_scalar(v)]
-        return join(
-            [key_values(scalars) if scalars else None]
-            + [
-                tag("div", tag("h4", str(k).replace("_", " ")), generic(v, depth + 1), class_="nested")
-                for k, v in nested
-            ]
-        )
-    if isinstance(value, list):
-        if value and all(isinstance(v, dict) for v in value):
-            keys = list(dict.fromkeys(k for row in value[:50] for k in row))
-            rows = [
-                [plain(row.get(k)) if _is_scalar(row.get(k)) else snippet(row.get(k)) for k in keys]
-                for row in value[:50]
-            ]
-            return table(keys, rows)
-        if all(_is_scalar(v) for v in value):
-            shown = ", ".join(str(plain(v)) for v in value[:200])
-            return tag("p", snippet(shown) if len(value) <= 200 else f"{snippet(shown)} (+{len(value) - 200} more)")
-        return tag("ul", *(tag("li", generic(v, depth + 1)) for v in value[:50]))
-    return tag("span", snippet(str(value)))
+CLEANING_NAMES = {
+    "duplicates": {"rows": "repeated rows"},
+    "conflicts": {"groups": "texts with conflicting labels", "dropped": "ties dropped"},
+}
+MEASURES = {"chars": "characters", "words": "words", "tokens": "tokens", "pair_chars": "characters (second text)",
+            "pair_words": "words (second text)"}  # fmt: skip
+LANGUAGES = {"en": "English", "es": "Spanish", "fr": "French", "de": "German", "pt": "Portuguese", "it": "Italian",
+             "nl": "Dutch", "unknown": "not recognized"}  # fmt: skip
+NEAR_NAMES = {"groups": "near-duplicate groups", "rows": "rows in those groups"}
+HISTOGRAM_TITLES = {"lengths tokens histogram": "tokens per text"}
+TAILORED = {"version", "classes", "lengths", "columns", "warnings", "splits", "split", "test", "near_duplicates",
+            "coverage", "languages", *(k for k, _ in CLEANING)}  # fmt: skip
+"""Top-level keys with their own view below; any other key is rendered generically."""
 
 
 def find_histograms(value: Any, path: str = "") -> list[tuple[str, list[Any], list[float]]]:
@@ -94,152 +62,210 @@ def data_section(run: RunFiles) -> Safe | None:
     warnings = report.get("warnings")
     if isinstance(warnings, list) and warnings:
         parts.append(tag("ul", *(tag("li", w) for w in warnings), class_="warnings"))
-    rows = []
-    for key, title in CLEANING:
-        block = report.get(key)
-        if isinstance(block, dict):
-            items = [(name, v) for name, v in block.items() if _is_scalar(v)]
-            rows += [
-                [tag("b", title) if i == 0 else "", name.replace("_", " "), plain(v)]
-                for i, (name, v) in enumerate(items)
-            ]
-    if rows:
-        parts.append(tag("h3", "What cleaning changed"))
-        parts.append(table(["", "", "rows"], rows, numeric=[2], id="data-cleaning", class_="grouped"))
-    classes = report.get("classes")
-    if isinstance(classes, dict) and isinstance(classes.get("counts"), dict) and classes["counts"]:
-        counts = classes["counts"]
-        parts.append(tag("h3", "Class balance"))
-        names = [str(k) for k in counts]
-        values = [float(v) if isinstance(v, (int, float)) else 0.0 for v in counts.values()]
-        chart = hbar_chart(names, values, title="rows per class after cleaning", value_label="rows", id="class-balance")
-        imbalance = classes.get("imbalance")
-        parts.append(chart)
-        if imbalance:
-            parts.append(note(f"Largest class / smallest class: {plain(imbalance)}x."))
-    splits = report.get("splits")
-    if isinstance(splits, dict) and splits:
-        parts.append(tag("h3", "Splits"))
-        parts.append(generic(splits))
-    lengths = report.get("lengths")
-    if isinstance(lengths, dict):
-        stats = {k: v for k, v in lengths.items() if isinstance(v, dict) and "median" in v}
-        if stats:
-            keys = ["min", "mean", "median", "p95", "max"]
-            parts.append(tag("h3", "Lengths"))
-            rows = [[name.replace("_", " "), *(plain(s.get(k)) for k in keys)] for name, s in stats.items()]
-            parts.append(table(["measure", *keys], rows, numeric=[1, 2, 3, 4, 5], id="data-lengths"))
-    found = find_histograms(report)
-    histograms = [
-        column_chart(names, counts, title=name.replace("_", " "), x_label=name.replace("_", " "), y_label="rows")
-        for name, names, counts in found[:6]
-    ]
+    for view in (_cleaning, _classes, _splits, _lengths):
+        parts += view(report)
+    found = find_histograms(report)  # length histograms, mostly: drawn under the length table
+    histograms = []
+    for path, names, counts in found[:6]:
+        title = HISTOGRAM_TITLES.get(path, name(path))
+        histograms.append(column_chart(names, counts, title=title, x_label=title, y_label="rows"))
     if histograms:
         parts.append(tag("div", *histograms, class_="charts"))
-    columns = report.get("columns")
-    if isinstance(columns, dict):
-        parts.append(tag("h3", "Columns"))
-        parts.append(generic(columns))
-    drawn = {name for name, _, _ in found}
-    others = {k: v for k, v in report.items() if k not in HANDLED and k not in drawn}
-    for key, value in others.items():
-        parts.append(tag("h3", key.replace("_", " ")))
-        parts.append(generic(value))
+    for view in (_columns, _test_file, _near_duplicates, _coverage, _languages):
+        parts += view(report)
+    drawn = {path for path, _, _ in found}
+    for key, value in report.items():
+        if key not in TAILORED and key not in drawn:
+            parts += [tag("h3", name(key)), generic(value)]
     return section("data", "Data", *parts, intro="What was read, what cleaning changed, and how the data was split.")
 
 
-def errors_section(run: RunFiles) -> Safe | None:
+def _cleaning(report: dict[str, Any]) -> list[Any]:
+    rows_read = report["rows"].get("in") if isinstance(report.get("rows"), dict) else None
+    rows = []
+    for key, title in CLEANING:
+        block = report.get(key)
+        if not isinstance(block, dict):
+            continue
+        items = [(k, v) for k, v in block.items() if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        names = CLEANING_NAMES.get(key, {})
+        for i, (k, v) in enumerate(items):
+            share = "" if (key, k) == ("rows", "in") else share_of(v, rows_read)
+            rows.append([tag("b", title) if i == 0 else "", names.get(k, name(k)), plain(v), share])
+    if not rows:
+        return []
+    headers = ["stage", "what", "rows", "share of rows read"]
+    return [
+        tag("h3", "What cleaning changed"),
+        table(headers, rows, numeric=[2, 3], id="data-cleaning", class_="grouped"),
+    ]
+
+
+def _classes(report: dict[str, Any]) -> list[Any]:
+    classes = report.get("classes")
+    counts = classes.get("counts") if isinstance(classes, dict) else None
+    if not isinstance(counts, dict) or not counts:
+        return []
+    names = [str(k) for k in counts]
+    values = [float(v) if isinstance(v, (int, float)) else 0.0 for v in counts.values()]
+    chart = hbar_chart(names, values, title="rows per class after cleaning", value_label="rows", id="class-balance")
+    test = report.get("test") if isinstance(report.get("test"), dict) else {}
+    test_counts = test.get("classes") if isinstance(test.get("classes"), dict) else {}
+    total, test_total = sum(values), sum(v for v in test_counts.values() if isinstance(v, (int, float)))
+    headers = ["class", "rows", "share"] + (["test rows", "test share"] if test_counts else [])
+    rows = []
+    for label, count in counts.items():
+        row = [str(label), plain(count), share_of(count, total)]
+        if test_counts:
+            row += [plain(test_counts.get(label, 0)), share_of(test_counts.get(label, 0), test_total)]
+        rows.append(row)
+    parts: list[Any] = [
+        tag("h3", "Class balance"),
+        tag("div", chart, table(headers, rows, numeric=range(1, len(headers)), id="data-classes"), class_="charts"),
+    ]
+    if classes.get("imbalance"):
+        parts.append(note(f"Largest class / smallest class: {plain(classes['imbalance'])}×."))
+    return parts
+
+
+def _splits(report: dict[str, Any]) -> list[Any]:
+    splits, how = report.get("splits"), report.get("split")
+    if not isinstance(splits, dict) or not splits:
+        return []
+    parts = [tag("h3", "Splits"), counts_table(splits, first="split", id="data-splits", names={"valid": "validation"})]
+    if isinstance(how, dict) and how:
+        source = {"file": "the --test file", "split": "held out from the data"}.get(how.get("test_source"))
+        pairs = [(k, source if k == "test_source" and source else v) for k, v in how.items() if v is not None]
+        parts.append(facts(pairs, headers=("setting", "value"), id="data-split-settings"))
+    return parts
+
+
+def _lengths(report: dict[str, Any]) -> list[Any]:
+    lengths = report.get("lengths")
+    if not isinstance(lengths, dict):
+        return []
+    stats = {k: v for k, v in lengths.items() if isinstance(v, dict) and "median" in v}
     parts: list[Any] = []
-    loaded = validation_predictions(run)
-    if loaded is not None:
-        frame, source = loaded
-        labels = run.labels
-        wrong = frame[frame["label_id"] != frame["pred_id"]].sort_values("confidence", ascending=False)
-        accuracy = float(np.mean(frame["label_id"] == frame["pred_id"])) if len(frame) else 0.0
-        parts.append(tag("h3", "Most confident mistakes on validation"))
+    if stats:
+        keys = ["min", "mean", "median", "p95", "max"]
+        rows = [[MEASURES.get(k, name(k)), *(_stat(s.get(key)) for key in keys)] for k, s in stats.items()]
+        headers = ["per text", "min", "mean", "median", "95th percentile", "max"]
+        parts += [tag("h3", "Lengths"), table(headers, rows, numeric=[1, 2, 3, 4, 5], id="data-lengths")]
+    tokens = lengths.get("tokens")
+    if isinstance(tokens, dict) and "truncated_rows" in tokens:
         parts.append(
             note(
-                f"Predictions of {source} on {len(frame):,} validation rows: {len(wrong):,} mistakes "
-                f"(accuracy {accuracy:.4f}). The most confident mistakes are often label errors."
+                f"Tokens as the tokenizer of {tokens.get('model', '?')} counts them "
+                f"({plain(tokens.get('rows_sampled', '?'))} rows measured): {plain(tokens['truncated_rows'])} rows "
+                f"({percent(float(tokens.get('truncated_share') or 0.0))}) are longer than max_length "
+                f"{plain(tokens.get('max_length', '?'))} and get cut."
             )
         )
+    elif isinstance(tokens, dict) and tokens.get("skipped"):
+        parts.append(note(f"Token lengths: {tokens['skipped']}."))
+    return parts
+
+
+def _stat(value: Any) -> Any:
+    return f"{value:,.1f}".removesuffix(".0") if isinstance(value, float) else plain(value)
+
+
+def _columns(report: dict[str, Any]) -> list[Any]:
+    columns = report.get("columns")
+    if not isinstance(columns, dict):
+        return []
+    detected = columns.get("detected") if isinstance(columns.get("detected"), dict) else {}
+    roles = {"text": "text", "text_pair": "second text", "label": "label"}
+    rows = [
+        [roles[role], str(columns[role]), detected.get(role, "set in the configuration")]
+        for role in roles
+        if columns.get(role) is not None
+    ]
+    return [tag("h3", "Columns"), table(["role", "column", "chosen because"], rows, id="data-columns")] if rows else []
+
+
+def _test_file(report: dict[str, Any]) -> list[Any]:
+    test = report.get("test")
+    if not isinstance(test, dict) or not test:
+        return []
+    counts = [(k, v) for k, v in test.items() if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    rows_read = test.get("rows_in")
+    rows = [[name(k), plain(v), "" if k == "rows_in" else share_of(v, rows_read)] for k, v in counts]
+    others = {k: v for k, v in test.items() if k not in dict(counts) and k not in ("classes", "columns")}
+    parts = [
+        tag("h3", "Test file"),
+        note("Cleaned like the training data, never merged with it, then sealed; its classes are in the table above."),
+        table(["", "rows", "share of rows read"], rows, numeric=[1, 2], id="data-test-file"),
+    ]
+    return parts + ([generic(others)] if others else [])
+
+
+def _near_duplicates(report: dict[str, Any]) -> list[Any]:
+    near = report.get("near_duplicates")
+    if not isinstance(near, dict) or not near:
+        return []
+    parts: list[Any] = [tag("h3", "Near-duplicates")]
+    if near.get("skipped"):
+        return [*parts, note(f"Not searched: {near['skipped']}.")]
+    if near.get("method"):
+        parts.append(note(f"Found by {near['method']}."))
+    pairs: list[tuple[str, Any]] = []
+    for key, value in near.items():
+        if key in ("method", "examples", "skipped"):
+            continue
+        if isinstance(value, dict):
+            pairs += [(f"{name(key)}: {name(k)}", v) for k, v in value.items()]
+        else:
+            pairs.append((NEAR_NAMES.get(key, key), value))
+    parts.append(facts(pairs, id="data-near-duplicates"))
+    examples = [e for e in near.get("examples") or [] if isinstance(e, dict)]
+    if examples:
         rows = [
             [
-                num(r.confidence, 3),
-                labels[int(r.label_id)],
-                labels[int(r.pred_id)],
-                num(r.p_true, 3),
-                tag("span", snippet(r.text), class_="text"),
+                shortened(e.get("a"), TEXT_CHARS, class_="text"),
+                shortened(e.get("b"), TEXT_CHARS, class_="text"),
+                plain(e.get("labels", "")),
+                plain(e.get("similarity", e.get("sim", ""))),
             ]
-            for r in wrong.head(MAX_ROWS).itertuples()
+            for e in examples
         ]
-        if rows:
-            headers = ["confidence", "label", "predicted", "P(label)", "text"]
-            parts.append(table(headers, rows, numeric=[0, 3], id="confident-mistakes", class_="texts"))
-    issues = label_issues(run)
-    if issues is not None and len(issues):
-        parts.append(tag("h3", "Label issues flagged in training data"))
-        columns = _issue_columns(list(issues.columns))
-        parts.append(
-            note(f"{len(issues):,} rows flagged (data/label_issues.csv); the first {min(len(issues), MAX_ROWS)}:")
-        )
-        rows = [
-            [
-                tag("span", snippet(v), class_="text") if c in _TEXT_COLS else plain(_scalar(v))
-                for c, v in zip(columns, r, strict=True)
-            ]
-            for r in issues[columns].head(MAX_ROWS).itertuples(index=False)
-        ]
-        parts.append(table(columns, rows, id="label-issues", class_="texts"))
-    if not parts:
-        return None
-    return section("errors", "Error analysis", *parts, intro="Texts are shown as plain text, shortened.")
+        headers = ["text", "near-duplicate", "labels", "similarity"]
+        caption = "Least similar pairs first: near-copies that are not plain duplicates."
+        parts.append(table(headers, rows, numeric=[3], id="near-duplicate-examples", class_="texts", caption=caption))
+    return parts
 
 
-_TEXT_COLS = ("text", "text_pair", "review", "content", "sentence")
-_PREFERRED = ("given_label", "label", "suggested_label", "predicted_label", "label_quality", "quality", "score")
+def _coverage(report: dict[str, Any]) -> list[Any]:
+    coverage = report.get("coverage")
+    if not isinstance(coverage, dict) or not coverage:
+        return []
+    parts: list[Any] = [tag("h3", "Tokenizer coverage")]
+    if coverage.get("skipped"):
+        return [*parts, note(f"Not measured: {coverage['skipped']}.")]
+    pairs = [(k, v) for k, v in coverage.items() if k != "unknown_examples"]
+    unknown = [tag("code", shortened(u, 40)) for u in coverage.get("unknown_examples") or []]
+    if unknown:
+        pairs.append(("unknown_examples", tag("span", *(s for u in unknown for s in (u, " ")))))
+    parts.append(facts(pairs, id="data-coverage"))
+    return parts
 
 
-def _issue_columns(columns: list[str]) -> list[str]:
-    """The informative columns of label_issues.csv first, text last; at most 7."""
-    chosen = [c for c in _PREFERRED if c in columns]
-    chosen += [c for c in columns if c not in chosen and c not in _TEXT_COLS and c != "accept"]
-    chosen = chosen[:6]
-    text = [c for c in _TEXT_COLS if c in columns][:1]
-    return chosen + text
-
-
-def _scalar(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and value != value:  # NaN from an empty CSV cell
-        return ""
-    return value
-
-
-SHOWN_ELSEWHERE = {"history", "telemetry", "train_params", "trials", "importances", "param_importances"}
-
-
-def steps_section(run: RunFiles) -> Safe | None:
-    """Every step's own scalar metrics, collapsed: the details behind the ledger."""
-    blocks = []
-    for folder, manifest in run.manifests:
-        if manifest.get("step") == "report":
-            continue  # the report describes itself while it is still running
-        metrics = manifest.get("metrics") or {}
-        flat: list[tuple[str, Any]] = [("status", manifest.get("status")), ("seconds", num(manifest.get("seconds"), 1))]
-        for key, value in metrics.items():
-            if key in SHOWN_ELSEWHERE:
-                continue
-            if _is_scalar(value):
-                flat.append((key, value))
-            elif isinstance(value, dict):
-                flat += [(f"{key}.{k}", v) for k, v in value.items() if _is_scalar(v)]
-        if manifest.get("error"):
-            flat.append(("error", manifest["error"]))
-        blocks.append(
-            tag("details", tag("summary", folder.name, " ", tag("small", manifest.get("status", ""))), key_values(flat))
-        )
-    if not blocks:
-        return None
-    return section("steps", "Step details", *blocks, intro="Each step's manifest metrics (RUN/steps/NN-name/).")
+def _languages(report: dict[str, Any]) -> list[Any]:
+    languages = report.get("languages")
+    if not isinstance(languages, dict):
+        return []
+    scripts, latin = languages.get("scripts"), languages.get("latin_languages")
+    parts: list[Any] = []
+    tables = []
+    if isinstance(scripts, dict) and scripts:
+        tables.append(counts_table(scripts, first="script", id="data-scripts"))
+    if isinstance(latin, dict) and latin:
+        tables.append(counts_table(latin, first="language (Latin script)", id="data-languages", names=LANGUAGES))
+    if tables:
+        parts += [tag("h3", "Scripts and languages"), tag("div", *tables, class_="charts")]
+        measured = languages.get("rows_sampled")
+        mixed = languages.get("mixed_script_rows")
+        if measured is not None or mixed is not None:
+            parts.append(note(f"{plain(measured)} rows measured; {plain(mixed or 0)} mix scripts. "
+                              "Languages are guessed from stop words."))  # fmt: skip
+    return parts

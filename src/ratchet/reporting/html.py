@@ -77,6 +77,30 @@ def plain(value: Any) -> Any:
     return "" if value is None else value
 
 
+ELLIPSIS = "\u2026"
+TITLE_CHARS = 20_000
+"""Longest text kept in a ``title`` tooltip: any real review whole, but one huge row cannot bloat the page."""
+
+
+def clip(text: Any, limit: int) -> str:
+    """``text`` cut to at most ``limit`` characters; a cut text always ends with an ellipsis.
+
+    The one place the report shortens text, so every shortened text says so the same way.
+    """
+    text = "" if text is None else str(text)
+    if len(text) <= limit:
+        return text
+    # Trailing spaces before the ellipsis would read as a finished word: drop them.
+    return text[: max(limit - 1, 0)].rstrip() + ELLIPSIS
+
+
+def shortened(text: Any, limit: int, *, class_: str | None = None) -> Safe:
+    """A ``<span>`` of ``text`` cut to ``limit`` characters; when cut, the full text is its hover ``title``."""
+    full = "" if text is None else str(text)
+    shown = clip(full, limit)
+    return tag("span", shown, class_=class_, title=clip(full, TITLE_CHARS) if shown != full else None)
+
+
 def interval(ci: Any, digits: int = 4, signed: bool = False) -> str:
     """'[lo, hi]' for a two-number interval, '' otherwise."""
     if not isinstance(ci, (list, tuple)) or len(ci) != 2 or any(v is None for v in ci):

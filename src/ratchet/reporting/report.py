@@ -18,7 +18,8 @@ from typing import Any
 from ratchet.fsutil import write_text
 from ratchet.reporting.adapt_section import adapt_section
 from ratchet.reporting.assets import CSS, JS
-from ratchet.reporting.data_section import data_section, errors_section, steps_section
+from ratchet.reporting.data_section import data_section
+from ratchet.reporting.errors_section import errors_section, steps_section
 from ratchet.reporting.html import Safe, interval, join, num, tag
 from ratchet.reporting.ledger_section import ledger_section
 from ratchet.reporting.rundata import RunFiles, load_run

@@ -9,10 +9,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from ratchet.reporting.bars import hbar_chart
 from ratchet.reporting.charts import confusion_heatmap, reliability_diagram, roc_chart
 from ratchet.reporting.html import Safe, interval, join, key_values, num, section, table, tag
 from ratchet.reporting.rundata import RunFiles
-from ratchet.reporting.svg import Series, hbar_chart, line_chart
+from ratchet.reporting.svg import Series, line_chart
 
 
 def _ci_cell(test: dict[str, Any], key: str) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ratchet.reporting.html import Safe, key_values, num, section, table, tag
+from ratchet.reporting.html import Safe, key_values, num, section, shortened, table, tag
 from ratchet.reporting.rundata import RunFiles
 
 EXAMPLES = 5
@@ -65,10 +65,9 @@ def _examples(path: Path) -> Safe | None:
     if frame.empty:
         return None
     shown = frame if len(frame) <= 2 * EXAMPLES else pd.concat([frame.head(EXAMPLES), frame.tail(EXAMPLES)])
-    rows = [[_short(r.text), r.label, num(float(r.confidence), 3)] for r in shown.itertuples()]
+    rows = [
+        [shortened(r.text, TEXT_CHARS, class_="text"), r.label, num(float(r.confidence), 3)] for r in shown.itertuples()
+    ]
     caption = f"Most and least confident of {len(frame):,} pseudo-labels (pseudo_labels.parquet lists them all)"
-    return table(["text", "pseudo-label", "confidence"], rows, numeric=[2], id="selftrain-examples", caption=caption)
-
-
-def _short(text: str) -> str:
-    return text if len(text) <= TEXT_CHARS else text[: TEXT_CHARS - 1] + "…"
+    headers = ["text", "pseudo-label", "confidence"]
+    return table(headers, rows, numeric=[2], id="selftrain-examples", class_="texts", caption=caption)
