@@ -46,8 +46,9 @@ import pandas as pd
 from ratchet.config import RunConfig, apply_overrides
 from ratchet.data.clean import normalize_text
 from ratchet.fsutil import read_json, write_json
-from ratchet.pipeline import Pipeline, StepContext, StepResult
+from ratchet.pipeline import Pipeline
 from ratchet.recipe import build_steps
+from ratchet.step import Completed, StepContext
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "drug_reviews"
 LABELS = ["negative", "neutral", "positive"]
@@ -131,7 +132,7 @@ class FlipTrainLabels:
     def __init__(self, params: FlipParams) -> None:
         self.params = params
 
-    def run(self, ctx: StepContext) -> StepResult:
+    def run(self, ctx: StepContext) -> Completed:
         train = pd.read_parquet(ctx.artifacts.get("data.train"))
         rng = np.random.default_rng(2000 + self.params.seed)
         rows = rng.choice(len(train), round(self.params.rate * len(train)), replace=False)
@@ -141,7 +142,7 @@ class FlipTrainLabels:
         out = ctx.step_dir / "train.parquet"
         train.to_parquet(out, index=False)
         write_json(ctx.step_dir / "flipped.json", sorted(train["text"].iloc[rows]))
-        return StepResult(provides={"data.train": out}, metrics={"flipped": len(rows)})
+        return Completed(provides={"data.train": out}, metrics={"flipped": len(rows)})
 
 
 def run_pipeline(

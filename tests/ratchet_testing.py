@@ -36,4 +36,10 @@ def write_train_test(folder: Path, n_train: int, n_test: int, seed: int) -> tupl
     return data, test
 
 
-FAST_TRAIN = ["train.epochs=3", "train.learning_rate=0.003", "train.max_length=32", "train.max_tokens=512"]
+FAST_TRAIN = [
+    "train.epochs=3",
+    "train.learning_rate=0.003",
+    "gate.folds=holdout",
+    "train.max_length=32",
+    "train.max_tokens=512",
+]

@@ -141,7 +141,8 @@ def test_every_option_of_every_command_has_help_text() -> None:
 def test_help_lists_the_steps_and_explains_the_presets(capsys) -> None:
     assert main(["run", "--help"]) == 0
     text = " ".join(capsys.readouterr().out.split())
-    assert "clean, split, baseline, relabel, select, search, adapt, train, selftrain, evaluate, report" in text
+    steps = "clean, split, baseline, relabel, select, search, adapt, train, ensemble, selftrain, blend, calibrate"
+    assert f"{steps}, decide, evaluate, refit_all, report" in text
     assert "balanced: + relabel, select and search" in text
     assert main(["--version"]) == 0
     assert capsys.readouterr().out.startswith("ratchet 0.")

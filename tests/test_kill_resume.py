@@ -38,7 +38,7 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(
     subprocess.run(command(sentiment_csv, sentiment_test_csv, reference, model), env=env(), check=True, timeout=300)
 
     killed = tmp_path / "killed"
-    checkpoint_dir = killed / "steps" / "03-train" / "checkpoint"
+    checkpoint_dir = killed / "steps" / "03-train" / "checkpoint-train-fold0-seed7"  # holdout: one fold
     process = subprocess.Popen(command(sentiment_csv, sentiment_test_csv, killed, model), env=env())
     deadline = time.time() + 240
     # Wait until training has written checkpoints for a while, then kill without warning.

@@ -13,7 +13,8 @@ import pytest
 from ratchet.config import RunConfig
 from ratchet.errors import RatchetError, SealedArtifactError
 from ratchet.fsutil import read_json, write_json
-from ratchet.pipeline import Pipeline, StepContext, StepResult
+from ratchet.pipeline import Pipeline
+from ratchet.step import Candidate, Completed, StepContext
 
 N_VALID = 200
 RNG = np.random.default_rng(0)
@@ -46,13 +47,13 @@ class MakeData:
     def __init__(self, params: Params = Params()) -> None:
         self.params = params
 
-    def run(self, ctx: StepContext) -> StepResult:
+    def run(self, ctx: StepContext) -> Completed:
         CALLS.append(self.name)
         valid = ctx.step_dir / "valid.parquet"
         pd.DataFrame({"text": ["t"] * N_VALID, "label_id": Y_VALID}).to_parquet(valid)
         test = ctx.step_dir / "test.parquet"
         pd.DataFrame({"text": ["t"], "label_id": [0]}).to_parquet(test)
-        return StepResult(provides={"data.valid": valid, "data.test": test})
+        return Completed(provides={"data.valid": valid, "data.test": test})
 
 
 def model_step(step_name: str, accuracy: float, gated: bool, seed: int):
@@ -65,13 +66,16 @@ def model_step(step_name: str, accuracy: float, gated: bool, seed: int):
         def __init__(self, params: Params = Params()) -> None:
             self.params = params
 
-        def run(self, ctx: StepContext) -> StepResult:
+        def run(self, ctx: StepContext) -> Completed | Candidate:
             CALLS.append(self.name)
             ctx.artifacts.get("data.valid")
             out = ctx.step_dir / "model"
             out.mkdir()
             write_json(out / "ratchet.json", {"kind": "fake", "by": self.name})
-            return StepResult(provides={"model.current": out}, valid_probs=probs_with_accuracy(accuracy, seed))
+            probs = probs_with_accuracy(accuracy, seed)
+            if self.gated:
+                return Candidate(probs=probs, provides={"model.current": out})
+            return Completed(provides={"model.current": out}, probs=probs)
 
     ModelStep.gated = gated
     return ModelStep
@@ -84,9 +88,9 @@ class ReadsTest:
     gated: ClassVar[bool] = False
     params = Params()
 
-    def run(self, ctx: StepContext) -> StepResult:
+    def run(self, ctx: StepContext) -> Completed:
         ctx.artifacts.get("data.test")
-        return StepResult()
+        return Completed()
 
 
 def make_pipeline(tmp_path: Path, steps, resume: bool = False) -> Pipeline:
@@ -180,8 +184,8 @@ def test_undeclared_artifacts_are_refused(tmp_path: Path) -> None:
         gated: ClassVar[bool] = False
         params = Params()
 
-        def run(self, ctx: StepContext) -> StepResult:
-            return StepResult(provides={"model.current": ctx.step_dir})
+        def run(self, ctx: StepContext) -> Completed:
+            return Completed(provides={"model.current": ctx.step_dir})
 
     class Nosy:
         name: ClassVar[str] = "nosy"
@@ -190,9 +194,9 @@ def test_undeclared_artifacts_are_refused(tmp_path: Path) -> None:
         gated: ClassVar[bool] = False
         params = Params()
 
-        def run(self, ctx: StepContext) -> StepResult:
+        def run(self, ctx: StepContext) -> Completed:
             ctx.artifacts.maybe("data.valid")
-            return StepResult()
+            return Completed()
 
     with pytest.raises(RuntimeError, match="undeclared"):
         make_pipeline(tmp_path / "a", [Sneaky()]).run()
@@ -219,10 +223,10 @@ class PicksBackbone:
     def __init__(self, params: Params = Params()) -> None:
         self.params = params
 
-    def run(self, ctx: StepContext) -> StepResult:
+    def run(self, ctx: StepContext) -> Completed:
         out = ctx.step_dir / "backbone.json"
         write_json(out, {"model": "picked"})
-        return StepResult(provides={"model.backbone": out}, valid_probs=probs_with_accuracy(0.9, 4))
+        return Completed(provides={"model.backbone": out}, probs=probs_with_accuracy(0.9, 4))
 
 
 def test_the_ledger_follows_the_shipped_model_not_a_pick_that_ships_nothing(tmp_path: Path) -> None:
@@ -251,7 +255,7 @@ class CleansData:
     def __init__(self, params: Params = Params()) -> None:
         self.params = params
 
-    def run(self, ctx: StepContext) -> StepResult:
+    def run(self, ctx: StepContext) -> Candidate:
         out = ctx.step_dir / "train.parquet"
         pd.DataFrame({"text": ["t"], "label_id": [0]}).to_parquet(out)
         # Same argmax on every row (macro-F1 cannot tell them apart); the candidate is surer where it is right.
@@ -259,9 +263,7 @@ class CleansData:
         right = reference.argmax(1) == Y_VALID
         candidate = reference.copy()
         candidate[right] = np.where(candidate[right] == 0.8, 0.9, 0.05)
-        return StepResult(
-            provides={"data.train": out}, valid_probs=candidate, reference_probs=reference, gate_metric="neg_log_loss"
-        )
+        return Candidate(probs=candidate, provides={"data.train": out}, reference=reference, metric="neg_log_loss")
 
 
 def test_a_step_may_be_judged_with_its_own_gate_metric(tmp_path: Path) -> None:

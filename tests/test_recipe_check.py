@@ -50,6 +50,9 @@ def test_step_contract(name: str) -> None:
     assert step.params.__dataclass_params__.frozen  # params never change once the manifest hashed them
     declared = (*cls.requires, *cls.optional)
     assert len(set(declared)) == len(declared)  # a key is required or optional, not both
-    # The seal: only evaluate may declare the sealed test split as an input.
-    assert ("data.test" in declared) == (name == "evaluate")
+    # The seal: only evaluate may declare the sealed test split as an input, and refit_all after it (it requires
+    # evaluate's metrics, so the recipe check puts it after the evaluation).
+    assert ("data.test" in declared) == (name in ("evaluate", "refit_all"))
+    if name == "refit_all":
+        assert "metrics" in cls.requires
     assert isinstance(cls.gated, bool)

@@ -13,6 +13,9 @@ from ratchet.errors import SealedArtifactError
 
 SEALED_KEY = "data.test"
 SEAL_HOLDER = "evaluate"
+SPENT_SEAL_READERS = ("refit_all",)
+"""Steps that may read the test split once evaluate has scored it (the recipe check puts them after it:
+they require evaluate's ``metrics``): --refit-all trains on those rows after the sealed evaluation."""
 
 
 class ArtifactStore:
@@ -50,6 +53,11 @@ class ArtifactView:
         self._step = step_name
         self._declared = (*requires, *optional)
 
+    @property
+    def declared(self) -> tuple[str, ...]:
+        """The keys this step declared (requires, then optional)."""
+        return self._declared
+
     def get(self, key: str) -> Path:
         path = self.maybe(key)
         if path is None:
@@ -57,7 +65,8 @@ class ArtifactView:
         return path
 
     def maybe(self, key: str) -> Path | None:
-        if key == SEALED_KEY and self._step != SEAL_HOLDER:
+        spent = self._step in SPENT_SEAL_READERS and self._store.has("metrics")
+        if key == SEALED_KEY and self._step != SEAL_HOLDER and not spent:
             raise SealedArtifactError(
                 f"step {self._step!r} asked for the sealed test split: only {SEAL_HOLDER!r} may read it"
             )

@@ -68,7 +68,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--unlabeled", help="unlabeled in-domain texts, one per line (adapt and selftrain steps)")
     run.add_argument("--label-fixes", help="reviewed label_issues.csv (accept column) to apply to training labels")
     run.add_argument("--storage", help="Optuna storage URL for the search (default: SQLite in the run folder)")
-    run.add_argument("--ensemble", action="store_true", default=None, help="average the final seeds' models")
+    run.add_argument("--ensemble", action="store_true", default=None, help="add the ensemble step (more seeds)")
+    run.add_argument(
+        "--refit-all", action="store_true", default=None,
+        help="without --test: after the sealed evaluation, refit on every labeled row and ship that",
+    )  # fmt: skip
     run.add_argument("--track", action="append", choices=("mlflow", "tensorboard"), help="log to a tracker")
     run.add_argument("--tracking-uri", help="MLflow tracking URI (default: a file store in the run folder)")
     run.add_argument("--quiet", action="store_true", help="no progress bars or progress lines")
@@ -131,6 +135,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         "steps": args.steps.split(",") if args.steps else None,
         "track": args.track,
         "tracking_uri": args.tracking_uri,
+        "refit_all": args.refit_all,
     }
     base.update({key: value for key, value in flags.items() if value is not None})
     sections = {

@@ -61,6 +61,9 @@ class RunConfig:
     """Experiment trackers to log to: mlflow, tensorboard."""
     tracking_uri: str | None = None
     """MLflow tracking URI; a local file store in the run folder when None."""
+    refit_all: bool = False
+    """Without ``test``: after the sealed evaluation, refit the shipped recipe on every labeled row (the sealed
+    share included) and ship that; the report says the shipped model is not the one evaluated."""
     data_params: DataParams = field(default_factory=DataParams)
     clean: CleanParams = field(default_factory=CleanParams)
     train: TrainParams = field(default_factory=TrainParams)
@@ -80,6 +83,11 @@ class RunConfig:
             raise RatchetError("no model given: pass --model NAME_OR_PATH or leave the default")
         if self.budget is not None:
             parse_duration(self.budget)
+        if self.refit_all and self.test is not None:
+            raise RatchetError(
+                "--refit-all refits on the rows sealed from DATA after their evaluation; with --test the test file "
+                "stays yours: leave --refit-all out, or merge the files into DATA"
+            )
         if self.resume and self.overwrite:
             raise RatchetError("--resume and --overwrite contradict each other: pass one of them")
 

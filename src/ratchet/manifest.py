@@ -21,9 +21,7 @@ from ratchet.artifacts import ArtifactStore
 from ratchet.fsutil import atomic_write, hash_json, hash_path, read_json, write_json
 
 if TYPE_CHECKING:
-    from ratchet.config import GateParams
-    from ratchet.evaluation.significance import GateDecision
-    from ratchet.pipeline import Step, StepResult
+    from ratchet.step import Step
 
 DONE_STATES = ("completed", "kept", "rejected", "skipped")
 MANIFEST = "manifest.json"
@@ -120,12 +118,15 @@ class Manifest:
         self.data.update(status="failed", error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc())
         self._write()
 
-    def finish(self, status: str, result: StepResult, ledger_entry: dict[str, Any], seconds: float) -> None:
+    def finish(
+        self, status: str, provides: dict[str, Path], metrics: dict[str, Any], ledger_entry: dict[str, Any],
+        seconds: float,
+    ) -> None:  # fmt: skip
         run_dir = self.step_dir.parent.parent
         self.data.update(
             status=status,
-            provides={k: str(Path(p).resolve().relative_to(run_dir.resolve())) for k, p in result.provides.items()},
-            metrics=result.metrics,
+            provides={k: str(Path(p).resolve().relative_to(run_dir.resolve())) for k, p in provides.items()},
+            metrics=metrics,
             seconds=seconds,
             finished_at=time.time(),
             ledger=ledger_entry,
@@ -148,55 +149,3 @@ def save_probs(step_dir: Path, probs: np.ndarray, name: str = PROBS) -> None:
 def load_probs(step_dir: Path) -> np.ndarray | None:
     path = step_dir / PROBS
     return np.load(path) if path.exists() else None
-
-
-class ValidationTruth:
-    """Validation labels, read once from ``data.valid``, for scoring and judging candidates."""
-
-    def __init__(self) -> None:
-        self._labels: np.ndarray | None = None
-        self._source: Path | None = None
-
-    def labels(self, store: ArtifactStore) -> np.ndarray | None:
-        path = store.path("data.valid")
-        if path is None:
-            return None
-        if path != self._source:
-            import pandas as pd
-
-            self._labels = pd.read_parquet(path, columns=["label_id"])["label_id"].to_numpy()
-            self._source = path
-        return self._labels
-
-    def score(self, store: ArtifactStore, probs: np.ndarray | None, metric: str) -> float | None:
-        labels = self.labels(store)
-        if probs is None or labels is None or len(labels) != len(probs):
-            return None
-        from ratchet.evaluation.metrics import score
-
-        return float(score(metric, labels, probs))
-
-    def judge(
-        self,
-        store: ArtifactStore,
-        reference: np.ndarray | None,
-        candidate: np.ndarray,
-        gate: GateParams,
-        seed: int,
-    ) -> GateDecision | None:
-        """None when there is nothing to compare with (no incumbent yet): the candidate is taken."""
-        labels = self.labels(store)
-        if reference is None or labels is None:
-            return None
-        from ratchet.evaluation.significance import judge
-
-        return judge(
-            labels,
-            reference,
-            candidate,
-            metric=gate.metric,
-            min_gain=gate.min_gain,
-            confidence=gate.confidence,
-            n_bootstrap=gate.n_bootstrap,
-            seed=seed,
-        )

@@ -107,6 +107,13 @@ class TrainParams:
     cores, same validation macro-F1), else fp32. fp32 forces full precision everywhere."""
     compile: bool = False
     """Use torch.compile (pays off on GPU with bucketed shapes)."""
+    frozen_layers: int = -1
+    """Keep the embeddings and this many lower encoder layers at their pretrained weights, compute their
+    output once per text for the whole run (every fold, seed and refit share it), and train only the layers
+    above (BERT-style encoders; others train every layer). -1: two thirds of the layers of an encoder with
+    six or more (4 of the default MiniLM's 6); 0: train every layer. On two cross-fitted folds of the drug
+    reviews (240 held-out rows), 4 frozen layers scored macro-F1 0.488 in 228 s, every layer trained 0.473
+    in 596 s, 3 frozen 0.463, 5 frozen 0.474."""
     log_every: int = 10
     """Gather loss and throughput from the device every N steps (no per-step host sync)."""
 
@@ -123,6 +130,7 @@ class TrainParams:
             check_at_least(f"train.{name}", getattr(self, name), 0.0)
         for name in ("grad_accum", "patience", "evals_per_epoch", "checkpoint_every", "log_every"):
             check_at_least(f"train.{name}", getattr(self, name), 1)
+        check_at_least("train.frozen_layers", self.frozen_layers, -1)
 
 
 @dataclass(frozen=True)
@@ -134,7 +142,18 @@ class GateParams:
     confidence: float = 0.8
     """...and the paired bootstrap gives at least this probability that the gain is positive."""
     n_bootstrap: int = 2000
-    """Bootstrap resamples of the validation rows."""
+    """Bootstrap resamples of the judged rows."""
+    folds: int | str = "auto"
+    """Cross-fitted judging: "auto" (``crossfit_folds`` folds when the labeled rows outside the sealed test
+    are fewer than ``crossfit_below``, else the holdout split), a number of folds (2 or more), or "holdout"."""
+    crossfit_folds: int = 5
+    """Folds of "auto" cross-fitting."""
+    crossfit_below: int = 5000
+    """"auto" cross-fits below this many train+valid rows; above, one holdout split has the power and costs k
+    times less."""
+    ship: Literal["refit", "folds"] = "refit"
+    """Cross-fitted runs: "refit" ships the chosen recipe refit on every train+valid row; "folds" ships the k
+    fold models as an ensemble (no refit; its only estimate is the sealed test, as no row is held out from it)."""
 
     def __post_init__(self) -> None:
         from ratchet.evaluation.metric_names import check_metric
@@ -144,6 +163,21 @@ class GateParams:
         check_share("gate.confidence", self.confidence)
         check_share("gate.min_gain", self.min_gain, low=-1.0, high=1.0, high_open=False)
         check_at_least("gate.n_bootstrap", self.n_bootstrap, 100)
+        if self.folds not in ("auto", "holdout") and not (isinstance(self.folds, int) and self.folds >= 1):
+            raise RatchetError(f"gate.folds={self.folds!r} is not understood: use auto, holdout or a number of folds")
+        check_at_least("gate.crossfit_folds", self.crossfit_folds, 2)
+        check_at_least("gate.crossfit_below", self.crossfit_below, 0)
+
+    def fold_count(self, pool_rows: int) -> tuple[int, str]:
+        """(folds, why): 1 for the holdout split, k >= 2 for cross-fitting ``pool_rows`` train+valid rows."""
+        if self.folds == "holdout" or self.folds == 1:
+            return 1, "gate.folds=holdout"
+        if isinstance(self.folds, int):
+            return self.folds, f"gate.folds={self.folds}"
+        threshold = f"gate.crossfit_below={self.crossfit_below}"
+        if pool_rows < self.crossfit_below:
+            return self.crossfit_folds, f"{pool_rows} train+valid rows, fewer than {threshold}"
+        return 1, f"{pool_rows} train+valid rows: one holdout split has the power ({threshold})"
 
 
 @dataclass(frozen=True)
@@ -196,10 +230,11 @@ class SearchParams:
     storage: str | None = None
     """Optuna storage URL; an SQLite file in the run folder when None."""
     seeds: int | None = None
-    """Train the final configuration with this many seeds; the ledger shows the spread.
-    None = the preset's: fast 1, balanced 2, best 3."""
+    """Seeds of the ensemble step (the shipped fine-tune counts as one); the ledger shows their spread.
+    None = the preset's: balanced 2, best 3, fast with --ensemble 3."""
     ensemble: bool = False
-    """Average the seeds' probabilities (kept only if the ratchet rule accepts it)."""
+    """Add the ensemble step to a preset that lacks it (fast): the seeds' averaged probabilities ship if the
+    ratchet rule keeps them."""
 
     def __post_init__(self) -> None:
         if self.n_trials is not None and self.n_trials < 1:
@@ -276,8 +311,8 @@ class SelfTrainParams:
     max_unlabeled: int = 20_000
     """The teacher labels at most this many unlabeled texts (a seeded sample of the corpus)."""
     seeds: int | None = None
-    """Student seeds; None: as many as train's (``search.seeds``), so a seed-ensemble teacher faces a student
-    ensemble (with ``search.ensemble``). Each student costs up to 1 + max_ratio times a train fit per epoch."""
+    """Student seeds; None: as many as the ensemble step's when the recipe has one (a seed-ensemble teacher then
+    faces a student ensemble), else 1. Each student costs up to 1 + max_ratio times a train fit per epoch."""
 
     def __post_init__(self) -> None:
         if self.seeds is not None and self.seeds < 1:

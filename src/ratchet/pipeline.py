@@ -1,9 +1,10 @@
 """The step pipeline: resolve inputs, run or skip each step, apply the ratchet rule, keep the ledger.
 
-A step is any object with ``name``, ``requires``, ``provides``, ``gated``,
-``params`` (a frozen dataclass) and ``run(ctx) -> StepResult``. The pipeline
-owns everything around it: the manifest, resume, the ledger and the decision
-whether a gated step's candidate is kept.
+A step (ratchet.step) declares its inputs and outputs and returns what it measured:
+``Completed``, a gated step's ``Candidate``, or ``Skipped``. The pipeline owns everything
+around it: the manifest, resume, the ledger, and the decision whether a candidate is kept
+(ratchet.gate judges; this module is the only caller), after which a kept candidate's
+``ship`` builds what it provides.
 """
 
 from __future__ import annotations
@@ -12,78 +13,29 @@ import dataclasses
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Protocol
+from typing import Any
 
 import numpy as np
 
-from ratchet.artifacts import ArtifactStore, ArtifactView
+from ratchet.artifacts import ArtifactStore
 from ratchet.config import RunConfig
 from ratchet.devices import resolve_device
 from ratchet.fsutil import read_json, write_json
-from ratchet.manifest import (
-    DONE_STATES,
-    REFERENCE_PROBS,
-    Manifest,
-    ValidationTruth,
-    load_probs,
-    save_probs,
-    step_dir_name,
-)
+from ratchet.gate import JudgedTruth
+from ratchet.manifest import DONE_STATES, REFERENCE_PROBS, Manifest, load_probs, save_probs, step_dir_name
 from ratchet.reporting.progress import Progress
 from ratchet.rundir import SUPERSEDED, prepare_run_dir, set_aside_superseded_steps
 from ratchet.shipping import ship_model
+from ratchet.step import Candidate, Completed, Outcome, Skipped, Step, StepContext
 
 log = logging.getLogger("ratchet")
 
-LEDGER_METRICS = ("seed_spread", "ensemble")
+LEDGER_METRICS = ("seed_spread", "ensemble", "crossfit", "shipped")
 """Step metrics worth a place in the ledger itself (the rest stays in the step's manifest)."""
 
-
-class Step(Protocol):
-    name: ClassVar[str]
-    requires: ClassVar[tuple[str, ...]]
-    """Artifact keys the step cannot run without: an earlier step must provide each (checked before the run)."""
-    optional: ClassVar[tuple[str, ...]]
-    """Artifact keys the step reads when an earlier step provided them."""
-    provides: ClassVar[tuple[str, ...]]
-    gated: ClassVar[bool]
-    params: Any
-
-    def run(self, ctx: StepContext) -> StepResult: ...
-
-
-@dataclass
-class StepResult:
-    provides: dict[str, Path] = field(default_factory=dict)
-    metrics: dict[str, Any] = field(default_factory=dict)
-    valid_probs: np.ndarray | None = None
-    """Validation probabilities of the model state after this step (the new incumbent if accepted)."""
-    reference_probs: np.ndarray | None = None
-    """Gated steps: the incumbent as the step measured it itself, for a like-for-like comparison."""
-    skipped: str | None = None
-    """Why the step did not apply (nothing provided, nothing judged)."""
-    judge_against_incumbent: bool = True
-    """Gated steps without reference_probs: False means there is nothing to beat, so the candidate is kept."""
-    gate_metric: str | None = None
-    """Gated steps with reference_probs: judge with this metric instead of the run's gate metric (relabel
-    compares two fits of its own cheap learner by log loss, which sees far more than macro-F1 does)."""
-
-
-@dataclass
-class StepContext:
-    run_dir: Path
-    step_dir: Path
-    artifacts: ArtifactView
-    device: str
-    seed: int
-    deadline: float | None
-    progress: Progress
-    log: logging.Logger = log
-
-    def time_left(self) -> float | None:
-        return None if self.deadline is None else self.deadline - time.time()
+__all__ = ["Candidate", "Completed", "Pipeline", "RunResult", "Skipped", "Step", "StepContext"]
 
 
 @dataclass
@@ -136,7 +88,10 @@ class Pipeline:
         run_deadline = None if budget is None else started + budget
         device = resolve_device(self.config.device)
         store = ArtifactStore()
-        truth = ValidationTruth()
+        truth = JudgedTruth()
+        from ratchet.services import RunServices
+
+        services = RunServices(run_dir, device, self.config.train)
         incumbent: np.ndarray | None = None
         ledger: list[dict[str, Any]] = []
 
@@ -164,21 +119,22 @@ class Pipeline:
                 seed=self.config.seed,
                 deadline=self._step_deadline(index, run_deadline),
                 progress=self.progress,
+                services=services,
+                incumbent=None if incumbent is None else incumbent.copy(),
             )
             self.progress.log(f"[bold cyan]step {index + 1}/{len(self.steps)}: {step.name}")
             t0 = time.time()
             try:
-                result = step.run(ctx)
+                outcome = step.run(ctx)
+                entry, incumbent, provided = self._account(step, outcome, store, truth, incumbent, manifest, t0)
             except BaseException as exc:
                 if not isinstance(exc, KeyboardInterrupt):
                     manifest.mark_failed(exc)
                 raise
-            seconds = time.time() - t0
-            entry, incumbent = self._account(step, result, store, truth, incumbent, manifest, seconds)
             ledger.append(entry)
-            if entry["status"] in ("completed", "kept") and "model.current" in result.provides:
+            if "model.current" in provided:
                 ship_model(
-                    result.provides["model.current"],
+                    provided["model.current"],
                     run_dir / "model",
                     # predict must repair text exactly as training data was repaired.
                     extra_meta={"clean": dataclasses.asdict(self.config.clean)},
@@ -193,54 +149,66 @@ class Pipeline:
     def _account(
         self,
         step: Step,
-        result: StepResult,
+        outcome: Outcome,
         store: ArtifactStore,
-        truth: ValidationTruth,
+        truth: JudgedTruth,
         incumbent: np.ndarray | None,
         manifest: Manifest,
-        seconds: float,
-    ) -> tuple[dict[str, Any], np.ndarray | None]:
-        """Apply the ratchet rule, update the store and the incumbent, and finish the manifest."""
-        undeclared = set(result.provides) - set(step.provides)
-        if undeclared:
-            raise RuntimeError(f"step {step.name!r} provided undeclared artifacts: {sorted(undeclared)}")
+        started: float,
+    ) -> tuple[dict[str, Any], np.ndarray | None, dict[str, Path]]:
+        """Apply the ratchet rule, ship what a kept candidate provides, move the incumbent, finish the manifest.
+
+        Returns the ledger entry, the new incumbent, and what the step provided (nothing when rejected).
+        """
         gate = self.config.gate
-        entry: dict[str, Any] = {"step": step.name, "gated": step.gated, "metric": gate.metric, "seconds": seconds}
+        entry: dict[str, Any] = {"step": step.name, "gated": step.gated, "metric": gate.metric}
         before = truth.score(store, incumbent, gate.metric)
         entry["before"] = before
         decision = None
-        if result.skipped is not None:
-            status, accepted = "skipped", False
-            entry["note"] = result.skipped
-        elif step.gated and result.valid_probs is not None:
-            reference = result.reference_probs
-            if reference is None and result.judge_against_incumbent:
-                reference = incumbent
+        probs: np.ndarray | None = None
+        provided: dict[str, Path] = {}
+        if isinstance(outcome, Skipped):
+            status = "skipped"
+            entry["note"] = outcome.reason
+        elif isinstance(outcome, Candidate):
+            if not step.gated:
+                raise RuntimeError(f"step {step.name!r} returned a Candidate but is not gated")
+            # No reference of its own: the model that would ship. Before anything ships (select's pick only
+            # stands in for the ledger), there is nothing to beat and the candidate is taken.
+            shipped = incumbent if store.has("model.current") else None
+            reference = outcome.reference if outcome.reference is not None else shipped
             judged = gate
-            if result.gate_metric is not None and result.reference_probs is not None:
-                judged = dataclasses.replace(gate, metric=result.gate_metric)
+            if outcome.metric is not None and outcome.reference is not None:
+                judged = dataclasses.replace(gate, metric=outcome.metric)
                 entry["gate_metric"] = judged.metric
-            decision = truth.judge(store, reference, result.valid_probs, judged, self.config.seed)
-            accepted = decision is None or decision.kept
-            status = "kept" if accepted else "rejected"
+            decision = truth.judge(store, reference, outcome.probs, judged, self.config.seed)
+            kept = decision is None or decision.kept
+            status = "kept" if kept else "rejected"
+            entry["reference_name"] = outcome.reference_name if outcome.reference is not None else "incumbent"
+            probs = outcome.probs
+            if kept:
+                provided = {**outcome.provides, **(outcome.ship() if outcome.ship is not None else {})}
         else:
-            status, accepted = "completed", True
+            status = "completed"
+            probs, provided = outcome.probs, dict(outcome.provides)
+        undeclared = set(provided) - set(step.provides)
+        if undeclared:
+            raise RuntimeError(f"step {step.name!r} provided undeclared artifacts: {sorted(undeclared)}")
         # The incumbent is the model that would ship: only a step that provides model.current moves it.
         # select's winner fit describes no shipped model; before anything ships (a recipe without
         # baseline), it stands in. A data step's probabilities (relabel's gate learner) never do.
-        moved = accepted and result.valid_probs is not None and _moves_incumbent(set(result.provides), incumbent)
-        if accepted:
-            for key, path in result.provides.items():
-                store.put(key, path)
+        moved = probs is not None and status != "rejected" and _moves_incumbent(set(provided), incumbent)
+        for key, path in provided.items():
+            store.put(key, path)
         if moved:
             # float32, like the saved copy, so a resumed run hashes the same incumbent.
-            incumbent = np.asarray(result.valid_probs, dtype=np.float32)
-        elif accepted and result.valid_probs is not None:
-            entry["candidate"] = truth.score(store, np.asarray(result.valid_probs, dtype=np.float32), gate.metric)
-        if result.valid_probs is not None:
-            save_probs(manifest.step_dir, result.valid_probs)
-        if result.reference_probs is not None:  # what the rule compared against, kept for audit
-            save_probs(manifest.step_dir, result.reference_probs, REFERENCE_PROBS)
+            incumbent = np.asarray(probs, dtype=np.float32)
+        elif provided and probs is not None:
+            entry["candidate"] = truth.score(store, np.asarray(probs, dtype=np.float32), gate.metric)
+        if probs is not None:
+            save_probs(manifest.step_dir, probs)
+        if isinstance(outcome, Candidate) and outcome.reference is not None:  # what the rule compared against
+            save_probs(manifest.step_dir, outcome.reference, REFERENCE_PROBS)
         after = truth.score(store, incumbent, gate.metric)
         entry.update(status=status, after=after, gain=after - before if moved and before is not None else None)
         if decision is not None:
@@ -253,12 +221,18 @@ class Pipeline:
                 ci=[decision.ci_low, decision.ci_high],
                 p_better=decision.p_better,
                 reason=decision.reason,
+                rows=decision.n,
+                folds=decision.folds,
             )
+            if decision.t_stat is not None:
+                entry.update(t_stat=decision.t_stat, t_p_value=decision.t_p_value, fold_gains=decision.fold_gains)
+        metrics = dict(outcome.metrics)
         for key in LEDGER_METRICS:
-            if key in result.metrics:
-                entry[key] = result.metrics[key]
-        manifest.finish(status, result, entry, seconds)
-        return entry, incumbent
+            if key in metrics:
+                entry[key] = metrics[key]
+        entry["seconds"] = time.time() - started  # a kept candidate's ship (a refit) counts too
+        manifest.finish(status, provided, metrics, entry, entry["seconds"])
+        return entry, incumbent, provided
 
     def _restore(self, previous: Manifest, store: ArtifactStore, incumbent: np.ndarray | None) -> np.ndarray | None:
         if previous.status in ("completed", "kept"):
@@ -296,10 +270,6 @@ def _ledger_line(entry: dict[str, Any]) -> str:
         parts.append(f"95% CI [{entry['ci'][0]:+.4f}, {entry['ci'][1]:+.4f}]")
     parts.append(f"{entry['seconds']:.1f}s")
     return "  ".join(parts)
-
-
-def params_dict(params: Any) -> dict[str, Any]:
-    return dataclasses.asdict(params) if dataclasses.is_dataclass(params) else dict(params or {})
 
 
 def _moves_incumbent(provided: set[str], incumbent: np.ndarray | None) -> bool:

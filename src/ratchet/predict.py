@@ -65,7 +65,7 @@ def predict_file(
         pairs = [normalize_text(value, clean) for value in frame[columns.text_pair].tolist()]
     with Progress(enabled=show_progress) as progress, progress.bar("predict", total=len(texts)) as bar:
         probs = predictor.predict_probs(texts, pairs, on_rows=bar.advance)
-    write_table(out, prediction_frame(frame, predictor.labels, probs))
+    write_table(out, prediction_frame(frame, predictor.labels, probs, predictor.predict_ids(probs)))
     return out
 
 
@@ -73,12 +73,14 @@ def prediction_columns(labels: list) -> list[str]:
     return [PREDICTED, *(f"{PROB_PREFIX}{label}" for label in labels)]
 
 
-def prediction_frame(frame, labels: list, probs: np.ndarray):
-    """The input columns unchanged, then predicted_label and one prob_<label> column per class."""
+def prediction_frame(frame, labels: list, probs: np.ndarray, decided: np.ndarray | None = None):
+    """The input columns unchanged, then predicted_label (the model's decision: argmax, or class biases
+    tuned for the gate metric) and one (calibrated) prob_<label> column per class."""
     import pandas as pd
 
     check_no_collision(frame, labels)
-    predicted = [labels[i] for i in np.argmax(probs, axis=1)] if len(probs) else []
+    ids = np.argmax(probs, axis=1) if decided is None else decided
+    predicted = [labels[i] for i in ids] if len(probs) else []
     added = {PREDICTED: pd.Series(predicted, index=frame.index, dtype=object if not predicted else None)}
     for index, label in enumerate(labels):
         added[f"{PROB_PREFIX}{label}"] = pd.Series(probs[:, index], index=frame.index)

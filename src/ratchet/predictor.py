@@ -14,6 +14,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from ratchet.errors import RatchetError
+from ratchet.models.decision import Decision
 
 CHUNK_ROWS = 8192
 
@@ -56,7 +57,37 @@ class TransformerPredictor:
         return np.concatenate(chunks)
 
 
-def load_predictor(model_dir: Path, device: str = "cpu") -> Predictor:
+@dataclass
+class DecidedPredictor:
+    """A predictor with its model folder's decision.json applied: calibrated probabilities, biased decisions."""
+
+    base: Any
+    decision: Decision
+
+    @property
+    def labels(self) -> list:
+        return self.base.labels
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        return self.base.meta
+
+    def predict_probs(
+        self, texts: list[str], pairs: list[str] | None = None, on_rows: Callable[[int], None] | None = None
+    ) -> np.ndarray:
+        return self.decision.calibrated(self.base.predict_probs(texts, pairs, on_rows))
+
+    def predict_ids(self, probs: np.ndarray) -> np.ndarray:
+        """The decisions for probabilities this predictor returned (its biases applied, if any)."""
+        return self.decision.decide(probs)
+
+
+def load_predictor(model_dir: Path, device: str = "cpu") -> DecidedPredictor:
+    """The model folder's predictor, with its decision.json (temperature, class biases) applied."""
+    return DecidedPredictor(_load_base(Path(model_dir), device), Decision.load(Path(model_dir)))
+
+
+def _load_base(model_dir: Path, device: str) -> Predictor:
     model_dir = Path(model_dir)
     meta_path = model_dir / "ratchet.json"
     if not meta_path.exists():
@@ -72,11 +103,15 @@ def load_predictor(model_dir: Path, device: str = "cpu") -> Predictor:
         model.to(device).eval()
         return TransformerPredictor(model, tokenizer, labels, meta, device)
     if kind == "ensemble":
-        from ratchet.search.ensemble import load_ensemble_predictor
+        from ratchet.models.ensemble import load_ensemble_predictor
 
         return load_ensemble_predictor(model_dir, device)
     if kind == "linear":
         from ratchet.models.linear_folder import load_linear_predictor
 
         return load_linear_predictor(model_dir)
+    if kind == "embedding":
+        from ratchet.models.embedding_model import load_embedding_predictor
+
+        return load_embedding_predictor(model_dir, device)
     raise RatchetError(f"{model_dir}: unknown model kind {kind!r} in ratchet.json: upgrade ratchet")

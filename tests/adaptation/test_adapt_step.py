@@ -46,7 +46,7 @@ def test_adapt_in_a_pipeline(tiny_model_dir, tmp_path: Path) -> None:
         adapt=AdaptParams(unlabeled=str(unlabeled), epochs=2, learning_rate=5e-3, max_length=32, max_tokens=512),
         # Keep any candidate, so that the test can follow the adapted backbone into train and predict;
         # the decision is still judged and recorded.
-        gate=GateParams(min_gain=-1.0, confidence=0.0, n_bootstrap=200),
+        gate=GateParams(min_gain=-1.0, confidence=0.0, n_bootstrap=200, folds="holdout"),
     )  # fmt: skip
     result = Pipeline.from_config(config).run()
     run = result.run_dir

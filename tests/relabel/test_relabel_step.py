@@ -14,8 +14,9 @@ from ratchet_testing import synthetic_rows
 from ratchet.config import RelabelParams, RunConfig, TrainParams, apply_overrides
 from ratchet.fsutil import read_json, write_json
 from ratchet.manifest import Manifest
-from ratchet.pipeline import Pipeline, StepContext, StepResult
+from ratchet.pipeline import Pipeline
 from ratchet.recipe import build_steps
+from ratchet.step import Completed, StepContext
 from ratchet.steps.relabel import RelabelStep, RelabelStepParams
 
 LABELS = ["negative", "neutral", "positive"]
@@ -55,14 +56,14 @@ class MakeSplits:
     def __init__(self, params: DataParams = DataParams()) -> None:
         self.params = params
 
-    def run(self, ctx: StepContext) -> StepResult:
+    def run(self, ctx: StepContext) -> Completed:
         train, MakeSplits.flipped = flip(frame(synthetic_rows(150, seed=1)), self.params.noise, seed=0)
         names = {"data.train": "train.parquet", "data.valid": "valid.parquet", "data.labels": "labels.json"}
         paths = {key: ctx.step_dir / name for key, name in names.items()}
         train.to_parquet(paths["data.train"])
         frame(synthetic_rows(90, seed=2)).to_parquet(paths["data.valid"])
         write_json(paths["data.labels"], {"labels": LABELS, "kind": "str"})
-        return StepResult(provides=paths)
+        return Completed(provides=paths)
 
 
 def run_relabel(tmp_path: Path, relabel: RelabelParams, model: str = "default", noise: float = 0.3, **train):
@@ -195,7 +196,7 @@ class DrugReviewSplits:
     def __init__(self, params: DataParams = DataParams()) -> None:
         self.params = params
 
-    def run(self, ctx: StepContext) -> StepResult:
+    def run(self, ctx: StepContext) -> Completed:
         from ratchet.data.clean import normalize_text
 
         raw = pd.read_csv(Path(__file__).resolve().parents[2] / "examples" / "drug_reviews" / "train.tsv", sep="\t")
@@ -207,7 +208,7 @@ class DrugReviewSplits:
         train.to_parquet(paths["data.train"])
         frame(rows[450:]).to_parquet(paths["data.valid"])
         write_json(paths["data.labels"], {"labels": LABELS, "kind": "str"})
-        return StepResult(provides=paths)
+        return Completed(provides=paths)
 
 
 @pytest.mark.slow

@@ -15,7 +15,13 @@ from ratchet.cli import main
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 HAS_TENSORBOARD = importlib.util.find_spec("tensorboard") is not None
 # Same as tests/ratchet_testing.py FAST_TRAIN, kept local on purpose.
-FAST_TRAIN = ["train.epochs=3", "train.learning_rate=0.003", "train.max_length=32", "train.max_tokens=512"]
+FAST_TRAIN = [
+    "train.epochs=3",
+    "train.learning_rate=0.003",
+    "gate.folds=holdout",
+    "train.max_length=32",
+    "train.max_tokens=512",
+]
 
 
 def run_cli(data: Path, out: Path, *extra: str) -> int:

@@ -16,6 +16,7 @@ from ratchet.fsutil import read_json
 from ratchet.predictor import load_predictor
 from ratchet.search.finetune import TaskData, finetune
 from ratchet.search.fitcache import FitCache
+from ratchet.training.plan import TooLittleTime
 
 PARAMS = TrainParams(epochs=2, learning_rate=3e-3, max_length=32, max_tokens=256, batch_size=8)
 
@@ -31,11 +32,7 @@ def task_data() -> TaskData:
 
 
 def cache_for(tmp_path: Path, configured: TrainParams = PARAMS) -> FitCache:
-    splits = tmp_path / "splits"
-    splits.mkdir(exist_ok=True)
-    (splits / "train").write_text("train split bytes")
-    (splits / "valid").write_text("valid split bytes")
-    return FitCache.for_run(tmp_path / "run", splits / "train", splits / "valid", "cpu", configured)
+    return FitCache.for_run(tmp_path / "run", "cpu", configured)
 
 
 def test_an_identical_fit_is_read_back_with_its_model(tiny_model_dir, tmp_path) -> None:
@@ -57,12 +54,15 @@ def test_an_identical_fit_is_read_back_with_its_model(tiny_model_dir, tmp_path) 
 
 
 def test_other_parameters_seeds_or_data_are_other_fits(tiny_model_dir, tmp_path) -> None:
-    model, cache = str(tiny_model_dir("bert")), cache_for(tmp_path)
-    key = cache.key(model, PARAMS, 0)
-    assert cache.key(model, PARAMS, 1) != key
-    assert cache.key(model, TrainParams(**{**PARAMS.__dict__, "learning_rate": 1e-3}), 0) != key
-    other = FitCache(cache.root, "other data", "cpu", cache.keep_models_for)
-    assert other.key(model, PARAMS, 0) != key
+    model, cache, data = str(tiny_model_dir("bert")), cache_for(tmp_path), task_data()
+    key = cache.key(model, PARAMS, 0, data)
+    assert cache.key(model, PARAMS, 1, data) != key
+    assert cache.key(model, TrainParams(**{**PARAMS.__dict__, "learning_rate": 1e-3}), 0, data) != key
+    relabeled = task_data()
+    relabeled.train.label_ids[0] = (relabeled.train.label_ids[0] + 1) % 3
+    assert cache.key(model, PARAMS, 0, relabeled) != key  # another label is other data
+    assert cache.key(model, PARAMS, 0, task_data()) == key  # the same content is the same data
+    assert cache.key(model, PARAMS, 0, data, select_best=False) != key  # a cross-fitted fold's final weights
     assert cache.keeps_model(PARAMS) and not cache.keeps_model(TrainParams())
 
 
@@ -77,12 +77,16 @@ def test_a_fit_without_a_kept_model_is_retrained_when_a_model_is_needed(tiny_mod
     assert not needs_model.reused and (tmp_path / "m" / "ratchet.json").is_file()
 
 
-def test_a_fit_cut_short_by_the_budget_is_not_stored(tiny_model_dir, tmp_path) -> None:
+def test_a_fit_shortened_to_the_budget_is_not_stored(tiny_model_dir, tmp_path) -> None:
     model, data, cache = str(tiny_model_dir("bert")), task_data(), cache_for(tmp_path)
-    cut = finetune(model, data, PARAMS, device="cpu", seed=0, checkpoint_dir=tmp_path / "a",
-                   deadline=time.time() - 1, cache=cache)  # fmt: skip
-    assert cut.stopped_by_deadline
-    assert cache.load(cache.key(model, PARAMS, 0)) is None
+    long = TrainParams(**{**PARAMS.__dict__, "epochs": 10_000.0})
+    planned = finetune(model, data, long, device="cpu", seed=0, checkpoint_dir=tmp_path / "a",
+                       deadline=time.time() + 8, cache=cache)  # fmt: skip
+    assert planned.plan is not None and planned.plan["epochs"] < 10_000  # fitted to the time, not cut
+    assert cache.load(cache.key(model, long, 0, data)) is None  # what an unhurried fit gives is another fit
+    with pytest.raises(TooLittleTime):
+        finetune(model, data, PARAMS, device="cpu", seed=0, checkpoint_dir=tmp_path / "b",
+                 deadline=time.time() - 1, cache=cache)  # fmt: skip
 
 
 def test_select_search_and_train_share_the_configured_fit(tiny_model_dir, tmp_path) -> None:
@@ -102,7 +106,13 @@ def test_select_search_and_train_share_the_configured_fit(tiny_model_dir, tmp_pa
         "select.include_linear=false",
     ]
     args += ["--model", str(tiny_model_dir("bert")), "--model", str(tiny_model_dir("sbert"))]  # two: select trains
-    settings = ["train.epochs=2", "train.learning_rate=0.003", "train.max_length=32", "train.max_tokens=256"]
+    settings = [
+        "train.epochs=2",
+        "train.learning_rate=0.003",
+        "gate.folds=holdout",
+        "train.max_length=32",
+        "train.max_tokens=256",
+    ]
     # No trial can gain 1.0: search is rejected, so train uses the configured parameters.
     assert main([*args, *settings, "search.n_trials=2", "gate.min_gain=1.0"]) == 0
     steps = {p.name.split("-", 1)[1]: p for p in (out / "steps").iterdir()}
@@ -128,7 +138,7 @@ def test_a_steps_own_saved_model_is_pointed_at_not_copied(tiny_model_dir, tmp_pa
     own = tmp_path / "step" / "model"
     finetune(model, data, PARAMS, device="cpu", seed=0, checkpoint_dir=tmp_path / "a", deadline=None, cache=cache,
              save_to=own)  # fmt: skip
-    key = cache.key(model, PARAMS, 0)
+    key = cache.key(model, PARAMS, 0, data)
     assert not (cache.root / key / "model").exists()  # no second copy of the weights
     assert cache.load(key).model_dir == own.resolve()
     again = finetune(model, data, PARAMS, device="cpu", seed=0, checkpoint_dir=tmp_path / "b", deadline=None,

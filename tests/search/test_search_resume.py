@@ -17,7 +17,13 @@ from ratchet_testing import synthetic_rows
 from ratchet.fsutil import read_json
 
 N_TRIALS = 5
-SETTINGS = ["train.epochs=2", "train.learning_rate=0.003", "train.max_length=32", "train.max_tokens=256"]
+SETTINGS = [
+    "train.epochs=2",
+    "train.learning_rate=0.003",
+    "gate.folds=holdout",
+    "train.max_length=32",
+    "train.max_tokens=256",
+]
 
 
 def command(data: Path, test: Path, out: Path, model: Path, *extra: str) -> list[str]:

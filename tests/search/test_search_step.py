@@ -12,7 +12,13 @@ from ratchet_testing import write_train_test
 from ratchet.cli import main
 from ratchet.fsutil import read_json
 
-SEARCH_TRAIN = ["train.epochs=2", "train.learning_rate=0.003", "train.max_length=32", "train.max_tokens=256"]
+SEARCH_TRAIN = [
+    "train.epochs=2",
+    "train.learning_rate=0.003",
+    "gate.folds=holdout",
+    "train.max_length=32",
+    "train.max_tokens=256",
+]
 
 
 def write_data(tmp_path: Path) -> tuple[Path, Path]:

@@ -29,7 +29,13 @@ from ratchet.fsutil import read_json
 from ratchet.search.study import with_installed_driver
 
 N_TRIALS = 8
-SETTINGS = ["train.epochs=4", "train.learning_rate=0.003", "train.max_length=32", "train.max_tokens=256"]
+SETTINGS = [
+    "train.epochs=4",
+    "train.learning_rate=0.003",
+    "gate.folds=holdout",
+    "train.max_length=32",
+    "train.max_tokens=256",
+]
 
 
 def free_port() -> int:

@@ -85,7 +85,7 @@ def test_a_baseline_only_run_ships_and_predicts(tmp_path: Path) -> None:
     assert ledger["baseline"]["status"] == "completed"
     assert ledger["baseline"]["after"] > 0.9  # the floor is recorded in the ledger
     manifest = read_json(out / "steps" / "03-baseline" / "manifest.json")
-    assert set(manifest["provides"]) == {"model.baseline", "model.current"}
+    assert set(manifest["provides"]) == {"model.baseline", "model.current", "judged.baseline"}
     assert manifest["metrics"]["n_features"] > 0
     assert read_json(out / "model" / "ratchet.json")["kind"] == "linear"
     metrics = read_json(out / "metrics.json")["test"]

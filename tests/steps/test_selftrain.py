@@ -53,15 +53,17 @@ def test_selftrain_params_out_of_range_are_refused() -> None:
         SelfTrainParams(seeds=0)
 
 
-def test_students_are_as_many_as_train_seeds_unless_set(tmp_path: Path) -> None:
-    def student_seeds(**overrides) -> int:
-        config = RunConfig(data="train.csv", out=str(tmp_path / "run"), steps=("selftrain",), **overrides)
-        return build_steps(config)[0].params.seeds
+def test_students_are_as_many_as_the_ensemble_seeds_unless_set(tmp_path: Path) -> None:
+    def student_seeds(steps: tuple[str, ...] = ("selftrain",), **overrides) -> int:
+        config = RunConfig(data="train.csv", out=str(tmp_path / "run"), steps=steps, **overrides)
+        return build_steps(config)[-1].params.seeds
 
-    assert student_seeds() == 1  # the fast preset trains one seed
-    assert student_seeds(preset="best") == 3
-    assert student_seeds(search=SearchParams(seeds=2)) == 2
-    assert student_seeds(search=SearchParams(seeds=3), selftrain=SelfTrainParams(seeds=1)) == 1
+    with_ensemble = ("train", "ensemble", "selftrain")
+    assert student_seeds() == 1  # no ensemble step: one student faces one teacher
+    assert student_seeds(with_ensemble, preset="best") == 3
+    assert student_seeds(with_ensemble, search=SearchParams(seeds=2)) == 2
+    assert student_seeds(with_ensemble, search=SearchParams(seeds=3), selftrain=SelfTrainParams(seeds=1)) == 1
+    assert student_seeds(selftrain=SelfTrainParams(seeds=2)) == 2
 
 
 def _write(path: Path, rows: list[dict[str, str]]) -> Path:
@@ -81,14 +83,14 @@ def test_selftrain_in_a_pipeline(tiny_model_dir, tmp_path: Path) -> None:
     unlabeled.write_text("\n".join(fresh + sealed + [r["review"] for r in train_rows]) + "\n", encoding="utf-8")
     config = RunConfig(
         data=str(data), test=str(test), out=str(tmp_path / "run"), models=(str(tiny_model_dir("bert")),),
-        steps=("clean", "split", "train", "selftrain", "evaluate", "report"),
+        steps=("clean", "split", "train", "ensemble", "selftrain", "evaluate", "report"),
         train=TrainParams(epochs=3, learning_rate=3e-3, max_length=32, max_tokens=512),
         adapt=AdaptParams(unlabeled=str(unlabeled)),
         selftrain=SelfTrainParams(threshold=0.0, max_ratio=2.0, epochs=2),
-        search=SearchParams(seeds=2, ensemble=True),  # the teacher is a seed ensemble, and so are the students
+        search=SearchParams(seeds=2),  # the teacher is a seed ensemble, and so are the students
         # Keep any candidate, so the test can follow the student into the shipped model; the decision is
         # still judged and recorded.
-        gate=GateParams(min_gain=-1.0, confidence=0.0, n_bootstrap=200),
+        gate=GateParams(min_gain=-1.0, confidence=0.0, n_bootstrap=200, folds="holdout"),
     )  # fmt: skip
     result = Pipeline.from_config(config).run()
     run = result.run_dir
@@ -97,7 +99,7 @@ def test_selftrain_in_a_pipeline(tiny_model_dir, tmp_path: Path) -> None:
     assert entry["status"] == "kept" and entry["gated"]
     for key in ("reference", "candidate", "gain", "ci", "p_better"):
         assert entry[key] is not None, key
-    step_dir = run / "steps" / "04-selftrain"
+    step_dir = run / "steps" / "05-selftrain"
     metrics = read_json(step_dir / "manifest.json")["metrics"]
     corpus = metrics["corpus"]
     assert corpus["removed_test"] == 30  # every test text, the re-spaced one included
@@ -122,7 +124,7 @@ def test_selftrain_in_a_pipeline(tiny_model_dir, tmp_path: Path) -> None:
         assert np.all(np.diff(group["confidence"].to_numpy()) <= 1e-6)
     assert metrics["student"]["train_params"]["epochs"] == 2
     assert read_json(Path(metrics["teacher"]) / "ratchet.json")["kind"] == "ensemble"  # train's two seeds
-    assert [s["seed"] for s in metrics["seeds"]] == [0, 1] and metrics["ensemble"]["shipped"] is True
+    assert metrics["shipped"] == "an ensemble of 2 students"
     # The students' ensemble ships and predict reads it.
     shipped = read_json(run / "model" / "ratchet.json")
     assert shipped["kind"] == "ensemble" and shipped["members"] == 2

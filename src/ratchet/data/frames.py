@@ -21,6 +21,34 @@ class Split:
     def __len__(self) -> int:
         return len(self.texts)
 
+    def subset(self, rows: np.ndarray) -> Split:
+        """The rows at ``rows`` (positions), in that order."""
+        rows = np.asarray(rows, dtype=np.int64)
+        return Split(
+            texts=[self.texts[i] for i in rows],
+            pairs=None if self.pairs is None else [self.pairs[i] for i in rows],
+            label_ids=self.label_ids[rows],
+            weights=None if self.weights is None else self.weights[rows],
+        )
+
+    @staticmethod
+    def concat(first: Split, second: Split) -> Split:
+        """``first``'s rows, then ``second``'s (the pool: train rows, then valid rows)."""
+        if (first.pairs is None) != (second.pairs is None):
+            raise ValueError("cannot join a split with text pairs and one without")
+        weights = None
+        if first.weights is not None or second.weights is not None:
+            weights = np.concatenate([
+                np.ones(len(first), np.float32) if first.weights is None else first.weights,
+                np.ones(len(second), np.float32) if second.weights is None else second.weights,
+            ])  # fmt: skip
+        return Split(
+            texts=[*first.texts, *second.texts],
+            pairs=None if first.pairs is None else [*first.pairs, *second.pairs],
+            label_ids=np.concatenate([first.label_ids, second.label_ids]),
+            weights=weights,
+        )
+
 
 def read_split(path: Path) -> Split:
     frame = pd.read_parquet(path)

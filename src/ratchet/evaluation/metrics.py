@@ -224,15 +224,22 @@ def bootstrap_ci(
 
 
 def classification_metrics(
-    y_true: np.ndarray, probs: np.ndarray, labels: list[str], *, n_bootstrap: int = 1000, seed: int = 0
+    y_true: np.ndarray,
+    probs: np.ndarray,
+    labels: list[str],
+    *,
+    n_bootstrap: int = 1000,
+    seed: int = 0,
+    y_pred: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Everything the ledger, metrics.json and the report show, as plain JSON-able values.
 
-    Predictions are argmax(probs). ``n_bootstrap=0`` skips the intervals ("ci" is None).
+    Predictions are ``y_pred`` (a model's decisions, class biases included), else argmax(probs); the
+    probability metrics (log loss, ECE, ROC) read ``probs``. ``n_bootstrap=0`` skips the intervals.
     """
     y_true, probs = _validate(y_true, probs, labels)
     k = probs.shape[1]
-    y_pred = probs.argmax(axis=1)
+    y_pred = probs.argmax(axis=1) if y_pred is None else np.asarray(y_pred, dtype=np.int64)
     cm = confusion_matrix(y_true, y_pred, k)
     per = per_class_scores(cm)
     support = per["support"]

@@ -1,8 +1,10 @@
-"""Is the candidate really better? Paired bootstrap, McNemar, and the ratchet rule.
+"""Is the candidate really better? Paired bootstrap, McNemar, the corrected t-test, and the ratchet rule.
 
-The pipeline calls :func:`judge` for every gated step with *validation* arrays only (the test
-split is sealed): the candidate is kept iff its gain exceeds ``min_gain`` and the paired
-bootstrap says it is better with probability at least ``confidence``.
+The pipeline calls :func:`judge` for every gated step with judged rows only (validation rows,
+or out-of-fold rows of the train+valid pool; the test split is sealed): the candidate is kept
+iff its gain exceeds ``min_gain`` and the paired bootstrap says it is better with probability
+at least ``confidence``. With ``strata`` the bootstrap resamples within each class (stratified);
+with ``folds`` a fold-level corrected resampled t-test (Nadeau and Bengio 2003) is recorded beside it.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import binom, chi2
 
+from ratchet.evaluation.fold_test import corrected_t_test, fold_gains
 from ratchet.evaluation.metrics import (
     CONFUSION_METRICS,
     bootstrap_indices,
@@ -22,6 +25,7 @@ from ratchet.evaluation.metrics import (
     confusion_score,
     resampled_confusions,
     row_log_loss,
+    stratified_bootstrap_indices,
 )
 
 _TIE = 1e-12  # resample differences this small are float noise: counted as ties
@@ -74,6 +78,16 @@ class GateDecision:
     p_better: float
     reason: str
     """One line for the ledger and the log."""
+    n: int = 0
+    """Rows compared (validation rows, or out-of-fold rows of the pool)."""
+    folds: int = 1
+    """Folds the rows came from (1: a holdout split)."""
+    fold_gains: list[float] | None = None
+    """The gain within each fold (cross-fitted judging)."""
+    t_stat: float | None = None
+    """Nadeau-Bengio corrected resampled t statistic of the fold gains (k - 1 degrees of freedom)."""
+    t_p_value: float | None = None
+    """One-sided p-value of that test (small: the candidate is better)."""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -93,12 +107,18 @@ def _compare(
     confidence: float,
     full: tuple[float, float],
     resample: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
+    strata: np.ndarray | None = None,
 ) -> BootstrapComparison:
     """Score A and B on the *same* resamples (the pairing) and summarize b - a."""
     if n_bootstrap < 1 or not 0 < confidence < 1:
         raise ValueError(f"need n_bootstrap >= 1 and 0 < confidence < 1, got {n_bootstrap}, {confidence}")
     diffs = []
-    for idx in bootstrap_indices(n, n_bootstrap, seed):
+    draws = (
+        bootstrap_indices(n, n_bootstrap, seed)
+        if strata is None
+        else stratified_bootstrap_indices(strata, n_bootstrap, seed)
+    )
+    for idx in draws:
         score_a, score_b = resample(idx)
         diffs.append(score_b - score_a)
     diff = np.concatenate(diffs)
@@ -126,6 +146,7 @@ def paired_bootstrap(
     n_bootstrap: int = 2000,
     seed: int = 0,
     confidence: float = 0.95,
+    strata: np.ndarray | None = None,
 ) -> BootstrapComparison:
     """Paired percentile bootstrap of metric(B) - metric(A) over rows, from hard predictions.
 
@@ -152,7 +173,7 @@ def paired_bootstrap(
             confusion_score(metric, resampled_confusions(codes_b, idx, k)),
         )
 
-    return _compare(len(y_true), n_bootstrap, seed, confidence, full, resample)
+    return _compare(len(y_true), n_bootstrap, seed, confidence, full, resample, strata)
 
 
 def _paired_bootstrap_neg_log_loss(
@@ -163,6 +184,7 @@ def _paired_bootstrap_neg_log_loss(
     n_bootstrap: int,
     seed: int,
     confidence: float,
+    strata: np.ndarray | None = None,
 ) -> BootstrapComparison:
     """Same pairing for -log loss: a row's loss is fixed, so a resample's score is a mean."""
     loss_a, loss_b = row_log_loss(y_true, probs_a), row_log_loss(y_true, probs_b)
@@ -171,7 +193,7 @@ def _paired_bootstrap_neg_log_loss(
     def resample(idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return -loss_a[idx].mean(axis=1), -loss_b[idx].mean(axis=1)
 
-    return _compare(len(y_true), n_bootstrap, seed, confidence, full, resample)
+    return _compare(len(y_true), n_bootstrap, seed, confidence, full, resample, strata)
 
 
 def mcnemar(y_true: np.ndarray, pred_a: np.ndarray, pred_b: np.ndarray) -> McNemarResult:
@@ -202,21 +224,27 @@ def judge(
     n_bootstrap: int,
     seed: int,
     ci_level: float = 0.95,
+    stratified: bool = False,
+    folds: np.ndarray | None = None,
 ) -> GateDecision:
     """The ratchet rule: keep the candidate iff gain > min_gain and p_better >= confidence.
 
-    Pass validation arrays only. ``confidence`` is the threshold on p_better (one-sided);
-    the reported interval is a two-sided ``ci_level`` percentile interval of the gain.
+    Pass judged rows only (validation, or out-of-fold). ``confidence`` is the threshold on p_better
+    (one-sided); the reported interval is a two-sided ``ci_level`` percentile interval of the gain.
+    ``stratified`` resamples within each true class; ``folds`` (the fold of each row) adds the
+    corrected t-test of the fold gains to the decision's record (it does not change the decision).
     """
     metric = check_metric(metric)
     y_true, incumbent_probs, candidate_probs = _check_pair(y_true, incumbent_probs, candidate_probs)
     if incumbent_probs.ndim != 2:
         raise ValueError(f"probabilities must be (n, k), got {incumbent_probs.shape}")
     k = incumbent_probs.shape[1]
+    strata = y_true if stratified else None
     if metric == "neg_log_loss":
         cmp = _paired_bootstrap_neg_log_loss(
-            y_true, incumbent_probs, candidate_probs, n_bootstrap=n_bootstrap, seed=seed, confidence=ci_level
-        )
+            y_true, incumbent_probs, candidate_probs, n_bootstrap=n_bootstrap, seed=seed, confidence=ci_level,
+            strata=strata,
+        )  # fmt: skip
     else:
         cmp = paired_bootstrap(
             y_true,
@@ -227,7 +255,13 @@ def judge(
             n_bootstrap=n_bootstrap,
             seed=seed,
             confidence=ci_level,
+            strata=strata,
         )
+    n_folds = 1 if folds is None else len(np.unique(folds))
+    test = None
+    if folds is not None and n_folds > 1:
+        gains = fold_gains(y_true, incumbent_probs, candidate_probs, np.asarray(folds), metric)
+        test = corrected_t_test(gains, held_out_share=1.0 / n_folds)
     kept = cmp.gain > min_gain and cmp.p_better >= confidence
     summary = (
         f"{metric} {cmp.metric_a:.4f} -> {cmp.metric_b:.4f} (gain {cmp.gain:+.4f}, "
@@ -249,4 +283,9 @@ def judge(
         ci_high=cmp.ci_high,
         p_better=cmp.p_better,
         reason=reason,
+        n=cmp.n,
+        folds=n_folds,
+        fold_gains=None if test is None else test.fold_gains,
+        t_stat=None if test is None else test.t_stat,
+        t_p_value=None if test is None else test.p_value,
     )

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,8 @@ from ratchet.data.frames import labels_record
 from ratchet.errors import RatchetError
 from ratchet.fsutil import atomic_dir, atomic_write, write_json, write_text
 from ratchet.models.linear import LinearParams, LinearTextModel
+
+log = logging.getLogger("ratchet")
 
 MODEL_FILE = "model.safetensors"
 SPEC_FILE = "linear.json"
@@ -140,6 +143,9 @@ def load_linear_predictor(model_dir: str | Path) -> LinearPredictor:
         )
     if not path.is_file() or not (model_dir / "labels.json").is_file() or not (model_dir / SPEC_FILE).is_file():
         raise RatchetError(f"{model_dir} is not a linear ratchet model ({MODEL_FILE} missing): pass RUN/model")
+    if (model_dir / LEGACY_FILE).is_file():
+        log.warning("%s: ignoring %s (a pickle, never loaded); the model is read from %s", model_dir, LEGACY_FILE,
+                    MODEL_FILE)  # fmt: skip
     try:
         arrays = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as exc:

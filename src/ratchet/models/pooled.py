@@ -74,7 +74,7 @@ class MeanPoolingClassifier(torch.nn.Module):
 
     def forward(
         self,
-        input_ids: torch.Tensor,
+        input_ids: torch.Tensor | None = None,
         attention_mask: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
         **inputs: torch.Tensor,

@@ -53,12 +53,18 @@ def tfidf_features(
     hasher = HashingVectorizer(
         ngram_range=(1, 2), n_features=HASHED_FEATURES, alternate_sign=False, norm=None, dtype=np.float32
     )
-    counts_train, counts_valid = _compact(
-        hasher.transform(_joined(train, train_pairs)), hasher.transform(_joined(valid, valid_pairs))
-    )
+
+    def counts(texts: list[str], pairs: list[str] | None) -> Any:
+        if not texts:  # sklearn's hasher cannot transform an empty list (a refit predicts no held-out row)
+            from scipy.sparse import csr_matrix
+
+            return csr_matrix((0, HASHED_FEATURES), dtype=np.float32)
+        return hasher.transform(_joined(texts, pairs))
+
+    counts_train, counts_valid = _compact(counts(train, train_pairs), counts(valid, valid_pairs))
     idf = TfidfTransformer(sublinear_tf=True)
     x_train = idf.fit_transform(counts_train)
-    x_valid = idf.transform(counts_valid)
+    x_valid = idf.transform(counts_valid) if counts_valid.shape[0] else counts_valid.astype(np.float64)
     detail = {"features": int(x_train.shape[1])}
     return Features("tfidf", x_train, x_valid, time.time() - started, detail)
 

@@ -32,6 +32,7 @@ def ledger_section(run: RunFiles) -> Safe | None:
                 num(entry.get("gain"), signed=True),
                 interval(entry.get("ci"), signed=True),
                 num(p_better, 3),
+                _fold_test(entry),
                 num(entry.get("seconds"), 1),
                 tag("span", entry.get("reason") or entry.get("note") or "", class_="reason"),
             ]
@@ -51,17 +52,44 @@ def ledger_section(run: RunFiles) -> Safe | None:
         "gain",
         "95% CI of gain",
         "P(better)",
+        "fold test",
         "seconds",
         "decision",
+    ]
+    shipped = [
+        tag("li", tag("b", entry.get("step", "?")), f": {entry['shipped']}")
+        for entry in run.ledger
+        if entry.get("shipped") and entry.get("status") in ("kept", "completed")
     ]
     return section(
         "ledger",
         "Ledger: what each step bought",
         waterfall(run.ledger, metric),
-        table(headers, rows, numeric=[2, 3, 4, 5, 6, 7, 8], id="ledger-table", class_="ledger"),
-        intro=f"Validation {metric} before and after every step. A gated step is kept only when the paired "
-        f"bootstrap says it helps. {summary}",
+        table(headers, rows, numeric=[2, 3, 4, 5, 6, 7, 8, 9], id="ledger-table", class_="ledger"),
+        tag("p", "Which estimate belongs to which model:", class_="note") if shipped else None,
+        tag("ul", *shipped, id="ledger-shipped") if shipped else None,
+        intro=f"{judging_sentence(run, metric)} A gated step is kept only when the paired bootstrap says it "
+        f"helps. {summary}",
     )
+
+
+def judging_sentence(run: RunFiles, metric: str) -> str:
+    """How candidates were judged: out-of-fold over the pool, or the validation split."""
+    judging = run.data_report.get("judging") if isinstance(run.data_report, dict) else None
+    if not isinstance(judging, dict) or judging.get("mode") != "crossfit":
+        return f"Validation {metric} before and after every step."
+    return (
+        f"{metric} before and after every step, judged out of fold: every one of the {judging.get('judged_rows')} "
+        f"train+valid rows is predicted by the fit of its fold that never saw it ({judging.get('folds')} folds; "
+        f"{judging.get('reason')}); the fold test is Nadeau and Bengio's corrected t-test of the fold gains."
+    )
+
+
+def _fold_test(entry: dict[str, Any]) -> str:
+    p_value = entry.get("t_p_value")
+    if p_value is None:
+        return ""
+    return f"p {p_value:.3f} ({entry.get('folds')} folds)"
 
 
 def _candidate_cell(entry: dict[str, Any]) -> str:

@@ -101,7 +101,8 @@ class PlainBar:
             parts.append(f"left {_clock_time(elapsed * (self._total - self._done) / self._done)}")
         if final:
             parts.append("done")
-        self._console.print("  ".join(parts), markup=False, highlight=False)
+        # soft_wrap: a log line is never cut at the console's width (80 when it is not a terminal)
+        self._console.print("  ".join(parts), markup=False, highlight=False, soft_wrap=True)
 
 
 class Progress:

@@ -19,6 +19,7 @@ from ratchet.fsutil import write_text
 from ratchet.reporting.adapt_section import adapt_section
 from ratchet.reporting.assets import CSS, JS
 from ratchet.reporting.data_section import data_section
+from ratchet.reporting.decision_section import decision_section
 from ratchet.reporting.errors_section import errors_section, steps_section
 from ratchet.reporting.html import Safe, interval, join, num, tag
 from ratchet.reporting.ledger_section import ledger_section
@@ -34,6 +35,7 @@ TOC = (
     ("search", "Search"),
     ("adapt", "Adaptation"),
     ("selftrain", "Self-training"),
+    ("decisions", "Calibration"),
     ("data", "Data"),
     ("errors", "Error analysis"),
     ("steps", "Step details"),
@@ -56,6 +58,7 @@ def render(run: RunFiles) -> str:
         "search": search_section(run),
         "adapt": adapt_section(run),
         "selftrain": selftrain_section(run),
+        "decisions": decision_section(run),
         "data": data_section(run),
         "errors": errors_section(run),
         "steps": steps_section(run),

@@ -128,6 +128,10 @@ def validation_predictions(run: RunFiles) -> tuple[pd.DataFrame, str] | None:
         if manifest.get("step") == "report" and (folder / VALID_PREDICTIONS).is_file():
             frame = pd.read_parquet(folder / VALID_PREDICTIONS)
             columns = [f"prob_{label}" for label in run.labels]
+            if "text" in frame.columns and set(columns) <= set(frame.columns):  # cross-fitted: out-of-fold rows
+                return _with_confidence(frame, frame[columns].to_numpy(np.float64)), (
+                    "out-of-fold predictions over every train+valid row (the model that ships saw them all)"
+                )
             if set(columns) <= set(frame.columns):
                 probs, source = frame[columns].to_numpy(np.float64), "the shipped model"
                 break
@@ -144,9 +148,14 @@ def validation_predictions(run: RunFiles) -> tuple[pd.DataFrame, str] | None:
         frame["text_pair"] = valid["text_pair"].astype(str)
     frame["label_id"] = valid["label_id"].to_numpy(np.int64)
     frame["pred_id"] = probs.argmax(axis=1)
+    return _with_confidence(frame, probs), source
+
+
+def _with_confidence(frame: pd.DataFrame, probs: np.ndarray) -> pd.DataFrame:
+    frame = frame.copy()
     frame["confidence"] = probs.max(axis=1)
     frame["p_true"] = probs[np.arange(len(probs)), frame["label_id"].to_numpy()]
-    return frame, source
+    return frame
 
 
 def label_issues(run: RunFiles) -> pd.DataFrame | None:

@@ -136,6 +136,20 @@ def training_section(run: RunFiles) -> Safe | None:
                 ("estimated MFU", num(telemetry.get("est_mfu"), 3)),
                 ("training seconds", num(telemetry.get("train_seconds"), 1)),
             ]
+        crossfit, plan = metrics.get("crossfit"), metrics.get("plan")
+        if isinstance(crossfit, dict) and crossfit.get("folds_planned", 1) > 1:
+            facts += [
+                ("folds (out-of-fold judging)", f"{crossfit.get('folds_run')} of {crossfit.get('folds_planned')}"),
+                ("curves below", "the first fold's (held-out rows watched, never chosen on)"),
+                ("refit epochs (the folds' mean curve peak)", num(metrics.get("refit_epochs"), 2)),
+                ("what ships", metrics.get("shipped")),
+            ]
+        if isinstance(plan, dict):
+            facts += [
+                ("time plan", plan.get("reason")),
+                ("measured tokens/s before training", num(plan.get("rate"), 0)),
+                ("planned epochs / rows", f"{num(plan.get('epochs'), 2)} / {plan.get('rows')}"),
+            ]
         facts = [(k, v) for k, v in facts if v not in (None, "")]
         charts = [
             _history_chart(history, [("train_loss", "train"), ("valid_loss", "valid")], "loss", "loss"),

@@ -7,6 +7,7 @@ collects garbage and empties the CUDA cache, so memory stays flat over 50 trials
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import gc
 import inspect
@@ -33,6 +34,24 @@ class TaskData:
     valid: Split
     labels: list
     _encoded: dict[tuple[str, int], tuple[Any, Any]] = field(default_factory=dict, repr=False)
+    _fingerprint: str | None = field(default=None, repr=False)
+
+    def fingerprint(self) -> str:
+        """sha256 of every text, pair, label id and weight of both splits (the fit cache's data key)."""
+        if self._fingerprint is None:
+            import hashlib
+
+            digest = hashlib.sha256()
+            for split in (self.train, self.valid):
+                digest.update(b"\x1e".join(text.encode("utf-8") for text in split.texts))
+                if split.pairs is not None:
+                    digest.update(b"\x1d" + b"\x1e".join(text.encode("utf-8") for text in split.pairs))
+                digest.update(np.ascontiguousarray(split.label_ids, dtype=np.int64).tobytes())
+                if split.weights is not None:
+                    digest.update(np.ascontiguousarray(split.weights, dtype=np.float32).tobytes())
+                digest.update(b"\x1f")
+            self._fingerprint = digest.hexdigest()
+        return self._fingerprint
 
     def encoded(self, backbone: str, tokenizer: Any, max_length: int) -> tuple[Any, Any]:
         # Tokenize each (backbone, max_length) once: trials differ in max_length far less often than in lr.
@@ -60,6 +79,8 @@ class FinetuneResult:
     resumed_from_step: int = 0
     reused: bool = False
     """Read back from the run's fit cache (an identical fit ran earlier in the run), not trained now."""
+    plan: dict[str, Any] | None = None
+    """Under a time budget: the schedule fitted to it (training.plan.FitPlan as a dict)."""
 
 
 def fit_supports_hook() -> bool:
@@ -85,6 +106,8 @@ def finetune(
     save_meta: dict[str, Any] | None = None,
     cache: FitCache | None = None,
     progress: Any = None,
+    select_best: bool = True,
+    keep_model: bool = False,
 ) -> FinetuneResult:
     """Fine-tune ``backbone`` with ``params`` on ``data``; returns validation results only.
 
@@ -97,6 +120,8 @@ def finetune(
     ``save_to`` writes the fine-tuned model folder (with ``save_meta`` in its ratchet.json).
     ``cache``: an identical fit earlier in the run is read back instead of trained again (when
     ``save_to`` is asked for, only if that fit kept its model); a new fit is recorded there.
+    ``select_best=False``: a cross-fitted fold or a refit (training.loop.fit); ``keep_model`` then
+    says whether the cache keeps the model (a refit that ships).
     """
     import torch
 
@@ -104,7 +129,8 @@ def finetune(
     from ratchet.search.fitcache import copy_model
     from ratchet.training.loop import fit
 
-    key = None if cache is None else cache.key(backbone, params, seed)
+    key = None if cache is None else cache.key(backbone, params, seed, data, select_best)
+    original_epochs = params.epochs
     hit = None if cache is None or key is None else cache.load(key)
     if hit is not None and (save_to is None or hit.model_dir is not None):
         if save_to is not None and hit.model_dir is not None:
@@ -120,11 +146,38 @@ def finetune(
             resolve_model_path(backbone), [str(label) for label in data.labels], dropout=params.dropout
         )
         train_enc, valid_enc = data.encoded(backbone, tokenizer, params.max_length)
+        train_labels, train_weights = data.train.label_ids, data.train.weights
         extra = {"on_evaluate": on_evaluate} if on_evaluate is not None and fit_supports_hook() else {}
+        identity = None
+        if params.frozen_layers != 0:
+            from ratchet.search.fitcache import backbone_identity
+            from ratchet.training.frozen import shared_cache
+
+            identity = backbone_identity(backbone)
+            extra["frozen_cache"] = shared_cache(identity, params.frozen_layers)
+        plan = None
+        if deadline is not None:
+            # Under a budget: a schedule that ends in time (fewer epochs, or a subsample), never a cut one.
+            from ratchet.search.fitcache import backbone_identity
+            from ratchet.training.plan import TooLittleTime, make_plan, stratified_subsample
+
+            rate_key = (repr(identity or backbone_identity(backbone)), params.frozen_layers, params.max_length,
+                        params.batch_size, params.max_tokens, device)  # fmt: skip
+            plan = make_plan(model, train_enc, train_labels, int(valid_enc.lengths.sum()), params, device=device,
+                             seed=seed, pad_id=tokenizer.pad_token_id or 0, deadline=deadline,
+                             checkpoint_dir=checkpoint_dir, rate_key=rate_key,
+                             frozen_cache=extra.get("frozen_cache"))  # fmt: skip
+            if not plan.fits:
+                raise TooLittleTime(plan.reason)
+            if plan.rows < len(train_labels):
+                rows = stratified_subsample(train_labels, plan.rows, seed)
+                train_enc, train_labels = train_enc.subset(rows), train_labels[rows]
+                train_weights = None if train_weights is None else train_weights[rows]
+            params = dataclasses.replace(params, epochs=plan.epochs)
         fitted = fit(
             model,
             train_enc,
-            data.train.label_ids,
+            train_labels,
             valid_enc,
             data.valid.label_ids,
             params,
@@ -132,9 +185,10 @@ def finetune(
             seed=seed,
             checkpoint_dir=checkpoint_dir,
             deadline=deadline,
-            sample_weights=data.train.weights,
+            sample_weights=train_weights,
             pad_id=tokenizer.pad_token_id or 0,
             progress=progress,
+            select_best=select_best,
             **extra,
         )
         result = FinetuneResult(
@@ -147,15 +201,24 @@ def finetune(
             telemetry=dict(fitted.telemetry),
             stopped_early=bool(fitted.stopped_early),
             resumed_from_step=int(fitted.resumed_from_step),
+            plan=None if plan is None else plan.as_dict(),
         )
+        if plan is not None and fitted.stopped_by_deadline:
+            rate = fitted.telemetry.get("tokens_per_s") or 0.0
+            result.telemetry["plan_note"] = (
+                f"stopped by the deadline mid-schedule: the measured {plan.rate:.0f} tokens/s did not hold "
+                f"({rate:.0f} tokens/s while training)"
+            )
         del fitted
         model.to("cpu")
         if save_to is not None:
             save_classifier(model, tokenizer, data.labels, save_to, save_meta or {})
-        if cache is not None and key is not None:
+        shortened = plan is not None and (plan.epochs < original_epochs or plan.rows < len(data.train))
+        if cache is not None and key is not None and not shortened:  # a fit cut to the budget is not the fit
             # The configured parameters' fit may be shipped by a later step: keep its model (a step's
             # own saved copy is pointed at, not duplicated).
-            keep = cache.keeps_model(params)
+            # A cross-fitted fold's model never ships; a refit's does when the caller says so.
+            keep = cache.keeps_model(params) if select_best else keep_model
             writer = None
             if keep and save_to is None:
                 writer = functools.partial(save_classifier, model, tokenizer, data.labels, meta={})

@@ -22,7 +22,7 @@ from ratchet.config import TrainParams
 from ratchet.fsutil import atomic_dir, hash_json, read_json, write_json
 
 if TYPE_CHECKING:
-    from ratchet.search.finetune import FinetuneResult
+    from ratchet.search.finetune import FinetuneResult, TaskData
 
 RECORD, PROBS, MODEL = "fit.json", "valid_probs.npy", "model"
 
@@ -49,23 +49,22 @@ class CachedFit:
 @dataclass(frozen=True)
 class FitCache:
     root: Path
-    data_fingerprint: str
-    """hash of the train and valid splits (labels and weights included): a relabelled train set is other data."""
     device: str
     keep_models_for: tuple[str, ...] = ()
     """hash_json(asdict(params)) of the parameters whose fits keep their model (the configured ones:
     train's first seed uses them unless search found better)."""
 
     @classmethod
-    def for_run(cls, run_dir: Path, train_path: Path, valid_path: Path, device: str, configured: TrainParams):
-        from ratchet.fsutil import hash_path
-
-        fingerprint = hash_json([hash_path(Path(train_path)), hash_path(Path(valid_path))])
+    def for_run(cls, run_dir: Path, device: str, configured: TrainParams) -> FitCache:
         keep = (hash_json(dataclasses.asdict(configured)),)
-        return cls(Path(run_dir) / "cache" / "fits", fingerprint, device, keep)
+        return cls(Path(run_dir) / "cache" / "fits", device, keep)
 
-    def key(self, backbone: str, params: TrainParams, seed: int) -> str:
-        identity = [backbone_identity(backbone), dataclasses.asdict(params), self.data_fingerprint, seed, self.device]
+    def key(self, backbone: str, params: TrainParams, seed: int, data: TaskData, select_best: bool = True) -> str:
+        """One entry per (backbone, parameters, seed, data, judging mode): each fold's data is its own entry,
+        and a relabeled training set is other data (its fingerprint covers texts, labels and weights)."""
+        identity = [backbone_identity(backbone), dataclasses.asdict(params), data.fingerprint(), seed, self.device]
+        if not select_best:  # a cross-fitted fold keeps its final weights: another fit than early stopping's
+            identity.append("final-weights")
         return hash_json(identity)[:24]
 
     def keeps_model(self, params: TrainParams) -> bool:

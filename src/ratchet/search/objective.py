@@ -23,6 +23,7 @@ from ratchet.search import space
 from ratchet.search.finetune import TaskData, finetune, memory_snapshot, save_array
 from ratchet.search.fitcache import FitCache
 from ratchet.search.pruning import PruningReporter
+from ratchet.training.plan import TooLittleTime
 
 
 @dataclass
@@ -53,11 +54,17 @@ class TrialRunner:
         trial.set_user_attr("memory", memory_snapshot())
         started = time.time()
         try:
-            result = finetune(
-                self.backbone, self.data, params, device=self.device, seed=self.seed,
-                checkpoint_dir=checkpoint_dir, deadline=self.deadline, on_evaluate=reporter, release=False,
-                cache=self.cache,
-            )  # fmt: skip
+            try:
+                result = finetune(
+                    self.backbone, self.data, params, device=self.device, seed=self.seed,
+                    checkpoint_dir=checkpoint_dir, deadline=self.trial_deadline(), on_evaluate=reporter,
+                    release=False, cache=self.cache,
+                )  # fmt: skip
+            except TooLittleTime as exc:  # recorded as pruned: a trial that cannot run never wins
+                trial.set_user_attr("note", str(exc))
+                raise optuna.TrialPruned(str(exc)) from None
+            if result.plan is not None:
+                trial.set_user_attr("plan", result.plan)
             trial.set_user_attr("reused_fit", result.reused)
             trial.set_user_attr("seconds", time.time() - started)
             if result.stopped_by_deadline:
@@ -73,6 +80,14 @@ class TrialRunner:
         trial.set_user_attr("steps", result.steps)
         trial.set_user_attr("tokens_per_s", result.telemetry.get("tokens_per_s"))
         return result.best_score
+
+    trials_left: int = 1
+    """Trials the study still needs (set by the search before each trial): each gets its share of the time."""
+
+    def trial_deadline(self) -> float | None:
+        if self.deadline is None:
+            return None
+        return time.time() + max(self.deadline - time.time(), 0.0) / max(1, self.trials_left)
 
     def refit(self, overrides: dict[str, Any]) -> np.ndarray:
         """Validation probabilities of given parameters (a trial run by a worker on another machine)."""

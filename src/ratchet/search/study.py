@@ -50,6 +50,11 @@ class StudySpec:
     n_startup_trials: int
     storage: str
     """The storage URL with any password hidden: a worker must be given the same one."""
+    folds: str | None = None
+    """Cross-fitted runs: the fold plan (relative path); trials then fit the first fold's training rows and
+    are scored on its held-out rows, in the run and in every worker."""
+    cleaning: str | None = None
+    """A kept cross-fitted relabel's changes (relative path): the first fold's training rows get them."""
 
     def save(self, step_dir: Path) -> None:
         write_json(step_dir / SPEC_FILE, dataclasses.asdict(self))

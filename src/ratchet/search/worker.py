@@ -65,6 +65,7 @@ def run_trials(
                 log.info("search: time budget reached after %d trial(s) in this process", done)
                 break
         started = time.time()
+        runner.trials_left = max(1, n_trials - active)  # under a budget, each trial plans for its share
         study.optimize(objective, n_trials=1, catch=(*_catchable(), SurplusTrial))
         release_memory()  # here, once the trial (and a pruned trial's traceback) is gone
         if surplus:  # another process took the study's last trial at the same moment
@@ -169,13 +170,34 @@ def find_spec(run_dir: Path, wait_s: float) -> Path:
         time.sleep(POLL_S)
 
 
+def trial_data(run_dir: Path, spec: st.StudySpec) -> TaskData:
+    """The rows trials fit and are scored on: train -> valid, or the first fold of a cross-fitted plan."""
+    from ratchet.crossfit.folds import FoldPlan
+    from ratchet.data.frames import Split
+
+    train, valid = read_split(run_dir / spec.train), read_split(run_dir / spec.valid)
+    labels = read_labels(run_dir / spec.labels)
+    if spec.folds is None:
+        return TaskData(train, valid, labels)
+    from ratchet.crossfit import cleaning
+
+    pool = Split.concat(train, valid)
+    first = next(FoldPlan.load(run_dir / spec.folds).splits())
+    changes = cleaning.load(None if spec.cleaning is None else run_dir / spec.cleaning)
+    rows = cleaning.apply(pool, first.train, cleaning.fold_entry(changes, first.fold))
+    return TaskData(rows, pool.subset(first.judged), labels)
+
+
 def run_worker(run_dir: str | Path, storage_url: str, max_trials: int | None = None, wait_s: float = 600.0) -> int:
     """Join the run's study through ``storage_url`` and run trials until it is done -> trials run here."""
     from ratchet.devices import resolve_device
     from ratchet.rundir import require_run_dir
-    from ratchet.runlock import worker_lock
+    from ratchet.runlock import is_locked, worker_lock
 
     run_dir = require_run_dir(run_dir)
+    state, _ = search_state(run_dir)
+    if state != "started" and not (state == "pending" and is_locked(run_dir)):
+        find_spec(run_dir, 0)  # says why, before anything is written to the storage or the run folder
     storage = st.open_storage(storage_url)  # a bad URL or an unreachable database fails now, not in 10 minutes
     with worker_lock(run_dir):  # shared: no --overwrite can wipe the folder under this worker
         spec_path = find_spec(run_dir, wait_s)
@@ -185,11 +207,7 @@ def run_worker(run_dir: str | Path, storage_url: str, max_trials: int | None = N
                 f"the search in {run_dir} uses storage {spec.storage}, not {st.redact(storage_url)}: "
                 "pass the same --storage URL the run was started with"
             )
-        data = TaskData(
-            train=read_split(run_dir / spec.train),
-            valid=read_split(run_dir / spec.valid),
-            labels=read_labels(run_dir / spec.labels),
-        )
+        data = trial_data(run_dir, spec)
         # Its own sampler seed: two workers must not propose the same start-up points.
         study = st.open_study(storage, spec, process_seed=spec.seed * 100_003 + os.getpid())
         runner = build_runner(

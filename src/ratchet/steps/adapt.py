@@ -19,9 +19,9 @@ from typing import Any, ClassVar
 
 from ratchet.adaptation.corpus import unlabeled_sha256
 from ratchet.config import AdaptParams, CleanParams, TrainParams
-from ratchet.data.frames import read_labels, read_split
 from ratchet.fsutil import read_json, write_json
-from ratchet.pipeline import StepContext, StepResult
+from ratchet.models.recipe_meta import KEY, recipe
+from ratchet.step import Candidate, Outcome, Skipped, StepContext
 from ratchet.steps.train import resolved_backbone, resolved_train_params
 
 MIN_CORPUS = 20
@@ -50,7 +50,9 @@ class AdaptStepParams:
 class AdaptStep:
     name: ClassVar[str] = "adapt"
     requires: ClassVar[tuple[str, ...]] = ("data.train", "data.valid", "data.labels")
-    optional: ClassVar[tuple[str, ...]] = ("data.test_fingerprints", "model.backbone", "train.params")
+    optional: ClassVar[tuple[str, ...]] = (
+        "data.folds", "data.cleaning", "data.test_fingerprints", "model.backbone", "train.params",
+    )  # fmt: skip
     provides: ClassVar[tuple[str, ...]] = ("model.backbone", "model.current")
     gated: ClassVar[bool] = True
     budget_share: ClassVar[float] = 0.3
@@ -58,7 +60,7 @@ class AdaptStep:
     def __init__(self, params: AdaptStepParams) -> None:
         self.params = params
 
-    def run(self, ctx: StepContext) -> StepResult:
+    def run(self, ctx: StepContext) -> Outcome:
         from transformers import AutoConfig
 
         from ratchet.adaptation.corpus import build_corpus, split_heldout
@@ -69,61 +71,75 @@ class AdaptStep:
         p = self.params
         backbone = resolved_backbone(ctx, p.model)
         if backbone == "linear":
-            return StepResult(skipped="the selected model is the linear baseline: there is no encoder to adapt")
+            return Skipped("the selected model is the linear baseline: there is no encoder to adapt")
         original = resolve_model_path(backbone)
         objective, why = choose_objective(AutoConfig.from_pretrained(original))
         if objective is None:
-            return StepResult(skipped=why)
-        train, valid = read_split(ctx.artifacts.get("data.train")), read_split(ctx.artifacts.get("data.valid"))
+            return Skipped(why)
+        data = ctx.task_data()
+        train, valid = data.train, data.valid
+        crossfit = ctx.crossfit
         fingerprints_path = ctx.artifacts.maybe("data.test_fingerprints")
+        held_out = valid.texts + (valid.pairs or [])
+        labeled = train.texts + (train.pairs or [])
+        if crossfit.crossfit:
+            # Every labeled text is some fold's held-out row: none may reach the corpus the folds' probes
+            # start from, so cross-fitted adaptation learns from the unlabeled texts alone.
+            held_out, labeled = held_out + labeled, []
         corpus = build_corpus(
-            train.texts + (train.pairs or []),
+            labeled,
             _unlabeled(p.adapt),
             test_fingerprints=read_json(fingerprints_path) if fingerprints_path else (),
-            exclude_fingerprints=[text_fingerprint(t) for t in valid.texts + (valid.pairs or [])],
+            exclude_fingerprints=[text_fingerprint(t) for t in held_out],
             clean=p.clean,
             max_rows=p.adapt.max_corpus_rows,
             seed=ctx.seed,
         )
         if len(corpus.texts) < MIN_CORPUS:
-            return StepResult(
-                skipped=f"only {len(corpus.texts)} texts to adapt on (need {MIN_CORPUS}): pass --unlabeled FILE"
-            )
+            why = " (cross-fitted judging keeps the labeled texts out of it)" if crossfit.crossfit else ""
+            return Skipped(f"only {len(corpus.texts)} texts to adapt on{why} (need {MIN_CORPUS}): pass --unlabeled")
         texts, heldout = split_heldout(corpus.texts, ctx.seed)
         metrics: dict[str, Any] = {"backbone": backbone, "objective": objective, "corpus": corpus.stats}
         adapted_dir = ctx.step_dir / "adapted"
         self._adapt(ctx, original, objective, texts, heldout, adapted_dir, metrics)
 
-        from ratchet.search.finetune import TaskData
-        from ratchet.search.fitcache import FitCache
-
-        labels = read_labels(ctx.artifacts.get("data.labels"))
         train_params = resolved_train_params(ctx, p.train)
         probe_params = dataclasses.replace(train_params, epochs=p.adapt.probe_epochs or train_params.epochs)
-        left = ctx.time_left()
-        allowance = None if left is None else max(0.0, left) / 2
-        data = TaskData(train, valid, labels)
-        cache = FitCache.for_run(
-            ctx.run_dir, ctx.artifacts.get("data.train"), ctx.artifacts.get("data.valid"), ctx.device, p.train
-        )  # fmt: skip
         model_dir = ctx.step_dir / "model"
-        meta = {"kind": "transformer", "backbone": str(adapted_dir.resolve()), "max_length": probe_params.max_length,
-                "text_pair": train.pairs is not None}  # fmt: skip
-        candidate = _probe(ctx, str(adapted_dir.resolve()), "probe-adapted", data, probe_params, allowance, cache,
-                           save_to=model_dir, meta=meta)  # fmt: skip
-        reference = _probe(ctx, original, "probe-original", data, probe_params, allowance, cache)
-        metrics["probe"] = {"epochs": probe_params.epochs, "adapted": candidate.summary, "original": reference.summary}
+        adapted = str(adapted_dir.resolve())
+        meta = {"kind": "transformer", "backbone": adapted, "max_length": probe_params.max_length,
+                "text_pair": train.pairs is not None, KEY: recipe(adapted, probe_params, ctx.seed)}  # fmt: skip
+        # Both probes: the same recipe, seed (so the same fresh head) and share of the time.
+        candidate = crossfit.transformer(
+            adapted, probe_params, seed=ctx.seed, name="probe-adapted", holdout_model_dir=model_dir, meta=meta,
+            time_share=0.5,
+        )  # fmt: skip
+        reference = crossfit.transformer(original, probe_params, seed=ctx.seed, name="probe-original")
+        if not candidate.folds or not reference.folds:
+            return Skipped(f"the probes do not fit the time budget: {candidate.note or reference.note}", metrics)
+        metrics["probe"] = {
+            "epochs": probe_params.epochs, "adapted": _probe_summary(crossfit, candidate),
+            "original": _probe_summary(crossfit, reference),
+        }  # fmt: skip
+        metrics["crossfit"] = candidate.summary()
 
         backbone_file = ctx.step_dir / "backbone.json"
-        write_json(backbone_file, {"model": str(adapted_dir.resolve())})
-        for name in ("probe-adapted", "probe-original"):  # resumable state of a finished step: ~4x the model
-            shutil.rmtree(ctx.step_dir / name, ignore_errors=True)
-        return StepResult(
-            provides={"model.backbone": backbone_file, "model.current": model_dir},
-            metrics=metrics,
-            valid_probs=candidate.valid_probs,
-            reference_probs=reference.valid_probs,
-        )
+        write_json(backbone_file, {"model": adapted})
+        provides = {"model.backbone": backbone_file}
+
+        def ship() -> dict[str, Path]:
+            if crossfit.crossfit:
+                epochs = candidate.refit_epochs(probe_params.epochs)
+                refit = dataclasses.replace(probe_params, epochs=epochs)
+                shipped = {**meta, KEY: recipe(adapted, refit, ctx.seed)}
+                crossfit.refit_transformer(adapted, refit, seed=ctx.seed, out_dir=model_dir, meta=shipped)
+                metrics["shipped"] = f"the adapted probe refit on all {len(crossfit.pool)} train+valid rows"
+            return {"model.current": model_dir}
+
+        return Candidate(
+            probs=candidate.probs, provides=provides, metrics=metrics, reference=reference.probs,
+            reference_name="the same fine-tune from the original backbone", ship=ship,
+        )  # fmt: skip
 
     def _adapt(self, ctx: StepContext, original: str, objective: str, texts: list[str], heldout: list[str],
                adapted_dir: Path, metrics: dict[str, Any]) -> None:  # fmt: skip
@@ -169,31 +185,15 @@ class AdaptStep:
         metrics.update(found)
 
 
-@dataclass
-class _Probe:
-    valid_probs: Any
-    summary: dict[str, Any]
-
-
-def _probe(ctx: StepContext, path: str, name: str, data, params: TrainParams, allowance: float | None,
-           cache, save_to: Path | None = None, meta: dict[str, Any] | None = None) -> _Probe:  # fmt: skip
-    """A fine-tune from ``path``: both probes get the same recipe, seed (so the same fresh head) and time."""
-    from ratchet.search.finetune import finetune
-
-    fitted = finetune(
-        path, data, params, device=ctx.device, seed=ctx.seed, checkpoint_dir=ctx.step_dir / name,
-        deadline=None if allowance is None else time.time() + allowance, save_to=save_to, save_meta=meta,
-        cache=cache, progress=ctx.progress,
-    )  # fmt: skip
-    summary = {
-        "valid_macro_f1": fitted.best_score,
-        "steps": fitted.steps,
-        "stopped_by_deadline": fitted.stopped_by_deadline,
-        "seconds": fitted.telemetry.get("seconds"),
-        "tokens_per_s": fitted.telemetry.get("tokens_per_s"),
-        "reused_fit": fitted.reused,
+def _probe_summary(crossfit, fit) -> dict[str, Any]:
+    folds = fit.folds
+    return {
+        "valid_macro_f1": crossfit.score(fit.probs),
+        "folds": len(folds),
+        "seconds": sum(f.seconds for f in folds),
+        "reused_fit": all(f.reused for f in folds) if folds else False,
+        "stopped_by_deadline": any(f.info.get("stopped_by_deadline") for f in folds),
     }
-    return _Probe(fitted.valid_probs, summary)
 
 
 def _unlabeled(params: AdaptParams) -> list[str]:

@@ -12,9 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from ratchet.data.frames import read_labels, read_split
 from ratchet.models.linear import LinearParams
-from ratchet.pipeline import StepContext, StepResult
+from ratchet.step import Completed, StepContext
 
 
 @dataclass(frozen=True)
@@ -25,48 +24,39 @@ class BaselineParams:
 class BaselineStep:
     name: ClassVar[str] = "baseline"
     requires: ClassVar[tuple[str, ...]] = ("data.train", "data.valid", "data.labels")
-    optional: ClassVar[tuple[str, ...]] = ()
-    provides: ClassVar[tuple[str, ...]] = ("model.baseline", "model.current")
+    optional: ClassVar[tuple[str, ...]] = ("data.folds",)
+    provides: ClassVar[tuple[str, ...]] = ("model.baseline", "model.current", "judged.baseline")
     gated: ClassVar[bool] = False
+    budget_share: ClassVar[float] = 0.0
 
     def __init__(self, params: BaselineParams) -> None:
         self.params = params
 
-    def run(self, ctx: StepContext) -> StepResult:
-        from ratchet.models.linear import fit_linear
-        from ratchet.models.linear_folder import save_linear
-
-        labels = read_labels(ctx.artifacts.get("data.labels"))
-        train = read_split(ctx.artifacts.get("data.train"))
-        valid = read_split(ctx.artifacts.get("data.valid"))
-        fitted = fit_linear(
-            train.texts,
-            train.label_ids,
-            valid.texts,
-            valid.label_ids,
-            len(labels),
-            train_pairs=train.pairs,
-            valid_pairs=valid.pairs,
-            weights=train.weights,
-            params=self.params.linear,
-            seed=ctx.seed,
-            deadline=ctx.deadline,
-        )
+    def run(self, ctx: StepContext) -> Completed:
+        crossfit = ctx.crossfit
         model_dir = ctx.step_dir / "model"
-        meta = {"backbone": "linear", "C": fitted.model.C, "valid_macro_f1": fitted.best_score}
-        save_linear(fitted.model, labels, model_dir, meta)
-        n_features = sum(len(vec.vocabulary_) for vecs in fitted.model.vectorizers_ for vec in vecs)
-        ctx.log.info("baseline: TF-IDF + logistic regression, valid macro-F1 %.4f", fitted.best_score)
+        fit, shipped = crossfit.linear(self.params.linear, out_dir=model_dir, meta={"backbone": "linear"})
+        model = shipped.model
+        n_features = sum(len(vec.vocabulary_) for vecs in model.vectorizers_ for vec in vecs)
         metrics = {
             "model": "tfidf-word+char-logreg",
-            "C": fitted.model.C,
-            "best_valid_macro_f1": fitted.best_score,
-            "grid": fitted.grid,
+            "C": model.C,
+            "best_valid_macro_f1": shipped.best_score,
+            "grid": shipped.grid,
             "n_features": n_features,
-            "seconds": fitted.seconds,
+            "seconds": shipped.seconds,
+            "crossfit": fit.summary(),
         }
-        return StepResult(
-            provides={"model.baseline": model_dir, "model.current": model_dir},
-            metrics=metrics,
-            valid_probs=fitted.valid_probs,
-        )
+        if crossfit.crossfit:
+            metrics["fold_C"] = [fold.info["C"] for fold in fit.folds]
+            metrics["shipped"] = (
+                f"refit on all {len(crossfit.pool)} train+valid rows (C {model.C} chosen on an inner holdout); "
+                "its estimate is the out-of-fold one"
+            )
+        ctx.log.info("baseline: TF-IDF + logistic regression, C %s", model.C)
+        from ratchet.search.finetune import save_array
+
+        judged = ctx.step_dir / "judged_probs.npy"  # blend reads the baseline's judged probabilities from here
+        save_array(judged, fit.probs)
+        provides = {"model.baseline": model_dir, "model.current": model_dir, "judged.baseline": judged}
+        return Completed(provides=provides, metrics=metrics, probs=fit.probs)

@@ -22,7 +22,7 @@ from ratchet.data.report import add_model_sections, build_data_report, length_st
 from ratchet.data.split import check_test_labels, frame_fingerprints, label_ids, label_list
 from ratchet.errors import RatchetError
 from ratchet.fsutil import hash_path, write_json
-from ratchet.pipeline import StepContext, StepResult
+from ratchet.step import Completed, StepContext
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ class CleanStep:
     def __init__(self, params: CleanStepParams) -> None:
         self.params = params
 
-    def run(self, ctx: StepContext) -> StepResult:
+    def run(self, ctx: StepContext) -> Completed:
         p = self.params
         data_dir = ctx.run_dir / "data"
         raw = read_table(p.data)
@@ -109,7 +109,7 @@ class CleanStep:
             "conflict_groups": clean_report["conflict_groups"],
             "test_rows": None if test_report is None else test_report["rows_out"],
         }
-        return StepResult(provides=provides, metrics=metrics)
+        return Completed(provides=provides, metrics=metrics)
 
 
 def _near_duplicates(

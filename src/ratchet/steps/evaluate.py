@@ -9,7 +9,7 @@ import pandas as pd
 
 from ratchet.data.frames import read_labels, read_split
 from ratchet.fsutil import read_json, write_json, write_parquet
-from ratchet.pipeline import StepContext, StepResult
+from ratchet.step import Completed, StepContext
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ class EvaluateStep:
     def __init__(self, params: EvaluateParams) -> None:
         self.params = params
 
-    def run(self, ctx: StepContext) -> StepResult:
+    def run(self, ctx: StepContext) -> Completed:
         from ratchet.evaluation.metrics import classification_metrics
         from ratchet.predictor import load_predictor
 
@@ -40,15 +40,17 @@ class EvaluateStep:
         predictor = load_predictor(model_dir, device=ctx.device)
         with ctx.progress.bar("evaluate (sealed test)", total=len(test)) as bar:
             probs = predictor.predict_probs(test.texts, test.pairs, on_rows=bar.advance)
+        decided = predictor.predict_ids(probs)
         metrics = classification_metrics(
-            test.label_ids, probs, [str(label) for label in labels], n_bootstrap=self.params.n_bootstrap, seed=ctx.seed
-        )
+            test.label_ids, probs, [str(label) for label in labels], n_bootstrap=self.params.n_bootstrap, seed=ctx.seed,
+            y_pred=decided,
+        )  # fmt: skip
         meta = read_json(model_dir / "ratchet.json")
-        predictions = pd.DataFrame({"label_id": test.label_ids, "pred_id": probs.argmax(axis=1)})
+        predictions = pd.DataFrame({"label_id": test.label_ids, "pred_id": decided})
         for index, label in enumerate(labels):
             predictions[f"prob_{label}"] = probs[:, index]
         write_parquet(ctx.step_dir / "test_predictions.parquet", predictions)
         out = ctx.run_dir / "metrics.json"
         write_json(out, {"test": metrics, "model": meta})
         summary = {key: metrics[key] for key in ("accuracy", "macro_f1", "n") if key in metrics}
-        return StepResult(provides={"metrics": out}, metrics=summary)
+        return Completed(provides={"metrics": out}, metrics=summary)

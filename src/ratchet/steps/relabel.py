@@ -31,7 +31,7 @@ from ratchet.data.frames import Split, read_labels, read_split
 from ratchet.data.io import write_parquet
 from ratchet.data.output import write_table
 from ratchet.fsutil import hash_path
-from ratchet.pipeline import StepContext, StepResult
+from ratchet.step import Candidate, Outcome, Skipped, StepContext
 
 ISSUES_FILE = "label_issues.csv"
 EMBED_SHARE = 0.6
@@ -57,21 +57,23 @@ class RelabelStepParams:
 class RelabelStep:
     name: ClassVar[str] = "relabel"
     requires: ClassVar[tuple[str, ...]] = ("data.train", "data.valid", "data.labels")
-    optional: ClassVar[tuple[str, ...]] = ("model.backbone",)
-    provides: ClassVar[tuple[str, ...]] = ("data.train",)
+    optional: ClassVar[tuple[str, ...]] = ("data.folds", "model.backbone")
+    provides: ClassVar[tuple[str, ...]] = ("data.train", "data.cleaning")
     gated: ClassVar[bool] = True
     budget_share: ClassVar[float] = 0.1
 
     def __init__(self, params: RelabelStepParams) -> None:
         self.params = params
 
-    def run(self, ctx: StepContext) -> StepResult:
+    def run(self, ctx: StepContext) -> Outcome:
         from ratchet.relabel.issues import apply_policy, find_issues, issues_table
         from ratchet.relabel.oof import fit_predict
 
         p = self.params.relabel
         started = time.time()
         labels = read_labels(ctx.artifacts.get("data.labels"))
+        if ctx.crossfit.crossfit:
+            return self._crossfitted(ctx, labels, started)
         frame = pd.read_parquet(ctx.artifacts.get("data.train"))
         train, valid = read_split(ctx.artifacts.get("data.train")), read_split(ctx.artifacts.get("data.valid"))
         y = train.label_ids
@@ -97,7 +99,7 @@ class RelabelStep:
         }
         if not len(issues.flagged):
             metrics["seconds"] = round(time.time() - started, 2)
-            return StepResult(metrics=metrics, skipped="no label issues found")
+            return Skipped("no label issues found", metrics)
 
         cleaned, kept, counts = apply_policy(frame, issues, p.policy, labels)
         out = ctx.step_dir / "train.parquet"
@@ -116,10 +118,93 @@ class RelabelStep:
         metrics.update(counts, rows_after=len(cleaned), gate_learner=f"logistic regression on {gate.kind}")
         metrics["seconds"] = round(time.time() - started, 2)
         provides = {"data.train": out}
-        return StepResult(
-            provides=provides, metrics=metrics, valid_probs=candidate, reference_probs=reference,
-            gate_metric=None if p.gate_metric == "run" else p.gate_metric,
+        return Candidate(
+            probs=candidate, provides=provides, metrics=metrics, reference=reference,
+            reference_name="the same cheap learner on the uncleaned rows",
+            metric=None if p.gate_metric == "run" else p.gate_metric,
         )  # fmt: skip
+
+    def _crossfitted(self, ctx: StepContext, labels: list, started: float) -> Outcome:
+        """Each fold cleans its own training part; judged on every pool row, with its original label."""
+        from ratchet.crossfit import cleaning
+        from ratchet.crossfit.service import FoldFit
+        from ratchet.relabel import crossfit_relabel as cr
+        from ratchet.relabel.issues import issues_table
+
+        p, crossfit = self.params.relabel, ctx.crossfit
+        pool = crossfit.pool
+        frame = pd.concat(
+            [pd.read_parquet(ctx.artifacts.get("data.train")), pd.read_parquet(ctx.artifacts.get("data.valid"))],
+            ignore_index=True,
+        )
+        embeddings = self._pool_embeddings(ctx, pool)
+        exempt = self._reviewed(frame, labels)
+
+        def fit_fold(split, data, deadline) -> FoldFit:
+            t0 = time.time()
+            feats = cr.fold_features(pool.texts, pool.pairs, split.train, split.judged, embeddings)
+            cleaned = cr.clean_rows(split.train, frame, feats, labels, policy=p.policy, folds=p.folds,
+                                    seed=ctx.seed, exempt=exempt)  # fmt: skip
+            weights = None if pool.weights is None else pool.weights[split.train]
+            reference, candidate = cr.gate_probs(feats, cleaned, pool.label_ids[split.train], split.train, weights,
+                                                 len(labels), ctx.seed)  # fmt: skip
+            info = {"reference": reference, "entry": cleaned.entry, "counts": cleaned.counts}
+            return FoldFit(candidate, time.time() - t0, info=info)
+
+        fit = crossfit.run("relabel", fit_fold)
+        reference = crossfit.empty()
+        for split, fold in zip(crossfit.plan.splits(len(fit.folds)), fit.folds, strict=True):
+            reference[crossfit.plan.positions(split)] = fold.info["reference"]
+        # The review file and the refit's cleaning: the same procedure over the whole pool.
+        everything = np.arange(len(pool))
+        feats = cr.fold_features(pool.texts, pool.pairs, everything, everything[:0], embeddings)
+        whole = cr.clean_rows(everything, frame, feats, labels, policy=p.policy, folds=p.folds, seed=ctx.seed,
+                              exempt=exempt)  # fmt: skip
+        issues_path = ctx.run_dir / "data" / ISSUES_FILE
+        write_table(issues_path, issues_table(frame, whole.issues, labels))
+        out = ctx.step_dir / "cleaning.json"
+        cleaning.save(out, p.policy, {i: f.info["entry"] for i, f in enumerate(fit.folds)}, whole.entry)
+        metrics = {
+            "mode": "fast (cross-fitted: each fold cleans its own training part)",
+            "features": "+".join(f.kind for f in feats),
+            "folds": p.folds,
+            "policy": p.policy,
+            "rows": len(pool),
+            "flagged": len(whole.issues.flagged),
+            "flagged_share": round(len(whole.issues.flagged) / max(1, len(pool)), 4),
+            "flagged_per_fold": [f.info["counts"]["flagged"] for f in fit.folds],
+            "oof": whole.oof_detail,
+            "label_issues": str(issues_path.relative_to(ctx.run_dir)),
+            "crossfit": fit.summary(),
+            **whole.counts,
+            "gate_learner": f"logistic regression on {feats[-1].kind}",
+            "seconds": cr.timed(started),
+        }
+        if not len(whole.issues.flagged) and not any(f.info["counts"]["flagged"] for f in fit.folds):
+            return Skipped("no label issues found", metrics)
+        return Candidate(
+            probs=fit.probs, provides={"data.cleaning": out}, metrics=metrics, reference=reference,
+            reference_name="the same cheap learner on the uncleaned rows",
+            metric=None if p.gate_metric == "run" else p.gate_metric,
+        )  # fmt: skip
+
+    def _pool_embeddings(self, ctx: StepContext, pool: Split) -> np.ndarray | None:
+        """Frozen-encoder embeddings of every pool row, once (the encoder learns nothing from them)."""
+        from ratchet.relabel.features import embedding_features
+
+        choice = self.params.relabel.features
+        if choice == "tfidf":
+            return None
+        left = ctx.time_left()
+        limit = None if choice == "embeddings" or left is None else max(0.0, left) * EMBED_SHARE
+        embedded = embedding_features(
+            self._backbone(ctx), pool.texts, [], pool.pairs, [] if pool.pairs is not None else None,
+            max_length=self.params.train.max_length, device=ctx.device, time_limit=limit, progress=ctx.progress,
+        )  # fmt: skip
+        if embedded is None:
+            ctx.log.warning("relabel: embedding every row would overrun the time budget; using TF-IDF features")
+            return None
+        return embedded.train
 
     def _features(self, ctx: StepContext, train: Split, valid: Split) -> list:
         """[TF-IDF, embeddings] (the last one is the gate's), or [TF-IDF] when embeddings are off or too slow."""

@@ -22,9 +22,8 @@ from typing import ClassVar
 import numpy as np
 
 from ratchet.config import TrainParams
-from ratchet.data.frames import read_labels, read_split
 from ratchet.fsutil import hash_path, read_json, write_json
-from ratchet.pipeline import StepContext, StepResult
+from ratchet.step import Candidate, Outcome, Skipped, StepContext
 
 
 @dataclass(frozen=True)
@@ -42,7 +41,7 @@ class SearchStepParams:
 class SearchStep:
     name: ClassVar[str] = "search"
     requires: ClassVar[tuple[str, ...]] = ("data.train", "data.valid", "data.labels")
-    optional: ClassVar[tuple[str, ...]] = ("model.backbone",)
+    optional: ClassVar[tuple[str, ...]] = ("data.folds", "data.cleaning", "model.backbone")
     provides: ClassVar[tuple[str, ...]] = ("train.params", "model.backbone")
     gated: ClassVar[bool] = True
     budget_share: ClassVar[float] = 0.3
@@ -50,13 +49,13 @@ class SearchStep:
     def __init__(self, params: SearchStepParams) -> None:
         self.params = params
 
-    def run(self, ctx: StepContext) -> StepResult:
+    def run(self, ctx: StepContext) -> Outcome:
         import optuna
 
         from ratchet.search import study as st
-        from ratchet.search.finetune import TaskData, fit_supports_hook
+        from ratchet.search.finetune import fit_supports_hook
         from ratchet.search.objective import build_runner, load_trial_probs
-        from ratchet.search.worker import run_trials, wait_for_others
+        from ratchet.search.worker import run_trials, trial_data, wait_for_others
         from ratchet.steps.train import resolved_backbone
 
         backbone = resolved_backbone(ctx, self.params.model)
@@ -66,19 +65,20 @@ class SearchStep:
             # and let the ratchet rule compare it with the baseline (the incumbent) instead.
             backbone = _runner_up(ctx)
             if backbone is None:
-                return StepResult(skipped="select picked the linear baseline and no transformer was measured")
+                return Skipped("select picked the linear baseline and no transformer was measured")
         if self.params.n_trials < 2:
-            return StepResult(skipped=f"search.n_trials={self.params.n_trials}: need the reference and one more trial")
+            return Skipped(f"search.n_trials={self.params.n_trials}: need the reference and one more trial")
         left = ctx.time_left()
         if left is not None and left <= 0:
-            return StepResult(skipped="the time budget was spent before the search could start")
+            return Skipped("the time budget was spent before the search could start")
 
         paths = {key: ctx.artifacts.get(key) for key in ("data.train", "data.valid", "data.labels")}
-        data = TaskData(
-            train=read_split(paths["data.train"]),
-            valid=read_split(paths["data.valid"]),
-            labels=read_labels(paths["data.labels"]),
-        )
+        crossfit = ctx.crossfit
+        folds_path = ctx.artifacts.maybe("data.folds") if crossfit.crossfit else None
+        cleaning_path = ctx.artifacts.maybe("data.cleaning") if crossfit.crossfit else None
+        for key, path in (("data.folds", folds_path), ("data.cleaning", cleaning_path)):
+            if path is not None:
+                paths[key] = path
         base = dataclasses.asdict(self.params.train)
         name = st.study_name_for(backbone, {k: hash_path(p) for k, p in paths.items()}, base, ctx.seed)
         local = self.params.storage is None
@@ -95,7 +95,10 @@ class SearchStep:
             # TPE needs a few random points first; about a third of the budget, at least 3.
             n_startup_trials=max(3, self.params.n_trials // 3),
             storage=st.redact(url),
+            folds=None if folds_path is None else _relative(folds_path, ctx.run_dir),
+            cleaning=None if cleaning_path is None else _relative(cleaning_path, ctx.run_dir),
         )
+        data = trial_data(ctx.run_dir, spec)
         # Trial-by-trial INFO lines would break the progress display; the manifest has the history.
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         storage = st.open_storage(url)
@@ -110,11 +113,7 @@ class SearchStep:
             st.reopen(study)
         spec.save(ctx.step_dir)  # workers wait for this file: write it once the study is ready
 
-        from ratchet.search.fitcache import FitCache
-
-        cache = FitCache.for_run(
-            ctx.run_dir, paths["data.train"], paths["data.valid"], ctx.device, self.params.train
-        )  # fmt: skip
+        cache = ctx.fit_cache
         runner = build_runner(
             backbone, data, self.params.train, device=ctx.device, seed=ctx.seed,
             workdir=ctx.step_dir, deadline=ctx.deadline, cache=cache,
@@ -144,9 +143,11 @@ class SearchStep:
         best = st.best_trial(study)
         if best is None or (reference is None and not challenger):
             what = "no trial" if challenger else "the reference trial (configured parameters)"
-            return StepResult(metrics=metrics, skipped=f"{what} did not finish within the time budget")
+            return Skipped(f"{what} did not finish within the time budget", metrics)
 
         def probs_of(trial) -> np.ndarray:
+            if crossfit.crossfit:
+                return self._finalist(ctx, crossfit, backbone, trial, ctx.step_dir).probs
             found = load_trial_probs(ctx.step_dir, name, trial.number)
             # A trial run by a worker on another machine left its probabilities there: refit here.
             return found if found is not None else runner.refit(trial.user_attrs.get("overrides") or {})
@@ -161,13 +162,27 @@ class SearchStep:
             # Kept only if the tuned transformer beats the baseline: then train fine-tunes it.
             provides["model.backbone"] = ctx.step_dir / "backbone.json"
             write_json(provides["model.backbone"], {"model": backbone})
-        return StepResult(
+        if crossfit.crossfit:
+            metrics["finalists_judged_on"] = (
+                f"folds 2-{crossfit.plan.k} (the first fold chose them): {crossfit.plan.n_judged} rows minus fold 1's"
+            )
+        return Candidate(
+            probs=probs_of(best),
             provides=provides,
             metrics=metrics,
-            valid_probs=probs_of(best),
             # Against the configured parameters as measured here; a challenger faces the incumbent.
-            reference_probs=None if challenger else probs_of(reference),
+            reference=None if challenger else probs_of(reference),
+            reference_name="configured parameters",
         )
+
+    def _finalist(self, ctx: StepContext, crossfit, backbone: str, trial, step_dir: Path):
+        """A trial's parameters cross-fitted on every fold but the first, whose held-out rows chose among the
+        trials: judging there would flatter the winner (the first fold's rows stay NaN, for both sides)."""
+        from ratchet.search import space
+
+        params = space.apply(self.params.train, dict(trial.user_attrs.get("overrides") or {}))
+        return crossfit.transformer(backbone, params, seed=ctx.seed, name=f"trial{trial.number}", skip_folds=(0,),
+                                    refit_reserve=False)  # fmt: skip
 
 
 def _relative(path: Path, run_dir: Path) -> str:

@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
 from ratchet.config import TrainParams
-from ratchet.data.frames import read_labels, read_split
 from ratchet.fsutil import hash_json, read_json, write_json
-from ratchet.pipeline import StepContext, StepResult
+from ratchet.step import Completed, StepContext
+from ratchet.training.plan import TooLittleTime
 
 LINEAR = "linear"
 
@@ -39,7 +40,7 @@ class SelectStepParams:
 class SelectStep:
     name: ClassVar[str] = "select"
     requires: ClassVar[tuple[str, ...]] = ("data.train", "data.valid", "data.labels")
-    optional: ClassVar[tuple[str, ...]] = ("model.baseline",)
+    optional: ClassVar[tuple[str, ...]] = ("data.folds", "data.cleaning", "model.baseline")
     provides: ClassVar[tuple[str, ...]] = ("model.backbone",)
     gated: ClassVar[bool] = False
     budget_share: ClassVar[float] = 0.2
@@ -47,25 +48,25 @@ class SelectStep:
     def __init__(self, params: SelectStepParams) -> None:
         self.params = params
 
-    def run(self, ctx: StepContext) -> StepResult:
+    def run(self, ctx: StepContext) -> Completed:
         from ratchet.data.coverage import load_tokenizer, tokenizer_coverage
-        from ratchet.evaluation.metrics import score
-        from ratchet.search.finetune import TaskData, finetune
+        from ratchet.search.finetune import finetune
         from ratchet.search.halving import successive_halving
 
-        data = TaskData(
-            train=read_split(ctx.artifacts.get("data.train")),
-            valid=read_split(ctx.artifacts.get("data.valid")),
-            labels=read_labels(ctx.artifacts.get("data.labels")),
-        )
+        crossfit = ctx.crossfit
+        # Rungs fit on the first fold (holdout: train -> valid); in a cross-fitted run the last rung, at full
+        # length, is cross-fitted, so the final pick is judged on every pool row like the baseline it faces.
+        first = next(crossfit.plan.splits())
+        data = crossfit.fold_data(first)
+        positions = crossfit.plan.positions(first)
         candidates = list(dict.fromkeys(self.params.candidates))
         transformers = [name for name in candidates if name != LINEAR]
         fixed: dict[str, float] = {}
         probs: dict[str, np.ndarray] = {}
         baseline = ctx.artifacts.maybe("model.baseline")
         if LINEAR in candidates and baseline is not None:
-            probs[LINEAR] = _baseline_probs(baseline, data)
-            fixed[LINEAR] = float(score("macro_f1", data.valid.label_ids, probs[LINEAR]))
+            probs[LINEAR] = self._linear_probs(ctx, crossfit, baseline)
+            fixed[LINEAR] = float(crossfit.score(probs[LINEAR]))
         elif LINEAR in candidates:
             ctx.log.info("select: no baseline step ran, so the linear model is not a candidate")
 
@@ -81,39 +82,48 @@ class SelectStep:
 
         fits: dict[str, list[dict[str, Any]]] = {name: [] for name in transformers}
         fits_dir = ctx.step_dir / "fits"
-        # The full-length fit of the configured parameters is what search's reference trial and
-        # train's first seed would repeat: the run's fit cache hands it (and its model) on to them.
-        from ratchet.search.fitcache import FitCache
-
-        shared = FitCache.for_run(
-            ctx.run_dir, ctx.artifacts.get("data.train"), ctx.artifacts.get("data.valid"), ctx.device,
-            self.params.train,
-        )  # fmt: skip
+        top_epochs = self.params.train.epochs
 
         def evaluate(name: str, epochs: float, share: float) -> float | None:
             left = ctx.time_left()
             if left is not None and left <= 0:
                 return None  # out of time: rank by the scores so far
             params = _with_epochs(self.params.train, epochs)
-            key = hash_json([name, asdict(params), ctx.seed])[:16]
+            every_fold = crossfit.crossfit and epochs >= top_epochs
+            key = hash_json([name, asdict(params), ctx.seed, every_fold])[:16]
             cached = _load_fit(fits_dir, key)
             if cached is None:
-                deadline = None if left is None else time.time() + max(left, 0.0) * share
-                result = finetune(
-                    name, data, params, device=ctx.device, seed=ctx.seed,
-                    checkpoint_dir=fits_dir / f"{key}-checkpoint", deadline=deadline, cache=shared,
-                )  # fmt: skip
+                started = time.time()
+                judged = crossfit.empty()
+                if every_fold:
+                    # The configured parameters at full length: exactly train's folds, which the fit cache keeps.
+                    fit = crossfit.transformer(name, params, seed=ctx.seed, name=f"select-{name}", time_share=share,
+                                               refit_reserve=False)  # fmt: skip
+                    if not fit.folds:
+                        return None  # the time budget allows no fold: rank by the scores so far
+                    judged, stopped = fit.probs, any(f.info.get("stopped_by_deadline") for f in fit.folds)
+                else:
+                    deadline = None if left is None else time.time() + max(left, 0.0) * share
+                    try:
+                        result = finetune(
+                            name, data, params, device=ctx.device, seed=ctx.seed,
+                            checkpoint_dir=fits_dir / f"{key}-checkpoint", deadline=deadline, cache=ctx.fit_cache,
+                            select_best=not crossfit.crossfit,
+                        )  # fmt: skip
+                    except TooLittleTime:
+                        return None
+                    judged[positions], stopped = result.valid_probs, result.stopped_by_deadline
                 cached = {
                     "epochs": epochs,
-                    "valid_macro_f1": result.best_score,
-                    "steps": result.steps,
-                    "seconds": result.seconds,
-                    "stopped_by_deadline": result.stopped_by_deadline,
+                    "folds": crossfit.plan.k if every_fold else 1,
+                    "valid_macro_f1": crossfit.score(judged),
+                    "seconds": time.time() - started,
+                    "stopped_by_deadline": stopped,
                 }
-                _save_fit(fits_dir, key, cached, result.valid_probs)
+                _save_fit(fits_dir, key, cached, judged)
             fits[name].append(cached)
             probs[name] = np.load(fits_dir / f"{key}.npy")
-            ctx.log.info("select: %s, %.2f epochs -> valid macro-F1 %.4f", name, epochs, cached["valid_macro_f1"])
+            ctx.log.info("select: %s, %.2f epochs -> macro-F1 %.4f", name, epochs, cached["valid_macro_f1"])
             return float(cached["valid_macro_f1"])
 
         with ctx.progress.bar("select", total=None):
@@ -150,19 +160,25 @@ class SelectStep:
             "eta": self.params.eta,
             "note": note,
         }
-        return StepResult(provides={"model.backbone": out}, metrics=metrics, valid_probs=probs.get(winner))
+        return Completed(provides={"model.backbone": out}, metrics=metrics, probs=probs.get(winner))
+
+    def _linear_probs(self, ctx: StepContext, crossfit: Any, baseline: Path) -> np.ndarray:
+        """The baseline's judged probabilities: its model on the valid rows, or (cross-fitted) its folds again."""
+        if not crossfit.crossfit:
+            from ratchet.predictor import load_predictor
+
+            valid = crossfit.holdout.valid
+            return load_predictor(baseline).predict_probs(valid.texts, valid.pairs)
+        from ratchet.steps.baseline import BaselineParams
+
+        fit, _ = crossfit.linear(BaselineParams().linear, out_dir=None, meta={})
+        return fit.probs
 
 
 def _with_epochs(params: TrainParams, epochs: float) -> TrainParams:
     from dataclasses import replace
 
     return replace(params, epochs=float(epochs))
-
-
-def _baseline_probs(model_dir, data) -> np.ndarray:
-    from ratchet.predictor import load_predictor
-
-    return load_predictor(model_dir).predict_probs(data.valid.texts, data.valid.pairs)
 
 
 def _load_fit(fits_dir, key: str) -> dict[str, Any] | None:

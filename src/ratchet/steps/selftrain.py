@@ -23,10 +23,13 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ratchet.adaptation.corpus import unlabeled_sha256
-from ratchet.config import CleanParams, GateParams, SelfTrainParams, TrainParams
-from ratchet.data.frames import Split, read_labels, read_split
+from ratchet.config import CleanParams, SelfTrainParams, TrainParams
+from ratchet.crossfit.service import REFIT_COST, FoldFit
+from ratchet.data.frames import Split
 from ratchet.fsutil import read_json
-from ratchet.pipeline import StepContext, StepResult
+from ratchet.models.ensemble import average_probs
+from ratchet.search.finetune import TaskData
+from ratchet.step import Candidate, Outcome, Skipped, StepContext
 from ratchet.steps.train import resolved_backbone, resolved_train_params
 
 MIN_PSEUDO = 10
@@ -45,10 +48,8 @@ class SelfTrainStepParams:
     clean: CleanParams = field(default_factory=CleanParams)
     """Normalization applied to the unlabeled corpus, the same as the labeled data got."""
     seeds: int = 1
-    """Student seeds (selftrain.seeds, by default as many as train's)."""
-    ensemble: bool = False
-    """Ship the students' averaged probabilities if the rule (``gate``) prefers them to the first student."""
-    gate: GateParams = field(default_factory=GateParams)
+    """Student seeds (selftrain.seeds, by default as many as the ensemble step's); several ship as an ensemble,
+    judged as one candidate against the teacher."""
     unlabeled_sha256: str | None = None
     """Content hash of the unlabeled file (filled in), so --resume reruns when the file changed."""
 
@@ -60,7 +61,9 @@ class SelfTrainStepParams:
 class SelfTrainStep:
     name: ClassVar[str] = "selftrain"
     requires: ClassVar[tuple[str, ...]] = ("data.train", "data.valid", "data.labels")
-    optional: ClassVar[tuple[str, ...]] = ("data.test_fingerprints", "model.backbone", "train.params", "model.current")
+    optional: ClassVar[tuple[str, ...]] = (
+        "data.folds", "data.cleaning", "data.test_fingerprints", "model.backbone", "train.params", "model.current",
+    )  # fmt: skip
     provides: ClassVar[tuple[str, ...]] = ("model.current",)
     gated: ClassVar[bool] = True
     budget_share: ClassVar[float] = 0.3
@@ -68,72 +71,135 @@ class SelfTrainStep:
     def __init__(self, params: SelfTrainStepParams) -> None:
         self.params = params
 
-    def run(self, ctx: StepContext) -> StepResult:
-        from ratchet.adaptation.pseudo_labels import choose_pseudo_labels
-        from ratchet.predictor import load_predictor
-        from ratchet.search.ensemble import seed_deadline
-        from ratchet.search.finetune import TaskData, finetune
-
+    def run(self, ctx: StepContext) -> Outcome:
         p = self.params
         teacher_dir = ctx.artifacts.maybe("model.current")
         backbone = resolved_backbone(ctx, p.model)
-        train, valid = read_split(ctx.artifacts.get("data.train")), read_split(ctx.artifacts.get("data.valid"))
-        why_not = _why_not(p, teacher_dir, backbone, train)
+        data = ctx.task_data()
+        why_not = _why_not(p, teacher_dir, backbone, data.train)
         if why_not:
-            return StepResult(skipped=why_not)
-        started = time.time()
-        texts, corpus_stats = _unlabeled_texts(ctx, p, train, valid)
-        teacher = load_predictor(Path(teacher_dir), device=ctx.device)
-        probs = teacher.predict_probs(texts)
-        labeling_seconds = time.time() - started
-        chosen = choose_pseudo_labels(probs, train.label_ids, threshold=p.selftrain.threshold,
-                                      max_ratio=p.selftrain.max_ratio)  # fmt: skip
-        labels = read_labels(ctx.artifacts.get("data.labels"))
-        per_class = {str(labels[k]): counts for k, counts in chosen.stats["per_class"].items()}
-        metrics: dict[str, Any] = {
-            "teacher": str(teacher_dir),
-            "backbone": backbone,
-            "corpus": corpus_stats,
-            "pseudo_labels": {**chosen.stats, "per_class": per_class},
-            "labeling_seconds": labeling_seconds,
-        }
-        if len(chosen.rows) < MIN_PSEUDO:
-            return StepResult(skipped=f"only {len(chosen.rows)} unlabeled texts reached teacher confidence "
-                              f"{p.selftrain.threshold} (need {MIN_PSEUDO}): lower selftrain.threshold")  # fmt: skip
-        _save_pseudo_labels(ctx.step_dir / "pseudo_labels.parquet", texts, chosen, labels)
-        student_rows = _with_pseudo_labels(train, [texts[i] for i in chosen.rows], chosen.label_ids, p.selftrain.weight)
+            return Skipped(why_not)
+        crossfit = ctx.crossfit
+        texts, corpus_stats = _unlabeled_texts(ctx, p, data.train, data.valid)
         params = dataclasses.replace(resolved_train_params(ctx, p.train), epochs=p.selftrain.epochs)
-        ctx.log.info("selftrain: %d pseudo-labels (of %d texts) + %d gold rows -> student from %s",
-                     len(chosen.rows), len(texts), len(train), backbone)  # fmt: skip
-        model_dir = ctx.step_dir / "model"
+        labels = data.labels
         meta = {"kind": "transformer", "backbone": backbone, "max_length": params.max_length, "text_pair": False}
-        data = TaskData(student_rows, valid, labels)  # shared by the student seeds: tokenized once
-        fitted = finetune(
-            backbone, data, params, device=ctx.device, seed=ctx.seed, checkpoint_dir=ctx.step_dir / "checkpoint",
-            deadline=seed_deadline(ctx.deadline, p.seeds, time.time()), save_to=model_dir, save_meta=meta,
-            progress=ctx.progress,
-        )  # fmt: skip
-        metrics["best_valid_macro_f1"] = fitted.best_score
-        metrics["student"] = {
-            "rows": len(student_rows),
-            "train_params": dataclasses.asdict(params),
-            "best_valid_macro_f1": fitted.best_score,
-            "steps": fitted.steps,
-            "stopped_by_deadline": fitted.stopped_by_deadline,
-            "history": fitted.history,
-            "telemetry": fitted.telemetry,
-        }
-        # No reference_probs: the rule judges the student against the incumbent, i.e. the teacher.
-        result = StepResult(provides={"model.current": model_dir}, metrics=metrics, valid_probs=fitted.valid_probs)
-        if p.seeds > 1:
-            from ratchet.search.ensemble import finish_seeds
+        metrics: dict[str, Any] = {"teacher": str(teacher_dir), "backbone": backbone, "corpus": corpus_stats}
+        seeds = [ctx.seed + i for i in range(p.seeds)]
 
-            result = finish_seeds(
-                ctx, result, backbone=backbone, params=params, data=data, meta=meta,
-                n_seeds=p.seeds, ensemble=p.ensemble, gate=p.gate,
-            )  # fmt: skip
-        metrics["seconds"] = time.time() - started
-        return result
+        def pseudo_labeled(teacher: Path, gold: Split, record: bool) -> tuple[Split, Any]:
+            """gold + the teacher's confident labels on the corpus (capped per class)."""
+            from ratchet.adaptation.pseudo_labels import choose_pseudo_labels
+            from ratchet.predictor import load_predictor
+
+            started = time.time()
+            probs = load_predictor(teacher, device=ctx.device).predict_probs(texts)
+            chosen = choose_pseudo_labels(probs, gold.label_ids, threshold=p.selftrain.threshold,
+                                          max_ratio=p.selftrain.max_ratio)  # fmt: skip
+            if record:
+                per_class = {str(labels[k]): counts for k, counts in chosen.stats["per_class"].items()}
+                metrics["pseudo_labels"] = {**chosen.stats, "per_class": per_class}
+                metrics["labeling_seconds"] = time.time() - started
+                _save_pseudo_labels(ctx.step_dir / "pseudo_labels.parquet", texts, chosen, labels)
+            rows = [texts[i] for i in chosen.rows]
+            return _with_pseudo_labels(gold, rows, chosen.label_ids, p.selftrain.weight), chosen
+
+        if not crossfit.crossfit:
+            # The teacher is the model that would ship, trained on the train rows only: its labels on the
+            # corpus carry nothing of the valid rows the students are judged on.
+            rows, chosen = pseudo_labeled(Path(teacher_dir), data.train, record=True)
+            if len(chosen.rows) < MIN_PSEUDO:
+                return Skipped(_too_few(len(chosen.rows), p), metrics)
+            students = [self._holdout_student(ctx, backbone, TaskData(rows, data.valid, labels), params, seed, meta,
+                                              len(seeds) - i) for i, seed in enumerate(seeds)]  # fmt: skip
+            probs = average_probs([fit.valid_probs for fit in students])
+            metrics["student"] = _student_metrics(students[0], len(rows), params)
+            member_dirs = [ctx.step_dir / "students" / f"seed-{seed}" for seed in seeds]
+            return Candidate(probs=probs, metrics=metrics, ship=lambda: _ship(ctx, member_dirs, metrics))
+
+        # Cross-fitted: each fold's teacher is fitted without that fold, so no held-out label reaches its
+        # pseudo-labels; its student is judged on the held-out fold like any candidate.
+        teacher_params = resolved_train_params(ctx, p.train)
+
+        def fit_fold(split, fold: TaskData, deadline: float | None) -> FoldFit:
+            from ratchet.search.finetune import finetune
+
+            folder = ctx.step_dir / "fold-teachers" / f"fold-{split.fold}"
+            finetune(backbone, fold, teacher_params, device=ctx.device, seed=ctx.seed,
+                     checkpoint_dir=folder.with_name(f"checkpoint-{split.fold}"), deadline=deadline, save_to=folder,
+                     save_meta=meta, select_best=False, progress=ctx.progress)  # fmt: skip
+            rows, chosen = pseudo_labeled(folder, fold.train, record=split.fold == 0)
+            fold_probs = []
+            for seed in seeds:
+                student = finetune(backbone, TaskData(rows, fold.valid, labels), params, device=ctx.device, seed=seed,
+                                   checkpoint_dir=ctx.step_dir / f"checkpoint-student-{split.fold}-{seed}",
+                                   deadline=deadline, select_best=False, progress=ctx.progress)  # fmt: skip
+                fold_probs.append(student.valid_probs)
+            return FoldFit(average_probs(fold_probs), info={"pseudo_labels": len(chosen.rows)})
+
+        fit = crossfit.run("selftrain", fit_fold, reserve=-REFIT_COST)
+        metrics["crossfit"] = fit.summary()
+        metrics["fold_pseudo_labels"] = [f.info["pseudo_labels"] for f in fit.folds]
+
+        def ship() -> dict[str, Path]:
+            # The shipped teacher (refit on every pool row) labels the corpus for the shipped students.
+            from ratchet.search.finetune import finetune
+
+            rows, _ = pseudo_labeled(Path(teacher_dir), crossfit.pool, record=True)
+            everything = TaskData(rows, crossfit.pool.subset(np.zeros(0, dtype=np.int64)), labels)
+            member_dirs = []
+            for seed in seeds:
+                out = ctx.step_dir / "students" / f"seed-{seed}"
+                finetune(backbone, everything, params, device=ctx.device, seed=seed,
+                         checkpoint_dir=ctx.step_dir / f"checkpoint-refit-{seed}", deadline=None, save_to=out,
+                         save_meta=meta, select_best=False, progress=ctx.progress)  # fmt: skip
+                member_dirs.append(out)
+            return _ship(ctx, member_dirs, metrics)
+
+        return Candidate(probs=fit.probs, metrics=metrics, ship=ship)
+
+    def _holdout_student(self, ctx: StepContext, backbone: str, data: TaskData, params: TrainParams, seed: int,
+                         meta: dict[str, Any], seeds_left: int) -> Any:  # fmt: skip
+        from ratchet.models.ensemble import seed_deadline
+        from ratchet.search.finetune import finetune
+
+        return finetune(
+            backbone, data, params, device=ctx.device, seed=seed, checkpoint_dir=ctx.step_dir / f"checkpoint-{seed}",
+            deadline=seed_deadline(ctx.deadline, seeds_left, time.time()),
+            save_to=ctx.step_dir / "students" / f"seed-{seed}", save_meta=meta, progress=ctx.progress,
+        )  # fmt: skip
+
+
+def _ship(ctx: StepContext, member_dirs: list[Path], metrics: dict[str, Any]) -> dict[str, Path]:
+    """One student ships as it is; several ship as an ensemble folder."""
+    from ratchet.models.ensemble import save_ensemble
+
+    if len(member_dirs) == 1:
+        metrics["shipped"] = "the student"
+        return {"model.current": member_dirs[0]}
+    out = ctx.step_dir / "ensemble"
+    save_ensemble(member_dirs, out)
+    metrics["shipped"] = f"an ensemble of {len(member_dirs)} students"
+    return {"model.current": out}
+
+
+def _too_few(found: int, p: SelfTrainStepParams) -> str:
+    return (
+        f"only {found} unlabeled texts reached teacher confidence {p.selftrain.threshold} (need {MIN_PSEUDO}): "
+        "lower selftrain.threshold"
+    )
+
+
+def _student_metrics(fitted: Any, rows: int, params: TrainParams) -> dict[str, Any]:
+    return {
+        "rows": rows,
+        "train_params": dataclasses.asdict(params),
+        "best_valid_macro_f1": fitted.best_score,
+        "steps": fitted.steps,
+        "stopped_by_deadline": fitted.stopped_by_deadline,
+        "history": fitted.history,
+        "telemetry": fitted.telemetry,
+    }
 
 
 def _why_not(p: SelfTrainStepParams, teacher_dir: Path | None, backbone: str, train: Split) -> str | None:
@@ -150,7 +216,7 @@ def _why_not(p: SelfTrainStepParams, teacher_dir: Path | None, backbone: str, tr
 
 
 def _unlabeled_texts(ctx: StepContext, p: SelfTrainStepParams, train: Split, valid: Split) -> tuple[list[str], dict]:
-    """The unlabeled texts minus test copies, validation and training texts (as adapt builds its corpus)."""
+    """The unlabeled texts minus test copies and every train and valid text (as adapt builds its corpus)."""
     from ratchet.adaptation.corpus import build_corpus
     from ratchet.data.io import read_unlabeled_texts
     from ratchet.data.split import text_fingerprint

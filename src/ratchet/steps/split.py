@@ -7,7 +7,7 @@ test text out of train and valid.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
@@ -15,6 +15,8 @@ import numpy as np
 import pandas as pd
 from rich.markup import escape
 
+from ratchet.config import GateParams
+from ratchet.crossfit.folds import FoldPlan
 from ratchet.data.io import write_parquet
 from ratchet.data.near_duplicates import save_signatures, sign
 from ratchet.data.report import summarize
@@ -28,7 +30,7 @@ from ratchet.data.split import (
 )
 from ratchet.errors import RatchetError
 from ratchet.fsutil import hash_path, read_json, write_json
-from ratchet.pipeline import StepContext, StepResult
+from ratchet.step import Completed, StepContext
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,8 @@ class SplitStepParams:
     """Reviewed label_issues.csv (accept column): applied to training rows only, never to valid or test."""
     label_fixes_sha256: str | None = None
     """Content hash of ``label_fixes`` (filled in when not given), so --resume notices an edited file."""
+    gate: GateParams = field(default_factory=GateParams)
+    """Its folds settings decide the fold plan (data.folds): cross-fitted folds or the holdout split."""
 
     def __post_init__(self) -> None:
         if self.label_fixes is not None and self.label_fixes_sha256 is None:
@@ -56,6 +60,7 @@ class SplitStep:
     provides: ClassVar[tuple[str, ...]] = (
         "data.train",
         "data.valid",
+        "data.folds",
         "data.test",
         "data.test_fingerprints",
         "data.test_signatures",
@@ -67,7 +72,7 @@ class SplitStep:
     def __init__(self, params: SplitStepParams) -> None:
         self.params = params
 
-    def run(self, ctx: StepContext) -> StepResult:
+    def run(self, ctx: StepContext) -> Completed:
         p = self.params
         data_dir = ctx.run_dir / "data"
         pool = pd.read_parquet(ctx.artifacts.get("data.clean"))
@@ -100,6 +105,7 @@ class SplitStep:
             train, fixes_applied = apply_label_fixes(train, read_label_fixes(p.label_fixes, labels))
             ctx.log.info("split: label fixes from %s: %s", p.label_fixes, fixes_applied)
         check_train_covers(train, labels)
+        plan = _fold_plan(p, train, valid, near["groups"], labels)
         train, valid = train.drop(columns=[_ROW]), valid.drop(columns=[_ROW])
         if test is not None:
             test = test.drop(columns=[_ROW])
@@ -113,6 +119,8 @@ class SplitStep:
         write_parquet(provides["data.train"], _with_ids(train, labels))
         write_parquet(provides["data.valid"], _with_ids(valid, labels))
         write_json(provides["data.labels"], {"labels": labels, "kind": kind})
+        provides["data.folds"] = data_dir / "folds.json"
+        plan.save(provides["data.folds"])
         if carve:
             assert test is not None
             provides["data.test"] = data_dir / "test.parquet"
@@ -142,6 +150,7 @@ class SplitStep:
             report["near_duplicates"]["groups_kept_in_one_split"] = len(near["groups"])
         if fixes_applied is not None:
             report["label_fixes"] = {"file": p.label_fixes, **fixes_applied}
+        report["judging"] = {"mode": plan.mode, "folds": plan.k, "judged_rows": plan.n_judged, "reason": plan.reason}
         write_json(provides["data.report"], report)
         for line in summarize(report):  # the compact data summary, once per run, before any training
             ctx.progress.log(f"  {escape(line)}")
@@ -152,13 +161,32 @@ class SplitStep:
             if n:
                 ctx.log.info("split: removed %d %s rows that are near-copies of test texts", n, name)
         metrics = {
+            "judging": report["judging"],
             **{f"{k}_rows": v for k, v in counts.items()},
             "test_overlap_removed": removed,
             "test_near_copies_removed": near_removed,
         }
         if fixes_applied is not None:
             metrics["label_fixes"] = fixes_applied
-        return StepResult(provides=provides, metrics=metrics)
+        return Completed(provides=provides, metrics=metrics)
+
+
+def _fold_plan(
+    p: SplitStepParams, train: pd.DataFrame, valid: pd.DataFrame, groups: list[list[int]], labels: list
+) -> FoldPlan:
+    """Cross-fitted folds over train + valid (in that order), or the holdout split, as gate.folds says."""
+    from ratchet.crossfit.folds import crossfit_plan, group_ids, holdout_plan
+
+    k, reason = p.gate.fold_count(len(train) + len(valid))
+    if k < 2:
+        return holdout_plan(len(train), len(valid), p.seed, reason)
+    rows = np.concatenate([train[_ROW].to_numpy(), valid[_ROW].to_numpy()])
+    position = {int(row): i for i, row in enumerate(rows)}
+    # near-duplicate groups in pool positions (members the split removed as test copies are gone)
+    pooled = [[position[r] for r in group if r in position] for group in groups]
+    owner = group_ids(len(rows), [g for g in pooled if len(g) > 1])
+    y = label_ids(pd.concat([train["label"], valid["label"]], ignore_index=True), labels)
+    return crossfit_plan(y, owner, len(train), k, p.seed, reason)
 
 
 _ROW = "_pool_row"

@@ -1,20 +1,24 @@
-"""train: fine-tune the chosen backbone with the chosen hyperparameters; ships model.current."""
+"""train (gated): fine-tune the chosen backbone with the chosen hyperparameters; ships model.current if kept.
+
+Judged against the model that would ship without it (usually the TF-IDF baseline): a
+fine-tune that does not beat it is not shipped, and the ledger says so. Holdout plan: one
+fine-tune on the train rows, early-stopped on the valid rows it is judged on; that model
+ships. Cross-fitted plan: one fine-tune per fold, each judged on its held-out fold with its
+final weights; if kept, the same recipe is refit on every train+valid row for as many
+epochs as the folds' curves peaked at, and that refit ships.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
-import numpy as np
-
-from ratchet.config import GateParams, TrainParams
-from ratchet.data.frames import read_labels, read_split
-from ratchet.pipeline import StepContext, StepResult
-from ratchet.search.ensemble import seed_deadline
+from ratchet.config import TrainParams
+from ratchet.models.recipe_meta import KEY, best_epoch, recipe, set_epochs
+from ratchet.step import Candidate, Completed, Outcome, Skipped, StepContext
 
 
 @dataclass(frozen=True)
@@ -22,109 +26,114 @@ class TrainStepParams:
     model: str
     """Backbone used when no earlier step (select, adapt) provided model.backbone."""
     train: TrainParams = field(default_factory=TrainParams)
-    seeds: int = 1
-    """Fine-tunes with seeds seed, seed+1, ...; the first ships, the spread is recorded."""
-    ensemble: bool = False
-    """Ship the seeds' averaged probabilities if the ratchet rule (``gate``) prefers them to the first seed."""
-    gate: GateParams = field(default_factory=GateParams)
+    ship: str = "refit"
+    """Cross-fitted runs: "refit" (the recipe refit on every train+valid row) or "folds" (the fold models as an
+    ensemble: no refit, but no row is held out from it either, so its only estimate is the sealed test)."""
 
 
 class TrainStep:
     name: ClassVar[str] = "train"
     requires: ClassVar[tuple[str, ...]] = ("data.train", "data.valid", "data.labels")
-    optional: ClassVar[tuple[str, ...]] = ("model.backbone", "train.params", "model.baseline", "model.current")
+    optional: ClassVar[tuple[str, ...]] = (
+        "data.folds", "data.cleaning", "model.backbone", "train.params", "model.baseline", "model.current",
+    )  # fmt: skip
     provides: ClassVar[tuple[str, ...]] = ("model.current",)
-    # Gated: the fine-tune is judged against the model that would ship without it (usually the TF-IDF
-    # baseline). One that does not beat it is not shipped, and the ledger says so.
     gated: ClassVar[bool] = True
     budget_share: ClassVar[float] = 0.5
 
     def __init__(self, params: TrainStepParams) -> None:
         self.params = params
 
-    def run(self, ctx: StepContext) -> StepResult:
-        from ratchet.search.finetune import TaskData, finetune
-        from ratchet.search.fitcache import FitCache
-
+    def run(self, ctx: StepContext) -> Outcome:
         backbone = resolved_backbone(ctx, self.params.model)
         if backbone == "linear":
             return ship_baseline(ctx)
         params = resolved_train_params(ctx, self.params.train)
-        labels = read_labels(ctx.artifacts.get("data.labels"))
-        train_path, valid_path = ctx.artifacts.get("data.train"), ctx.artifacts.get("data.valid")
-        train, valid = read_split(train_path), read_split(valid_path)
-        ctx.log.info("train: %s on %d rows (%d valid), device %s", backbone, len(train), len(valid), ctx.device)
-        model_dir = ctx.step_dir / "model"
-        meta = {
-            "kind": "transformer",
-            "backbone": backbone,
-            "max_length": params.max_length,
-            "text_pair": train.pairs is not None,
-        }
-        # select or search may already have fine-tuned exactly this (same backbone, parameters, data
-        # and seed) and kept the model: then it is reused, not trained a second time.
-        cache = FitCache.for_run(ctx.run_dir, train_path, valid_path, ctx.device, self.params.train)
-        data = TaskData(train, valid, labels)
-        fitted = finetune(
-            backbone, data, params, device=ctx.device, seed=ctx.seed, checkpoint_dir=ctx.step_dir / "checkpoint",
-            deadline=seed_deadline(ctx.deadline, self.params.seeds, time.time()), save_to=model_dir,
-            save_meta=meta, cache=cache, progress=ctx.progress,
+        crossfit = ctx.crossfit
+        data = crossfit.holdout
+        ctx.log.info(
+            "train: %s on %d + %d rows (%s), device %s", backbone, len(data.train), len(data.valid),
+            f"{crossfit.plan.k} folds" if crossfit.crossfit else "holdout", ctx.device,
         )  # fmt: skip
-        if fitted.reused:
-            ctx.log.info("train: reused an identical fine-tune from earlier in the run (%s)", cache.root)
-        metrics = {
+        model_dir = ctx.step_dir / "model"
+        meta = {"kind": "transformer", "backbone": backbone, "max_length": params.max_length,
+                "text_pair": data.train.pairs is not None, KEY: recipe(backbone, params, ctx.seed)}  # fmt: skip
+        # select, search or adapt may already have fine-tuned exactly this (same backbone, parameters, data
+        # and seed, fold by fold): the run's fit cache then hands it over instead of training it again.
+        folds_dir = ctx.step_dir / "folds" if crossfit.crossfit and self.params.ship == "folds" else None
+        fit = crossfit.transformer(backbone, params, seed=ctx.seed, name="train", holdout_model_dir=model_dir,
+                                   meta=meta, fold_models=folds_dir, refit_reserve=folds_dir is None)  # fmt: skip
+        if not fit.folds:
+            return Skipped(f"no fine-tune fits the time budget: {fit.note}", {"crossfit": fit.summary()})
+        metrics: dict[str, Any] = {
             "backbone": backbone,
             "train_params": dataclasses.asdict(params),
-            "best_valid_macro_f1": fitted.best_score,
-            "steps": fitted.steps,
-            "stopped_early": fitted.stopped_early,
-            "stopped_by_deadline": fitted.stopped_by_deadline,
-            "resumed_from_step": fitted.resumed_from_step,
-            "reused_fit": fitted.reused,
-            "history": fitted.history,
-            "telemetry": fitted.telemetry,
+            "crossfit": fit.summary(),
+            **fold_metrics(fit),
+            "best_valid_macro_f1": crossfit.score(fit.probs),
         }
-        result = StepResult(
-            provides={"model.current": model_dir},
-            metrics=metrics,
-            valid_probs=fitted.valid_probs,
-            reference_probs=shipped_model_probs(ctx, valid),
-            judge_against_incumbent=False,
-        )
-        if self.params.seeds > 1:
-            from ratchet.search.ensemble import finish_seeds
+        if not crossfit.crossfit:
+            set_epochs(model_dir, best_epoch(fit.folds[0].history) if fit.folds else None)
+            return Candidate(probs=fit.probs, provides={"model.current": model_dir}, metrics=metrics)
+        if folds_dir is not None:
+            return Candidate(probs=fit.probs, metrics=metrics, ship=lambda: ship_folds(ctx, fit, folds_dir, metrics))
+        epochs = fit.refit_epochs(params.epochs)
+        metrics["refit_epochs"] = epochs
 
-            return finish_seeds(
-                ctx, result, backbone=backbone, params=params, data=data, meta=meta, n_seeds=self.params.seeds,
-                ensemble=self.params.ensemble, gate=self.params.gate,
-            )  # fmt: skip
-        return result
+        def ship() -> dict[str, Path]:
+            refit = dataclasses.replace(params, epochs=epochs)
+            shipped_meta = {**meta, KEY: recipe(backbone, refit, ctx.seed)}
+            metrics["refit"] = crossfit.refit_transformer(
+                backbone, refit, seed=ctx.seed, out_dir=model_dir, meta=shipped_meta
+            )
+            metrics["shipped"] = (
+                f"the same fine-tune refit on all {len(crossfit.pool)} train+valid rows for {epochs:.2f} epochs; "
+                f"its estimate is the out-of-fold one of {len(fit.folds)} fold models"
+            )
+            return {"model.current": model_dir}
+
+        return Candidate(probs=fit.probs, metrics=metrics, ship=ship)
 
 
-def ship_baseline(ctx: StepContext) -> StepResult:
+def ship_folds(ctx: StepContext, fit: Any, folds_dir: Path, metrics: dict[str, Any]) -> dict[str, Path]:
+    """gate.ship=folds: the fold models, as they are, averaged as one ensemble model."""
+    from ratchet.models.ensemble import save_ensemble
+
+    out = ctx.step_dir / "ensemble"
+    save_ensemble([folds_dir / f"fold-{i}" for i in range(len(fit.folds))], out)
+    metrics["shipped"] = (
+        f"the {len(fit.folds)} fold models averaged (gate.ship=folds, no refit); the out-of-fold estimate belongs "
+        "to each fold model alone, so the ensemble's only estimate is the sealed test"
+    )
+    return {"model.current": out}
+
+
+def fold_metrics(fit: Any) -> dict[str, Any]:
+    """What the report's training section reads: the first fold's history and telemetry, every fold's curve."""
+    first = fit.folds[0] if fit.folds else None
+    if first is None:
+        return {}
+    return {
+        "steps": first.info.get("steps"),
+        "stopped_by_deadline": any(f.info.get("stopped_by_deadline") for f in fit.folds),
+        "resumed_from_step": first.info.get("resumed_from_step", 0),
+        "reused_fit": all(f.reused for f in fit.folds),
+        "history": first.history,
+        "fold_histories": [f.history for f in fit.folds[1:]],
+        "telemetry": first.info.get("telemetry", {}),
+        "plan": first.info.get("plan"),
+    }
+
+
+def ship_baseline(ctx: StepContext) -> Completed:
     """select found no transformer better than the TF-IDF baseline: ship the baseline as it is."""
     from ratchet.errors import RatchetError
-    from ratchet.predictor import load_predictor
 
     model_dir = ctx.artifacts.maybe("model.baseline")
     if model_dir is None:
         raise RatchetError("the backbone is 'linear' but no baseline step ran: add baseline to the steps")
-    valid = read_split(ctx.artifacts.get("data.valid"))
-    probs = load_predictor(model_dir).predict_probs(valid.texts, valid.pairs)
     metrics = {"backbone": "linear", "shipped": "the baseline model, unchanged"}
-    return StepResult(
-        provides={"model.current": Path(model_dir)}, metrics=metrics, valid_probs=probs, judge_against_incumbent=False
-    )
-
-
-def shipped_model_probs(ctx: StepContext, valid) -> np.ndarray | None:
-    """Validation probabilities of the model that ships if this fine-tune is rejected (None: nothing ships)."""
-    from ratchet.predictor import load_predictor
-
-    current = ctx.artifacts.maybe("model.current")
-    if current is None:
-        return None
-    return load_predictor(current, device=ctx.device).predict_probs(valid.texts, valid.pairs)
+    return Completed(provides={"model.current": Path(model_dir)}, metrics=metrics)
 
 
 def resolved_backbone(ctx: StepContext, default: str) -> str:

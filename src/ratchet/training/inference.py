@@ -53,10 +53,12 @@ def predict_probs(
     pad_id: int = 0,
     progress=None,
     bf16: bool | None = None,
+    batch_fn=None,
 ) -> np.ndarray:
     """Softmax probabilities (n_rows, n_labels), float32, in input order.
 
     Only one padded batch exists at a time, so memory stays flat however many rows come in.
+    ``batch_fn(encoded, rows)`` builds the model's inputs instead of ``collate`` (cached frozen states).
     """
     device = torch.device(device)
     n_labels = int(model.config.num_labels)
@@ -79,7 +81,8 @@ def predict_probs(
     try:
         with bar as handle, torch.inference_mode(), autocast(device, bf16):
             for rows in batches:
-                inputs = to_device(collate(encoded, rows, pad_id, multiple, skip_full_mask=True), device)
+                batch = collate(encoded, rows, pad_id, multiple, skip_full_mask=True) if batch_fn is None else None
+                inputs = to_device(batch if batch is not None else batch_fn(encoded, rows), device)
                 logits = model(**inputs).logits
                 pending.append((rows, torch.softmax(logits.float(), dim=-1)))
                 if len(pending) >= FLUSH_EVERY:

@@ -29,8 +29,10 @@ from ratchet.training import distributed as dist
 from ratchet.training import telemetry as tm
 from ratchet.training.batching import BatchStream, collate, padding_waste, to_device
 from ratchet.training.encode import Encoded
+from ratchet.training.frozen import StateCache, freeze_bottom
 from ratchet.training.inference import autocast, pad_multiple_for, predict_probs, use_bf16
 from ratchet.training.optim import build_optimizer, build_scheduler, class_weights, classification_loss
+from ratchet.training.selection import choose_weights, monitor_rows
 
 log = logging.getLogger("ratchet")
 
@@ -61,6 +63,8 @@ class LoopState:
     best_score: float = -math.inf
     best_file: str | None = None
     best_probs: np.ndarray | None = None
+    last_score: float = -math.inf
+    last_probs: np.ndarray | None = None
     bad_evals: int = 0
     last_eval_step: int = -1
     loss_sum: float = 0.0  # training loss summed since the last evaluation
@@ -85,11 +89,21 @@ def fit(
     pad_id: int = 0,
     on_evaluate: Callable[[dict[str, Any]], None] | None = None,
     precision: str | None = None,
+    select_best: bool = True,
+    frozen_cache: StateCache | None = None,
 ) -> FitResult:
     """Fine-tune ``model`` in place; on return it holds the best weights (by validation macro-F1).
 
     ``precision``: "auto" (bf16 autocast where the hardware has native bf16), "bf16" or "fp32"; None reads
     ``params.precision`` when TrainParams has that field, else "auto".
+
+    ``select_best=False`` (a cross-fitted fold, judged on the rows passed as ``valid``): the schedule runs
+    to its end with no early stopping and the final weights are kept, so the held-out rows are watched
+    (the history's curve) but never used to choose anything. An empty ``valid`` (a refit on every row)
+    trains the schedule without evaluating.
+
+    ``params.frozen_layers`` > 0: the lower layers stay pretrained and their outputs come from
+    ``frozen_cache`` (filled here for rows it lacks), shared with the run's other fits (training.frozen).
 
     ``on_evaluate(entry)`` gets each history entry once its checkpoint is written; an exception it
     raises (e.g. optuna.TrialPruned) ends training and propagates.
@@ -115,11 +129,18 @@ def fit(
 
     model.to(dev)
     model.train()
+    # Frozen lower layers (one process, no compile): only the top trains, from states computed once.
+    layers = getattr(params, "frozen_layers", 0)  # -1: two thirds of the layers (training.frozen)
+    frozen = freeze_bottom(model, layers, frozen_cache) if world == 1 and not params.compile else None
+    if frozen is not None:
+        frozen.fill(train, dev, pad_id)
+        frozen.fill(valid, dev, pad_id)
     optimizer = build_optimizer(model, params.learning_rate, params.weight_decay, dev)
     scheduler = build_scheduler(optimizer, total_steps, warmup_steps)
     fingerprint = hash_json(
-        [dataclasses.asdict(params), seed, world, bf16, len(train), len(valid), int(train.lengths.sum())]
+        [dataclasses.asdict(params), seed, world, bf16, len(train), len(valid), int(train.lengths.sum()), select_best]
     )
+    watch_valid = len(valid) > 0
     state = LoopState(fingerprint=fingerprint)
     torch.manual_seed(seed + rank)
     saved = ckpt.load_state(checkpoint_dir)
@@ -135,22 +156,29 @@ def fit(
     del saved
     resumed_from_step = state.step
 
-    train_model = model
+    train_model = model if frozen is None else frozen.view
     if world > 1:
         ids = [dev.index] if dev.type == "cuda" else None
         train_model = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
     if params.compile:
         train_model = torch.compile(train_model)
 
-    def evaluate() -> tuple[np.ndarray, float, float]:
-        rows = np.arange(rank, len(valid), world)
+    # A large validation set is watched through a fixed stratified sample; the chosen weights get the whole set.
+    monitor = monitor_rows(valid_labels)
+
+    def evaluate(full: bool = False) -> tuple[np.ndarray, float, float]:
+        data, truth = (
+            (valid, valid_labels) if full or monitor is None else (valid.subset(monitor), valid_labels[monitor])
+        )
+        rows = np.arange(rank, len(data), world)
         part = predict_probs(
-            model, valid if world == 1 else valid.subset(rows), device=dev,
+            model if frozen is None else frozen.view, data if world == 1 else data.subset(rows), device=dev,
             max_tokens=2 * params.max_tokens, batch_size=4 * params.batch_size, pad_id=pad_id, bf16=bf16,
+            batch_fn=None if frozen is None else frozen.collate,
         )  # fmt: skip
-        probs = dist.gather_rows(part, rows, len(valid))
-        score = float(f1_score(valid_labels, probs.argmax(1), average="macro", zero_division=0))
-        loss = float(-np.log(np.clip(probs[np.arange(len(valid)), valid_labels], 1e-12, None)).mean())
+        probs = dist.gather_rows(part, rows, len(data))
+        score = float(f1_score(truth, probs.argmax(1), average="macro", zero_division=0))
+        loss = float(-np.log(np.clip(probs[np.arange(len(data)), truth], 1e-12, None)).mean())
         return probs, score, loss
 
     def checkpoint() -> None:
@@ -165,7 +193,7 @@ def fit(
     window = {"tokens": 0, "samples": 0, "time": time.perf_counter(), "step": state.step}
     loss_acc = torch.zeros((), device=dev)  # summed on the device: reading it would sync, so only every log_every
     loss_acc += state.loss_sum
-    stopped_early = state.bad_evals >= params.patience
+    stopped_early = select_best and state.bad_evals >= params.patience
     stopped_by_deadline = False
     # every field on each call: the bar shows the fields of its last call only
     shown: dict[str, Any] = {"loss": None, "tok_s": None, "epoch": 0.0}
@@ -181,7 +209,10 @@ def fit(
                 break
             for j in range(params.grad_accum):
                 rows = stream.rows(state.step * group + j * world + rank)
-                batch = collate(train, rows, pad_id, multiple, skip_full_mask=True)
+                if frozen is None:
+                    batch = collate(train, rows, pad_id, multiple, skip_full_mask=True)
+                else:
+                    batch = frozen.collate(train, rows)
                 batch["labels"] = torch.from_numpy(train_labels[rows])
                 batch["weights"] = torch.from_numpy(weights[rows])
                 inputs = to_device(batch, dev)
@@ -197,7 +228,7 @@ def fit(
                 state.loss_count += 1
                 n_real = int(train.lengths[rows].sum())
                 real_tokens += n_real
-                padded_tokens += inputs["input_ids"].numel()
+                padded_tokens += (inputs["input_ids"] if frozen is None else inputs["inputs_embeds"][..., 0]).numel()
                 samples += len(rows)
                 window["tokens"] += n_real
                 window["samples"] += len(rows)
@@ -216,7 +247,7 @@ def fit(
                     shown["tok_s"] = int(window["tokens"] * world / seconds)
                 bar.advance(1, **shown)
             due = math.floor(state.step * group * evals_at) > math.floor((state.step - 1) * group * evals_at)
-            if due or state.step == total_steps:
+            if watch_valid and (due or state.step == total_steps):
                 watch.stop()
                 probs, score, valid_loss = evaluate()
                 loss_total, loss_count = dist.sum_over_ranks([float(loss_acc.item()), state.loss_count], dev)
@@ -232,14 +263,16 @@ def fit(
                 window = {"tokens": 0, "samples": 0, "time": time.perf_counter(), "step": state.step}
                 loss_acc.zero_()
                 state.loss_sum, state.loss_count, state.last_eval_step = 0.0, 0, state.step
-                if score > state.best_score:
+                # Watched only (select_best=False): nothing is chosen on these rows, the final weights are judged.
+                state.last_score, state.last_probs = score, probs
+                if select_best and score > state.best_score:
                     state.best_score, state.best_probs, state.bad_evals = score, probs, 0
                     state.best_file = ckpt.best_name(state.step)
                     if rank == 0:
                         ckpt.save_best(checkpoint_dir, model, state.step)
-                else:
+                elif select_best:
                     state.bad_evals += 1
-                stopped_early = state.bad_evals >= params.patience
+                stopped_early = select_best and state.bad_evals >= params.patience
                 checkpoint()
                 if on_evaluate is not None:
                     on_evaluate(dict(state.history[-1]))
@@ -251,11 +284,8 @@ def fit(
                 watch.start()
         watch.stop()
 
-    if state.best_file is None:  # stopped by the deadline before any evaluation: judge what we have
-        probs, score, _ = evaluate()
-        state.best_score, state.best_probs = score, probs
-    else:
-        model.load_state_dict(ckpt.load_best(checkpoint_dir, state.best_file))
+    choose_weights(state, evaluate, model, checkpoint_dir, select_best=select_best, watch_valid=watch_valid,
+                   whole_set_differs=monitor is not None, n_labels=n_labels)  # fmt: skip
     model.train(False)
 
     train_seconds = watch.total

@@ -1,0 +1,1 @@
+"""Cross-fitted judging: folds, out-of-fold predictions, and the fits that produce them."""

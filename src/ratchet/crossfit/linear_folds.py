@@ -1,0 +1,48 @@
+"""The TF-IDF baseline under cross-fitting: C chosen inside each fold's training part, never on its held-out rows.
+
+In a holdout plan the baseline picks C on the valid rows it is judged on, as it always has
+(a choice among four values on a large validation set). A cross-fitted fold must not look
+at its held-out rows at all, so each fold carves an inner validation share out of its own
+training part to pick C, then refits on the whole training part with that C.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ratchet.data.frames import Split
+from ratchet.models.linear import LinearFit, LinearParams, LinearTextModel, fit_linear
+
+INNER_SHARE = 0.15
+
+
+def inner_holdout(labels: np.ndarray, share: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(fit rows, choose rows): a stratified share of each class with at least two rows is held for choosing."""
+    rng = np.random.default_rng(seed)
+    held: list[np.ndarray] = []
+    for value in np.unique(labels):
+        rows = rng.permutation(np.flatnonzero(labels == value))
+        if len(rows) >= 2:
+            held.append(rows[: max(1, round(share * len(rows)))])
+    choose = np.sort(np.concatenate(held)) if held else np.zeros(0, dtype=np.int64)
+    fit = np.setdiff1d(np.arange(len(labels)), choose)
+    return fit, choose
+
+
+def fit_linear_choosing_c(
+    rows: Split, n_labels: int, params: LinearParams, seed: int, deadline: float | None = None
+) -> LinearFit:
+    """C chosen on an inner holdout of ``rows``, then the model refit on all of ``rows`` with it.
+
+    ``valid_probs`` and ``best_score`` describe the inner holdout (how C was chosen), not any judged row.
+    """
+    fit_rows, choose_rows = inner_holdout(rows.label_ids, INNER_SHARE, seed)
+    inner_fit, inner_choose = rows.subset(fit_rows), rows.subset(choose_rows)
+    chosen = fit_linear(
+        inner_fit.texts, inner_fit.label_ids, inner_choose.texts, inner_choose.label_ids, n_labels,
+        train_pairs=inner_fit.pairs, valid_pairs=inner_choose.pairs, weights=inner_fit.weights,
+        params=params, seed=seed, deadline=deadline,
+    )  # fmt: skip
+    model = LinearTextModel(params, C=chosen.model.C, seed=seed)
+    model.fit(rows.texts, rows.label_ids, n_labels, pairs=rows.pairs, weights=rows.weights)
+    return LinearFit(model, chosen.valid_probs, chosen.best_score, chosen.grid, chosen.seconds)

@@ -1,0 +1,56 @@
+"""Which weights a fit returns, and which validation rows it watches on the way.
+
+Kept out of the training loop so that the loop reads top to bottom: the loop evaluates and
+checkpoints, this decides at the end what the fit hands back.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ratchet.training import checkpoint as ckpt
+
+if TYPE_CHECKING:
+    from ratchet.training.loop import LoopState
+
+MONITOR_MAX = 2000
+"""Validation rows watched during training at most; the chosen weights are then scored on all of them."""
+
+
+def monitor_rows(labels: np.ndarray) -> np.ndarray | None:
+    """A fixed stratified sample of a large validation set (None: watch every row)."""
+    if len(labels) <= MONITOR_MAX:
+        return None
+    from ratchet.training.plan import stratified_subsample
+
+    return stratified_subsample(labels, MONITOR_MAX, seed=0)
+
+
+def choose_weights(
+    state: LoopState, evaluate, model, checkpoint_dir: Path, *, select_best: bool, watch_valid: bool,
+    whole_set_differs: bool, n_labels: int,
+) -> None:  # fmt: skip
+    """Leave ``model`` holding the weights the fit returns, with their validation probabilities in ``state``.
+
+    A refit returns its final weights unjudged. Weights changed since the last evaluation (the deadline came
+    between two, or a cross-fitted fold's final weights) are evaluated first, so no trained step is thrown
+    away unjudged. select_best keeps the best evaluation's weights, the current ones if they are the best.
+    When a sample of a large validation set was watched, the returned weights are scored on the whole set.
+    """
+    if not watch_valid:
+        state.best_score, state.best_probs = float("nan"), np.zeros((0, n_labels), np.float32)
+        return
+    if state.last_eval_step != state.step or state.last_probs is None:
+        state.last_probs, state.last_score, _ = evaluate()
+        state.last_eval_step = state.step
+        if select_best and state.last_score > state.best_score:
+            state.best_score, state.best_probs, state.best_file = state.last_score, state.last_probs, None
+    if select_best and state.best_file is not None and state.best_score > state.last_score:
+        model.load_state_dict(ckpt.load_best(checkpoint_dir, state.best_file))
+    elif not select_best or state.best_file is None or state.last_score >= state.best_score:
+        state.best_score, state.best_probs = state.last_score, state.last_probs
+    if whole_set_differs:
+        state.best_probs, state.best_score, _ = evaluate(full=True)
