@@ -180,3 +180,14 @@ def test_shortened_bar_names_end_with_an_ellipsis_and_keep_the_whole_name_on_hov
         assert len(cut) == 1
         title, shown = cut[0]
         assert title == name and name.startswith(shown[:-1])
+
+
+def test_cross_fitted_runs_say_the_split_decides_no_step(run: Path) -> None:
+    path = run / "data" / "data_report.json"
+    report = json.loads(path.read_text())
+    assert "judged out of fold" not in visible_text(data_section(load_run(run))).lower()
+    judging = {"mode": "crossfit", "folds": 5, "judged_rows": 599, "reason": "599 rows, fewer than 5000"}
+    write_json(path, {**report, "judging": judging})
+    text = " ".join(visible_text(data_section(load_run(run))).split())
+    assert "Judged out of fold: the 599 train+validation rows fall into 5 stratified folds" in text
+    assert "the split above decides no step" in text

@@ -79,10 +79,14 @@ def test_ledger_rows_carry_the_runs_numbers(run: Path) -> None:
             assert f">{entry['after']:.4f}<" in table
     assert ">-0.0089<" in table and ">[+0.0310, +0.1420]<" in table
     # relabel was judged on its own metric: the table names it, the chart keeps it off the macro-F1 axis.
-    assert ">neg_log_loss: -0.9512 -&gt; -0.9601<" in table
+    assert ">neg_log_loss:<br>-0.9512 -&gt; -0.9601<" in table
     chart = html[html.index('id="ledger-waterfall"') :]
     bar = re.search(r'<rect[^>]*data-step="relabel"[^>]*>', chart).group(0)
     assert 'data-value="0.6123"' in bar
+    # The decision column says why, not the gain and interval again; the whole sentence is on hover.
+    reason = re.search(r'<span class="reason" title="([^"]*)">([^<]*)</span>', table)
+    assert reason.group(2) == "gain -0.0089 is not above min_gain +0.0000"
+    assert reason.group(1).startswith("rejected: gain -0.0089") and "neg_log_loss -0.9512" in reason.group(1)
 
 
 def test_confident_mistakes_come_from_the_incumbent_when_the_report_step_did_not_run(run: Path) -> None:

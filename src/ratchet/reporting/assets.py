@@ -44,7 +44,7 @@ table.kv td:first-child, table.facts td:first-child { color:var(--muted); paddin
 table.kv table.kv { margin:0; }
 table.sortable thead th { cursor:pointer; }
 table.sortable thead th[aria-sort]::after { content:" \\2195"; color:var(--muted); }
-table.ledger td .reason { color:var(--muted); font-size:12px; }
+table.ledger td .reason { color:var(--muted); font-size:12px; display:inline-block; min-width:10em; }
 table.ledger .step { font-weight:600; }
 table.texts td .text { display:block; max-width:640px; white-space:pre-wrap; word-break:break-word; }
 .badge { display:inline-block; padding:1px 8px; border-radius:10px; font-size:12px; font-weight:600; }

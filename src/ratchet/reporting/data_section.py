@@ -137,6 +137,14 @@ def _splits(report: dict[str, Any]) -> list[Any]:
         source = {"file": "the --test file", "split": "held out from the data"}.get(how.get("test_source"))
         pairs = [(k, source if k == "test_source" and source else v) for k, v in how.items() if v is not None]
         parts.append(facts(pairs, headers=("setting", "value"), id="data-split-settings"))
+    judging = report.get("judging")
+    if isinstance(judging, dict) and judging.get("mode") == "crossfit":
+        parts.append(note(
+            f"Judged out of fold: the {judging.get('judged_rows')} train+validation rows fall into "
+            f"{judging.get('folds')} stratified folds (near-duplicate groups kept together; {judging.get('reason')}), "
+            "and every gated step is judged on all of them, so the split above decides no step (the ledger says "
+            "which model ships and on which rows it was refit)."
+        ))  # fmt: skip
     return parts
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ratchet.reporting.charts import waterfall
-from ratchet.reporting.html import Safe, interval, num, section, table, tag
+from ratchet.reporting.html import Safe, interval, join, num, section, table, tag
 from ratchet.reporting.rundata import RunFiles, own_gate_metric
 
 STATUS_CLASS = {"kept": "good", "completed": "neutral", "rejected": "bad", "skipped": "muted", "failed": "bad"}
@@ -32,9 +32,9 @@ def ledger_section(run: RunFiles) -> Safe | None:
                 num(entry.get("gain"), signed=True),
                 interval(entry.get("ci"), signed=True),
                 num(p_better, 3),
-                _fold_test(entry),
+                _fold_test(entry, _run_folds(run)),
                 num(entry.get("seconds"), 1),
-                tag("span", entry.get("reason") or entry.get("note") or "", class_="reason"),
+                _decision_cell(entry),
             ]
         )
     total = sum(float(e.get("seconds") or 0) for e in run.ledger)
@@ -52,7 +52,7 @@ def ledger_section(run: RunFiles) -> Safe | None:
         "gain",
         "95% CI of gain",
         "P(better)",
-        "fold test",
+        "fold test p",
         "seconds",
         "decision",
     ]
@@ -61,11 +61,12 @@ def ledger_section(run: RunFiles) -> Safe | None:
         for entry in run.ledger
         if entry.get("shipped") and entry.get("status") in ("kept", "completed")
     ]
+    ledger_table = table(headers, rows, numeric=[2, 3, 4, 5, 6, 7, 8, 9], id="ledger-table", class_="ledger")
     return section(
         "ledger",
         "Ledger: what each step bought",
         waterfall(run.ledger, metric),
-        table(headers, rows, numeric=[2, 3, 4, 5, 6, 7, 8, 9], id="ledger-table", class_="ledger"),
+        tag("div", ledger_table, class_="scroll"),
         tag("p", "Which estimate belongs to which model:", class_="note") if shipped else None,
         tag("ul", *shipped, id="ledger-shipped") if shipped else None,
         intro=f"{judging_sentence(run, metric)} A gated step is kept only when the paired bootstrap says it "
@@ -85,21 +86,38 @@ def judging_sentence(run: RunFiles, metric: str) -> str:
     )
 
 
-def _fold_test(entry: dict[str, Any]) -> str:
+def _run_folds(run: RunFiles) -> Any:
+    judging = run.data_report.get("judging") if isinstance(run.data_report, dict) else None
+    return judging.get("folds") if isinstance(judging, dict) else None
+
+
+def _fold_test(entry: dict[str, Any], run_folds: Any) -> str:
+    """The corrected t-test's p-value; the fold count only where it differs from the run's (a budget cut)."""
     p_value = entry.get("t_p_value")
     if p_value is None:
         return ""
-    return f"p {p_value:.3f} ({entry.get('folds')} folds)"
+    folds = entry.get("folds")
+    return f"{p_value:.3f}" + ("" if folds == run_folds else f" ({folds} folds)")
 
 
-def _candidate_cell(entry: dict[str, Any]) -> str:
+def _decision_cell(entry: dict[str, Any]) -> Safe:
+    """Why the rule decided so, without repeating the gain, interval and P(better) columns (full text on hover)."""
+    text = str(entry.get("reason") or entry.get("note") or "")
+    verdict, _, rest = text.partition(": ")
+    short = text
+    if verdict in ("kept", "rejected") and entry.get("gain") is not None:
+        short = rest.split("; ")[0] if "; " in rest else ""
+    return tag("span", short, class_="reason", title=text if short != text else None)
+
+
+def _candidate_cell(entry: dict[str, Any]) -> Safe | str:
     """A rejected candidate's score; "reference -> candidate" when the rule compared its own reference.
 
     A step judged on its own metric (relabel: log loss) always shows its comparison, named.
     """
     own = own_gate_metric(entry)
     if own is not None and entry.get("reference") is not None:
-        return f"{own}: {num(entry.get('reference'))} -> {num(entry.get('candidate'))}"
+        return join([f"{own}:", tag("br"), f"{num(entry.get('reference'))} -> {num(entry.get('candidate'))}"])
     if entry.get("status") != "rejected":
         return ""
     reference, before = entry.get("reference"), entry.get("before")

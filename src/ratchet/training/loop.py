@@ -306,6 +306,7 @@ def fit(
         "world_size": world,
         "compile": params.compile,
         "precision": "bf16" if bf16 else "fp32",
+        "frozen_layers": 0 if frozen is None else frozen.cache.cut,
     }  # fmt: skip
     return FitResult(
         valid_probs=np.asarray(state.best_probs, dtype=np.float32),
