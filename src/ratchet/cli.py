@@ -25,11 +25,25 @@ class _OneLineParser(argparse.ArgumentParser):
         self.exit(EXIT_BAD_INPUT, f"error: {message}: see `{self.prog} --help`\n")
 
 
-PRESET_HELP = (
-    "fast (default): clean, split, baseline, train, evaluate, report; "
-    "balanced: + relabel, select and search (12 trials, 2 seeds); "
-    "best: + adapt (30 trials, 3 seeds)"
-)
+def _preset_help() -> str:
+    """From the recipe itself, so that the help never lists steps a preset no longer runs."""
+    from ratchet.recipe import PRESET_SEEDS, PRESET_STEPS, PRESET_TRIALS
+
+    fast = PRESET_STEPS["fast"]
+
+    def added(preset: str, earlier: tuple[str, ...]) -> str:
+        return ", ".join(s for s in PRESET_STEPS[preset] if s not in earlier and s != "ensemble")
+
+    return (
+        f"fast (default): {', '.join(fast)}; "
+        f"balanced: + {added('balanced', fast).replace(', search', ' and search')} "
+        f"({PRESET_TRIALS['balanced']} trials) and a {PRESET_SEEDS['balanced']}-seed ensemble; "
+        f"best: + {added('best', PRESET_STEPS['balanced'])} ({PRESET_TRIALS['best']} trials, "
+        f"{PRESET_SEEDS['best']}-seed ensemble)"
+    )
+
+
+PRESET_HELP = _preset_help()
 
 
 def build_parser() -> argparse.ArgumentParser:

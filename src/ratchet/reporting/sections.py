@@ -149,6 +149,7 @@ def training_section(run: RunFiles) -> Safe | None:
                 ("time plan", plan.get("reason")),
                 ("measured tokens/s before training", num(plan.get("rate"), 0)),
                 ("planned epochs / rows", f"{num(plan.get('epochs'), 2)} / {plan.get('rows')}"),
+                ("shortened to epochs (slower than measured)", num(plan.get("shortened_to_epochs"), 2)),
             ]
         facts = [(k, v) for k, v in facts if v not in (None, "")]
         charts = [

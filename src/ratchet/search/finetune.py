@@ -203,6 +203,14 @@ def finetune(
             resumed_from_step=int(fitted.resumed_from_step),
             plan=None if plan is None else plan.as_dict(),
         )
+        cut = fitted.telemetry.get("schedule_shortened")
+        if plan is not None and cut:
+            per_epoch = cut["planned_steps"] / max(plan.epochs, 1e-9)
+            result.plan = {**result.plan, "shortened_to_epochs": round(cut["steps"] / per_epoch, 2)}
+            result.telemetry["plan_note"] = (
+                f"slower than measured: the schedule was shortened from {plan.epochs:g} to "
+                f"{cut['steps'] / per_epoch:.2f} epochs at step {cut['at_step']} so that its decay ended in time"
+            )
         if plan is not None and fitted.stopped_by_deadline:
             rate = fitted.telemetry.get("tokens_per_s") or 0.0
             result.telemetry["plan_note"] = (

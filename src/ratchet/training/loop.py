@@ -32,6 +32,7 @@ from ratchet.training.encode import Encoded
 from ratchet.training.frozen import StateCache, freeze_bottom
 from ratchet.training.inference import autocast, pad_multiple_for, predict_probs, use_bf16
 from ratchet.training.optim import build_optimizer, build_scheduler, class_weights, classification_loss
+from ratchet.training.pacing import DeadlinePace
 from ratchet.training.selection import choose_weights, monitor_rows
 
 log = logging.getLogger("ratchet")
@@ -150,6 +151,7 @@ def fit(
         scheduler.load_state_dict(saved["scheduler"])
         state = LoopState(**saved["loop"])
         ckpt.restore_rng_states(saved["rng"])
+        total_steps = scheduler.lr_lambdas[0].decay_total  # a schedule shortened for the deadline stays shortened
         log.info("resuming training at step %d/%d from %s", state.step, total_steps, checkpoint_dir)
     elif saved is not None:
         log.info("ignoring checkpoint in %s: it belongs to different settings or data", checkpoint_dir)
@@ -195,6 +197,7 @@ def fit(
     loss_acc += state.loss_sum
     stopped_early = select_best and state.bad_evals >= params.patience
     stopped_by_deadline = False
+    pace = DeadlinePace(deadline if world == 1 else None, state.step)  # ranks would have to agree: one process only
     # every field on each call: the bar shows the fields of its last call only
     shown: dict[str, Any] = {"loss": None, "tok_s": None, "epoch": 0.0}
     bar_cm = progress.bar("train", total=total_steps, **shown) if progress is not None and rank == 0 else None
@@ -207,6 +210,7 @@ def fit(
             if check_now and deadline is not None and dist.any_rank(time.time() > deadline, dev):
                 stopped_by_deadline = True
                 break
+            total_steps = pace.keep_in_time(scheduler.lr_lambdas[0], state.step, total_steps)
             for j in range(params.grad_accum):
                 rows = stream.rows(state.step * group + j * world + rank)
                 if frozen is None:
@@ -307,6 +311,7 @@ def fit(
         "compile": params.compile,
         "precision": "bf16" if bf16 else "fp32",
         "frozen_layers": 0 if frozen is None else frozen.cache.cut,
+        "schedule_shortened": pace.shortened,
     }  # fmt: skip
     return FitResult(
         valid_probs=np.asarray(state.best_probs, dtype=np.float32),

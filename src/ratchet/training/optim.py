@@ -25,15 +25,40 @@ def build_optimizer(model: torch.nn.Module, lr: float, weight_decay: float, devi
     return torch.optim.AdamW(groups, lr=lr, betas=(0.9, 0.999), eps=1e-8, fused=fused, foreach=None if fused else True)
 
 
+class LinearSchedule:
+    """Linear warmup from 0 to the peak rate over ``warmup`` steps, then linear decay to 0 at ``total``.
+
+    A callable object rather than a closure: LambdaLR saves its attributes in the checkpoint, so a
+    schedule shortened mid-run (``shorten``) resumes shortened.
+    """
+
+    def __init__(self, total: int, warmup: int) -> None:
+        self.total, self.warmup = total, warmup
+        self.decay_from: int | None = None  # a shortened schedule: the step its new decay starts from
+        self.decay_total, self.decay_factor = total, 1.0
+
+    def __call__(self, step: int) -> float:
+        if self.decay_from is not None and step >= self.decay_from:
+            left = max(1, self.decay_total - self.decay_from)
+            return max(0.0, self.decay_factor * (self.decay_total - step) / left)
+        if step < self.warmup:
+            return (step + 1) / (self.warmup + 1)
+        return max(0.0, (self.total - step) / max(1, self.total - self.warmup))
+
+    def shorten(self, step: int, total: int) -> None:
+        """End at ``total`` instead. Still warming up: warm up over the same share of the shorter run,
+        then decay to 0 at ``total``. Past the warmup: decay linearly from the current rate (no jump)."""
+        if self.decay_from is None and step < self.warmup:
+            self.warmup = max(step, round(self.warmup * total / max(self.total, 1)))
+            self.total = self.decay_total = total
+            return
+        self.decay_factor = self(step)
+        self.decay_from, self.decay_total = step, total
+
+
 def build_scheduler(optimizer, total_steps: int, warmup_steps: int):
-    """Linear warmup from 0 to the peak rate over ``warmup_steps``, then linear decay to 0 at ``total_steps``."""
-
-    def factor(step: int) -> float:
-        if step < warmup_steps:
-            return (step + 1) / (warmup_steps + 1)
-        return max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
-
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+    """Linear warmup then linear decay to 0 at ``total_steps`` (``scheduler.lr_lambdas[0].shorten`` ends it sooner)."""
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, LinearSchedule(total_steps, warmup_steps))
 
 
 def class_weights(labels: np.ndarray, num_labels: int) -> np.ndarray:
