@@ -48,3 +48,29 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory, corpus_texts: list[
         return built[family]
 
     return get
+
+
+STEPS_TRAIN_ONLY = "clean,split,train,evaluate"
+
+
+@pytest.fixture(scope="session")
+def sbert_run(tmp_path_factory: pytest.TempPathFactory, corpus_texts: list[str]) -> tuple[Path, Path]:
+    """A finished run that shipped a mean-head fine-tune of a tiny sentence-transformers model; its test file."""
+    from ratchet_testing import FAST_TRAIN
+
+    from ratchet.cli import main
+    from ratchet.fsutil import read_json
+    from ratchet.models.tiny import build_tiny_model
+
+    root = tmp_path_factory.mktemp("api")
+    model = build_tiny_model("sbert", corpus_texts, root / "tiny-sbert", seed=0)
+    data, test = root / "train.csv", root / "test.csv"
+    pd.DataFrame(synthetic_rows(72, seed=1)).to_csv(data, index=False)
+    pd.DataFrame(synthetic_rows(30, seed=2)).to_csv(test, index=False)
+    run = root / "run"
+    args = ["run", str(data), "--test", str(test), "--out", str(run), "--model", str(model)]
+    args += ["--steps", STEPS_TRAIN_ONLY]
+    assert main([*args, "--quiet", *FAST_TRAIN]) == 0
+    meta = read_json(run / "model" / "ratchet.json")
+    assert (meta["kind"], meta["head"]) == ("transformer", "mean")
+    return run, test

@@ -11,7 +11,7 @@ from ratchet.errors import RatchetError
 # bf16 kernel, so setting it here works even after torch is imported; a user's own value wins.
 os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "32")
 
-__all__ = ["Pipeline", "RatchetError", "RunConfig", "RunResult"]
+__all__ = ["Pipeline", "Predictor", "RatchetError", "RunConfig", "RunResult", "TextClassifier", "load"]
 __version__ = "0.1.0"
 
 
@@ -21,4 +21,8 @@ def __getattr__(name: str):
         from ratchet import pipeline
 
         return getattr(pipeline, name)
+    if name in ("load", "Predictor", "TextClassifier"):
+        from ratchet import api
+
+        return getattr(api, name)
     raise AttributeError(name)

@@ -80,7 +80,9 @@ def test_linear_round_trip_is_exact_and_holds_no_pickle(tmp_path: Path, classes,
     save_linear(model, LABELS, tmp_path / "model", {"backbone": "linear"})
     folder = tmp_path / "model"
     assert (folder / MODEL_FILE).is_file() and not (folder / LEGACY_FILE).exists()
-    assert sorted(p.name for p in folder.iterdir()) == sorted([MODEL_FILE, SPEC_FILE, "labels.json", "ratchet.json"])
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        [MODEL_FILE, SPEC_FILE, "labels.json", "ratchet.json", "config.json", "README.md"]
+    )
     for path in folder.iterdir():
         assert not path.read_bytes().startswith(b"\x80"), f"{path.name} looks like a pickle"
     spec = json.loads((folder / SPEC_FILE).read_text(encoding="utf-8"))
@@ -212,7 +214,10 @@ def classifier_copy(saved_classifiers, tmp_path: Path):
     return copy
 
 
-@pytest.mark.parametrize(("family", "name"), [("bert", "model.safetensors"), ("sbert", "head.safetensors")])
+@pytest.mark.parametrize(
+    ("family", "name"),
+    [("bert", "model.safetensors"), ("sbert", "classifier/model.safetensors"), ("sbert", "encoder/model.safetensors")],
+)
 def test_a_truncated_transformer_safetensors_is_a_one_line_error(classifier_copy, family: str, name: str) -> None:
     folder = classifier_copy(family)
     path = folder / name
@@ -240,9 +245,10 @@ def test_a_pickled_pytorch_model_bin_is_never_unpickled(classifier_copy, tmp_pat
     beside = classifier_copy("bert")  # next to the real model.safetensors: the safetensors is what loads
     torch.save({"weight": Payload(marker)}, beside / "pytorch_model.bin")
     assert load_predictor(beside).predict_probs(["great drug"]).shape == (1, 2)
-    alone = classifier_copy("sbert")  # instead of it: refused
+    alone = classifier_copy("sbert") / "encoder"  # instead of it (the mean-head model's encoder): refused
     (alone / "model.safetensors").unlink()
     torch.save({"weight": Payload(marker)}, alone / "pytorch_model.bin")
+    alone = alone.parent
     with pytest.raises(RatchetError) as exc_info:
         load_predictor(alone)
     assert_one_line_error(exc_info, "cannot be loaded", "re-run training or restore the folder")

@@ -59,7 +59,8 @@ def test_the_mean_head_round_trips_and_reloads_as_a_backbone(tiny_dirs, toy, tmp
     encoded = encode(tok, texts[:16], None, 32)
     before = predict_probs(model, encoded, device="cpu", pad_id=tok.pad_token_id, bf16=False)
     save_classifier(model, tok, ["x", "y"], tmp_path / "model", {"max_length": 32})
-    assert (tmp_path / "model" / "head.safetensors").is_file()
+    for name in ("encoder/model.safetensors", "encoder/tokenizer.json", "classifier/model.safetensors", "modules.json"):
+        assert (tmp_path / "model" / name).is_file(), name
     loaded, ltok, labels, meta = load_classifier(tmp_path / "model")
     assert meta["head"] == "mean" and labels == ["x", "y"] and isinstance(loaded, MeanPoolingClassifier)
     encoded = encode(ltok, texts[:16], None, 32)
@@ -89,3 +90,25 @@ def test_dropout_override_reaches_the_head(tiny_dirs, dropout):
     model, _ = load_for_classification(str(tiny_dirs["sbert"]), ["a", "b"], dropout=dropout)
     assert model.dropout.p == dropout
     assert all(m.p == dropout for m in model.modules() if isinstance(m, torch.nn.Dropout))
+
+
+def test_a_folder_written_before_the_sentence_layout_still_loads(tiny_dirs, toy, tmp_path):
+    """Encoder checkpoint at the top and head.safetensors beside it: what earlier versions shipped."""
+    from safetensors.torch import save_file
+
+    texts, _ = toy
+    torch.manual_seed(2)
+    model, tok = load_for_classification(str(tiny_dirs["sbert"]), ["x", "y"])
+    old = tmp_path / "old"
+    model.encoder.save_pretrained(old)
+    tok.save_pretrained(old)
+    save_file({f"classifier.{k}": v.contiguous() for k, v in model.classifier.state_dict().items()},
+              str(old / "head.safetensors"))  # fmt: skip
+    (old / "labels.json").write_text(json.dumps({"labels": ["x", "y"], "kind": "str"}))
+    (old / "ratchet.json").write_text(json.dumps({"kind": "transformer", "head": "mean", "max_length": 32}))
+    loaded, ltok, _, _ = load_classifier(old)
+    encoded = encode(tok, texts[:8], None, 32)
+    np.testing.assert_array_equal(
+        predict_probs(model.eval(), encoded, device="cpu", pad_id=tok.pad_token_id, bf16=False),
+        predict_probs(loaded, encoded, device="cpu", pad_id=ltok.pad_token_id, bf16=False),
+    )

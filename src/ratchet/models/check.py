@@ -27,6 +27,7 @@ def check_model_source(name_or_path: str) -> str:
         raise RatchetError(
             f"--model {name_or_path} is a file, not a model folder: pass the folder that holds config.json"
         )
+    _check_not_a_ratchet_model(given)
     resolved = resolve_model_path(name_or_path)
     folder = Path(resolved)
     if not folder.is_dir():  # a hub name transformers will fetch: nothing local to check
@@ -52,6 +53,24 @@ def check_model_source(name_or_path: str) -> str:
             f"--model {name_or_path} holds no tokenizer (tokenizer.json): save the tokenizer into the folder too"
         )
     return resolved
+
+
+def _check_not_a_ratchet_model(folder: Path) -> None:
+    """A shipped ratchet folder is a backbone only when it holds a fine-tuned transformer (its encoder is used)."""
+    import json
+
+    meta = folder / "ratchet.json"
+    if not meta.is_file():
+        return
+    try:
+        kind = json.loads(meta.read_text(encoding="utf-8")).get("kind", "transformer")
+    except (OSError, UnicodeDecodeError, ValueError, AttributeError):
+        kind = "unreadable"
+    if kind != "transformer":
+        raise RatchetError(
+            f"--model {folder} is a ratchet model of kind {kind!r}, not a backbone: pass a pretrained model, or "
+            "a ratchet model folder that holds one fine-tuned transformer (an ensemble's members/0, for example)"
+        )
 
 
 def _read_config(folder: Path, name: str) -> dict:

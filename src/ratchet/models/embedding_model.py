@@ -21,6 +21,7 @@ import numpy as np
 from ratchet.data.frames import labels_record
 from ratchet.errors import RatchetError
 from ratchet.fsutil import atomic_dir, write_json, write_text
+from ratchet.models.folder_layout import refuse_auto_loading
 
 ENCODER = "encoder"
 HEAD_FILE = "embedding.safetensors"
@@ -82,6 +83,7 @@ def save_embedding_model(
         write_text(tmp / SPEC_FILE, json.dumps({"format": 1, "max_length": max_length, "n_labels": head.n_labels}))
         write_json(tmp / "labels.json", labels_record(labels))
         write_json(tmp / "ratchet.json", {**meta, "kind": "embedding", "backbone": backbone, "max_length": max_length})
+        refuse_auto_loading(tmp, "embedding")
 
     atomic_dir(Path(out_dir), build)
 

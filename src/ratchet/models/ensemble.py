@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ratchet.fsutil import atomic_dir, read_json, write_json
+from ratchet.models.folder_layout import refuse_auto_loading
 
 MEMBERS = "members"
 
@@ -56,6 +57,7 @@ def save_ensemble(member_dirs: list[Path], out_dir: Path, weights: list[float] |
         if weights is not None:
             meta["weights"] = [float(w) for w in weights]
         write_json(tmp / "ratchet.json", meta)
+        refuse_auto_loading(tmp, "ensemble")
 
     atomic_dir(Path(out_dir), build)
 

@@ -22,6 +22,7 @@ import numpy as np
 from ratchet.data.frames import labels_record
 from ratchet.errors import RatchetError
 from ratchet.fsutil import atomic_dir, atomic_write, write_json, write_text
+from ratchet.models.folder_layout import refuse_auto_loading
 from ratchet.models.linear import LinearParams, LinearTextModel
 
 log = logging.getLogger("ratchet")
@@ -52,6 +53,7 @@ def save_linear(model: LinearTextModel, labels: list, out_dir: Path, meta: dict[
         write_text(tmp / SPEC_FILE, json.dumps(spec, separators=(",", ":")) + "\n")
         write_json(tmp / "labels.json", labels_record(labels))
         write_json(tmp / "ratchet.json", {**meta, "kind": "linear", "text_pair": len(model.vectorizers_) == 2})
+        refuse_auto_loading(tmp, "linear")
 
     atomic_dir(Path(out_dir), build)
 

