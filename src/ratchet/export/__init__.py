@@ -1,0 +1,1 @@
+"""Models that leave ratchet: ONNX graphs and a standalone reader (ratchet export)."""

@@ -1,0 +1,1 @@
+"""ratchet serve: the shipped model behind an HTTP JSON API."""

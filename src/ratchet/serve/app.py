@@ -1,0 +1,249 @@
+"""``ratchet serve``: the shipped model behind an HTTP JSON API (FastAPI + uvicorn).
+
+``POST /predict`` {"texts": [...], "pairs": [...]?} -> one label and its probabilities per text;
+``GET /health``; ``GET /metadata`` (labels, model hash, the run's test metrics and ledger);
+OpenAPI docs at ``/docs``. An export folder (``ratchet export``) is served with onnxruntime,
+a run or model folder with PyTorch. Concurrent requests are batched (serve.batcher). Limits on
+texts per request and characters per text answer 413 and 422 with a message naming the limit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from ratchet.errors import RatchetError
+
+log = logging.getLogger("ratchet.serve")
+CONFIG_ENV = "RATCHET_SERVE_CONFIG"
+"""How uvicorn's worker processes learn what to serve (each builds its app from it)."""
+
+
+# Module level: FastAPI resolves the (string) annotations of its endpoints in this module's namespace.
+class PredictRequest(BaseModel):
+    texts: list[str] = Field(min_length=1, description="texts to classify (at least one)")
+    pairs: list[str] | None = Field(default=None, description="second text of each row, for pair models")
+
+
+class Prediction(BaseModel):
+    label: Any
+    probabilities: dict[str, float]
+
+
+class PredictResponse(BaseModel):
+    predictions: list[Prediction]
+    model_hash: str
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    source: str
+    """A run folder, its model/ folder, or an export folder."""
+    max_texts: int = 256
+    max_chars: int = 20_000
+    max_batch: int = 64
+    wait_ms: float = 5.0
+    device: str = "cpu"
+
+
+class _Model:
+    """What is served: labels, probabilities, decisions, and the facts /metadata shows."""
+
+    def __init__(self, config: ServeConfig) -> None:
+        source = Path(config.source)
+        if (source / "export.json").is_file():
+            self.backend, self.model_dir = "onnxruntime", source
+            reader = _import_reader(source / "ratchet_onnx.py")
+            exported = reader.ExportedModel(source)
+            self.labels, self.text_pair = list(exported.labels), exported.text_pair
+            self.predict_proba, self._decide = exported.predict_proba, _decide_from(exported.root["decision"])
+            spec = json.loads((source / "export.json").read_text(encoding="utf-8"))
+            run = Path(spec["source"]["model_dir"]).parent
+        else:
+            import ratchet
+
+            model = ratchet.load(source, device=config.device)
+            self.backend, self.model_dir = "pytorch", model.model_dir
+            self.labels, self.text_pair = list(model.classes_), model.text_pair
+            self.predict_proba, self._decide = model.predict_proba, model._predictor.predict_ids
+            run = model.model_dir.parent
+        self.hash = _folder_hash(self.model_dir)
+        self.run = run if (run / "ledger.json").is_file() else None
+
+    def decide(self, probs: np.ndarray) -> list:
+        return [self.labels[i] for i in self._decide(probs)] if len(probs) else []
+
+    def metadata(self) -> dict[str, Any]:
+        facts: dict[str, Any] = {"labels": self.labels, "model_hash": self.hash, "backend": self.backend,
+                                 "text_pair": self.text_pair, "model_dir": str(self.model_dir)}  # fmt: skip
+        if self.run is not None:
+            metrics = _read(self.run / "metrics.json")
+            facts["test_metrics"] = {k: v for k, v in (metrics.get("test") or {}).items() if isinstance(v, int | float)}
+            facts["ledger"] = [
+                {k: entry.get(k) for k in ("step", "status", "metric", "before", "after", "gain")}
+                for entry in _read_list(self.run / "ledger.json")
+            ]
+        return facts
+
+
+def _decide_from(decision: dict[str, Any]):
+    bias = decision.get("bias")
+
+    def decide(probs: np.ndarray) -> np.ndarray:
+        scores = np.log(np.clip(probs, 1e-12, None)) + (0.0 if bias is None else np.asarray(bias))
+        return scores.argmax(axis=1)
+
+    return decide
+
+
+def _import_reader(path: Path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("ratchet_onnx_served", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _folder_hash(folder: Path) -> str:
+    """sha256 over the folder's files (names and contents): the same model answers with the same hash."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(folder)).encode())
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+def _read(path: Path) -> dict[str, Any]:
+    data = _json(path)
+    return data if isinstance(data, dict) else {}
+
+
+def _read_list(path: Path) -> list[dict[str, Any]]:
+    data = _json(path)
+    return [entry for entry in data if isinstance(entry, dict)] if isinstance(data, list) else []
+
+
+def _json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def create_app(config: ServeConfig | None = None):
+    """The FastAPI app; without ``config`` it is read from $RATCHET_SERVE_CONFIG (uvicorn workers)."""
+    from fastapi import FastAPI, HTTPException, Request
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import JSONResponse
+
+    from ratchet.serve.batcher import Batcher
+
+    if config is None:  # a uvicorn worker process: its own logging, its config from the parent
+        config = ServeConfig(**json.loads(os.environ[CONFIG_ENV]))
+        _log_requests()
+    model = _Model(config)
+    batcher = Batcher(model.predict_proba, config.max_batch, config.wait_ms / 1000)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        batcher.start()
+        yield
+        await batcher.stop()
+
+    app = FastAPI(title="ratchet model server", lifespan=lifespan,
+                  description=f"Labels: {', '.join(map(str, model.labels))}. Backend: {model.backend}.")  # fmt: skip
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'][1:]) or 'body'}: {e['msg']}" for e in exc.errors())
+        return JSONResponse(status_code=422, content={"detail": f"invalid request: {problems}"})
+
+    @app.middleware("http")
+    async def log_requests(request: Request, call_next):
+        started = time.perf_counter()
+        response = await call_next(request)
+        log.info("%s %s %d %.1f ms", request.method, request.url.path, response.status_code,
+                 (time.perf_counter() - started) * 1000)  # fmt: skip
+        return response
+
+    @app.get("/health")
+    def health() -> dict[str, Any]:
+        return {"status": "ok", "model_hash": model.hash, "backend": model.backend}
+
+    @app.get("/metadata")
+    def metadata() -> dict[str, Any]:
+        return model.metadata()
+
+    @app.post("/predict", response_model=PredictResponse)
+    async def predict(body: PredictRequest) -> PredictResponse:
+        if len(body.texts) > config.max_texts:
+            raise HTTPException(413, f"{len(body.texts)} texts in one request; the limit is {config.max_texts}: "
+                                     "split the request")  # fmt: skip
+        longest = max(len(t) for t in body.texts + (body.pairs or []))
+        if longest > config.max_chars:
+            raise HTTPException(422, f"a text of {longest} characters; the limit is {config.max_chars}: shorten it "
+                                     "(the model reads its first tokens only)")  # fmt: skip
+        if model.text_pair and body.pairs is None:
+            raise HTTPException(422, "this model reads text pairs: send pairs with the second text of each row")
+        if not model.text_pair and body.pairs is not None:
+            raise HTTPException(422, "this model does not read text pairs: send texts only")
+        if body.pairs is not None and len(body.pairs) != len(body.texts):
+            raise HTTPException(422, f"{len(body.texts)} texts but {len(body.pairs)} pairs: send one pair per text")
+        try:
+            probs = await batcher.submit(body.texts, body.pairs)
+        except RatchetError as exc:
+            raise HTTPException(422, str(exc)) from None
+        labels = model.decide(probs)
+        names = [str(label) for label in model.labels]
+        return PredictResponse(
+            predictions=[Prediction(label=label, probabilities=dict(zip(names, map(float, row), strict=True)))
+                         for label, row in zip(labels, probs, strict=True)],
+            model_hash=model.hash,
+        )  # fmt: skip
+
+    return app
+
+
+def serve(config: ServeConfig, host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
+    """Run the server until interrupted. A folder that cannot be served fails before it starts, in one line."""
+    import socket
+
+    import uvicorn
+
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            reason = f"cannot listen on {host}:{port} ({exc.strerror})"
+            raise RatchetError(f"{reason}: choose another --port or --host") from None
+    _log_requests()
+    options = {"host": host, "port": port, "log_level": "warning", "access_log": False}
+    if workers == 1:
+        app = create_app(config)
+        log.warning("serving %s on http://%s:%d (docs: /docs)", config.source, host, port)
+        uvicorn.run(app, **options)
+        return
+    _Model(config)  # checked once here: each worker loads its own copy
+    os.environ[CONFIG_ENV] = json.dumps(asdict(config))
+    log.warning("serving %s with %d workers on http://%s:%d (docs: /docs)", config.source, workers, host, port)
+    uvicorn.run("ratchet.serve.app:create_app", factory=True, workers=workers, **options)
+
+
+def _log_requests() -> None:
+    """One line per request on stderr (method, path, status, latency)."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    log.setLevel(logging.INFO)
