@@ -247,6 +247,11 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    try:
+        import fastapi  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError:
+        raise RatchetError("ratchet serve needs fastapi and uvicorn: pip install 'ratchet[serve]'") from None
     from ratchet.serve.app import ServeConfig, serve
 
     for name in ("workers", "max_texts", "max_chars", "max_batch"):
