@@ -138,17 +138,18 @@ def test_an_embedding_model_exports_its_head_inside_the_graph(tiny_model_dir, tm
     assert_same_predictions(tmp_path / "embedding", export, atol=1e-4)
 
 
-def test_int8_quantization_shrinks_the_graph_and_keeps_it_close(tiny_model_dir, tmp_path) -> None:
-    folder = transformer_folder(tiny_model_dir, tmp_path, "sbert")
-    assert main(["export", str(folder), "--out", str(tmp_path / "fp32")]) == 0
-    assert main(["export", str(folder), "--quantize", "int8", "--out", str(tmp_path / "int8")]) == 0
+def test_int8_quantization_shrinks_the_graph_and_keeps_its_decisions(sbert_run, tmp_path) -> None:
+    run, _ = sbert_run  # a trained tiny model: its margins, not a random head's, decide the agreement
+    assert main(["export", str(run), "--out", str(tmp_path / "fp32")]) == 0
+    assert main(["export", str(run), "--quantize", "int8", "--out", str(tmp_path / "int8")]) == 0
     fp32, int8 = next((tmp_path / "fp32").rglob("*.onnx")), next((tmp_path / "int8").rglob("*.onnx"))
-    assert (
-        int8.name == "model.int8.onnx" and int8.stat().st_size < 0.7 * fp32.stat().st_size
-    )  # tiny: the embeddings dominate
-    close = reader_of(tmp_path / "int8").predict_proba(TEXTS)
-    exact = reader_of(tmp_path / "fp32").predict_proba(TEXTS)
+    # Tiny models: the embedding matrix, which dynamic quantization leaves in fp32, is most of the graph.
+    assert int8.name == "model.int8.onnx" and int8.stat().st_size < 0.7 * fp32.stat().st_size
+    many = [r["review"] for r in synthetic_rows(300, seed=7)]
+    close = reader_of(tmp_path / "int8").predict_proba(many)
+    exact = reader_of(tmp_path / "fp32").predict_proba(many)
     assert np.abs(close - exact).max() < 0.1 and not np.array_equal(close, exact)
+    assert (close.argmax(1) == exact.argmax(1)).mean() >= 0.98
 
 
 def test_export_refuses_what_it_cannot_do_in_one_line(tiny_model_dir, tmp_path, capsys) -> None:
