@@ -54,11 +54,15 @@ def test_the_pace_shortens_only_when_the_steps_left_would_end_past_the_deadline(
     clock = [1000.0]
     monkeypatch.setattr(pacing.time, "time", lambda: clock[0])
     pace = DeadlinePace(deadline=1100.0, start_step=0)
-    clock[0] = 1010.0
-    assert pace.shortened_total(4, 1000) is None  # too few steps to trust the pace
-    assert pace.shortened_total(10, 50) is None  # 1 s a step: 40 steps left end at 1050
-    shorter = pace.shortened_total(10, 200)  # 190 steps left would end at 1200
-    assert shorter == 10 + int(90 * pacing.SAFETY)
+    assert pace.shortened_total(pacing.SKIP_STEPS, 200) is None  # the first steps are not timed
+    clock[0] = 1003.0
+    assert pace.shortened_total(6, 200) is None  # 3 timed steps: too few to trust the pace
+    clock[0] = 1004.0
+    assert pace.shortened_total(12, 200) is None  # 9 timed steps of 197 in 4 of 100 s: under 5% of either
+    clock[0] = 1010.0  # 1 s a step from step 3 on
+    assert pace.shortened_total(13, 60) is None  # 47 steps left end at 1057
+    shorter = pace.shortened_total(13, 200)  # 187 steps left would end at 1197
+    assert shorter == 13 + int(90 * pacing.SAFETY)
     assert DeadlinePace(None, 0).shortened_total(10, 10**6) is None
 
 

@@ -18,24 +18,37 @@ log = logging.getLogger("ratchet")
 
 SAFETY = 0.85
 """Share of the time left that the shortened schedule counts on."""
+SKIP_STEPS = 3
+"""Steps not timed: the first ones carry one-off costs (kernels built for each new batch shape)."""
 MIN_STEPS = 5
-"""Steps observed before the pace is trusted (the first ones carry one-off costs)."""
+MIN_SHARE = 0.05
+"""The pace is trusted after at least MIN_STEPS timed steps that are MIN_SHARE of the schedule or took
+MIN_SHARE of the time to the deadline. On 28,000 tweets a pace trusted after 5 steps cut a 4-epoch plan
+to 2.4 epochs, which then ended 11 minutes before the deadline."""
 
 
 class DeadlinePace:
     def __init__(self, deadline: float | None, start_step: int) -> None:
         self.deadline, self.start_step = deadline, start_step
-        self.started = time.time()
+        self.mark: tuple[int, float] | None = None
+        """(step, time) from which the pace is timed."""
         self.shortened: dict[str, int] | None = None
         """Where and to how many steps the schedule was shortened (None: it was not)."""
 
     def shortened_total(self, step: int, total: int) -> int | None:
         """A smaller total step count that ends before the deadline, or None when ``total`` still does."""
-        done = step - self.start_step
-        if self.deadline is None or done < MIN_STEPS or step >= total:
+        if self.deadline is None or step >= total:
             return None
         now = time.time()
-        pace = (now - self.started) / done
+        if self.mark is None:
+            if step - self.start_step >= SKIP_STEPS:
+                self.mark = (step, now)
+            return None
+        timed, waited = step - self.mark[0], now - self.mark[1]
+        enough = timed >= MIN_SHARE * (total - self.mark[0]) or waited >= MIN_SHARE * (self.deadline - self.mark[1])
+        if timed < MIN_STEPS or not enough:
+            return None
+        pace = (now - self.mark[1]) / timed
         if now + pace * (total - step) <= self.deadline:
             return None
         affordable = int(max(self.deadline - now, 0.0) * SAFETY / pace)
