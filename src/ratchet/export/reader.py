@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import html
 import json
-import math
 import re
 import unicodedata
 from collections import Counter
@@ -129,13 +128,17 @@ _WHITE_SPACES = re.compile(r"\s\s+")
 def _linear(node: dict[str, Any], texts: list[str], pairs: list[str] | None) -> np.ndarray:
     columns = [texts] if pairs is None else [texts, pairs]
     arrays = node["arrays"]
-    features = []
+    coef, intercept, classes = arrays["coef"], arrays["intercept"], arrays["classes"]
+    logits = np.tile(intercept.astype(np.float64), (len(texts), 1))
+    offset = 0  # features are the blocks side by side: column 0's word and char blocks, then column 1's
     for c, (column, blocks) in enumerate(zip(columns, node["blocks"], strict=True)):
         for b, block in enumerate(blocks):
-            features.append(_tfidf(column, block, arrays.get(f"idf.{c}.{b}")))
-    x = np.hstack(features) if features else np.zeros((len(texts), 0))
-    coef, intercept, classes = arrays["coef"], arrays["intercept"], arrays["classes"]
-    logits = x @ coef.T + intercept
+            idf = arrays.get(f"idf.{c}.{b}")
+            for row, text in enumerate(column):
+                index, value = _tfidf(text, block, idf)
+                if len(index):  # sparse: only the row's own terms touch the coefficients
+                    logits[row] += coef[:, offset + index] @ value
+            offset += len(block["index"])
     out = np.zeros((len(texts), node["classes"]), dtype=np.float32)
     if coef.shape[0] == 1:  # scikit-learn keeps one row of coefficients for two classes
         p = 1.0 / (1.0 + np.exp(-logits[:, 0]))
@@ -145,25 +148,26 @@ def _linear(node: dict[str, Any], texts: list[str], pairs: list[str] | None) -> 
     return out
 
 
-def _tfidf(texts: list[str], block: dict[str, Any], idf: np.ndarray | None) -> np.ndarray:
-    """scikit-learn's TfidfVectorizer.transform for the settings ratchet uses (dense: one batch of rows)."""
+def _tfidf(text: str, block: dict[str, Any], idf: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's TfidfVectorizer.transform of one text, as (feature indices, values)."""
     if block.get("stop_words") is not None or block.get("strip_accents") is not None:
         raise NotImplementedError("stop words and accent stripping are not implemented by this reader")
-    index, low_high = block["index"], block["ngram_range"]
-    x = np.zeros((len(texts), len(index)), dtype=np.float64)
-    for row, text in enumerate(texts):
-        text = text.lower() if block["lowercase"] else text
-        counts = Counter(t for t in _analyze(text, block["analyzer"], block["token_pattern"], low_high) if t in index)
-        for term, count in counts.items():
-            tf = 1.0 if block["binary"] else float(count)
-            x[row, index[term]] = 1.0 + math.log(tf) if block["sublinear_tf"] else tf
+    vocabulary = block["index"]
+    text = text.lower() if block["lowercase"] else text
+    grams = _analyze(text, block["analyzer"], block["token_pattern"], block["ngram_range"])
+    counts = Counter(g for g in grams if g in vocabulary)
+    index = np.fromiter((vocabulary[g] for g in counts), dtype=np.int64, count=len(counts))
+    tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
+    if block["binary"]:
+        tf = np.minimum(tf, 1.0)
+    value = 1.0 + np.log(tf) if block["sublinear_tf"] else tf
     if idf is not None:
-        x *= idf
-    if block["norm"] == "l2":
-        x /= np.maximum(np.sqrt((x**2).sum(axis=1, keepdims=True)), 1e-300)
-    elif block["norm"] == "l1":
-        x /= np.maximum(np.abs(x).sum(axis=1, keepdims=True), 1e-300)
-    return x
+        value = value * idf[index]
+    if block["norm"] == "l2" and len(value):
+        value = value / max(float(np.sqrt((value**2).sum())), 1e-300)
+    elif block["norm"] == "l1" and len(value):
+        value = value / max(float(np.abs(value).sum()), 1e-300)
+    return index, value
 
 
 def _analyze(text: str, analyzer: str, token_pattern: str, ngram_range: list[int]) -> list[str]:
