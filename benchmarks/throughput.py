@@ -9,6 +9,12 @@ evaluation included for both. Not a test: it asserts nothing about time.
     python benchmarks/throughput.py                        # CPU: default model, a few hundred rows
     python benchmarks/throughput.py --repeat 20 --epochs 1 # GPU: the drug reviews repeated
     python benchmarks/throughput.py --compile both         # ratchet with and without torch.compile
+    python benchmarks/throughput.py --isolate --precision fp32 --trainer-sampling group_by_length --frozen both
+
+``--frozen`` chooses ratchet's lower-layer freezing: ``default`` (TrainParams: two thirds of a
+6+-layer encoder stay pretrained and their outputs are computed once, training.frozen), ``off``
+(a full fine-tune, like Trainer's) or ``both``. Freezing changes what is learned, so compare
+the macro-F1 columns too, not only tokens/s.
 
 The last line is ``speedup X.XX``: ratchet's real tokens/s divided by Trainer's.
 """
@@ -65,6 +71,12 @@ def parse_args() -> argparse.Namespace:
         "--trainer-sampling", default="random", choices=["random", "group_by_length"],
         help="Trainer's train_sampling_strategy (random = its default)",
     )  # fmt: skip
+    parser.add_argument(
+        "--frozen",
+        default="default",
+        choices=["default", "off", "both"],
+        help="ratchet's frozen lower layers: TrainParams' default, off (full fine-tune), or both",
+    )
     parser.add_argument("--predict", action="store_true", help="also compare inference with transformers.pipeline")
     parser.add_argument("--isolate", action="store_true", help="run each contender in a fresh child process")
     parser.add_argument("--seed", type=int, default=0)
@@ -106,9 +118,13 @@ def reset_memory(device: str) -> None:
         torch.cuda.reset_peak_memory_stats()
 
 
-def run_ratchet(args, names, device, train, train_labels, valid, valid_labels, compile_: bool, precision: str) -> dict:
+def run_ratchet(
+    args, names, device, train, train_labels, valid, valid_labels, compile_: bool, precision: str, frozen: str
+) -> dict:
     model, tokenizer = fresh_model(args, names, device)
+    layers = {"off": {"frozen_layers": 0}, "default": {}}[frozen]
     params = TrainParams(
+        **layers,
         epochs=args.epochs, learning_rate=args.lr, batch_size=args.batch_size,
         max_tokens=args.batch_size * args.max_length,  # the batch-size cap binds: same effective batch as Trainer
         max_length=args.max_length, warmup_share=args.warmup_share, weight_decay=args.weight_decay,
@@ -125,7 +141,8 @@ def run_ratchet(args, names, device, train, train_labels, valid, valid_labels, c
     accuracy, macro_f1 = scores(result.valid_probs, valid_labels)
     real = result.telemetry["real_tokens"]
     return {
-        "name": "ratchet" + (" +compile" if compile_ else "") + f" {result.telemetry['precision']}",
+        "name": "ratchet" + (" +compile" if compile_ else "") + f" {result.telemetry['precision']}"
+        + (" full" if frozen == "off" else f" frozen{result.telemetry.get('frozen_layers', '')}"),
         "seconds": seconds, "cpu_seconds": cpu_seconds, "tokens_per_s": real / seconds,
         "samples_per_s": len(train) * args.epochs / seconds,
         "loop_tokens_per_s": result.telemetry["tokens_per_s"], "padding_waste": result.telemetry["padding_waste"],
@@ -218,11 +235,11 @@ def prepare(args: argparse.Namespace):
 
 
 def run_contender(args: argparse.Namespace, device: str, spec: tuple) -> dict:
-    """One training run; ``spec`` = ("ratchet", compile, precision) or ("trainer",)."""
+    """One training run; ``spec`` = ("ratchet", compile, precision, frozen) or ("trainer",)."""
     names, train, train_labels, valid, valid_labels, _ = prepare(args)
     if spec[0] == "trainer":
         return run_trainer(args, names, device, train, train_labels, valid, valid_labels)
-    return run_ratchet(args, names, device, train, train_labels, valid, valid_labels, spec[1], spec[2])
+    return run_ratchet(args, names, device, train, train_labels, valid, valid_labels, *spec[1:])
 
 
 def main() -> None:
@@ -238,7 +255,8 @@ def main() -> None:
     if args.precision is None:
         args.precision = "both" if device == "cpu" and cpu_has_native_bf16() else "auto"
     precisions = ["fp32", "bf16"] if args.precision == "both" else [args.precision]
-    specs = [("ratchet", c, p) for c in compiles for p in precisions] + [("trainer",)]
+    freezing = ["off", "default"] if args.frozen == "both" else [args.frozen]
+    specs = [("ratchet", c, p, f) for c in compiles for p in precisions for f in freezing] + [("trainer",)]
     if args.isolate:  # a fresh process per run: clean peak-memory figures, no order effects
         import multiprocessing
 

@@ -1,0 +1,199 @@
+"""Inference speed and accuracy of a run's shipped model: ratchet (PyTorch) against its ONNX exports.
+
+For the same model and the run's sealed test rows (RUN/data/test.parquet), on the same CPU
+threads: latency at batch 1 (p50, p95 over ``--latency-rows`` texts), throughput at batch 64
+(texts/s over ``--rows`` texts), size on disk, test macro-F1 and the share of test predictions
+that agree with PyTorch's. Peers: ``ratchet.load`` (PyTorch, fp32) and the export read with
+``ratchet_onnx.py`` (onnxruntime, fp32 and dynamic int8).
+
+    python benchmarks/inference.py RUN [--rows 1000] [--latency-rows 200] [--threads 2] [--serve]
+
+``--serve`` also starts ``ratchet serve`` (PyTorch, then the ONNX export) and sends ``--rows``
+texts from 8 concurrent clients, one text per request: texts/s against ``ratchet.load``'s batch
+throughput.
+
+Prints a table and a JSON line. Not a test: it asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import f1_score
+
+import ratchet
+from ratchet.cli import main as cli
+
+
+def folder_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file() and not p.name.endswith((".py", ".md")))
+
+
+def timed(predict, texts: list[str], batch: int) -> list[float]:
+    """Seconds per call of ``predict`` on consecutive batches of ``texts``."""
+    predict(texts[:batch])  # warm: first-call costs (kernels, allocations) are not inference speed
+    out = []
+    for start in range(0, len(texts), batch):
+        began = time.perf_counter()
+        predict(texts[start : start + batch])
+        out.append(time.perf_counter() - began)
+    return out
+
+
+def measure(name: str, predict_proba, size: int, texts: list[str], truth: np.ndarray, args) -> dict:
+    latency = np.array(timed(predict_proba, texts[: args.latency_rows], 1)) * 1000
+    batches = timed(predict_proba, texts[: args.rows], 64)
+    probs = np.concatenate([predict_proba(texts[s : s + 256]) for s in range(0, len(texts), 256)])
+    return {
+        "model": name, "p50_ms": float(np.percentile(latency, 50)), "p95_ms": float(np.percentile(latency, 95)),
+        "texts_per_s": min(args.rows, len(texts)) / sum(batches), "mb": size / 1e6,
+        "macro_f1": float(f1_score(truth, probs.argmax(1), average="macro")), "pred": probs.argmax(1),
+    }  # fmt: skip
+
+
+def reader(folder: Path, threads: int):
+    spec = importlib.util.spec_from_file_location(f"reader_{folder.name}", folder / "ratchet_onnx.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.ExportedModel(folder, threads=threads)
+
+
+def serve_rate(source: Path, texts: list[str], clients: int = 8) -> float:
+    """Texts/s answered by ``ratchet serve source`` to ``clients`` threads sending one text per request."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import urllib.request
+    from concurrent.futures import ThreadPoolExecutor
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "ratchet.cli", "serve", str(source), "--port", str(port)],
+                              stderr=subprocess.DEVNULL, env={**os.environ})  # fmt: skip
+
+    def post(text: str) -> None:
+        body = json.dumps({"texts": [text]}).encode()
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/predict", data=body,
+                                         headers={"Content-Type": "application/json"})  # fmt: skip
+        with urllib.request.urlopen(request, timeout=120) as response:
+            response.read()
+
+    try:
+        for _ in range(600):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2).read()
+                break
+            except OSError:
+                time.sleep(0.2)
+        with ThreadPoolExecutor(clients) as pool:
+            list(pool.map(post, texts[: clients * 4]))  # warm
+            began = time.perf_counter()
+            list(pool.map(post, texts))
+            return len(texts) / (time.perf_counter() - began)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def pipeline_peer(model_dir: Path, labels: list):
+    """``transformers.pipeline`` on the same shipped transformer (the mean-pooling head through
+    "feature-extraction" plus the head's weights; a Hugging Face head through "text-classification");
+    None for other kinds of model."""
+    from transformers import pipeline
+
+    from ratchet.models.decision import softmax
+
+    meta = json.loads((model_dir / "ratchet.json").read_text())
+    if meta.get("kind") != "transformer":
+        return None
+    max_length = int(meta.get("max_length", 256))
+    if meta.get("head") == "mean":
+        from safetensors.numpy import load_file
+
+        from ratchet.models.folder_layout import encoder_dir, head_file
+
+        extractor = pipeline("feature-extraction", model=str(encoder_dir(model_dir)), device="cpu")
+        path, prefix = head_file(model_dir)
+        weights = load_file(str(path))
+        w, b = weights[f"{prefix}weight"], weights[f"{prefix}bias"]
+
+        def predict(texts: list[str]) -> np.ndarray:
+            states = extractor(list(texts), batch_size=64, truncation=True, max_length=max_length)
+            pooled = np.stack([np.asarray(s[0], dtype=np.float32).mean(axis=0) for s in states])
+            return softmax(pooled @ w.T + b)
+
+        return predict
+    classifier = pipeline("text-classification", model=str(model_dir), top_k=None, device="cpu")
+    names = [str(label) for label in labels]
+
+    def predict(texts: list[str]) -> np.ndarray:
+        out = classifier(list(texts), batch_size=64, truncation=True, max_length=max_length)
+        return np.array([[{d["label"]: d["score"] for d in row}.get(n, 0.0) for n in names] for row in out])
+
+    return predict
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run", type=Path)
+    parser.add_argument("--rows", type=int, default=1000, help="texts for the batch-64 throughput")
+    parser.add_argument("--latency-rows", type=int, default=200, help="texts for the batch-1 latency")
+    parser.add_argument("--threads", type=int, default=2, help="CPU threads for PyTorch and onnxruntime alike")
+    parser.add_argument("--serve", action="store_true", help="also measure ratchet serve under 8 concurrent clients")
+    args = parser.parse_args()
+
+    import torch
+
+    torch.set_num_threads(args.threads)
+    test = pd.read_parquet(args.run / "data" / "test.parquet")
+    labels = json.loads((args.run / "model" / "labels.json").read_text())["labels"]
+    index = {str(label): i for i, label in enumerate(labels)}
+    texts = test["text"].astype(str).tolist()
+    truth = np.array([index[str(v)] for v in test["label"]])
+
+    rows = []
+    torch_model = ratchet.load(args.run, device="cpu")
+    # Undecided probabilities for everyone (argmax): the comparison is of the models, not the class biases.
+    rows.append(measure("ratchet (PyTorch fp32)", torch_model.predict_proba, folder_bytes(args.run / "model"),
+                        texts, truth, args))  # fmt: skip
+    peer = pipeline_peer(args.run / "model", labels)
+    if peer is not None:
+        rows.append(measure("transformers.pipeline (fp32)", peer, folder_bytes(args.run / "model"), texts, truth, args))
+    with tempfile.TemporaryDirectory() as work:
+        for quantize in ("none", "int8"):
+            out = Path(work) / quantize
+            began = time.time()
+            assert cli(["export", str(args.run), "--out", str(out), "--quantize", quantize]) == 0
+            exported = reader(out, args.threads)
+            rows.append(measure(f"ONNX {'fp32' if quantize == 'none' else 'int8'} (export {time.time() - began:.0f} s)",
+                                exported.predict_proba, folder_bytes(out), texts, truth, args))  # fmt: skip
+            if args.serve and quantize == "none":
+                served = serve_rate(out, texts[: args.rows])
+        served_torch = serve_rate(args.run, texts[: args.rows]) if args.serve else None
+    base = rows[0]
+    print(f"{'model':34} {'p50 ms':>7} {'p95 ms':>7} {'texts/s':>8} {'x':>5} {'MB':>7} {'macro-F1':>9} {'agree':>6}")
+    for row in rows:
+        agree = float((row["pred"] == base["pred"]).mean())
+        row["agree"], row["speedup"] = agree, row["texts_per_s"] / base["texts_per_s"]
+        print(f"{row['model']:34} {row['p50_ms']:7.1f} {row['p95_ms']:7.1f} {row['texts_per_s']:8.1f} "
+              f"{row['speedup']:5.2f} {row['mb']:7.1f} {row['macro_f1']:9.4f} {agree:6.3f}")  # fmt: skip
+    if args.serve:
+        print(f"ratchet serve, 8 clients x 1 text: PyTorch {served_torch:.1f} texts/s "
+              f"({served_torch / base['texts_per_s']:.2f}x ratchet.load batch 64), ONNX fp32 {served:.1f} texts/s "
+              f"({served / rows[-2]['texts_per_s']:.2f}x its batch 64)")  # fmt: skip
+    print(json.dumps({"run": str(args.run), "threads": args.threads, "test_rows": len(texts),
+                      "serve_texts_per_s": {"pytorch": served_torch, "onnx": served} if args.serve else None,
+                      "rows": [{k: v for k, v in r.items() if k != "pred"} for r in rows]}))  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
