@@ -157,5 +157,5 @@ def test_a_port_in_use_or_a_missing_run_is_one_line_and_exit_2(sbert_run, tmp_pa
         port = busy.getsockname()[1]
         assert main(["serve", str(run), "--port", str(port)]) == 2
     assert "cannot listen on 127.0.0.1:" in capsys.readouterr().err
-    assert main(["serve", str(tmp_path / "nowhere")]) == 2
+    assert main(["serve", str(tmp_path / "nowhere"), "--port", str(free_port())]) == 2
     assert "run folder not found" in capsys.readouterr().err
