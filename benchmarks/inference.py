@@ -18,7 +18,6 @@ Prints a table and a JSON line. Not a test: it asserts nothing.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import tempfile
 import time
@@ -30,6 +29,7 @@ from sklearn.metrics import f1_score
 
 import ratchet
 from ratchet.cli import main as cli
+from ratchet.export import open_export
 
 
 def folder_bytes(path: Path) -> int:
@@ -56,13 +56,6 @@ def measure(name: str, predict_proba, size: int, texts: list[str], truth: np.nda
         "texts_per_s": min(args.rows, len(texts)) / sum(batches), "mb": size / 1e6,
         "macro_f1": float(f1_score(truth, probs.argmax(1), average="macro")), "pred": probs.argmax(1),
     }  # fmt: skip
-
-
-def reader(folder: Path, threads: int):
-    spec = importlib.util.spec_from_file_location(f"reader_{folder.name}", folder / "ratchet_onnx.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.ExportedModel(folder, threads=threads)
 
 
 def serve_rate(source: Path, texts: list[str], clients: int = 8) -> float:
@@ -173,7 +166,7 @@ def main() -> None:
             out = Path(work) / quantize
             began = time.time()
             assert cli(["export", str(args.run), "--out", str(out), "--quantize", quantize]) == 0
-            exported = reader(out, args.threads)
+            exported = open_export(out, args.threads)
             rows.append(measure(f"ONNX {'fp32' if quantize == 'none' else 'int8'} (export {time.time() - began:.0f} s)",
                                 exported.predict_proba, folder_bytes(out), texts, truth, args))  # fmt: skip
             if args.serve and quantize == "none":

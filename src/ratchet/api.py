@@ -59,7 +59,11 @@ class Predictor:
     def predict(self, texts: Iterable[Any], pairs: Iterable[Any] | None = None) -> np.ndarray:
         """The predicted label of each text (the model's decision: class biases applied where it has them)."""
         probs = self.predict_proba(texts, pairs)
-        return self.classes_[self._predictor.predict_ids(probs)] if len(probs) else self.classes_[:0]
+        return self.classes_[self.decide_ids(probs)] if len(probs) else self.classes_[:0]
+
+    def decide_ids(self, probs: np.ndarray) -> np.ndarray:
+        """Class indices (into ``classes_``) decided from probabilities ``predict_proba`` returned."""
+        return self._predictor.predict_ids(probs)
 
 
 def load(run_or_model: str | Path, device: str = "auto") -> Predictor:

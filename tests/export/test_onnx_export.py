@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import subprocess
@@ -16,20 +15,13 @@ from ratchet_testing import synthetic_rows
 
 import ratchet
 from ratchet.cli import main
+from ratchet.export import open_export
 from ratchet.models.decision import Decision
 
 LABELS = ["negative", "neutral", "positive"]
 ROWS = synthetic_rows(40, seed=5)
 # Entities, doubled spaces and wrapping quotes: the reader repairs texts as ratchet does.
 TEXTS = [r["review"] for r in ROWS[:20]] + ['"it &amp; its   side effects"', "  caf\u00e9 \t works ", ""]
-
-
-def reader_of(folder: Path):
-    """The export's own ratchet_onnx.py, imported from the folder (as a user without ratchet would)."""
-    spec = importlib.util.spec_from_file_location(f"reader_{abs(hash(folder))}", folder / "ratchet_onnx.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.ExportedModel(folder)
 
 
 def transformer_folder(tiny_model_dir, root: Path, family: str, *, text_pair: bool = False) -> Path:
@@ -60,7 +52,7 @@ def linear_folder(root: Path) -> Path:
 
 def assert_same_predictions(folder: Path, export: Path, pairs: list[str] | None = None, atol: float = 1e-5) -> None:
     expected = ratchet.load(folder)
-    exported = reader_of(export)
+    exported = open_export(export)
     np.testing.assert_allclose(exported.predict_proba(TEXTS, pairs), expected.predict_proba(TEXTS, pairs), atol=atol)
     assert exported.predict(TEXTS, pairs) == list(expected.predict(TEXTS, pairs))
     assert exported.labels == LABELS
@@ -146,8 +138,8 @@ def test_int8_quantization_shrinks_the_graph_and_keeps_its_decisions(sbert_run, 
     # Tiny models: the embedding matrix, which dynamic quantization leaves in fp32, is most of the graph.
     assert int8.name == "model.int8.onnx" and int8.stat().st_size < 0.7 * fp32.stat().st_size
     many = [r["review"] for r in synthetic_rows(300, seed=7)]
-    close = reader_of(tmp_path / "int8").predict_proba(many)
-    exact = reader_of(tmp_path / "fp32").predict_proba(many)
+    close = open_export(tmp_path / "int8").predict_proba(many)
+    exact = open_export(tmp_path / "fp32").predict_proba(many)
     assert np.abs(close - exact).max() < 0.1 and not np.array_equal(close, exact)
     assert (close.argmax(1) == exact.argmax(1)).mean() >= 0.98
 

@@ -10,7 +10,6 @@ texts per request and characters per text answer 413 and 422 with a message nami
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import os
@@ -23,6 +22,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from ratchet.errors import RatchetError
+from ratchet.fsutil import hash_path
 
 log = logging.getLogger("ratchet.serve")
 CONFIG_ENV = "RATCHET_SERVE_CONFIG"
@@ -63,10 +63,13 @@ class _Model:
         source = Path(config.source)
         if (source / "export.json").is_file():
             self.backend, self.model_dir = "onnxruntime", source
-            reader = _import_reader(source / "ratchet_onnx.py")
-            exported = reader.ExportedModel(source)
+            from ratchet.export import open_export
+            from ratchet.models.decision import Decision
+
+            exported = open_export(source)
             self.labels, self.text_pair = list(exported.labels), exported.text_pair
-            self.predict_proba, self._decide = exported.predict_proba, _decide_from(exported.root["decision"])
+            bias = exported.root["decision"].get("bias")
+            self.predict_proba, self._decide = exported.predict_proba, Decision(bias=bias and tuple(bias)).decide
             spec = json.loads((source / "export.json").read_text(encoding="utf-8"))
             run = Path(spec["source"]["model_dir"]).parent
         else:
@@ -75,9 +78,9 @@ class _Model:
             model = ratchet.load(source, device=config.device)
             self.backend, self.model_dir = "pytorch", model.model_dir
             self.labels, self.text_pair = list(model.classes_), model.text_pair
-            self.predict_proba, self._decide = model.predict_proba, model._predictor.predict_ids
+            self.predict_proba, self._decide = model.predict_proba, model.decide_ids
             run = model.model_dir.parent
-        self.hash = _folder_hash(self.model_dir)
+        self.hash = hash_path(self.model_dir)[:16]
         self.run = run if (run / "ledger.json").is_file() else None
 
     def decide(self, probs: np.ndarray) -> list:
@@ -94,36 +97,6 @@ class _Model:
                 for entry in _read_list(self.run / "ledger.json")
             ]
         return facts
-
-
-def _decide_from(decision: dict[str, Any]):
-    bias = decision.get("bias")
-
-    def decide(probs: np.ndarray) -> np.ndarray:
-        scores = np.log(np.clip(probs, 1e-12, None)) + (0.0 if bias is None else np.asarray(bias))
-        return scores.argmax(axis=1)
-
-    return decide
-
-
-def _import_reader(path: Path):
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("ratchet_onnx_served", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def _folder_hash(folder: Path) -> str:
-    """sha256 over the folder's files (names and contents): the same model answers with the same hash."""
-    digest = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        digest.update(str(path.relative_to(folder)).encode())
-        with path.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()[:16]
 
 
 def _read(path: Path) -> dict[str, Any]:
