@@ -65,6 +65,21 @@ class Predictor:
         """Class indices (into ``classes_``) decided from probabilities ``predict_proba`` returned."""
         return self._predictor.predict_ids(probs)
 
+    def explain(
+        self, texts: Iterable[Any], method: str = "ig", target: Any = "predicted", top: int = 5, steps: int = 32
+    ) -> list[dict[str, Any]]:
+        """Per text: ``words``, their ``scores`` toward ``target`` (the predicted label unless a label is given),
+        the predicted ``label`` and its ``probability``, ``top_words`` and how the scores add up (``space``,
+        ``value``, ``baseline_value``). ``method``: "ig" (Integrated Gradients; the TF-IDF model's exact
+        contributions) or "occlusion" (each word deleted). See ``ratchet.explain``."""
+        from ratchet.data.clean import normalize_texts
+        from ratchet.explain.explainer import Explainer
+
+        if getattr(self, "_explainer", None) is None:
+            self._explainer = Explainer(self._predictor)  # keeps the differentiable modules between calls
+        cleaned = normalize_texts(_text_list(texts, "texts"), self._clean)
+        return [e.to_dict(top) for e in self._explainer.explain(cleaned, method, target, steps)]
+
 
 def load(run_or_model: str | Path, device: str = "auto") -> Predictor:
     """The model a run shipped (``RUN`` or ``RUN/model``), ready to predict."""

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
+from ratchet.cli_explain import EXPLAIN_COMMANDS, add_explain_commands
 from ratchet.cli_ship import SHIP_COMMANDS, add_ship_commands
 from ratchet.config import PRESETS, RunConfig, apply_overrides
 from ratchet.errors import RatchetError
@@ -112,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--quiet", action="store_true", help="no progress bar")
 
     add_ship_commands(sub)
+    add_explain_commands(sub, predict)
     report = sub.add_parser("report", help="(re)build RUN/report.html")
     report.add_argument("run", help="run folder")
 
@@ -207,6 +209,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         text_pair_col=args.text_pair_col,
         device=args.device,
         show_progress=not args.quiet,
+        explain_top=args.top if args.explain else 0,
     )
     return 0
 
@@ -248,6 +251,7 @@ COMMANDS = {
     "inspect": cmd_inspect,
     "predict": cmd_predict,
     **SHIP_COMMANDS,
+    **EXPLAIN_COMMANDS,
     "report": cmd_report,
     "compare": cmd_compare,
     "worker": cmd_worker,

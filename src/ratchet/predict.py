@@ -16,6 +16,8 @@ from ratchet.fsutil import check_writable_folder
 
 PREDICTED = "predicted_label"
 PROB_PREFIX = "prob_"
+TOP_WORDS = "top_words"
+"""With --explain: the K words that most raised the predicted label's score (IG), joined by "; "."""
 
 
 def model_dir_of(run_or_model: str | Path) -> Path:
@@ -40,6 +42,7 @@ def predict_file(
     text_pair_col: str | None = None,
     device: str = "auto",
     show_progress: bool = True,
+    explain_top: int = 0,
 ) -> Path:
     from ratchet.config import CleanParams, DataParams
     from ratchet.data.clean import normalize_text
@@ -57,6 +60,8 @@ def predict_file(
     if predictor.meta.get("text_pair") and columns.text_pair is None:
         raise RatchetError("this model reads text pairs: pass --text-pair-col with the second text column")
     check_no_collision(frame, predictor.labels)
+    if explain_top and TOP_WORDS in frame.columns:
+        raise RatchetError(f"the input already has a column named {TOP_WORDS!r}, which --explain writes: rename it")
     check_writable_folder(out.parent, "--out location")
     clean = CleanParams(**predictor.meta["clean"]) if "clean" in predictor.meta else CleanParams()
     texts = [normalize_text(value, clean) for value in frame[columns.text].tolist()]
@@ -65,7 +70,14 @@ def predict_file(
         pairs = [normalize_text(value, clean) for value in frame[columns.text_pair].tolist()]
     with Progress(enabled=show_progress) as progress, progress.bar("predict", total=len(texts)) as bar:
         probs = predictor.predict_probs(texts, pairs, on_rows=bar.advance)
-    write_table(out, prediction_frame(frame, predictor.labels, probs, predictor.predict_ids(probs)))
+    table = prediction_frame(frame, predictor.labels, probs, predictor.predict_ids(probs))
+    if explain_top > 0:
+        from ratchet.explain.explainer import Explainer
+
+        with Progress(enabled=show_progress) as progress, progress.bar("explain", total=len(texts)) as bar:
+            explained = Explainer(predictor).explain(texts, on_row=bar.advance)
+        table[TOP_WORDS] = ["; ".join(word for word, _ in e.top(explain_top)) for e in explained]
+    write_table(out, table)
     return out
 
 

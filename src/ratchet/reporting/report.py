@@ -21,6 +21,7 @@ from ratchet.reporting.assets import CSS, JS
 from ratchet.reporting.data_section import data_section
 from ratchet.reporting.decision_section import decision_section
 from ratchet.reporting.errors_section import errors_section, steps_section
+from ratchet.reporting.explain_section import explain_section
 from ratchet.reporting.html import Safe, interval, join, num, tag
 from ratchet.reporting.ledger_section import ledger_section
 from ratchet.reporting.rundata import RunFiles, load_run
@@ -38,6 +39,7 @@ TOC = (
     ("decisions", "Calibration"),
     ("data", "Data"),
     ("errors", "Error analysis"),
+    ("why", "Why the model decides"),
     ("steps", "Step details"),
 )
 
@@ -61,6 +63,7 @@ def render(run: RunFiles) -> str:
         "decisions": decision_section(run),
         "data": data_section(run),
         "errors": errors_section(run),
+        "why": explain_section(run),
         "steps": steps_section(run),
     }
     present = [(anchor, title) for anchor, title in TOC if sections[anchor] is not None]

@@ -1,0 +1,145 @@
+"""Explain a loaded model's predictions: word scores toward a class, by IG (exact for the linear model) or occlusion.
+
+What each model kind gets (``method="ig"``):
+
+- a fine-tune or the embedding kind: Integrated Gradients (gradients.py), in probability space;
+- the TF-IDF linear model: its exact contributions (linear.py), in logit space (score = intercept
+  + the word contributions);
+- an ensemble (p = sum_i w_i p_i): each member in probability space, weighted by w_i and added.
+  Exact: the weighting (the ensemble is linear in its members' probabilities), so the scores add up
+  to p(text) - sum_i w_i p_i(member's baseline), up to each member's IG error. Approximate: a
+  linear member's probability-space scores, which are its exact logit contributions rescaled by
+  (p(text) - p(empty text)) / (z(text) - z(empty text)): the softmax has no exact split by word,
+  the rescaling keeps each word's share of the logit and makes the member's scores add up.
+
+``method="occlusion"`` deletes one word at a time and scores the drop in the target's
+(calibrated) probability, for every kind alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ratchet.errors import RatchetError
+from ratchet.explain.gradients import DEFAULT_STEPS, integrated_gradients
+from ratchet.explain.linear import linear_contributions
+from ratchet.explain.result import IG, METHODS, OCCLUSION, Explanation
+from ratchet.explain.words import without_words, word_spans
+
+PREDICTED = "predicted"
+
+
+@dataclass
+class _Scores:
+    scores: np.ndarray
+    value: float
+    baseline_value: float
+    space: str
+    truncated_words: int = 0
+
+
+class Explainer:
+    """Word attributions for one loaded predictor (``load_predictor``'s DecidedPredictor)."""
+
+    def __init__(self, predictor: Any) -> None:
+        self.predictor = predictor
+        self.labels = list(predictor.labels)
+        self._modules: dict[int, Any] = {}  # id(predictor) -> its TorchClassifier, built once
+
+    def target_id(self, target: Any, predicted: int) -> int:
+        if target is None or target == PREDICTED:
+            return predicted
+        for index, label in enumerate(self.labels):
+            if str(label) == str(target):
+                return index
+        names = ", ".join(str(label) for label in self.labels)
+        raise RatchetError(f"--target {target!r} is not a label of this model: use predicted or one of {names}")
+
+    def explain(
+        self,
+        texts: list[str],
+        method: str = IG,
+        target: Any = PREDICTED,
+        steps: int = DEFAULT_STEPS,
+        on_row: Callable[[int], None] | None = None,
+    ) -> list[Explanation]:
+        """One Explanation per text (already cleaned as the model reads it)."""
+        if method not in METHODS:
+            raise RatchetError(f"unknown explanation method {method!r}: use {' or '.join(METHODS)}")
+        if self.predictor.meta.get("text_pair"):
+            raise RatchetError("explain does not support text-pair models yet: explain a model trained on one text")
+        if target not in (None, PREDICTED):
+            self.target_id(target, 0)  # a bad label fails before any work
+        probs = self.predictor.predict_probs(list(texts)) if texts else np.zeros((0, len(self.labels)))
+        decided = self.predictor.predict_ids(probs) if len(probs) else []
+        out = []
+        for index, text in enumerate(texts):
+            predicted = int(decided[index])
+            goal = self.target_id(target, predicted)
+            if method == OCCLUSION:
+                found = self._occlusion(text, goal, float(probs[index, goal]))
+            else:
+                found = self._attribute(self.predictor, text, goal, steps, top=True)
+            spans = word_spans(text)
+            explanation = Explanation(
+                text=text, words=[text[s:e] for s, e in spans], spans=spans, scores=[float(v) for v in found.scores],
+                label=self.labels[predicted], label_id=predicted, probability=float(probs[index, predicted]),
+                target=self.labels[goal], target_probability=float(probs[index, goal]), method=method,
+                space=found.space, value=found.value, baseline_value=found.baseline_value,
+                truncated_words=found.truncated_words,
+            )  # fmt: skip
+            out.append(explanation)
+            if on_row is not None:
+                on_row(1)
+        return out
+
+    def _occlusion(self, text: str, target: int, full: float) -> _Scores:
+        spans = word_spans(text)
+        variants = [without_words(text, spans, {i}) for i in range(len(spans))]
+        probs = self.predictor.predict_probs(variants)[:, target] if variants else np.zeros(0)
+        return _Scores(full - np.asarray(probs, dtype=np.float64), full, full, "drop")
+
+    def _attribute(self, predictor: Any, text: str, target: int, steps: int, top: bool = False) -> _Scores:
+        """Scores of ``predictor`` (a DecidedPredictor: its temperature applies); ``top``: the model asked
+        for, whose linear kind stays in logit space; members are put in probability space."""
+        from ratchet.models.ensemble import EnsemblePredictor
+        from ratchet.models.linear_folder import LinearPredictor
+
+        base = predictor.base
+        temperature = float(predictor.decision.temperature)
+        if isinstance(base, EnsemblePredictor):
+            weights = base.meta.get("weights") or [1.0 / len(base.members)] * len(base.members)
+            parts = [self._attribute(member, text, target, steps) for member in base.members]
+            total = sum(w * p.scores for w, p in zip(weights, parts, strict=True))
+            return _Scores(
+                np.asarray(total, dtype=np.float64), sum(w * p.value for w, p in zip(weights, parts, strict=True)),
+                sum(w * p.baseline_value for w, p in zip(weights, parts, strict=True)), "probability",
+                max(p.truncated_words for p in parts),
+            )  # fmt: skip
+        if isinstance(base, LinearPredictor):
+            found = linear_contributions(base.model, text, target)
+            logit = _Scores(found.scores + found.unassigned / max(len(found.scores), 1), found.score,
+                            found.intercept, "logit")  # fmt: skip
+            return logit if top else _to_probability(predictor, text, target, logit)
+        key = id(base)
+        if key not in self._modules:
+            from ratchet.explain.torch_models import torch_classifier
+
+            self._modules[key] = torch_classifier(base, temperature)
+        module = self._modules[key]
+        if module is None:
+            raise RatchetError(f"explain cannot read a model of kind {base.meta.get('kind')!r}: upgrade ratchet")
+        found = integrated_gradients(module, text, target, steps)
+        return _Scores(found.scores, found.value, found.baseline_value, "probability", found.truncated_words)
+
+
+def _to_probability(predictor: Any, text: str, target: int, logit: _Scores) -> _Scores:
+    """A linear member's exact logit contributions rescaled to its probability change (see the module docstring)."""
+    p_text, p_empty = (float(v) for v in predictor.predict_probs([text, ""])[:, target])
+    moved = logit.value - logit.baseline_value
+    scale = (p_text - p_empty) / moved if abs(moved) > 1e-12 else 0.0
+    return _Scores(logit.scores * scale, p_text, p_empty, "probability")

@@ -1,0 +1,183 @@
+"""Report section "Why the model decides": highlighted validation texts, per-class words, leakage warnings,
+and how faithful the attributions are.
+
+It explains the shipped model (RUN/model) on validation rows (data/valid.parquet): the most
+confident mistakes first, then a seeded sample, at most MAX_ROWS and within ROW_SECONDS, with
+REPORT_STEPS IG steps (cheap: the CLI uses 32). A run without a model or validation rows has no
+section; a model that cannot be explained gets the section with the reason, never a failed report.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ratchet.reporting.html import Safe, note, num, section, table, tag
+from ratchet.reporting.rundata import RunFiles
+
+log = logging.getLogger("ratchet")
+
+MAX_ROWS = 200
+REPORT_STEPS = 8
+ROW_SECONDS = 60.0
+"""Time for explaining rows; faithfulness gets FAITHFUL_SECONDS more (the report step runs in every run)."""
+FAITHFUL_ROWS = 40
+FAITHFUL_SECONDS = 30.0
+SHOWN = 5
+TITLE = "Why the model decides"
+
+
+def explain_section(run: RunFiles) -> Safe | None:
+    model_dir, valid_path = run.run_dir / "model", run.run_dir / "data" / "valid.parquet"
+    if not (model_dir / "ratchet.json").is_file() or not valid_path.is_file():
+        return None
+    try:
+        return _build(run, model_dir, pd.read_parquet(valid_path))
+    except Exception as exc:  # the report must never fail because a model cannot be explained
+        from ratchet.models.load import one_line
+
+        log.warning("report: no explanations (%s)", one_line(exc))
+        return section("why", TITLE, note(f"No explanations for this run: {one_line(exc)}"))
+
+
+def _build(run: RunFiles, model_dir, valid: pd.DataFrame) -> Safe:
+    from ratchet.config import CleanParams
+    from ratchet.data.clean import normalize_text
+    from ratchet.explain.explainer import Explainer
+    from ratchet.predictor import load_predictor
+
+    predictor = load_predictor(model_dir, device="cpu")
+    if predictor.meta.get("text_pair"):
+        return section("why", TITLE, note("This model reads text pairs, which explain does not support yet."))
+    clean = CleanParams(**predictor.meta["clean"]) if "clean" in predictor.meta else CleanParams()
+    labels = [str(label) for label in predictor.labels]
+    texts = [normalize_text(t, clean) for t in valid["text"].tolist()]
+    truth = valid["label_id"].to_numpy(np.int64)
+    probs = predictor.predict_probs(texts)
+    decided = np.asarray(predictor.predict_ids(probs))
+    order = _row_order(truth, decided, probs.max(axis=1))
+    explainer = Explainer(predictor)
+    explained, rows, started = [], [], time.time()
+    for row in order[:MAX_ROWS]:
+        if time.time() - started > ROW_SECONDS and len(explained) >= SHOWN:
+            break
+        explained.extend(explainer.explain([texts[row]], steps=REPORT_STEPS))
+        rows.append(row)
+    seconds = time.time() - started
+    parts: list[Any] = [
+        note(
+            f"The shipped model's word attributions ({_method_words(explained)}) on {len(explained)} of "
+            f"{len(texts)} validation rows in {seconds:.0f} s. Green words raise the predicted label's "
+            "score, red ones lower it; hover a word for its score. "
+            + ("The shipped model was refit on these rows. " if _refit(run) else "")
+        )
+    ]
+    parts += _examples(explained, [int(truth[r]) for r in rows], labels)
+    parts += _global_view(explained, labels)
+    parts += _leakage(run, explained, labels)
+    parts += _faithfulness(explainer, explained)
+    return section("why", TITLE, *parts)
+
+
+def _row_order(truth: np.ndarray, decided: np.ndarray, confidence: np.ndarray) -> list[int]:
+    """The most confident mistakes, then every other row in a seeded random order."""
+    wrong = [int(i) for i in np.argsort(-confidence) if truth[i] != decided[i]]
+    rest = [int(i) for i in np.random.default_rng(0).permutation(len(truth)) if int(i) not in set(wrong[:SHOWN])]
+    return wrong[:SHOWN] + rest
+
+
+def _method_words(explained: list) -> str:
+    spaces = {e.space for e in explained}
+    if spaces == {"logit"}:
+        return "exact contributions of the TF-IDF model to the class score"
+    return f"Integrated Gradients, {REPORT_STEPS} steps, on the probability"
+
+
+def _refit(run: RunFiles) -> bool:
+    return any("refit" in str(entry.get("shipped", "")).lower() for entry in run.ledger)
+
+
+def _examples(explained: list, truth: list[int], labels: list[str]) -> list[Any]:
+    from ratchet.explain.html_page import highlighted
+
+    def rows_of(pairs: list) -> Safe:
+        body = [[labels[t], str(e.label), num(e.probability, 3), highlighted(e)] for e, t in pairs]
+        return table(["label", "predicted", "probability", "text"], body, numeric=[2], class_="texts")
+
+    wrong = [(e, t) for e, t in zip(explained, truth, strict=True) if e.label_id != t][:SHOWN]
+    right = [(e, t) for e, t in zip(explained, truth, strict=True) if e.label_id == t][:SHOWN]
+    out: list[Any] = []
+    if wrong:
+        out += [tag("h3", "Most confident mistakes"), rows_of(wrong)]
+    if right:
+        out += [tag("h3", "A sample of correct predictions"), rows_of(right)]
+    return out
+
+
+def _global_view(explained: list, labels: list[str]) -> list[Any]:
+    from ratchet.explain.global_view import class_words
+
+    found = class_words(explained, labels)
+    body = [
+        [c.label, f"{c.rows:,}", ", ".join(f"{w} ({num(s, 3, signed=True)}, {n} rows)" for w, s, n in c.words)]
+        for c in found
+        if c.rows
+    ]
+    if not body:
+        return []
+    intro = "Over the explained rows predicted as each label: the words with the largest mean score toward it."
+    return [tag("h3", "Words each label relies on"), note(intro), table(["label", "rows", "words"], body)]
+
+
+def _leakage(run: RunFiles, explained: list, labels: list[str]) -> list[Any]:
+    from ratchet.explain.global_view import MIN_ROWS, PURITY, leakage
+
+    texts, labeled = [], []
+    for split in ("train", "valid"):
+        path = run.run_dir / "data" / f"{split}.parquet"
+        if path.is_file():
+            frame = pd.read_parquet(path, columns=["text", "label_id"])
+            texts += frame["text"].astype(str).tolist()
+            labeled += [labels[int(i)] for i in frame["label_id"]]
+    warnings = leakage(explained, texts, labeled, labels)
+    rule = (
+        f"Words that look like a label name, an identifier, a URL or a number, occur in at least {MIN_ROWS} "
+        f"labeled rows, {PURITY:.0%} of them with one label, and carry large scores."
+    )
+    if not warnings:
+        return [tag("h3", "Possible leakage"), note(f"No warning. {rule}")]
+    body = [[w.word, w.kind, w.label, f"{w.purity:.0%} of {w.rows}", num(w.mean_score, 3)] for w in warnings]
+    headers = ["word", "looks like", "label", "rows with that label", "mean score"]
+    warn = f"{len(warnings)} word(s) may leak the label: check how they got into the texts. {rule}"
+    return [tag("h3", "Possible leakage"), tag("p", warn, class_="warn"), table(headers, body, id="leakage")]
+
+
+def _faithfulness(explainer: Any, explained: list) -> list[Any]:
+    from ratchet.explain.faithfulness import faithfulness, random_rankings, rankings_of
+    from ratchet.explain.result import OCCLUSION
+
+    chosen = [e for e in explained if e.target == e.label][:FAITHFUL_ROWS]
+    if not chosen:
+        return []
+    predict = explainer.predictor.predict_probs
+    found = {"attributions": faithfulness(predict, chosen, rankings_of(chosen))}
+    found["random words"] = faithfulness(predict, chosen, random_rankings(chosen))
+    started, occluded = time.time(), []
+    for e in chosen:  # occlusion costs one prediction per word: as many rows as its time allows
+        if time.time() - started > FAITHFUL_SECONDS:
+            break
+        occluded.extend(explainer.explain([e.text], OCCLUSION))
+    if occluded:
+        found["occlusion"] = faithfulness(predict, occluded, rankings_of(occluded))
+    body = [[name, num(f.comprehensiveness, 4), num(f.sufficiency, 4), f"{f.rows:,}"] for name, f in found.items()]
+    intro = (
+        "Comprehensiveness: how much the predicted label's probability drops when the top 1/5/10/20/50% of "
+        "words are deleted (higher is more faithful); sufficiency: how much it drops when only they are kept "
+        "(lower is better); averaged over the five shares (ERASER's AOPC)."
+    )
+    headers = ["ranking", "comprehensiveness", "sufficiency", "rows"]
+    return [tag("h3", "Faithfulness"), note(intro), table(headers, body, numeric=[1, 2, 3])]
