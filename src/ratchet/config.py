@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 import yaml
 
+from ratchet.compress.params import CompressParams
 from ratchet.errors import RatchetError
 from ratchet.params import (  # re-exported: steps import their params from here
     AdaptParams,
@@ -73,6 +74,7 @@ class RunConfig:
     search: SearchParams = field(default_factory=SearchParams)
     adapt: AdaptParams = field(default_factory=AdaptParams)
     selftrain: SelfTrainParams = field(default_factory=SelfTrainParams)
+    compress: CompressParams = field(default_factory=CompressParams)
 
     def __post_init__(self) -> None:
         if self.preset not in PRESETS:

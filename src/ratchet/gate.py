@@ -79,6 +79,7 @@ class JudgedTruth:
         candidate: np.ndarray,
         gate: GateParams,
         seed: int,
+        margin: float | None = None,
     ) -> GateDecision | None:
         """The ratchet rule; None when there is nothing to compare with (no incumbent yet): the candidate is taken."""
         labels = self.labels(store)
@@ -104,6 +105,7 @@ class JudgedTruth:
             seed=seed,
             stratified=True,
             folds=None if folds is None else folds[rows],
+            margin=margin,
         )
 
 

@@ -32,7 +32,7 @@ from ratchet.step import Candidate, Completed, Outcome, Skipped, Step, StepConte
 
 log = logging.getLogger("ratchet")
 
-LEDGER_METRICS = ("seed_spread", "ensemble", "crossfit", "shipped")
+LEDGER_METRICS = ("seed_spread", "ensemble", "crossfit", "shipped", "compress")
 """Step metrics worth a place in the ledger itself (the rest stays in the step's manifest)."""
 
 __all__ = ["Candidate", "Completed", "Pipeline", "RunResult", "Skipped", "Step", "StepContext"]
@@ -181,8 +181,11 @@ class Pipeline:
             if outcome.metric is not None and outcome.reference is not None:
                 judged = dataclasses.replace(gate, metric=outcome.metric)
                 entry["gate_metric"] = judged.metric
-            decision = truth.judge(store, reference, outcome.probs, judged, self.config.seed)
-            kept = decision is None or decision.kept
+            decision = truth.judge(store, reference, outcome.probs, judged, self.config.seed, outcome.margin)
+            if outcome.unmet is not None and decision is not None:  # measured, and failed: no accuracy saves it
+                alone = f"on accuracy alone it would be {decision.reason}"
+                decision = dataclasses.replace(decision, kept=False, reason=f"rejected: {outcome.unmet}; {alone}")
+            kept = (decision is None and outcome.unmet is None) or (decision is not None and decision.kept)
             status = "kept" if kept else "rejected"
             entry["reference_name"] = outcome.reference_name if outcome.reference is not None else "incumbent"
             probs = outcome.probs
@@ -224,6 +227,8 @@ class Pipeline:
                 rows=decision.n,
                 folds=decision.folds,
             )
+            if decision.margin is not None:
+                entry.update(margin=decision.margin, p_within=decision.p_within)
             if decision.t_stat is not None:
                 entry.update(t_stat=decision.t_stat, t_p_value=decision.t_p_value, fold_gains=decision.fold_gains)
         metrics = dict(outcome.metrics)

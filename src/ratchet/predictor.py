@@ -102,6 +102,12 @@ def _load_base(model_dir: Path, device: str) -> Predictor:
         model, tokenizer, labels, meta = load_classifier(model_dir)
         model.to(device).eval()
         return TransformerPredictor(model, tokenizer, labels, meta, device)
+    if kind == "int8":
+        from ratchet.compress.int8 import load_int8
+
+        model, tokenizer, labels, meta = load_int8(model_dir)
+        model.to(device).eval()
+        return TransformerPredictor(model, tokenizer, labels, meta, device)
     if kind == "ensemble":
         from ratchet.models.ensemble import load_ensemble_predictor
 

@@ -28,6 +28,7 @@ PRESET_STEPS: dict[str, tuple[str, ...]] = {
         "search",
         "train",
         "ensemble",
+        "compress",
         "embed",
         "blend",
         "calibrate",
@@ -47,6 +48,7 @@ PRESET_STEPS: dict[str, tuple[str, ...]] = {
         "search",
         "train",
         "ensemble",
+        "compress",
         "embed",
         "blend",
         "calibrate",
@@ -103,7 +105,20 @@ def _relabel(config: RunConfig) -> Any:
 def _train(config: RunConfig) -> Any:
     from ratchet.steps.train import TrainStep, TrainStepParams
 
-    return TrainStep(TrainStepParams(model=config.models[0], train=config.train, ship=config.gate.ship))
+    keep_folds = "compress" in recipe_names(config)  # compress judges lighter versions of the fold models
+    return TrainStep(
+        TrainStepParams(model=config.models[0], train=config.train, ship=config.gate.ship, keep_folds=keep_folds)
+    )
+
+
+def _compress(config: RunConfig) -> Any:
+    from ratchet.steps.compress import CompressStep, CompressStepParams
+
+    return CompressStep(
+        CompressStepParams(
+            compress=config.compress, train=config.train, unlabeled=_unlabeled_path(config), clean=config.clean
+        )
+    )
 
 
 def _ensemble(config: RunConfig) -> Any:
@@ -234,6 +249,7 @@ STEP_BUILDERS: dict[str, Callable[[RunConfig], Any]] = {
     "train": _train,
     "ensemble": _ensemble,
     "selftrain": _selftrain,
+    "compress": _compress,
     "embed": _embed,
     "blend": _blend,
     "calibrate": _calibrate,
@@ -288,6 +304,7 @@ STEP_CLASSES = {
     "train": "ratchet.steps.train:TrainStep",
     "ensemble": "ratchet.steps.ensemble:EnsembleStep",
     "selftrain": "ratchet.steps.selftrain:SelfTrainStep",
+    "compress": "ratchet.steps.compress:CompressStep",
     "embed": "ratchet.steps.embed:EmbedStep",
     "blend": "ratchet.steps.blend:BlendStep",
     "calibrate": "ratchet.steps.calibrate:CalibrateStep",

@@ -81,6 +81,12 @@ class Candidate:
     """Judge with this metric instead of the run's gate metric (relabel's cheap learner: log loss)."""
     ship: Callable[[], dict[str, Path]] | None = None
     """Called once, only if the candidate is kept: builds and returns what the step provides (a refit)."""
+    margin: float | None = None
+    """Non-inferiority (compress): kept when it loses at most this much, with the rule's confidence; None:
+    the usual question, whether it is better."""
+    unmet: str | None = None
+    """A measured requirement the candidate failed (compress: "1.2x faster, needs 1.5x"): rejected whatever
+    its accuracy, with this reason in the ledger."""
 
 
 @dataclass

@@ -48,6 +48,8 @@ class BootstrapComparison:
     """Share of resamples where B beats A; ties count half (identical models give 0.5)."""
     n: int
     """Rows compared."""
+    p_within: float | None = None
+    """Share of resamples where B loses at most ``margin`` to A (non-inferiority; None: no margin asked)."""
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,10 @@ class GateDecision:
     """Nadeau-Bengio corrected resampled t statistic of the fold gains (k - 1 degrees of freedom)."""
     t_p_value: float | None = None
     """One-sided p-value of that test (small: the candidate is better)."""
+    margin: float | None = None
+    """Non-inferiority margin the candidate was judged with (None: judged on being better)."""
+    p_within: float | None = None
+    """Share of resamples where the candidate lost at most ``margin``."""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -108,6 +114,7 @@ def _compare(
     full: tuple[float, float],
     resample: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
     strata: np.ndarray | None = None,
+    margin: float | None = None,
 ) -> BootstrapComparison:
     """Score A and B on the *same* resamples (the pairing) and summarize b - a."""
     if n_bootstrap < 1 or not 0 < confidence < 1:
@@ -133,6 +140,7 @@ def _compare(
         ci_high=float(high),
         p_better=p_better,
         n=n,
+        p_within=None if margin is None else float(np.mean(diff > -margin - _TIE)),
     )
 
 
@@ -147,6 +155,7 @@ def paired_bootstrap(
     seed: int = 0,
     confidence: float = 0.95,
     strata: np.ndarray | None = None,
+    margin: float | None = None,
 ) -> BootstrapComparison:
     """Paired percentile bootstrap of metric(B) - metric(A) over rows, from hard predictions.
 
@@ -173,7 +182,7 @@ def paired_bootstrap(
             confusion_score(metric, resampled_confusions(codes_b, idx, k)),
         )
 
-    return _compare(len(y_true), n_bootstrap, seed, confidence, full, resample, strata)
+    return _compare(len(y_true), n_bootstrap, seed, confidence, full, resample, strata, margin)
 
 
 def _paired_bootstrap_neg_log_loss(
@@ -185,6 +194,7 @@ def _paired_bootstrap_neg_log_loss(
     seed: int,
     confidence: float,
     strata: np.ndarray | None = None,
+    margin: float | None = None,
 ) -> BootstrapComparison:
     """Same pairing for -log loss: a row's loss is fixed, so a resample's score is a mean."""
     loss_a, loss_b = row_log_loss(y_true, probs_a), row_log_loss(y_true, probs_b)
@@ -193,7 +203,7 @@ def _paired_bootstrap_neg_log_loss(
     def resample(idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return -loss_a[idx].mean(axis=1), -loss_b[idx].mean(axis=1)
 
-    return _compare(len(y_true), n_bootstrap, seed, confidence, full, resample, strata)
+    return _compare(len(y_true), n_bootstrap, seed, confidence, full, resample, strata, margin)
 
 
 def mcnemar(y_true: np.ndarray, pred_a: np.ndarray, pred_b: np.ndarray) -> McNemarResult:
@@ -226,8 +236,13 @@ def judge(
     ci_level: float = 0.95,
     stratified: bool = False,
     folds: np.ndarray | None = None,
+    margin: float | None = None,
 ) -> GateDecision:
     """The ratchet rule: keep the candidate iff gain > min_gain and p_better >= confidence.
+
+    ``margin`` asks the non-inferiority question instead (compress: a faster model that must not be
+    worse): keep the candidate iff it loses at most ``margin`` in at least ``confidence`` of the
+    resamples (``min_gain`` is not used).
 
     Pass judged rows only (validation, or out-of-fold). ``confidence`` is the threshold on p_better
     (one-sided); the reported interval is a two-sided ``ci_level`` percentile interval of the gain.
@@ -243,7 +258,7 @@ def judge(
     if metric == "neg_log_loss":
         cmp = _paired_bootstrap_neg_log_loss(
             y_true, incumbent_probs, candidate_probs, n_bootstrap=n_bootstrap, seed=seed, confidence=ci_level,
-            strata=strata,
+            strata=strata, margin=margin,
         )  # fmt: skip
     else:
         cmp = paired_bootstrap(
@@ -256,22 +271,31 @@ def judge(
             seed=seed,
             confidence=ci_level,
             strata=strata,
+            margin=margin,
         )
     n_folds = 1 if folds is None else len(np.unique(folds))
     test = None
     if folds is not None and n_folds > 1:
         gains = fold_gains(y_true, incumbent_probs, candidate_probs, np.asarray(folds), metric)
         test = corrected_t_test(gains, held_out_share=1.0 / n_folds)
-    kept = cmp.gain > min_gain and cmp.p_better >= confidence
     summary = (
         f"{metric} {cmp.metric_a:.4f} -> {cmp.metric_b:.4f} (gain {cmp.gain:+.4f}, "
         f"{ci_level:.0%} CI [{cmp.ci_low:+.4f}, {cmp.ci_high:+.4f}], P(better)={cmp.p_better:.3f})"
     )
-    if kept:
+    if margin is not None:
+        kept = cmp.p_within is not None and cmp.p_within >= confidence
+        within = f"P(loss <= {margin:.4f})={cmp.p_within:.3f}"
+        verdict = "kept:" if kept else "rejected:"
+        below = "" if kept else f" is below confidence {confidence:.3f}"
+        reason = f"{verdict} {within}{below}; {summary}"
+    elif cmp.gain > min_gain and cmp.p_better >= confidence:
+        kept = True
         reason = f"kept: {summary}"
     elif cmp.gain <= min_gain:
+        kept = False
         reason = f"rejected: gain {cmp.gain:+.4f} is not above min_gain {min_gain:+.4f}; {summary}"
     else:
+        kept = False
         reason = f"rejected: P(better)={cmp.p_better:.3f} is below confidence {confidence:.3f}; {summary}"
     return GateDecision(
         kept=kept,
@@ -288,4 +312,6 @@ def judge(
         fold_gains=None if test is None else test.fold_gains,
         t_stat=None if test is None else test.t_stat,
         t_p_value=None if test is None else test.p_value,
+        margin=margin,
+        p_within=cmp.p_within,
     )

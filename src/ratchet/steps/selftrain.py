@@ -216,6 +216,12 @@ def _why_not(p: SelfTrainStepParams, teacher_dir: Path | None, backbone: str, tr
 
 
 def _unlabeled_texts(ctx: StepContext, p: SelfTrainStepParams, train: Split, valid: Split) -> tuple[list[str], dict]:
+    return unlabeled_texts(ctx, p.unlabeled, p.clean, p.selftrain.max_unlabeled, train, valid)
+
+
+def unlabeled_texts(
+    ctx: StepContext, path: str, clean: Any, max_unlabeled: int, train: Split, valid: Split
+) -> tuple[list[str], dict]:
     """The unlabeled texts minus test copies and every train and valid text (as adapt builds its corpus)."""
     from ratchet.adaptation.corpus import build_corpus
     from ratchet.data.io import read_unlabeled_texts
@@ -224,11 +230,11 @@ def _unlabeled_texts(ctx: StepContext, p: SelfTrainStepParams, train: Split, val
     fingerprints_path = ctx.artifacts.maybe("data.test_fingerprints")
     corpus = build_corpus(
         train.texts,  # listed first, so an unlabeled copy of a training text counts as a duplicate and goes
-        read_unlabeled_texts(p.unlabeled),
+        read_unlabeled_texts(path),
         test_fingerprints=read_json(fingerprints_path) if fingerprints_path else (),
         exclude_fingerprints=[text_fingerprint(t) for t in valid.texts],
-        clean=p.clean,
-        max_rows=len(train.texts) + p.selftrain.max_unlabeled,
+        clean=clean,
+        max_rows=len(train.texts) + max_unlabeled,
         seed=ctx.seed,
     )
     return corpus.texts[corpus.stats["from_train"] :], corpus.stats

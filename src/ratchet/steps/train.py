@@ -29,6 +29,9 @@ class TrainStepParams:
     ship: str = "refit"
     """Cross-fitted runs: "refit" (the recipe refit on every train+valid row) or "folds" (the fold models as an
     ensemble: no refit, but no row is held out from it either, so its only estimate is the sealed test)."""
+    keep_folds: bool = False
+    """Cross-fitted runs: keep each fold's model and provide them as model.folds (compress judges a lighter
+    version of the shipped model through them, on the same out-of-fold rows)."""
 
 
 class TrainStep:
@@ -37,7 +40,7 @@ class TrainStep:
     optional: ClassVar[tuple[str, ...]] = (
         "data.folds", "data.cleaning", "model.backbone", "train.params", "model.baseline", "model.current",
     )  # fmt: skip
-    provides: ClassVar[tuple[str, ...]] = ("model.current",)
+    provides: ClassVar[tuple[str, ...]] = ("model.current", "model.folds")
     gated: ClassVar[bool] = True
     budget_share: ClassVar[float] = 0.5
 
@@ -60,9 +63,12 @@ class TrainStep:
                 "text_pair": data.train.pairs is not None, KEY: recipe(backbone, params, ctx.seed)}  # fmt: skip
         # select, search or adapt may already have fine-tuned exactly this (same backbone, parameters, data
         # and seed, fold by fold): the run's fit cache then hands it over instead of training it again.
-        folds_dir = ctx.step_dir / "folds" if crossfit.crossfit and self.params.ship == "folds" else None
+        ship_folds_only = crossfit.crossfit and self.params.ship == "folds"
+        folds_dir = (
+            ctx.step_dir / "folds" if crossfit.crossfit and (ship_folds_only or self.params.keep_folds) else None
+        )
         fit = crossfit.transformer(backbone, params, seed=ctx.seed, name="train", holdout_model_dir=model_dir,
-                                   meta=meta, fold_models=folds_dir, refit_reserve=folds_dir is None)  # fmt: skip
+                                   meta=meta, fold_models=folds_dir, refit_reserve=not ship_folds_only)  # fmt: skip
         if not fit.folds:
             return Skipped(f"no fine-tune fits the time budget: {fit.note}", {"crossfit": fit.summary()})
         metrics: dict[str, Any] = {
@@ -75,7 +81,7 @@ class TrainStep:
         if not crossfit.crossfit:
             set_epochs(model_dir, best_epoch(fit.folds[0].history) if fit.folds else None)
             return Candidate(probs=fit.probs, provides={"model.current": model_dir}, metrics=metrics)
-        if folds_dir is not None:
+        if ship_folds_only:
             return Candidate(probs=fit.probs, metrics=metrics, ship=lambda: ship_folds(ctx, fit, folds_dir, metrics))
         epochs = fit.refit_epochs(params.epochs)
         metrics["refit_epochs"] = epochs
@@ -90,7 +96,9 @@ class TrainStep:
                 f"the same fine-tune refit on all {len(crossfit.pool)} train+valid rows for {epochs:.2f} epochs; "
                 f"its estimate is the out-of-fold one of {len(fit.folds)} fold models"
             )
-            return {"model.current": model_dir}
+            if folds_dir is None:
+                return {"model.current": model_dir}
+            return {"model.current": model_dir, "model.folds": fold_models_of(model_dir, folds_dir, fit)}
 
         return Candidate(probs=fit.probs, metrics=metrics, ship=ship)
 
@@ -106,6 +114,15 @@ def ship_folds(ctx: StepContext, fit: Any, folds_dir: Path, metrics: dict[str, A
         "to each fold model alone, so the ensemble's only estimate is the sealed test"
     )
     return {"model.current": out}
+
+
+def fold_models_of(model_dir: Path, folds_dir: Path, fit: Any) -> Path:
+    """Mark ``folds_dir`` (fold-<i>/ of the folds that ran) as the fold models of the shipped ``model_dir``."""
+    from ratchet.fsutil import write_json
+
+    write_json(folds_dir / "folds.json", {"model": str(Path(model_dir).resolve()), "folds": [
+        i for i in range(fit.k) if (folds_dir / f"fold-{i}" / "ratchet.json").is_file()]})  # fmt: skip
+    return folds_dir
 
 
 def fold_metrics(fit: Any) -> dict[str, Any]:

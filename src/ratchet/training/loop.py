@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import logging
 import math
 import time
@@ -92,6 +93,8 @@ def fit(
     precision: str | None = None,
     select_best: bool = True,
     frozen_cache: StateCache | None = None,
+    soft_targets: np.ndarray | None = None,
+    temperature: float = 1.0,
 ) -> FitResult:
     """Fine-tune ``model`` in place; on return it holds the best weights (by validation macro-F1).
 
@@ -105,6 +108,9 @@ def fit(
 
     ``params.frozen_layers`` > 0: the lower layers stay pretrained and their outputs come from
     ``frozen_cache`` (filled here for rows it lacks), shared with the run's other fits (training.frozen).
+
+    ``soft_targets`` (n_train, n_labels): distillation (compress's student) learns a teacher's probabilities,
+    softened at ``temperature``, instead of ``train_labels`` (which then only weigh classes).
 
     ``on_evaluate(entry)`` gets each history entry once its checkpoint is written; an exception it
     raises (e.g. optuna.TrialPruned) ends training and propagates.
@@ -138,9 +144,11 @@ def fit(
         frozen.fill(valid, dev, pad_id)
     optimizer = build_optimizer(model, params.learning_rate, params.weight_decay, dev)
     scheduler = build_scheduler(optimizer, total_steps, warmup_steps)
-    fingerprint = hash_json(
-        [dataclasses.asdict(params), seed, world, bf16, len(train), len(valid), int(train.lengths.sum()), select_best]
-    )
+    soft = None if soft_targets is None else np.ascontiguousarray(soft_targets, dtype=np.float32)
+    fingerprint = hash_json([
+        dataclasses.asdict(params), seed, world, bf16, len(train), len(valid), int(train.lengths.sum()), select_best,
+        None if soft is None else [hashlib.sha256(soft.tobytes()).hexdigest(), temperature],
+    ])  # fmt: skip
     watch_valid = len(valid) > 0
     state = LoopState(fingerprint=fingerprint)
     torch.manual_seed(seed + rank)
@@ -219,14 +227,17 @@ def fit(
                     batch = frozen.collate(train, rows)
                 batch["labels"] = torch.from_numpy(train_labels[rows])
                 batch["weights"] = torch.from_numpy(weights[rows])
+                if soft is not None:
+                    batch["soft"] = torch.from_numpy(soft[rows])
                 inputs = to_device(batch, dev)
-                labels, row_weights = inputs.pop("labels"), inputs.pop("weights")
+                labels, row_weights, row_soft = inputs.pop("labels"), inputs.pop("weights"), inputs.pop("soft", None)
                 sync = j == params.grad_accum - 1 or world == 1
                 with contextlib.nullcontext() if sync else train_model.no_sync(), autocast(dev, bf16):
                     logits = train_model(**inputs).logits
                     loss = classification_loss(
-                        logits, labels, row_weights, label_smoothing=params.label_smoothing, class_weight=cw
-                    )
+                        logits, labels, row_weights, label_smoothing=params.label_smoothing, class_weight=cw,
+                        soft_targets=row_soft, temperature=temperature,
+                    )  # fmt: skip
                     (loss / params.grad_accum).backward()
                 loss_acc += loss.detach()
                 state.loss_count += 1

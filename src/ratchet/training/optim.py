@@ -79,9 +79,19 @@ def classification_loss(
     *,
     label_smoothing: float = 0.0,
     class_weight: torch.Tensor | None = None,
+    soft_targets: torch.Tensor | None = None,
+    temperature: float = 1.0,
 ) -> torch.Tensor:
-    """Weighted mean cross-entropy: sum(w_i * loss_i) / sum(w_i), w_i = sample weight x class weight."""
-    per_row = F.cross_entropy(logits.float(), labels, reduction="none", label_smoothing=label_smoothing)
+    """Weighted mean cross-entropy: sum(w_i * loss_i) / sum(w_i), w_i = sample weight x class weight.
+
+    With ``soft_targets`` (a teacher's probabilities at ``temperature``) each row's loss is the cross-entropy
+    between them and the logits at that temperature, times temperature squared so that gradients keep the
+    scale of the hard-label loss (Hinton et al. 2015): knowledge distillation."""
+    if soft_targets is not None:
+        log_probs = F.log_softmax(logits.float() / temperature, dim=-1)
+        per_row = -(soft_targets.float() * log_probs).sum(dim=-1) * temperature**2
+    else:
+        per_row = F.cross_entropy(logits.float(), labels, reduction="none", label_smoothing=label_smoothing)
     if class_weight is not None:
         weights = weights * class_weight[labels]
     return (per_row * weights).sum() / weights.sum().clamp_min(1e-12)

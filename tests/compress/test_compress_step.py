@@ -1,0 +1,130 @@
+"""compress in a real pipeline: candidates judged on the judged rows, speed measured, the rule's verdict obeyed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from ratchet_testing import FAST_TRAIN, write_train_test
+
+import ratchet
+from ratchet.cli import main
+from ratchet.compress.params import CompressParams
+from ratchet.errors import RatchetError
+from ratchet.fsutil import read_json
+
+STEPS = "clean,split,train,compress,evaluate"
+
+
+def entry(run: Path, step: str) -> dict:
+    return next(e for e in read_json(run / "ledger.json") if e["step"] == step)
+
+
+def run_compress(tmp_path: Path, model: Path, *overrides: str, folds: str = "holdout", steps: str = STEPS,
+                 resume: bool = False) -> Path:  # fmt: skip
+    data, test = tmp_path / "train.csv", tmp_path / "test.csv"
+    if not data.exists():
+        write_train_test(tmp_path, 90, 30, seed=1)
+    run = tmp_path / "run"
+    args = ["run", str(data), "--test", str(test), "--out", str(run), "--model", str(model), "--steps", steps]
+    args += ["--quiet", *[o for o in FAST_TRAIN if not o.startswith("gate.folds")], f"gate.folds={folds}"]
+    args += ["train.epochs=12", "train.patience=12"]  # what the tiny teacher needs to learn the cues
+    assert main([*args, *(["--resume"] if resume else []), *overrides]) == 0
+    return run
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_model_dir, tmp_path_factory) -> Path:
+    """A folder with the data and a holdout run that trained the teacher: each test resumes a copy of it."""
+    root = tmp_path_factory.mktemp("compress-teacher")
+    run_compress(root, tiny_model_dir("bert"), steps="clean,split,train")
+    return root
+
+
+def with_teacher(trained: Path, tmp_path: Path, tiny_model_dir, *overrides: str) -> Path:
+    """compress (then evaluate) on a copy of the trained run: the train step is reused, not run again."""
+    import shutil
+
+    shutil.copytree(trained, tmp_path, dirs_exist_ok=True)
+    run = run_compress(tmp_path, tiny_model_dir("bert"), *overrides, resume=True)
+    assert entry(run, "train") == entry(trained / "run", "train")  # resumed: the very same fit, not a new one
+    return run
+
+
+def test_a_student_that_loses_accuracy_is_rejected(tiny_model_dir, tmp_path: Path, monkeypatch) -> None:
+    import ratchet.compress.student as student
+
+    # A student taught the teacher's labels shifted by one class: it must lose accuracy, and the rule must see it.
+    # Cross-fitted, so the student's final weights are judged (holdout early stopping would pick its first
+    # epoch, still close to the teacher it was cut from).
+    honest = student.soft_labels
+    monkeypatch.setattr(student, "soft_labels", lambda probs, t: np.roll(honest(probs, t), 1, axis=1))
+    run = run_compress(
+        tmp_path, tiny_model_dir("bert"), "compress.candidates=[student]", "compress.student_layers=0.5",
+        "compress.min_speedup=0", "compress.epochs=6", folds="2",
+    )  # fmt: skip
+    train, compress = entry(run, "train"), entry(run, "compress")
+    assert train["status"] == "kept"
+    report = compress["compress"]
+    assert report["chosen"] == "student" and report["student"]["layers"] < report["student"]["teacher_layers"]
+    # The student scored below the teacher by more than the margin: non-inferiority fails, nothing changes.
+    assert compress["candidate"] < compress["reference"] - 0.005
+    assert compress["status"] == "rejected" and compress["margin"] == 0.005
+    assert compress["p_within"] < 0.8
+    assert read_json(run / "model" / "ratchet.json")["kind"] == "transformer"
+    for key in ("size_mb", "p50_ms", "p95_ms", "texts_per_s"):
+        assert report["reference"][key] > 0 and report["student"]["speed"][key] > 0
+
+
+def test_int8_is_kept_when_as_good_and_fast_enough_and_ships(trained, tiny_model_dir, tmp_path: Path) -> None:
+    # No speed requirement: on a tiny model int8 is not faster, so only accuracy can decide here.
+    run = with_teacher(trained, tmp_path, tiny_model_dir, "compress.candidates=[int8]", "compress.min_speedup=0",
+                       "compress.max_drop=0.2")  # fmt: skip
+    compress = entry(run, "compress")
+    assert compress["compress"]["chosen"] == "int8"
+    assert compress["status"] == "kept", compress["reason"]
+    assert read_json(run / "model" / "ratchet.json")["kind"] == "int8"
+    metrics = read_json(run / "metrics.json")
+    assert metrics["test"]["macro_f1"] > 0.5  # the sealed test was scored through the int8 model
+    probs = ratchet.load(run).predict_proba(["great product works well", "terrible waste broke"])
+    assert probs.shape == (2, 3) and np.allclose(probs.sum(1), 1, atol=1e-5)
+
+
+def test_unmet_speed_rejects_whatever_the_accuracy(trained, tiny_model_dir, tmp_path: Path) -> None:
+    run = with_teacher(trained, tmp_path, tiny_model_dir, "compress.candidates=[int8]", "compress.min_speedup=50",
+                       "compress.max_drop=0.5")  # fmt: skip
+    compress = entry(run, "compress")
+    assert compress["status"] == "rejected"
+    assert "compress.min_speedup is 50" in compress["reason"]
+    assert read_json(run / "model" / "ratchet.json")["kind"] == "transformer"
+
+
+def test_cross_fitted_compress_judges_through_the_fold_models(tiny_model_dir, tmp_path: Path) -> None:
+    run = run_compress(tmp_path, tiny_model_dir("bert"), "compress.candidates=[int8]", "compress.min_speedup=0",
+                       "compress.max_drop=0.2", folds="2")  # fmt: skip
+    compress = entry(run, "compress")
+    assert compress["folds"] == 2 and compress["rows"] > 60  # every out-of-fold row of the pool, not a slice
+    folds = read_json(run / "steps" / "03-train" / "folds" / "folds.json")
+    assert folds["folds"] == [0, 1]
+    assert compress["compress"]["int8"]["crossfit"]["folds_run"] == 2
+    assert compress["status"] == "kept", compress["reason"]
+    assert read_json(run / "model" / "ratchet.json")["kind"] == "int8"
+
+
+def test_compress_skips_a_shipped_baseline(tmp_path: Path) -> None:
+    data, test = write_train_test(tmp_path, 60, 20, seed=1)
+    run = tmp_path / "run"
+    args = ["run", str(data), "--test", str(test), "--out", str(run), "--model", "linear", "--quiet"]
+    assert main([*args, "--steps", "clean,split,baseline,train,compress,evaluate", "gate.folds=holdout"]) == 0
+    compress = entry(run, "compress")
+    assert compress["status"] == "skipped" and "linear model" in compress["note"]
+
+
+def test_compress_params_out_of_range_are_refused() -> None:
+    with pytest.raises(RatchetError, match=r"compress\.candidates"):
+        CompressParams(candidates=("pruning",))
+    with pytest.raises(RatchetError, match=r"compress\.min_speedup"):
+        CompressParams(min_speedup=-1.0)
+    with pytest.raises(RatchetError, match="speed_at"):
+        CompressParams(speed_at="fast")

@@ -1,0 +1,69 @@
+"""int8 folders: safetensors only, loaded back to the very model that was quantized, refused by the Auto classes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from ratchet_testing import synthetic_rows
+
+import ratchet
+from ratchet.compress.int8 import WEIGHTS_FILE, load_int8, quantize, quantize_folder
+from ratchet.models.load import load_classifier, load_for_classification, save_classifier
+from ratchet.predictor import TransformerPredictor
+
+LABELS = ["negative", "neutral", "positive"]
+TEXTS = [r["review"] for r in synthetic_rows(30, seed=4)]
+
+
+def fp32_folder(tiny_model_dir, root: Path, family: str) -> Path:
+    torch.manual_seed(0)
+    model, tokenizer = load_for_classification(str(tiny_model_dir(family)), LABELS)
+    with torch.no_grad():  # a head far from uniform, so that probabilities tell models apart
+        for param in model.parameters():
+            if param.ndim == 2 and param.shape[0] == len(LABELS):
+                param.mul_(40.0)
+    folder = root / family
+    save_classifier(model, tokenizer, LABELS, folder, {"max_length": 24, "text_pair": False, "backbone": family})
+    return folder
+
+
+@pytest.mark.parametrize("family", ["bert", "sbert", "t5"])
+def test_int8_folder_round_trip_is_exact(tiny_model_dir, tmp_path: Path, family: str) -> None:
+    source = fp32_folder(tiny_model_dir, tmp_path, family)
+    quantize_folder(source, tmp_path / "int8")
+    # The model as quantized in memory, and as read back from its folder, give the same probabilities.
+    model, tokenizer, _, meta = load_classifier(source)
+    in_memory = TransformerPredictor(quantize(model), tokenizer, LABELS, meta)
+    loaded = ratchet.load(tmp_path / "int8")
+    np.testing.assert_array_equal(loaded.predict_proba(TEXTS), in_memory.predict_probs(TEXTS))
+    # Quantized, not a copy: the probabilities moved a little from fp32, and decisions mostly agree.
+    fp32 = ratchet.load(source).predict_proba(TEXTS)
+    int8 = loaded.predict_proba(TEXTS)
+    assert 0 < np.abs(int8 - fp32).max() < 0.2
+    assert (int8.argmax(1) == fp32.argmax(1)).mean() >= 0.9
+    assert list(loaded.classes_) == LABELS
+    # Linear layers of the encoder hold int8 weights; the head stays fp32.
+    quantized, *_ = load_int8(tmp_path / "int8")
+    kinds = {type(m).__module__ for m in quantized.modules()}
+    assert any("quantized.dynamic" in k for k in kinds)
+    assert not list((tmp_path / "int8").rglob("*.bin")) and (tmp_path / "int8" / WEIGHTS_FILE).is_file()
+
+
+def test_auto_classes_refuse_an_int8_folder(tiny_model_dir, tmp_path: Path) -> None:
+    from transformers import AutoModelForSequenceClassification
+
+    quantize_folder(fp32_folder(tiny_model_dir, tmp_path, "bert"), tmp_path / "int8")
+    with pytest.raises(Exception, match=r"ratchet\.load"):
+        AutoModelForSequenceClassification.from_pretrained(tmp_path / "int8")
+
+
+def test_damaged_int8_weights_are_one_line(tiny_model_dir, tmp_path: Path) -> None:
+    from ratchet.errors import RatchetError
+
+    quantize_folder(fp32_folder(tiny_model_dir, tmp_path, "bert"), tmp_path / "int8")
+    (tmp_path / "int8" / WEIGHTS_FILE).write_bytes(b"not safetensors")
+    with pytest.raises(RatchetError, match="damaged"):
+        ratchet.load(tmp_path / "int8").predict(TEXTS[:2])
