@@ -101,15 +101,28 @@ def test_unmet_speed_rejects_whatever_the_accuracy(trained, tiny_model_dir, tmp_
 
 
 def test_cross_fitted_compress_judges_through_the_fold_models(tiny_model_dir, tmp_path: Path) -> None:
-    run = run_compress(tmp_path, tiny_model_dir("bert"), "compress.candidates=[int8]", "compress.min_speedup=0",
-                       "compress.max_drop=0.2", folds="2")  # fmt: skip
+    # train keeps its fold models, the seed ensemble builds fold ensembles from them, and compress judges an
+    # int8 version of each fold ensemble on its held-out fold. (A permissive gate: this checks the plumbing.)
+    run = run_compress(
+        tmp_path, tiny_model_dir("bert"), "compress.candidates=[int8]", "compress.min_speedup=0", "search.seeds=2",
+        "gate.min_gain=-1", "gate.confidence=0", folds="2", steps="clean,split,train,ensemble,compress,evaluate",
+    )  # fmt: skip
+    assert entry(run, "ensemble")["status"] == "kept"
     compress = entry(run, "compress")
     assert compress["folds"] == 2 and compress["rows"] > 60  # every out-of-fold row of the pool, not a slice
-    folds = read_json(run / "steps" / "03-train" / "folds" / "folds.json")
-    assert folds["folds"] == [0, 1]
+    assert read_json(run / "steps" / "03-train" / "folds" / "folds.json")["folds"] == [0, 1]
+    folds = read_json(run / "steps" / "04-ensemble" / "folds" / "folds.json")
+    assert folds == {"model": str((run / "steps" / "04-ensemble" / "ensemble").resolve()), "folds": [0, 1]}
     assert compress["compress"]["int8"]["crossfit"]["folds_run"] == 2
+    # Judged like for like: the int8 fold ensembles agree with the fold ensembles on most out-of-fold rows.
+    reference = np.load(run / "steps" / "04-ensemble" / "valid_probs.npy")
+    candidate = np.load(run / "steps" / "05-compress" / "valid_probs.npy")
+    assert (reference.argmax(1) == candidate.argmax(1)).mean() >= 0.9
     assert compress["status"] == "kept", compress["reason"]
-    assert read_json(run / "model" / "ratchet.json")["kind"] == "int8"
+    shipped = read_json(run / "model" / "ratchet.json")
+    assert shipped["kind"] == "ensemble"
+    members = sorted((run / "model" / "members").iterdir())
+    assert [read_json(m / "ratchet.json")["kind"] for m in members] == ["int8", "int8"]
 
 
 def test_compress_skips_a_shipped_baseline(tmp_path: Path) -> None:

@@ -40,8 +40,10 @@ class EnsembleStepParams:
 class EnsembleStep:
     name: ClassVar[str] = "ensemble"
     requires: ClassVar[tuple[str, ...]] = ("data.train", "data.valid", "data.labels", "model.current")
-    optional: ClassVar[tuple[str, ...]] = ("data.folds", "data.cleaning", "model.backbone", "train.params")
-    provides: ClassVar[tuple[str, ...]] = ("model.current",)
+    optional: ClassVar[tuple[str, ...]] = (
+        "data.folds", "data.cleaning", "model.backbone", "train.params", "model.folds",
+    )  # fmt: skip
+    provides: ClassVar[tuple[str, ...]] = ("model.current", "model.folds")
     gated: ClassVar[bool] = True
     budget_share: ClassVar[float] = 0.3
 
@@ -58,6 +60,8 @@ class EnsembleStep:
         backbone = resolved_backbone(ctx, self.params.model)
         params = resolved_train_params(ctx, self.params.train)
         crossfit = ctx.crossfit
+        # train kept its fold models (for compress): each seed keeps its own, and the fold ensembles ship along.
+        shipped_folds = _fold_models_of(ctx, Path(shipped)) if crossfit.crossfit else None
         seeds = [ctx.seed + i for i in range(self.params.seeds)]
         fits, member_dirs = [], [Path(shipped)]
         for index, seed in enumerate(seeds):
@@ -67,9 +71,10 @@ class EnsembleStep:
                 break
             share = 1.0 / (len(seeds) - index)  # this seed's share of the time left, like seed_deadline's
             member_meta = {**meta, KEY: recipe(backbone, params, seed)}
+            fold_models = None if shipped_folds is None or index == 0 else member.with_name(f"seed-{seed}-folds")
             fit = crossfit.transformer(
                 backbone, params, seed=seed, name=f"seed{seed}", meta=member_meta,
-                holdout_model_dir=None if index == 0 else member, time_share=share,
+                holdout_model_dir=None if index == 0 else member, time_share=share, fold_models=fold_models,
             )  # fmt: skip
             if index > 0 and not crossfit.crossfit:
                 set_epochs(member, best_epoch(fit.folds[0].history) if fit.folds else None)
@@ -102,6 +107,31 @@ class EnsembleStep:
             metrics["shipped"] = f"an ensemble of {len(member_dirs)} seeds" + (
                 f", each refit on all {len(crossfit.pool)} train+valid rows" if crossfit.crossfit else ""
             )
-            return {"model.current": out}
+            if shipped_folds is None:
+                return {"model.current": out}
+            return {"model.current": out, "model.folds": _fold_ensembles(ctx, out, shipped_folds, seeds[1:])}
 
         return Candidate(probs=average_probs([fit.probs for fit in fits]), metrics=metrics, ship=ship)
+
+
+def _fold_models_of(ctx: StepContext, shipped: Path) -> Path | None:
+    """train's kept fold models, when they are the shipped model's (compress judges through them)."""
+    folds = ctx.artifacts.maybe("model.folds")
+    if folds is None:
+        return None
+    record = read_json(Path(folds) / "folds.json")
+    return Path(folds) if Path(record.get("model", "")).resolve() == shipped.resolve() else None
+
+
+def _fold_ensembles(ctx: StepContext, shipped: Path, first: Path, seeds: list[int]) -> Path:
+    """Fold i of the shipped ensemble: an ensemble of every seed's fold-i model (the folds all seeds ran)."""
+    from ratchet.models.ensemble import save_ensemble
+    from ratchet.steps.train import fold_models_of
+
+    out = ctx.step_dir / "folds"
+    seed_dirs = [first, *(ctx.step_dir / "seeds" / f"seed-{seed}-folds" for seed in seeds)]
+    record = read_json(first / "folds.json")
+    ran = [i for i in record["folds"] if all((d / f"fold-{i}" / "ratchet.json").is_file() for d in seed_dirs)]
+    for i in ran:
+        save_ensemble([d / f"fold-{i}" for d in seed_dirs], out / f"fold-{i}")
+    return fold_models_of(shipped, out, ran)

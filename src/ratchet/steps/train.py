@@ -98,7 +98,8 @@ class TrainStep:
             )
             if folds_dir is None:
                 return {"model.current": model_dir}
-            return {"model.current": model_dir, "model.folds": fold_models_of(model_dir, folds_dir, fit)}
+            ran = [i for i in range(fit.k) if (folds_dir / f"fold-{i}" / "ratchet.json").is_file()]
+            return {"model.current": model_dir, "model.folds": fold_models_of(model_dir, folds_dir, ran)}
 
         return Candidate(probs=fit.probs, metrics=metrics, ship=ship)
 
@@ -116,12 +117,11 @@ def ship_folds(ctx: StepContext, fit: Any, folds_dir: Path, metrics: dict[str, A
     return {"model.current": out}
 
 
-def fold_models_of(model_dir: Path, folds_dir: Path, fit: Any) -> Path:
-    """Mark ``folds_dir`` (fold-<i>/ of the folds that ran) as the fold models of the shipped ``model_dir``."""
+def fold_models_of(model_dir: Path, folds_dir: Path, folds: list[int]) -> Path:
+    """Mark ``folds_dir`` (fold-<i>/ for each of ``folds``) as the fold models of the shipped ``model_dir``."""
     from ratchet.fsutil import write_json
 
-    write_json(folds_dir / "folds.json", {"model": str(Path(model_dir).resolve()), "folds": [
-        i for i in range(fit.k) if (folds_dir / f"fold-{i}" / "ratchet.json").is_file()]})  # fmt: skip
+    write_json(folds_dir / "folds.json", {"model": str(Path(model_dir).resolve()), "folds": list(folds)})
     return folds_dir
 
 
