@@ -67,3 +67,22 @@ def test_damaged_int8_weights_are_one_line(tiny_model_dir, tmp_path: Path) -> No
     (tmp_path / "int8" / WEIGHTS_FILE).write_bytes(b"not safetensors")
     with pytest.raises(RatchetError, match="damaged"):
         ratchet.load(tmp_path / "int8").predict(TEXTS[:2])
+
+
+def test_an_int8_folder_exports_to_onnx_int8_and_explains(tiny_model_dir, tmp_path: Path) -> None:
+    from ratchet.export import open_export
+    from ratchet.export.exporter import export_model
+
+    source = fp32_folder(tiny_model_dir, tmp_path, "bert")
+    quantize_folder(source, tmp_path / "int8")
+    model = ratchet.load(tmp_path / "int8")
+    export_model(tmp_path / "int8", tmp_path / "onnx")
+    assert [p.name for p in (tmp_path / "onnx").rglob("*.onnx")] == ["model.int8.onnx"]  # stays an int8 model
+    exported = open_export(tmp_path / "onnx").predict_proba(TEXTS, None)
+    # The graph holds the same int8 weights; both runtimes round activations their own way: close, not equal.
+    np.testing.assert_allclose(exported, model.predict_proba(TEXTS), atol=0.05)
+    assert (exported.argmax(1) == model.predict_proba(TEXTS).argmax(1)).mean() >= 0.9
+    # Explanations go through the same weights in float (int8 kernels have no gradients).
+    explained = model.explain(TEXTS[:2], steps=16)
+    assert [e["words"] for e in explained] == [t.split() for t in TEXTS[:2]]
+    assert all(len(e["scores"]) == len(e["words"]) and np.isfinite(e["scores"]).all() for e in explained)

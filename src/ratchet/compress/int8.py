@@ -204,3 +204,24 @@ def quantize_any(source: Path, out_dir: Path) -> None:
     shutil.rmtree(scratch, ignore_errors=True)
     if (Path(source) / "decision.json").is_file():
         shutil.copy2(Path(source) / "decision.json", Path(out_dir) / "decision.json")
+
+
+def dequantized(model: Any) -> Any:
+    """A float copy of a quantized ``model``: each int8 Linear back to ``nn.Linear`` with its dequantized weight.
+
+    Used where int8 kernels cannot go (ONNX export, gradients for explanations); it computes the int8 weights
+    exactly, without the run-time rounding of activations, so its outputs are close to, not equal to, the
+    quantized model's."""
+    import copy
+
+    model = copy.deepcopy(model)
+    for name, layer in _quantized_layers(model).items():
+        weight, bias = layer._weight_bias()
+        linear = torch.nn.Linear(weight.shape[1], weight.shape[0], bias=bias is not None)
+        with torch.no_grad():
+            linear.weight.copy_(weight.dequantize())
+            if bias is not None:
+                linear.bias.copy_(bias)
+        parent, _, attr = name.rpartition(".")
+        setattr(model.get_submodule(parent) if parent else model, attr, linear)
+    return model.eval()

@@ -50,7 +50,12 @@ def torch_classifier(predictor: Any, temperature: float) -> TorchClassifier | No
 
     if isinstance(predictor, TransformerPredictor):
         max_length = int(predictor.meta.get("max_length", 256))
-        return TorchClassifier(predictor.model, predictor.tokenizer, max_length, temperature, predictor.device)
+        model = predictor.model
+        if predictor.meta.get("kind") == "int8":  # int8 kernels have no gradients: the same weights in float
+            from ratchet.compress.int8 import dequantized
+
+            model = dequantized(model)
+        return TorchClassifier(model, predictor.tokenizer, max_length, temperature, predictor.device)
     if isinstance(predictor, EmbeddingPredictor):
         from ratchet.relabel.features import _load_encoder
 

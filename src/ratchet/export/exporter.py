@@ -104,7 +104,9 @@ def _export_node(model_dir: Path, out: Path, name: str, quantize: str, summary: 
         return node  # fmt: skip
     if kind == "linear":
         return {**node, **_export_linear(model_dir, out, name, summary), "classes": len(labels)}
-    if kind in ("transformer", "embedding"):
+    if kind == "int8":  # compress's int8 model: its int8 weights in a graph onnxruntime quantizes again
+        quantize = "int8"
+    if kind in ("transformer", "embedding", "int8"):
         return {**node, **_export_graph(model_dir, meta, kind, out, name, quantize, summary), "classes": len(labels)}
     raise RatchetError(f"{model_dir}: a model of kind {kind!r} cannot be exported by this ratchet")
 
@@ -115,10 +117,15 @@ def _export_graph(model_dir: Path, meta: dict[str, Any], kind: str, out: Path, n
 
     folder = out / name
     folder.mkdir()
-    if kind == "transformer":
+    if kind in ("transformer", "int8"):
+        from ratchet.compress.int8 import dequantized, load_int8
         from ratchet.models.load import load_classifier
 
-        model, tokenizer, _, meta = load_classifier(model_dir)
+        if kind == "int8":
+            quantized, tokenizer, _, meta = load_int8(model_dir)
+            model = dequantized(quantized)
+        else:
+            model, tokenizer, _, meta = load_classifier(model_dir)
         model.eval()
         graph = folder / "model.onnx"
         names = export_classifier(model, tokenizer, graph)
