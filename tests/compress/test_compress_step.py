@@ -123,6 +123,13 @@ def test_cross_fitted_compress_judges_through_the_fold_models(tiny_model_dir, tm
     assert shipped["kind"] == "ensemble"
     members = sorted((run / "model" / "members").iterdir())
     assert [read_json(m / "ratchet.json")["kind"] for m in members] == ["int8", "int8"]
+    # The report's compression table: the shipped model and the candidate, timed on the same texts.
+    from ratchet.reporting.report import build_report
+
+    html = build_report(run).read_text(encoding="utf-8")
+    table = html[html.index('id="compress-models"') :]
+    assert "shipped model (reference)" in table and "<td>int8</td>" in table
+    assert f"{compress['compress']['int8']['speedup']:.2f}x" in table
 
 
 def test_compress_skips_a_shipped_baseline(tmp_path: Path) -> None:

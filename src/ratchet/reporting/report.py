@@ -18,6 +18,7 @@ from typing import Any
 from ratchet.fsutil import write_text
 from ratchet.reporting.adapt_section import adapt_section
 from ratchet.reporting.assets import CSS, JS
+from ratchet.reporting.compress_section import compress_section
 from ratchet.reporting.data_section import data_section
 from ratchet.reporting.decision_section import decision_section
 from ratchet.reporting.errors_section import errors_section, steps_section
@@ -36,6 +37,7 @@ TOC = (
     ("search", "Search"),
     ("adapt", "Adaptation"),
     ("selftrain", "Self-training"),
+    ("compress", "Compression"),
     ("decisions", "Calibration"),
     ("data", "Data"),
     ("errors", "Error analysis"),
@@ -60,6 +62,7 @@ def render(run: RunFiles) -> str:
         "search": search_section(run),
         "adapt": adapt_section(run),
         "selftrain": selftrain_section(run),
+        "compress": compress_section(run),
         "decisions": decision_section(run),
         "data": data_section(run),
         "errors": errors_section(run),
