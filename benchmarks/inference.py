@@ -3,8 +3,9 @@
 For the same model and the run's sealed test rows (RUN/data/test.parquet), on the same CPU
 threads: latency at batch 1 (p50, p95 over ``--latency-rows`` texts), throughput at batch 64
 (texts/s over ``--rows`` texts), size on disk, test macro-F1 and the share of test predictions
-that agree with PyTorch's. Peers: ``ratchet.load`` (PyTorch, fp32) and the export read with
-``ratchet_onnx.py`` (onnxruntime, fp32 and dynamic int8).
+that agree with PyTorch's. Peers: ``ratchet.load`` (PyTorch, fp32), the export read with
+``ratchet_onnx.py`` (onnxruntime, fp32 and dynamic int8), and, when the run has a compress step,
+its int8 model and its distilled student (PyTorch).
 
     python benchmarks/inference.py RUN [--rows 1000] [--latency-rows 200] [--threads 2] [--serve]
 
@@ -97,6 +98,23 @@ def serve_rate(source: Path, texts: list[str], clients: int = 8) -> float:
         server.wait(timeout=30)
 
 
+def compressed_models(run: Path) -> list[tuple[str, Path]]:
+    """The compress step's candidates in ``run``: its int8 model and its student (the shipped one when the
+    student was kept, else the first fold's, trained on the other folds' rows only)."""
+    found = []
+    for step in sorted(run.glob("steps/*-compress")):
+        int8 = step / "int8" / "model"
+        if (int8 / "ratchet.json").is_file():
+            found.append(("compress int8 (PyTorch)", int8))
+        for sub, name in (("model", "compress student (PyTorch)"), ("fold-0", "compress student, fold 0 (PyTorch)")):
+            student = step / "student" / sub
+            if (student / "ratchet.json").is_file():
+                layers = json.loads((student / "ratchet.json").read_text())["student"]["layers"]
+                found.append((f"{name}, {layers} layers", student))
+                break
+    return found
+
+
 def pipeline_peer(model_dir: Path, labels: list):
     """``transformers.pipeline`` on the same shipped transformer (the mean-pooling head through
     "feature-extraction" plus the head's weights; a Hugging Face head through "text-classification");
@@ -158,6 +176,9 @@ def main() -> None:
     # Undecided probabilities for everyone (argmax): the comparison is of the models, not the class biases.
     rows.append(measure("ratchet (PyTorch fp32)", torch_model.predict_proba, folder_bytes(args.run / "model"),
                         texts, truth, args))  # fmt: skip
+    for name, folder in compressed_models(args.run):
+        model = ratchet.load(folder, device="cpu")
+        rows.append(measure(name, model.predict_proba, folder_bytes(folder), texts, truth, args))
     peer = pipeline_peer(args.run / "model", labels)
     if peer is not None:
         rows.append(measure("transformers.pipeline (fp32)", peer, folder_bytes(args.run / "model"), texts, truth, args))

@@ -112,3 +112,24 @@ def test_planted_word_comes_first() -> None:
         for e, label in zip(explainer.explain(test_texts, method), test_labels, strict=True):
             assert e.label == ("bad", "good", "okay")[label]
             assert e.top(1)[0][0] == e.label, (method, e.text, e.scores)
+
+
+@pytest.mark.parametrize("family", ["bert", "sbert"])
+def test_planted_word_comes_first_in_a_transformer(family: str, tiny_model_dir) -> None:
+    """A tiny transformer trained on texts whose label is their cue word: IG ranks the cue word first wherever
+    the text moves the probability from the all-padding baseline (where it does not, IG has nothing to
+    attribute: its scores add up to that change)."""
+    model, tokenizer = _trained(tiny_model_dir(family), 3, epochs=6)
+    clf = TorchClassifier(model, tokenizer, max_length=64)
+    names = ("bad", "good", "okay")
+    texts, labels = toy_dataset(12, seed=4, n_labels=3)
+    checked = 0
+    for text, label in zip(texts, labels, strict=True):
+        found = integrated_gradients(clf, text, int(label), DEFAULT_STEPS)
+        if found.value - found.baseline_value < 0.5:
+            continue
+        spans = word_spans(text)
+        top = spans[int(np.argmax(found.scores))]
+        assert text[top[0] : top[1]] == names[label], (text, found.scores)
+        checked += 1
+    assert checked >= 3  # the cue was learned for enough rows that the check means something
