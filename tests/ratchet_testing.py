@@ -43,3 +43,10 @@ FAST_TRAIN = [
     "train.max_length=32",
     "train.max_tokens=512",
 ]
+
+
+def assert_rule_applied(entry: dict, min_gain: float = 0.0, confidence: float = 0.8) -> None:
+    """A gated ledger entry's status is what the ratchet rule says of its own recorded numbers (gain,
+    P(better)): kept exactly when the gain beats min_gain with at least ``confidence``."""
+    expected = "kept" if entry["gain"] > min_gain and entry["p_better"] >= confidence else "rejected"
+    assert entry["status"] == expected, entry
