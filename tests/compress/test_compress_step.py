@@ -112,7 +112,7 @@ def test_cross_fitted_compress_judges_through_the_fold_models(tiny_model_dir, tm
     assert compress["folds"] == 2 and compress["rows"] > 60  # every out-of-fold row of the pool, not a slice
     assert read_json(run / "steps" / "03-train" / "folds" / "folds.json")["folds"] == [0, 1]
     folds = read_json(run / "steps" / "04-ensemble" / "folds" / "folds.json")
-    assert folds == {"model": str((run / "steps" / "04-ensemble" / "ensemble").resolve()), "folds": [0, 1]}
+    assert folds == {"model": "../ensemble", "folds": [0, 1]}  # relative: a copied run keeps the link
     assert compress["compress"]["int8"]["crossfit"]["folds_run"] == 2
     # Judged like for like: the int8 fold ensembles agree with the fold ensembles on most out-of-fold rows.
     reference = np.load(run / "steps" / "04-ensemble" / "valid_probs.npy")

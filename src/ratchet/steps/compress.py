@@ -236,7 +236,7 @@ def _fold_teachers(ctx: StepContext, shipped: Path) -> dict[int, Path] | str:
         return {split.fold: shipped for split in crossfit.plan.splits()}
     folds = ctx.artifacts.maybe("model.folds")
     record = read_json(Path(folds) / "folds.json") if folds is not None else {}
-    if Path(record.get("model", "")).resolve() != shipped.resolve():
+    if folds is None or (Path(folds) / record.get("model", "")).resolve() != shipped.resolve():
         return (
             "cross-fitted judging needs the fold models of the shipped model, and it has none (they are kept "
             "by train when the recipe has compress, not by the later steps that replaced it)"

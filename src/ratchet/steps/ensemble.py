@@ -120,7 +120,7 @@ def _fold_models_of(ctx: StepContext, shipped: Path) -> Path | None:
     if folds is None:
         return None
     record = read_json(Path(folds) / "folds.json")
-    return Path(folds) if Path(record.get("model", "")).resolve() == shipped.resolve() else None
+    return Path(folds) if (Path(folds) / record.get("model", "")).resolve() == shipped.resolve() else None
 
 
 def _fold_ensembles(ctx: StepContext, shipped: Path, first: Path, seeds: list[int]) -> Path:

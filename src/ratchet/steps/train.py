@@ -119,9 +119,13 @@ def ship_folds(ctx: StepContext, fit: Any, folds_dir: Path, metrics: dict[str, A
 
 def fold_models_of(model_dir: Path, folds_dir: Path, folds: list[int]) -> Path:
     """Mark ``folds_dir`` (fold-<i>/ for each of ``folds``) as the fold models of the shipped ``model_dir``."""
+    import os
+
     from ratchet.fsutil import write_json
 
-    write_json(folds_dir / "folds.json", {"model": str(Path(model_dir).resolve()), "folds": list(folds)})
+    # Relative, so that a run folder moved or copied elsewhere keeps the link.
+    model = os.path.relpath(Path(model_dir).resolve(), Path(folds_dir).resolve())
+    write_json(folds_dir / "folds.json", {"model": model, "folds": list(folds)})
     return folds_dir
 
 
