@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from ratchet_testing import FAST_TRAIN, write_train_test
 
@@ -148,3 +149,21 @@ def test_compress_params_out_of_range_are_refused() -> None:
         CompressParams(min_speedup=-1.0)
     with pytest.raises(RatchetError, match="speed_at"):
         CompressParams(speed_at="fast")
+
+
+def test_a_kept_cross_fitted_student_is_refit_on_every_pool_row(tiny_model_dir, tmp_path: Path) -> None:
+    # A generous margin: the student is kept, and the one that ships is distilled from the shipped model on
+    # every train+valid row (the fold students only judged it).
+    run = run_compress(
+        tmp_path, tiny_model_dir("bert"), "compress.candidates=[student]", "compress.min_speedup=0",
+        "compress.max_drop=0.5", "compress.epochs=2", folds="2",
+    )  # fmt: skip
+    compress = entry(run, "compress")
+    assert compress["status"] == "kept", compress["reason"]
+    shipped = read_json(run / "model" / "ratchet.json")
+    pool = len(pd.read_parquet(run / "data" / "train.parquet")) + len(pd.read_parquet(run / "data" / "valid.parquet"))
+    assert shipped["kind"] == "transformer" and shipped["student"]["rows"] == pool
+    assert shipped["student"]["layers"] == compress["compress"]["student"]["layers"] == 1
+    assert compress["compress"]["student"]["refit_steps"] > 0
+    probs = ratchet.load(run).predict_proba(["great product works well"])
+    assert probs.shape == (1, 3)
