@@ -49,7 +49,8 @@ def with_teacher(trained: Path, tmp_path: Path, tiny_model_dir, *overrides: str)
 
     shutil.copytree(trained, tmp_path, dirs_exist_ok=True)
     run = run_compress(tmp_path, tiny_model_dir("bert"), *overrides, resume=True)
-    assert entry(run, "train") == entry(trained / "run", "train")  # resumed: the very same fit, not a new one
+    # train's parameters changed (it keeps fold models when compress follows), its fit did not: read back.
+    assert entry(run, "train")["crossfit"]["reused_folds"] == 1
     return run
 
 
