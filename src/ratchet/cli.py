@@ -34,12 +34,13 @@ def _preset_help() -> str:
     fast = PRESET_STEPS["fast"]
 
     def added(preset: str, earlier: tuple[str, ...]) -> str:
-        return ", ".join(s for s in PRESET_STEPS[preset] if s not in earlier and s != "ensemble")
+        named = {"search": f"search ({PRESET_TRIALS[preset]} trials)",
+                 "ensemble": f"a {PRESET_SEEDS[preset]}-seed ensemble"}  # fmt: skip
+        new = [named.get(s, s) for s in PRESET_STEPS[preset] if s not in earlier]
+        return ", ".join(new[:-1]) + f" and {new[-1]}" if len(new) > 1 else ", ".join(new)
 
     return (
-        f"fast (default): {', '.join(fast)}; "
-        f"balanced: + {added('balanced', fast).replace(', search', ' and search')} "
-        f"({PRESET_TRIALS['balanced']} trials) and a {PRESET_SEEDS['balanced']}-seed ensemble; "
+        f"fast (default): {', '.join(fast)}; balanced: + {added('balanced', fast)}; "
         f"best: + {added('best', PRESET_STEPS['balanced'])} ({PRESET_TRIALS['best']} trials, "
         f"{PRESET_SEEDS['best']}-seed ensemble)"
     )
