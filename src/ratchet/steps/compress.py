@@ -241,6 +241,8 @@ def _fold_teachers(ctx: StepContext, shipped: Path) -> dict[int, Path] | str:
             "cross-fitted judging needs the fold models of the shipped model, and it has none (they are kept "
             "by train when the recipe has compress, not by the later steps that replaced it)"
         )
+    if not record.get("folds"):
+        return "no fold model of the shipped model was kept (the time budget ran none to the end)"
     return {int(i): Path(folds) / f"fold-{i}" for i in record["folds"]}
 
 
