@@ -23,12 +23,12 @@ log = logging.getLogger("ratchet")
 
 MAX_ROWS = 200
 REPORT_STEPS = 8
-ROW_SECONDS = 20.0
-"""Time for explaining rows; faithfulness gets FAITHFUL_SECONDS more (the report step runs in every run: on
-the demo's fine-tune + TF-IDF blend, 60 s + 30 s made the report step 132 s and the demo run over 10
-minutes; `ratchet explain` has no such cap)."""
-FAITHFUL_ROWS = 20
-FAITHFUL_SECONDS = 10.0
+ROW_SECONDS = 15.0
+"""Time for explaining rows; faithfulness gets FAITHFUL_SECONDS more for occlusion (the report step runs in
+every run: on the demo, 60 s of rows and 40 faithfulness rows made the report step 132 s, 20 s and 20 rows
+51 s; `ratchet explain` has no such cap)."""
+FAITHFUL_ROWS = 10
+FAITHFUL_SECONDS = 5.0
 SHOWN = 5
 TITLE = "Why the model decides"
 
