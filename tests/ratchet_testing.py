@@ -50,3 +50,20 @@ def assert_rule_applied(entry: dict, min_gain: float = 0.0, confidence: float = 
     P(better)): kept exactly when the gain beats min_gain with at least ``confidence``."""
     expected = "kept" if entry["gain"] > min_gain and entry["p_better"] >= confidence else "rejected"
     assert entry["status"] == expected, entry
+
+
+def sharp_classifier_folder(base: Path, folder: Path, labels: list[str], meta: dict) -> Path:
+    """A tiny classifier of ``base`` saved to ``folder``, its head scaled far from uniform so that probabilities
+    tell models apart (export parity, int8 round trips)."""
+    import torch
+
+    from ratchet.models.load import load_for_classification, save_classifier
+
+    torch.manual_seed(0)
+    model, tokenizer = load_for_classification(str(base), labels)
+    with torch.no_grad():
+        for param in model.parameters():
+            if param.ndim == 2 and param.shape[0] == len(labels):
+                param.mul_(40.0)
+    save_classifier(model, tokenizer, labels, folder, meta)
+    return folder

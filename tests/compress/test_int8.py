@@ -6,12 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
-from ratchet_testing import synthetic_rows
+from ratchet_testing import sharp_classifier_folder, synthetic_rows
 
 import ratchet
 from ratchet.compress.int8 import WEIGHTS_FILE, load_int8, quantize, quantize_folder
-from ratchet.models.load import load_classifier, load_for_classification, save_classifier
+from ratchet.models.load import load_classifier
 from ratchet.predictor import TransformerPredictor
 
 LABELS = ["negative", "neutral", "positive"]
@@ -19,15 +18,8 @@ TEXTS = [r["review"] for r in synthetic_rows(30, seed=4)]
 
 
 def fp32_folder(tiny_model_dir, root: Path, family: str) -> Path:
-    torch.manual_seed(0)
-    model, tokenizer = load_for_classification(str(tiny_model_dir(family)), LABELS)
-    with torch.no_grad():  # a head far from uniform, so that probabilities tell models apart
-        for param in model.parameters():
-            if param.ndim == 2 and param.shape[0] == len(LABELS):
-                param.mul_(40.0)
-    folder = root / family
-    save_classifier(model, tokenizer, LABELS, folder, {"max_length": 24, "text_pair": False, "backbone": family})
-    return folder
+    meta = {"max_length": 24, "text_pair": False, "backbone": family}
+    return sharp_classifier_folder(tiny_model_dir(family), root / family, LABELS, meta)
 
 
 @pytest.mark.parametrize("family", ["bert", "sbert", "t5"])

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
-from ratchet_testing import synthetic_rows
+from ratchet_testing import sharp_classifier_folder, synthetic_rows
 
 import ratchet
 from ratchet.cli import main
@@ -25,16 +24,8 @@ TEXTS = [r["review"] for r in ROWS[:20]] + ['"it &amp; its   side effects"', "  
 
 
 def transformer_folder(tiny_model_dir, root: Path, family: str, *, text_pair: bool = False) -> Path:
-    from ratchet.models.load import load_for_classification, save_classifier
-
-    torch.manual_seed(0)
-    model, tokenizer = load_for_classification(str(tiny_model_dir(family)), LABELS)
-    with torch.no_grad():  # a head far from uniform, so that probabilities tell models apart
-        for param in model.parameters():
-            if param.ndim == 2 and param.shape[0] == len(LABELS):
-                param.mul_(40.0)
-    folder = root / family
-    save_classifier(model, tokenizer, LABELS, folder, {"max_length": 24, "text_pair": text_pair})
+    meta = {"max_length": 24, "text_pair": text_pair}
+    folder = sharp_classifier_folder(tiny_model_dir(family), root / family, LABELS, meta)
     Decision(1.7, (0.3, -0.2, 0.0)).save(folder)
     return folder
 

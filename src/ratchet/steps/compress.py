@@ -50,6 +50,8 @@ class Measured:
     """A model of the candidate's kind, timed (the one that ships, or one of the same shape)."""
     ship: Any
     info: dict[str, Any]
+    speed: Any = None
+    """Its compress.speed.Speed once timed."""
 
 
 class CompressStep:
@@ -69,7 +71,7 @@ class CompressStep:
         return {} if self.params.unlabeled is None else {"unlabeled": Path(self.params.unlabeled)}
 
     def run(self, ctx: StepContext) -> Outcome:
-        from ratchet.compress.speed import Speed, machine, measure, speedup
+        from ratchet.compress.speed import machine, measure, speedup
 
         p = self.params.compress
         shipped = Path(ctx.artifacts.get("model.current"))
@@ -95,8 +97,8 @@ class CompressStep:
             return Skipped("no candidate could be built (see the log)")
         report: dict[str, Any] = {"speed_at": p.speed_at, "machine": machine()}
         for item in measured:
-            speed = measure(item.folder, texts, pairs, singles=SINGLES, device=ctx.device)
-            item.info.update(speed=speed.as_dict(), judged_score=crossfit.score(item.probs))
+            item.speed = measure(item.folder, texts, pairs, singles=SINGLES, device=ctx.device)
+            item.info.update(speed=item.speed.as_dict(), judged_score=crossfit.score(item.probs))
             report[item.name] = item.info
         # Timed again after the candidates, the best of two kept: the first model timed pays for warm caches.
         again = measure(shipped, texts, pairs, singles=SINGLES, device=ctx.device)
@@ -105,7 +107,7 @@ class CompressStep:
                                         texts_per_s=max(reference.texts_per_s, again.texts_per_s))  # fmt: skip
         report["reference"] = reference.as_dict()
         for item in measured:
-            item.info["speedup"] = round(speedup(reference, Speed(**item.info["speed"]), p.speed_at), 3)
+            item.info["speedup"] = round(speedup(reference, item.speed, p.speed_at), 3)
         fast = [m for m in measured if m.info["speedup"] >= p.min_speedup]
         chosen = max(fast or measured, key=lambda m: (m.info["judged_score"] or 0.0) if fast else m.info["speedup"])
         unmet = None
