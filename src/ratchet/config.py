@@ -18,6 +18,7 @@ import yaml
 
 from ratchet.compress.params import CompressParams
 from ratchet.errors import RatchetError
+from ratchet.fewshot.params import FewShotParams
 from ratchet.params import (  # re-exported: steps import their params from here
     AdaptParams,
     CleanParams,
@@ -75,6 +76,8 @@ class RunConfig:
     adapt: AdaptParams = field(default_factory=AdaptParams)
     selftrain: SelfTrainParams = field(default_factory=SelfTrainParams)
     compress: CompressParams = field(default_factory=CompressParams)
+    fewshot: FewShotParams = field(default_factory=FewShotParams)
+    """The few-shot (SetFit-style) candidate of select: when it enters, how it is fitted."""
 
     def __post_init__(self) -> None:
         if self.preset not in PRESETS:

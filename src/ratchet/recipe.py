@@ -225,7 +225,12 @@ def _select(config: RunConfig) -> Any:
     if config.select.include_linear:
         candidates.append("linear")
     return SelectStep(
-        SelectStepParams(candidates=tuple(dict.fromkeys(candidates)), train=config.train, eta=config.select.eta)
+        SelectStepParams(
+            candidates=tuple(dict.fromkeys(candidates)),
+            train=config.train,
+            eta=config.select.eta,
+            fewshot=config.fewshot,
+        )
     )
 
 

@@ -81,17 +81,23 @@ class MeanPoolingClassifier(torch.nn.Module):
         labels: torch.Tensor | None = None,
         **inputs: torch.Tensor,
     ) -> SequenceClassifierOutput:
-        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask, **inputs)[0]
-        if attention_mask is None:  # the collator drops an all-ones mask: every position is a real token
-            pooled = hidden.mean(dim=1)
-        else:
-            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-            pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
+        pooled = self.pool(input_ids=input_ids, attention_mask=attention_mask, **inputs)
         logits = self.classifier(self.dropout(pooled))
         loss = None
         if labels is not None:
             loss = torch.nn.functional.cross_entropy(logits.float(), labels)
         return SequenceClassifierOutput(loss=loss, logits=logits)
+
+    def pool(
+        self, input_ids: torch.Tensor | None = None, attention_mask: torch.Tensor | None = None, **inputs: torch.Tensor
+    ) -> torch.Tensor:
+        """The sentence embedding the classifier reads: the encoder's mean over real tokens (the few-shot
+        candidate trains and fits its head on exactly this)."""
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask, **inputs)[0]
+        if attention_mask is None:  # the collator drops an all-ones mask: every position is a real token
+            return hidden.mean(dim=1)
+        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+        return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
 
     # --- the parts of the PreTrainedModel surface ratchet uses
     def get_input_embeddings(self) -> torch.nn.Module:

@@ -102,7 +102,7 @@ def _fold_test(entry: dict[str, Any], run_folds: Any) -> str:
 
 def _decision_cell(entry: dict[str, Any]) -> Safe:
     """Why the rule decided so, without repeating the gain, interval and P(better) columns (full text on hover)."""
-    text = str(entry.get("reason") or entry.get("note") or "")
+    text = str(entry.get("reason") or entry.get("note") or entry.get("picked") or "")  # picked: select's choice
     verdict, _, rest = text.partition(": ")
     short = text
     if verdict in ("kept", "rejected") and entry.get("gain") is not None:

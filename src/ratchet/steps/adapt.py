@@ -69,6 +69,11 @@ class AdaptStep:
         from ratchet.models.load import resolve_model_path
 
         p = self.params
+        from ratchet.fewshot.shipping import picked_fewshot
+
+        if picked_fewshot(ctx.artifacts.maybe("model.backbone")) is not None:
+            # Its probes are standard fine-tunes, and the adapted backbone it provides would drop the pick.
+            return Skipped("select picked the few-shot candidate: adapt is judged with standard fine-tunes")
         backbone = resolved_backbone(ctx, p.model)
         if backbone == "linear":
             return Skipped("the selected model is the linear baseline: there is no encoder to adapt")

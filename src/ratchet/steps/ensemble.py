@@ -57,6 +57,8 @@ class EnsembleStep:
         meta = read_json(Path(shipped) / "ratchet.json")
         if meta.get("kind") != "transformer":
             return Skipped(f"the shipped model is a {meta.get('kind')} model, not one fine-tune to repeat with seeds")
+        if meta.get("method") == "fewshot":
+            return Skipped("the shipped model is a few-shot fit: its seeds would need few-shot fits, not fine-tunes")
         backbone = resolved_backbone(ctx, self.params.model)
         params = resolved_train_params(ctx, self.params.train)
         crossfit = ctx.crossfit

@@ -52,12 +52,15 @@ class SearchStep:
     def run(self, ctx: StepContext) -> Outcome:
         import optuna
 
+        from ratchet.fewshot.shipping import picked_fewshot
         from ratchet.search import study as st
         from ratchet.search.finetune import fit_supports_hook
         from ratchet.search.objective import build_runner, load_trial_probs
         from ratchet.search.worker import run_trials, trial_data, wait_for_others
         from ratchet.steps.train import resolved_backbone
 
+        if picked_fewshot(ctx.artifacts.maybe("model.backbone")) is not None:
+            return Skipped("select picked the few-shot candidate: search tunes a standard fine-tune's parameters")
         backbone = resolved_backbone(ctx, self.params.model)
         challenger = backbone == "linear"
         if challenger:

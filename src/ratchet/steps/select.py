@@ -6,6 +6,13 @@ the last rung trains with the full configured epochs, so the baseline (fully tra
 only wins against fully trained transformers. If it wins, "linear" is the backbone and
 ``train`` ships the baseline, unless ``search`` tunes the best transformer ("runner_up" in
 model.backbone) past it. Each candidate's tokenizer coverage of the data is reported.
+
+Few-shot data (the smallest class under ``fewshot.enter_below`` training rows) adds a SetFit-style
+candidate, ``fewshot:<backbone>`` (ratchet.fewshot): contrastive tuning of the first mean-pooling
+backbone on drawn pairs, then a logistic head. It has no short version to probe, so it skips the
+rungs: it is fitted once, in full, on the same folds as the last rung (every fold when cross-fitted),
+and faces the halving's winner on the same judged rows; ties go to the winner. If it wins,
+model.backbone says so ("method": "fewshot") and ``train`` fits and ships it.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ratchet.config import TrainParams
+from ratchet.fewshot.params import FewShotParams
 from ratchet.fsutil import hash_json, read_json, write_json
 from ratchet.step import Completed, StepContext
 from ratchet.training.plan import TooLittleTime
@@ -35,6 +43,8 @@ class SelectStepParams:
     """Each rung keeps the best 1/eta of the candidates."""
     coverage_sample: int = 500
     """Training texts tokenized per candidate for the coverage figures."""
+    fewshot: FewShotParams = field(default_factory=FewShotParams)
+    """When the few-shot candidate enters, and how it is fitted."""
 
 
 class SelectStep:
@@ -50,6 +60,8 @@ class SelectStep:
 
     def run(self, ctx: StepContext) -> Completed:
         from ratchet.data.coverage import load_tokenizer, tokenizer_coverage
+        from ratchet.fewshot.entry import decide_entry
+        from ratchet.fewshot.fit import mean_pooling_backbone
         from ratchet.search.finetune import finetune
         from ratchet.search.halving import successive_halving
 
@@ -126,15 +138,34 @@ class SelectStep:
             ctx.log.info("select: %s, %.2f epochs -> macro-F1 %.4f", name, epochs, cached["valid_macro_f1"])
             return float(cached["valid_macro_f1"])
 
+        entry = decide_entry(
+            self.params.fewshot, data.train.label_ids, len(crossfit.labels), transformers,
+            text_pairs=data.train.pairs is not None, mean_pooling=mean_pooling_backbone,
+        )  # fmt: skip
+        ctx.log.info("select: few-shot candidate %s: %s", "added" if entry.name else "not added", entry.reason)
+        fewshot = None
+        if entry.name is not None:
+            # Its share of the step's time: one full fit among the transformers' full-length fits.
+            fewshot = self._fewshot(ctx, crossfit, entry.backbone, fits_dir, share=1.0 / (len(transformers) + 1))
+            if fewshot is not None:
+                probs[entry.name] = np.load(fits_dir / f"{fewshot['key']}.npy")
         with ctx.progress.bar("select", total=None):
             winner, rungs = successive_halving(
                 transformers, fixed, evaluate, eta=self.params.eta, top_epochs=self.params.train.epochs
             )
+        final: dict[str, float] = {}
+        if fewshot is not None and fewshot["valid_macro_f1"] is not None:
+            rival = _final_score(winner, rungs, fixed, lambda: evaluate(winner, top_epochs, 1.0))
+            final = {entry.name: fewshot["valid_macro_f1"], **({winner: rival} if rival is not None else {})}
+            if rival is None or fewshot["valid_macro_f1"] > rival:
+                winner = entry.name
         note = None
-        if transformers and not any(fits.values()):
+        if transformers and not any(fits.values()) and winner != entry.name:
             # Nothing was measured: fall back to the configured model, as a run without select would.
             winner, note = transformers[0], "the time budget ran out before any fine-tune: kept the first candidate"
         choice: dict[str, Any] = {"model": winner}
+        if winner == entry.name:
+            choice = {"model": entry.backbone, "method": "fewshot", "fewshot": asdict(self.params.fewshot)}
         trained = [name for name in transformers if name in rungs[-1].scores] if rungs else []
         if winner == LINEAR and trained:
             # The best transformer lost with the configured parameters; search may still tune it
@@ -154,13 +185,43 @@ class SelectStep:
                     **({"valid_macro_f1": fixed[name]} if name in fixed else {}),
                 }
                 for name in [*fixed, *transformers]
-            ],
+            ]
+            + _fewshot_rows(entry.name, fewshot),
+            "fewshot": {"entered": entry.name is not None, "reason": entry.reason, "final": final},
+            "picked": _picked_line(winner, final),
             "rungs": [rung.as_dict() for rung in rungs],
             "poor_coverage": [name for name, figures in coverage.items() if figures["poor"]],
             "eta": self.params.eta,
             "note": note,
         }
         return Completed(provides={"model.backbone": out}, metrics=metrics, probs=probs.get(winner))
+
+    def _fewshot(self, ctx: StepContext, crossfit: Any, backbone: str, fits_dir: Path, share: float):
+        """The few-shot candidate on the last rung's folds -> its fit record (key, score, ...), None if not run."""
+        from ratchet.fewshot.crossfit import crossfit_fewshot
+
+        params = self.params.fewshot
+        key = hash_json(["fewshot", backbone, asdict(params), ctx.seed, crossfit.crossfit])[:16]
+        cached = _load_fit(fits_dir, key)
+        if cached is None:
+            started = time.time()
+            # Holdout: the cache keeps the model, so that train ships this very fit if it wins.
+            fit = crossfit_fewshot(crossfit, backbone, params, seed=ctx.seed, name=f"select-fewshot-{backbone}",
+                                   time_share=share, keep_models=True)  # fmt: skip
+            if not fit.folds:
+                ctx.log.info("select: the time budget allows no few-shot fit (%s)", fit.note)
+                return None
+            cached = {
+                "key": key,
+                "folds": len(fit.folds),
+                "valid_macro_f1": crossfit.score(fit.probs),
+                "seconds": time.time() - started,
+                "pairs": fit.folds[0].info.get("pairs"),
+                "stopped_by_deadline": any(f.info.get("stopped_by_deadline") for f in fit.folds),
+            }
+            _save_fit(fits_dir, key, cached, fit.probs)
+        ctx.log.info("select: fewshot:%s -> macro-F1 %s", backbone, cached["valid_macro_f1"])
+        return cached
 
     def _linear_probs(self, ctx: StepContext, crossfit: Any, baseline: Path) -> np.ndarray:
         """The baseline's judged probabilities: its model on the valid rows, or (cross-fitted) its folds again."""
@@ -173,6 +234,31 @@ class SelectStep:
 
         fit, _ = crossfit.linear(BaselineParams().linear, out_dir=None, meta={})
         return fit.probs
+
+
+def _final_score(winner: str, rungs: list, fixed: dict[str, float], measure) -> float | None:
+    """The halving winner's score on the last rung's rows (a lone transformer, never raced, is measured now)."""
+    if rungs and winner in rungs[-1].scores:
+        return float(rungs[-1].scores[winner])
+    if winner in fixed:
+        return float(fixed[winner])
+    return measure() if winner != LINEAR else None
+
+
+def _fewshot_rows(name: str | None, record: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The few-shot candidate's row of the candidates table (none when it did not enter)."""
+    if name is None:
+        return []
+    score = {} if record is None else {"valid_macro_f1": record["valid_macro_f1"]}
+    return [{"name": name, "kind": "fewshot", "fits": [] if record is None else [record], **score}]
+
+
+def _picked_line(winner: str, final: dict[str, float]) -> str:
+    """One line for the ledger: the pick, and the few-shot comparison when there was one."""
+    if not final:
+        return f"picked {winner}"
+    others = ", ".join(f"{name} {score:.4f}" for name, score in final.items() if name != winner)
+    return f"picked {winner} ({final[winner]:.4f} macro-F1 on the judged rows; {others})"
 
 
 def _with_epochs(params: TrainParams, epochs: float) -> TrainParams:

@@ -5,7 +5,8 @@ fine-tune that does not beat it is not shipped, and the ledger says so. Holdout 
 fine-tune on the train rows, early-stopped on the valid rows it is judged on; that model
 ships. Cross-fitted plan: one fine-tune per fold, each judged on its held-out fold with its
 final weights; if kept, the same recipe is refit on every train+valid row for as many
-epochs as the folds' curves peaked at, and that refit ships.
+epochs as the folds' curves peaked at, and that refit ships. When select picked the few-shot
+candidate, the same shapes apply to a few-shot fit (ratchet.fewshot.shipping).
 """
 
 from __future__ import annotations
@@ -51,6 +52,11 @@ class TrainStep:
         backbone = resolved_backbone(ctx, self.params.model)
         if backbone == "linear":
             return ship_baseline(ctx)
+        from ratchet.fewshot.shipping import picked_fewshot, train_fewshot
+
+        fewshot = picked_fewshot(ctx.artifacts.maybe("model.backbone"))
+        if fewshot is not None:  # select's few-shot candidate won: fit and ship it (search found no params for it)
+            return train_fewshot(ctx, backbone, fewshot, ship=self.params.ship, keep_folds=self.params.keep_folds)
         params = resolved_train_params(ctx, self.params.train)
         crossfit = ctx.crossfit
         data = crossfit.holdout

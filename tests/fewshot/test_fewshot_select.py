@@ -1,0 +1,103 @@
+"""The few-shot candidate inside select (judged out of fold, like every candidate) and shipped by train."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from ratchet_testing import synthetic_rows
+
+from ratchet.cli import main
+from ratchet.fsutil import read_json
+
+FAST_FEWSHOT = ["fewshot.max_pairs=300", "fewshot.max_length=32", "fewshot.learning_rate=0.01"]
+FAST_TRAIN = ["train.epochs=2", "train.learning_rate=0.003", "train.max_length=32", "train.max_tokens=512"]
+
+
+def write_data(tmp_path: Path, n: int) -> tuple[Path, Path]:
+    data, test = tmp_path / "train.csv", tmp_path / "test.csv"
+    pd.DataFrame(synthetic_rows(n, seed=21)).to_csv(data, index=False)
+    pd.DataFrame(synthetic_rows(30, seed=22)).to_csv(test, index=False)
+    return data, test
+
+
+@pytest.fixture
+def recorded_fits(monkeypatch):
+    """Every few-shot fit's training and judged texts, the real fit still running."""
+    import ratchet.fewshot.fit as fit_module
+
+    calls: list[tuple[list[str], list[str]]] = []
+    real = fit_module.fit_fewshot
+
+    def spy(backbone, data, params, **kwargs):
+        calls.append((list(data.train.texts), list(data.valid.texts)))
+        return real(backbone, data, params, **kwargs)
+
+    monkeypatch.setattr(fit_module, "fit_fewshot", spy)
+    return calls
+
+
+def run_select(tmp_path: Path, model: Path, *extra: str) -> Path:
+    data, test = write_data(tmp_path, 72)  # 24 rows a class
+    out = tmp_path / "run"
+    args = ["run", str(data), "--test", str(test), "--out", str(out), "--steps", "clean,split,baseline,select"]
+    args += ["--model", str(model), "--quiet", "select.include_default=false", "gate.folds=3"]
+    assert main([*args, *FAST_TRAIN, *FAST_FEWSHOT, *extra]) == 0
+    return out
+
+
+def test_few_classes_add_the_candidate_judged_on_the_same_out_of_fold_rows(tiny_dirs, tmp_path, recorded_fits):
+    out = run_select(tmp_path, tiny_dirs["sbert"])
+    metrics = read_json(out / "steps" / "04-select" / "manifest.json")["metrics"]
+    assert metrics["fewshot"]["entered"] and "fewer than fewshot.enter_below=64" in metrics["fewshot"]["reason"]
+    name = f"fewshot:{tiny_dirs['sbert']}"
+    row = next(c for c in metrics["candidates"] if c["name"] == name)
+    assert row["kind"] == "fewshot" and row["fits"][0]["folds"] == 3
+    # One fit per fold: never judged on a row it trained on, and the judged rows cover the pool exactly once.
+    assert len(recorded_fits) == 3
+    pool = pd.read_parquet(out / "data" / "train.parquet")["text"].tolist()
+    pool += pd.read_parquet(out / "data" / "valid.parquet")["text"].tolist()
+    judged = [text for _, valid in recorded_fits for text in valid]
+    assert sorted(judged) == sorted(pool)
+    assert all(not set(train) & set(valid) for train, valid in recorded_fits)
+    # Its score is on the same judged rows as the last rung's (cross-fitted, every pool row).
+    probs = np.load(out / "steps" / "04-select" / "fits" / f"{row['fits'][0]['key']}.npy")
+    assert probs.shape == (len(pool), 3) and not np.isnan(probs).any()
+    final = metrics["fewshot"]["final"]
+    assert set(final) == {name, metrics["rungs"][-1]["kept"][0] if metrics["winner"] == name else metrics["winner"]}
+    assert metrics["rungs"][-1]["epochs"] == 2.0  # the rival was fully trained (its last rung)
+    ledger = {entry["step"]: entry for entry in read_json(out / "ledger.json")}
+    assert ledger["select"]["picked"].startswith(f"picked {metrics['winner']}")
+
+
+def test_enough_rows_a_class_keep_it_out(tiny_dirs, tmp_path, recorded_fits):
+    out = run_select(tmp_path, tiny_dirs["sbert"], "fewshot.enter_below=10")
+    metrics = read_json(out / "steps" / "04-select" / "manifest.json")["metrics"]
+    assert not metrics["fewshot"]["entered"] and "not fewer than fewshot.enter_below=10" in metrics["fewshot"]["reason"]
+    assert all(c["kind"] != "fewshot" for c in metrics["candidates"]) and recorded_fits == []
+    assert "method" not in read_json(out / "steps" / "04-select" / "backbone.json")
+
+
+def test_when_it_wins_train_ships_it_in_the_usual_format_and_predict_reads_it(tiny_dirs, tmp_path):
+    data, test = write_data(tmp_path, 90)
+    out = tmp_path / "run"
+    args = ["run", str(data), "--test", str(test), "--out", str(out), "--steps", "clean,split,select,train,evaluate"]
+    args += ["--model", str(tiny_dirs["sbert"]), "--quiet", "select.include_default=false", "gate.folds=holdout"]
+    args += ["select.include_linear=false", *FAST_TRAIN, *FAST_FEWSHOT]
+    # A standard fine-tune that cannot move (learning rate ~0) against the few-shot fit: the answer is known.
+    assert main([*args, "train.learning_rate=1e-9", "train.epochs=1"]) == 0
+    choice = read_json(out / "steps" / "03-select" / "backbone.json")
+    assert choice["method"] == "fewshot" and choice["model"] == str(tiny_dirs["sbert"])
+    meta = read_json(out / "model" / "ratchet.json")
+    assert (meta["method"], meta["head"], meta["fewshot"]["max_pairs"]) == ("fewshot", "mean", 300)
+    ledger = {entry["step"]: entry for entry in read_json(out / "ledger.json")}
+    assert ledger["select"]["picked"].startswith(f"picked fewshot:{tiny_dirs['sbert']}")
+    assert "few-shot" in ledger["train"]["shipped"] and ledger["train"]["status"] == "kept"
+    train = read_json(out / "steps" / "04-train" / "manifest.json")["metrics"]
+    assert train["crossfit"]["reused_folds"] == 1  # select's fit, read back from the run's cache
+    assert read_json(out / "metrics.json")["test"]["macro_f1"] > 0.6
+    predictions = tmp_path / "pred.csv"
+    assert main(["predict", str(out), str(test), "--out", str(predictions), "--quiet"]) == 0
+    assert len(pd.read_csv(predictions)) == 30
