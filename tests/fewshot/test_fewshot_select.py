@@ -83,11 +83,12 @@ def test_enough_rows_a_class_keep_it_out(tiny_dirs, tmp_path, recorded_fits):
 def test_when_it_wins_train_ships_it_in_the_usual_format_and_predict_reads_it(tiny_dirs, tmp_path):
     data, test = write_data(tmp_path, 90)
     out = tmp_path / "run"
-    args = ["run", str(data), "--test", str(test), "--out", str(out), "--steps", "clean,split,select,train,evaluate"]
+    steps = "clean,split,select,search,train,ensemble,evaluate"
+    args = ["run", str(data), "--test", str(test), "--out", str(out), "--steps", steps]
     args += ["--model", str(tiny_dirs["sbert"]), "--quiet", "select.include_default=false", "gate.folds=holdout"]
     args += ["select.include_linear=false", *FAST_TRAIN, *FAST_FEWSHOT]
     # A standard fine-tune that cannot move (learning rate ~0) against the few-shot fit: the answer is known.
-    assert main([*args, "train.learning_rate=1e-9", "train.epochs=1"]) == 0
+    assert main([*args, "train.learning_rate=1e-9", "train.epochs=1", "search.n_trials=2", "search.seeds=2"]) == 0
     choice = read_json(out / "steps" / "03-select" / "backbone.json")
     assert choice["method"] == "fewshot" and choice["model"] == str(tiny_dirs["sbert"])
     meta = read_json(out / "model" / "ratchet.json")
@@ -95,7 +96,10 @@ def test_when_it_wins_train_ships_it_in_the_usual_format_and_predict_reads_it(ti
     ledger = {entry["step"]: entry for entry in read_json(out / "ledger.json")}
     assert ledger["select"]["picked"].startswith(f"picked fewshot:{tiny_dirs['sbert']}")
     assert "few-shot" in ledger["train"]["shipped"] and ledger["train"]["status"] == "kept"
-    train = read_json(out / "steps" / "04-train" / "manifest.json")["metrics"]
+    # search and ensemble tune or repeat standard fine-tunes: not for a few-shot pick, and the ledger says why.
+    assert ledger["search"]["status"] == ledger["ensemble"]["status"] == "skipped"
+    assert "few-shot" in ledger["search"]["note"] and "few-shot" in ledger["ensemble"]["note"]
+    train = read_json(out / "steps" / "05-train" / "manifest.json")["metrics"]
     assert train["crossfit"]["reused_folds"] == 1  # select's fit, read back from the run's cache
     assert read_json(out / "metrics.json")["test"]["macro_f1"] > 0.6
     predictions = tmp_path / "pred.csv"

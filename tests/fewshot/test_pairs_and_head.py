@@ -71,6 +71,7 @@ def test_a_class_the_regression_never_saw_gets_no_probability() -> None:
     x[y == 2] += 1.5
     regression = LogisticRegression().fit(x, y)
     weight, bias = linear_weights(regression.coef_, regression.intercept_, regression.classes_, 3)
+    assert bias[1] < min(bias[0], bias[2]) - 29  # far below the classes it saw
     linear = torch.nn.Linear(8, 3).double()
     transplant(regression, linear)
     probs = _softmax_of(linear, x)
