@@ -83,7 +83,7 @@ def test_enough_rows_a_class_keep_it_out(tiny_dirs, tmp_path, recorded_fits):
 def test_when_it_wins_train_ships_it_in_the_usual_format_and_predict_reads_it(tiny_dirs, tmp_path):
     data, test = write_data(tmp_path, 90)
     out = tmp_path / "run"
-    steps = "clean,split,select,search,train,ensemble,evaluate"
+    steps = "clean,split,select,search,train,ensemble,evaluate,report"
     args = ["run", str(data), "--test", str(test), "--out", str(out), "--steps", steps]
     args += ["--model", str(tiny_dirs["sbert"]), "--quiet", "select.include_default=false", "gate.folds=holdout"]
     args += ["select.include_linear=false", *FAST_TRAIN, *FAST_FEWSHOT]
@@ -102,6 +102,7 @@ def test_when_it_wins_train_ships_it_in_the_usual_format_and_predict_reads_it(ti
     train = read_json(out / "steps" / "05-train" / "manifest.json")["metrics"]
     assert train["crossfit"]["reused_folds"] == 1  # select's fit, read back from the run's cache
     assert read_json(out / "metrics.json")["test"]["macro_f1"] > 0.6
+    assert "picked fewshot:" in (out / "report.html").read_text(encoding="utf-8")  # the ledger table says so
     predictions = tmp_path / "pred.csv"
     assert main(["predict", str(out), str(test), "--out", str(predictions), "--quiet"]) == 0
     assert len(pd.read_csv(predictions)) == 30
