@@ -86,7 +86,12 @@ def classification_loss(
 
     With ``soft_targets`` (a teacher's probabilities at ``temperature``) each row's loss is the cross-entropy
     between them and the logits at that temperature, times temperature squared so that gradients keep the
-    scale of the hard-label loss (Hinton et al. 2015): knowledge distillation."""
+    scale of the hard-label loss (Hinton et al. 2015): knowledge distillation.
+
+    ``labels`` (rows, labels) 0/1: a multi-label task, trained with binary cross-entropy per label."""
+    if labels.ndim == 2:  # label sets: one sigmoid per label, binary cross-entropy averaged over labels
+        per_row = F.binary_cross_entropy_with_logits(logits.float(), labels.float(), reduction="none").mean(dim=-1)
+        return (per_row * weights).sum() / weights.sum().clamp_min(1e-12)
     if soft_targets is not None:
         log_probs = F.log_softmax(logits.float() / temperature, dim=-1)
         per_row = -(soft_targets.float() * log_probs).sum(dim=-1) * temperature**2
