@@ -123,7 +123,7 @@ def multilabel_metrics(
     out: dict[str, Any] = {"n": len(y_true), "task": "multilabel", "labels": [str(label) for label in labels]}
     for metric in MULTILABEL_METRICS:
         out[metric] = float(counts.value(metric)[0])
-    out["hamming_loss"] = -out.pop("neg_hamming_loss")
+    out["hamming_loss"] = -out.pop("neg_hamming_loss") + 0.0  # + 0.0: no "-0.0000" for a perfect model
     out["log_loss"] = float(row_binary_log_loss(y_true, probs).mean())
     tp, fp, fn = counts.tp.sum(0), counts.fp.sum(0), counts.fn.sum(0)
     out["micro_precision"] = float(_div(tp.sum(), tp.sum() + fp.sum()))
@@ -159,7 +159,7 @@ def _headline_intervals(counts: RowCounts, n_bootstrap: int, seed: int) -> dict[
             samples[metric].append(counts.value(metric, w))
     out = {m: [float(v) for v in np.percentile(np.concatenate(s), [2.5, 97.5])] for m, s in samples.items()}
     low, high = out.pop("neg_hamming_loss")
-    out["hamming_loss"] = [-high, -low]
+    out["hamming_loss"] = [-high + 0.0, -low + 0.0]
     return out
 
 
