@@ -160,7 +160,7 @@ def check_label_sets(labels: pd.Series) -> None:
     empty = [i for i, v in enumerate(labels) if v is not None and v == "[]"]
     if empty:
         raise RatchetError(
-            f"{len(empty)} rows have an empty label set (first: row {empty[0] + 1}): every row needs at least one "
+            f"{len(empty)} row(s) with an empty label set (first: row {empty[0] + 1}): every row needs at least one "
             "label: add one (e.g. 'none') or drop those rows"
         )
 

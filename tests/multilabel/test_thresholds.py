@@ -1,0 +1,42 @@
+"""Per-label decision thresholds: tuned per label, shipped in decision.json, applied by predictors."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ratchet.models.decision import Decision, fit_thresholds, threshold_scores
+
+
+def calibrated_apart(n: int = 400, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Label 0's positives score 0.30 and negatives 0.10 (0.5 predicts none); label 1's positives 0.90 and
+    negatives 0.60 (0.5 predicts all); label 2 is already separated at 0.5."""
+    rng = np.random.default_rng(seed)
+    truth = (rng.random((n, 3)) < 0.4).astype(np.int64)
+    noise = rng.normal(0, 0.02, size=(n, 3))
+    probs = np.where(truth == 1, [0.30, 0.90, 0.80], [0.10, 0.60, 0.20]) + noise
+    return truth, np.clip(probs, 0.01, 0.99).astype(np.float32)
+
+
+def test_each_label_gets_its_own_threshold() -> None:
+    truth, probs = calibrated_apart()
+    thresholds = fit_thresholds(truth, probs, "micro_f1")
+    assert 0.15 <= thresholds[0] <= 0.25
+    assert 0.65 <= thresholds[1] <= 0.85
+    assert thresholds[2] == 0.5  # a tie keeps 0.5: nothing to gain
+    decided = Decision(thresholds=thresholds).label_sets(probs)
+    assert np.array_equal(decided, truth)
+    plain = Decision().label_sets(probs)
+    assert plain[:, 0].sum() == 0 and plain[:, 1].all()
+
+
+def test_threshold_scores_cross_half_exactly_at_the_threshold() -> None:
+    probs = np.array([[0.19, 0.21, 0.69, 0.71]], dtype=np.float32)
+    scores = threshold_scores(probs, np.array([0.2, 0.2, 0.7, 0.7]))
+    assert (scores >= 0.5).tolist() == [[False, True, False, True]]
+
+
+def test_thresholds_survive_save_and_load(tmp_path) -> None:
+    Decision(thresholds=(0.2, 0.75)).save(tmp_path)
+    assert Decision.load(tmp_path).thresholds == (0.2, 0.75)
+    Decision(bias=(0.0, 1.0)).save(tmp_path / "single")
+    assert "thresholds" not in (tmp_path / "single" / "decision.json").read_text()
