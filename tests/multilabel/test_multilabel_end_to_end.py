@@ -13,7 +13,26 @@ from ratchet.cli import main
 from ratchet.fsutil import read_json
 
 CUES = {"sports": "football", "politics": "senate", "tech": "laptop"}
-FILLER = "the a of and to in is it that was for on with as by at this from".split()
+FILLER = [
+    "the",
+    "a",
+    "of",
+    "and",
+    "to",
+    "in",
+    "is",
+    "it",
+    "that",
+    "was",
+    "for",
+    "on",
+    "with",
+    "as",
+    "by",
+    "at",
+    "this",
+    "from",
+]
 STEPS = "clean,split,baseline,train,calibrate,decide,evaluate,report"
 
 

@@ -44,7 +44,8 @@ def test_delimited_string_with_label_sep() -> None:
 def test_indicator_columns_with_label_cols() -> None:
     frame = pd.DataFrame({
         "text": TEXTS,
-        "sports": [1, 0, 0, 1], "politics": [0, 1, 1, 0], "tech": ["0", "0", "1", "0"], "food": [False, False, False, True],
+        "sports": [1, 0, 0, 1], "politics": [0, 1, 1, 0], "tech": ["0", "0", "1", "0"],
+        "food": [False, False, False, True],
     })  # fmt: skip
     out = standard(frame, label_cols=("sports", "politics", "tech", "food"))
     assert out["label"].tolist() == EXPECTED
