@@ -12,7 +12,7 @@ valid together) and are scored on the run's sealed rows (RUN/data/test.parquet):
 - ``ovr_tfidf_char``: the same on character 1-4-grams (``char_wb``): emoticons are symbols, and the
   default word tokenizer sees few of them.
 
-    nice -n 10 python benchmarks/multilabel.py --work /work/bench/multilabel [--train-rows 2000]
+    nice -n 10 python benchmarks/multilabel.py --work /work/bench/multilabel [--train-rows 2000] [key=value ...]
 
 Prints one JSON object: micro/macro-F1 (and samples F1, subset accuracy) of each system, ratchet's
 ratios to the peers, the paired bootstrap of ratchet against the best peer on micro-F1, wall times.
@@ -70,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--test-rows", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--preset", default="fast")
+    parser.add_argument("overrides", nargs="*", help="key=value settings for the run, e.g. gate.folds=holdout")
     args = parser.parse_args(argv)
     here = Path(__file__).resolve().parent
     data, run = args.work / "data", args.work / f"run-{args.train_rows}"
@@ -77,9 +78,10 @@ def main(argv: list[str] | None = None) -> int:
     subprocess.run([sys.executable, str(here / "public_multilabel.py"), "--out", str(data), *sample], check=True)
     started = time.time()
     with open(args.work / f"run-{args.train_rows}.log", "w") as log:
-        subprocess.run([sys.executable, "-m", "ratchet.cli", "run", str(data / "train.csv"), "--test",
-                        str(data / "test.csv"), "--out", str(run), "--overwrite", "--quiet", "--preset", args.preset,
-                        "--seed", str(args.seed)], check=True, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+        command = [sys.executable, "-m", "ratchet.cli", "run", str(data / "train.csv"), "--test",
+                   str(data / "test.csv"), "--out", str(run), "--overwrite", "--quiet", "--preset", args.preset,
+                   "--seed", str(args.seed), *args.overrides]  # fmt: skip
+        subprocess.run(command, check=True, stdout=log, stderr=subprocess.STDOUT)
     ratchet_seconds = time.time() - started
     labels = read_json(run / "data" / "labels.json")["labels"]
     truth = label_matrix(pd.read_parquet(run / "data" / "test.parquet")["label"], labels)
