@@ -53,6 +53,10 @@ def predict_file(
     from ratchet.reporting.progress import Progress
 
     model_dir = model_dir_of(run)
+    if explain_top:
+        from ratchet.multilabel_support import refuse_multilabel_model
+
+        refuse_multilabel_model(model_dir, "predict --explain")
     out = check_output_path(out, input_path)
     frame = read_table(input_path)
     columns = resolve_columns(frame, DataParams(text_col=text_col, text_pair_col=text_pair_col), require_label=False)

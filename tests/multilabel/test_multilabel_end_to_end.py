@@ -117,3 +117,17 @@ def test_inspect_reports_label_sets(finished, capsys) -> None:
     assert main(["inspect", str(root / "train.csv")]) == 0
     printed = capsys.readouterr().out
     assert "multi-label: 3 labels" in printed and "most frequent pairs:" in printed
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["export", "{run}", "--format", "onnx", "--out", "{root}/onnx"], ["serve", "{run}"],
+     ["explain", "{run}", "{test}", "--out", "{root}/why.html"], ["compare", "{run}", "{run}"],
+     ["predict", "{run}", "{test}", "--out", "{root}/p.csv", "--explain"]],
+)  # fmt: skip
+def test_commands_without_multilabel_support_refuse_in_one_line(finished, argv, capsys) -> None:
+    root, out, test, _ = finished
+    args = [a.format(run=out, root=root, test=test) for a in argv]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "does not support multi-label models yet" in err[0]
