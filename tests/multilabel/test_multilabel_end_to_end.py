@@ -131,3 +131,19 @@ def test_commands_without_multilabel_support_refuse_in_one_line(finished, argv, 
     assert main(args) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "does not support multi-label models yet" in err[0]
+
+
+def test_cross_fitted_thresholds_are_tuned_out_of_fold(tmp_path) -> None:
+    """gate.folds=3: the one-vs-rest baseline is judged out of fold, and decide tunes each fold's thresholds on
+    the other folds; the rule then compares the thresholds with 0.5 on the same out-of-fold rows."""
+    data = tmp_path / "train.csv"
+    write_sets(data, 150, seed=2)
+    out = tmp_path / "run"
+    code = main(["run", str(data), "--out", str(out), "--model", "linear", "--quiet", "--steps",
+                 "clean,split,baseline,decide,evaluate", "gate.folds=3"])  # fmt: skip
+    assert code == 0
+    assert read_json(out / "data" / "folds.json")["mode"] == "crossfit"
+    decide = next(m for m in (read_json(p) for p in (out / "steps").glob("*/manifest.json")) if m["step"] == "decide")
+    assert decide["metrics"]["judged_on"] == "each fold decided with thresholds tuned on the other folds"
+    assert set(decide["metrics"]["thresholds"]) == {"politics", "sports", "tech"}
+    assert read_json(out / "metrics.json")["test"]["micro_f1"] == 1.0
