@@ -8,7 +8,6 @@ running and treating a label set as one class (never silently wrong).
 from __future__ import annotations
 
 UNSUPPORTED: dict[str, str] = {
-    "relabel": "cleanlab's multi-label issue finder is not wired into relabel yet",
     "select": "candidate selection compares single-label fine-tunes only",
     "search": "the hyperparameter search scores single-label trials only",
     "adapt": "domain adaptation is not judged for multi-label runs yet",
