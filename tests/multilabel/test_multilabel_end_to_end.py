@@ -147,3 +147,16 @@ def test_cross_fitted_thresholds_are_tuned_out_of_fold(tmp_path) -> None:
     assert decide["metrics"]["judged_on"] == "each fold decided with thresholds tuned on the other folds"
     assert set(decide["metrics"]["thresholds"]) == {"politics", "sports", "tech"}
     assert read_json(out / "metrics.json")["test"]["micro_f1"] == 1.0
+
+
+def test_python_api_fits_and_predicts_label_sets(tmp_path) -> None:
+    from ratchet import TextClassifier
+
+    data = tmp_path / "train.csv"
+    truth = write_sets(data, 120, seed=3)
+    texts = pd.read_csv(data)["text"].tolist()
+    clf = TextClassifier(models=("linear",), steps=("clean", "split", "baseline", "evaluate"),
+                         overrides=("gate.folds=holdout",)).fit(texts, truth)  # fmt: skip
+    assert list(clf.classes_) == ["politics", "sports", "tech"]
+    decided = clf.predict(["football and senate", "a laptop"])
+    assert decided.tolist() == [[1, 1, 0], [0, 0, 1]]
