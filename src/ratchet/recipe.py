@@ -165,7 +165,7 @@ def _embed(config: RunConfig) -> Any:
 def _blend(config: RunConfig) -> Any:
     from ratchet.steps.blend import BlendParams, BlendStep
 
-    return BlendStep(BlendParams(metric=config.gate.metric))
+    return BlendStep(BlendParams(metric=config.gate.metric, multilabel_metric=config.gate.multilabel_metric))
 
 
 def _calibrate(config: RunConfig) -> Any:
