@@ -15,7 +15,6 @@ UNSUPPORTED: dict[str, str] = {
     "selftrain": "pseudo-labels are single classes",
     "compress": "int8 and student models are judged on single-label probabilities only",
     "embed": "the embedding model's head is a softmax logistic regression",
-    "calibrate": "temperature scaling is fitted for softmax probabilities",
     "refit_all": "refitting on the sealed rows is not wired for label sets yet",
 }
 

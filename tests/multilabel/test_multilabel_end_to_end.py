@@ -33,7 +33,7 @@ FILLER = [
     "this",
     "from",
 ]
-STEPS = "clean,split,baseline,train,calibrate,decide,evaluate,report"
+STEPS = "clean,split,baseline,train,embed,calibrate,decide,evaluate,report"
 
 
 def write_sets(path: Path, n: int, seed: int) -> list[list[str]]:
@@ -73,8 +73,10 @@ def test_run_is_multilabel_end_to_end(finished) -> None:
                                                          "task": "multilabel"}  # fmt: skip
     ledger = {entry["step"]: entry for entry in read_json(out / "ledger.json")}
     assert ledger["train"]["metric"] == "micro_f1"  # gate.multilabel_metric's default
-    assert ledger["calibrate"]["status"] == "skipped"
-    assert "not supported for multi-label" in ledger["calibrate"]["note"]
+    assert ledger["embed"]["status"] == "skipped"
+    assert "not supported for multi-label" in ledger["embed"]["note"]
+    calibrate = read_json(next((out / "steps").glob("*-calibrate/manifest.json")))["metrics"]
+    assert "sigmoid" in calibrate["judged_on"] and calibrate["temperature"] > 0
     # The cue words make the label sets linearly separable: the one-vs-rest baseline gets every set right.
     test = read_json(out / "metrics.json")["test"]
     assert test["task"] == "multilabel" and test["n"] == 40

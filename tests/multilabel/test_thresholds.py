@@ -57,3 +57,21 @@ def test_blend_weight_for_label_sets() -> None:
     assert 0.0 < weight < 1.0
     assert score("micro_f1", truth, weight * baseline + (1 - weight) * model) == 1.0
     assert score("micro_f1", truth, baseline) < 1.0 and score("micro_f1", truth, model) < 1.0
+
+
+def test_sigmoid_temperature_undoes_overconfidence(tmp_path) -> None:
+    from ratchet.evaluation.multilabel_metrics import row_binary_log_loss
+    from ratchet.models.decision import fit_sigmoid_temperature, sigmoid_scaled
+
+    rng = np.random.default_rng(2)
+    honest = rng.uniform(0.05, 0.95, size=(2000, 3))
+    truth = (rng.random((2000, 3)) < honest).astype(np.int64)
+    overconfident = sigmoid_scaled(honest, 1 / 3)  # logits three times too large
+    temperature = fit_sigmoid_temperature(truth, overconfident)
+    assert 2.5 < temperature < 3.5
+    calibrated = Decision(temperature=temperature, multilabel=True)
+    assert row_binary_log_loss(truth, calibrated.calibrated(overconfident)).mean() < (
+        row_binary_log_loss(truth, overconfident).mean()
+    )
+    calibrated.save(tmp_path)
+    assert Decision.load(tmp_path) == calibrated

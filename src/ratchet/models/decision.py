@@ -31,10 +31,14 @@ class Decision:
     bias: tuple[float, ...] | None = None
     thresholds: tuple[float, ...] | None = None
     """Multi-label: a label is predicted where its probability reaches its threshold (None: 0.5 for every label)."""
+    multilabel: bool = False
+    """The probabilities are independent sigmoids: the temperature scales each label's logit, sigmoid(logit p / T)."""
 
     def calibrated(self, probs: np.ndarray) -> np.ndarray:
         if self.temperature == 1.0:
             return np.asarray(probs, dtype=np.float32)
+        if self.multilabel:
+            return sigmoid_scaled(probs, self.temperature)
         return softmax(np.log(np.clip(probs, _FLOOR, None)) / self.temperature)
 
     def decision_scores(self, probs: np.ndarray) -> np.ndarray:
@@ -64,6 +68,8 @@ class Decision:
     def save(self, model_dir: Path) -> None:
         bias = None if self.bias is None else list(self.bias)
         record = {**asdict(self), "bias": bias}
+        if not self.multilabel:
+            record.pop("multilabel")
         if self.thresholds is None:  # single-label decision.json files stay as they were
             record.pop("thresholds")
         else:
@@ -83,6 +89,7 @@ class Decision:
             float(data["temperature"]),
             None if bias is None else tuple(float(b) for b in bias),
             None if thresholds is None else tuple(float(t) for t in thresholds),
+            bool(data.get("multilabel", False)),
         )
 
     def with_(self, **changes: Any) -> Decision:
@@ -95,6 +102,25 @@ def threshold_scores(probs: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
     t = np.clip(np.asarray(thresholds, dtype=np.float64), _FLOOR, 1 - _FLOOR)
     shifted = np.log(p / (1 - p)) - np.log(t / (1 - t))
     return (1.0 / (1.0 + np.exp(-shifted))).astype(np.float32)
+
+
+def sigmoid_scaled(probs: np.ndarray, temperature: float) -> np.ndarray:
+    """sigmoid(logit p / T), label by label: temperature scaling of independent sigmoid probabilities."""
+    p = np.clip(np.asarray(probs, dtype=np.float64), _FLOOR, 1 - _FLOOR)
+    return (1.0 / (1.0 + np.exp(-np.log(p / (1 - p)) / temperature))).astype(np.float32)
+
+
+def fit_sigmoid_temperature(y: np.ndarray, probs: np.ndarray) -> float:
+    """The T minimizing the binary cross-entropy of sigmoid(logit p / T) over every label of every row."""
+    from scipy.optimize import minimize_scalar
+
+    from ratchet.evaluation.multilabel_metrics import row_binary_log_loss
+
+    def loss(log_t: float) -> float:
+        return float(row_binary_log_loss(y, sigmoid_scaled(probs, float(np.exp(log_t)))).mean())
+
+    found = minimize_scalar(loss, bounds=(np.log(0.05), np.log(20.0)), method="bounded")
+    return float(np.exp(found.x))
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
