@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from ratchet.models.decision import Decision, fit_thresholds, threshold_scores
 
@@ -75,3 +76,20 @@ def test_sigmoid_temperature_undoes_overconfidence(tmp_path) -> None:
     )
     calibrated.save(tmp_path)
     assert Decision.load(tmp_path) == calibrated
+
+
+def test_balanced_label_weights_match_scikit_learn() -> None:
+    import torch
+    from sklearn.utils.class_weight import compute_class_weight
+
+    from ratchet.training.optim import class_weights, classification_loss
+
+    truth = np.array([[1, 0], [0, 0], [0, 1], [0, 1], [0, 0], [0, 1], [0, 0], [0, 1]])
+    weights = class_weights(truth, 2)
+    for label in range(2):
+        expected = compute_class_weight("balanced", classes=np.array([0, 1]), y=truth[:, label])
+        assert np.allclose(weights[:, label], expected)
+    logits = torch.zeros(8, 2)  # every sigmoid at 0.5: each element's loss is log 2, whatever its weight
+    loss = classification_loss(logits, torch.from_numpy(truth), torch.ones(8), class_weight=torch.from_numpy(weights))
+    expected = np.log(2) * (weights[truth, np.arange(2)]).mean()
+    assert float(loss) == pytest.approx(expected, rel=1e-5)

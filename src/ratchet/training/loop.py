@@ -123,9 +123,8 @@ def fit(
     train_labels = np.asarray(train_labels, dtype=np.int64)
     valid_labels = np.asarray(valid_labels, dtype=np.int64)
     weights = np.ones(len(train), np.float32) if sample_weights is None else np.asarray(sample_weights, np.float32)
-    multilabel = train_labels.ndim == 2  # label sets: sigmoid + binary cross-entropy, scored by micro-F1
-    class_weighted = params.class_weighted and not multilabel
-    cw = torch.from_numpy(class_weights(train_labels, n_labels)).to(dev) if class_weighted else None
+    multilabel = train_labels.ndim == 2  # label sets: sigmoid + binary cross-entropy, per-label balanced weights
+    cw = torch.from_numpy(class_weights(train_labels, n_labels)).to(dev) if params.class_weighted else None
     bf16 = use_bf16(dev, precision or getattr(params, "precision", "auto"))
 
     # --- schedule: optimizer steps consume `group` micro-batches (grad accumulation x ranks)
