@@ -77,8 +77,15 @@ class DecidedPredictor:
     ) -> np.ndarray:
         return self.decision.calibrated(self.base.predict_probs(texts, pairs, on_rows))
 
+    @property
+    def multilabel(self) -> bool:
+        return self.meta.get("task") == "multilabel"
+
     def predict_ids(self, probs: np.ndarray) -> np.ndarray:
-        """The decisions for probabilities this predictor returned (its biases applied, if any)."""
+        """The decisions for probabilities this predictor returned (its biases applied, if any); a multi-label
+        model's are the (rows, labels) 0/1 matrix of label sets (its per-label thresholds applied)."""
+        if self.multilabel:
+            return self.decision.label_sets(probs)
         return self.decision.decide(probs)
 
 

@@ -165,7 +165,7 @@ def _embed(config: RunConfig) -> Any:
 def _blend(config: RunConfig) -> Any:
     from ratchet.steps.blend import BlendParams, BlendStep
 
-    return BlendStep(BlendParams(metric=config.gate.metric))
+    return BlendStep(BlendParams(metric=config.gate.metric, multilabel_metric=config.gate.multilabel_metric))
 
 
 def _calibrate(config: RunConfig) -> Any:
@@ -177,7 +177,7 @@ def _calibrate(config: RunConfig) -> Any:
 def _decide(config: RunConfig) -> Any:
     from ratchet.steps.decide import DecideParams, DecideStep
 
-    return DecideStep(DecideParams(metric=config.gate.metric))
+    return DecideStep(DecideParams(metric=config.gate.metric, multilabel_metric=config.gate.multilabel_metric))
 
 
 def _evaluate(config: RunConfig) -> Any:
@@ -342,9 +342,11 @@ def check_recipe(steps: list[Any]) -> None:
 
 def preflight(config: RunConfig) -> None:
     """Check every input before the run folder is touched, so bad input never costs an earlier run."""
-    from ratchet.data.clean import clean_frame, normalize_frame, validate_classes
+    from ratchet.data.clean import clean_frame, normalize_frame
     from ratchet.data.columns import resolve_columns, standardize
     from ratchet.data.io import read_table
+    from ratchet.data.label_checks import check_test_label_sets, validate_labels
+    from ratchet.data.multilabel import label_union
     from ratchet.data.split import check_test_labels, label_list
     from ratchet.devices import resolve_device
     from ratchet.models.check import check_model_source
@@ -358,13 +360,15 @@ def preflight(config: RunConfig) -> None:
     frame = read_table(config.data)
     columns = resolve_columns(frame, config.data_params)
     cleaned, _ = clean_frame(standardize(frame, columns), config.clean)
-    validate_classes(cleaned)
+    validate_labels(cleaned, columns.multilabel)
     if config.test is not None:
         test_frame = read_table(config.test)
         test_columns = resolve_columns(test_frame, config.data_params)
         test, _ = normalize_frame(standardize(test_frame, test_columns), config.clean)
-        labels, _ = label_list(cleaned["label"])
-        check_test_labels(test, labels)
+        if columns.multilabel:
+            check_test_label_sets(test, label_union(cleaned["label"]))
+        else:
+            check_test_labels(test, label_list(cleaned["label"])[0])
     for model in config.models:
         if model != "linear":
             check_model_source(model)

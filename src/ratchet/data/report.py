@@ -14,10 +14,13 @@ import numpy as np
 import pandas as pd
 
 from ratchet.config import DEFAULT_MODEL, CleanParams, DataParams, TrainParams
-from ratchet.data.clean import clean_frame, validate_classes
+from ratchet.data.clean import clean_frame
 from ratchet.data.columns import ResolvedColumns, resolve_columns, standardize
 from ratchet.data.coverage import model_view
 from ratchet.data.io import read_table
+from ratchet.data.label_checks import label_set_report, validate_labels
+from ratchet.data.label_checks import summary_lines as multilabel_summary
+from ratchet.data.multilabel import MULTILABEL, TASK_KEY
 from ratchet.data.near_duplicates import NUM_PERM, NearDuplicates, near_duplicates, sign
 from ratchet.errors import RatchetError
 
@@ -118,6 +121,8 @@ def summarize(report: dict[str, Any]) -> list[str]:
         parts.append(f"label={cols['label']}")
         auto = f" (auto: {', '.join(sorted(cols['detected']))})" if cols["detected"] else ""
         lines.append("columns: " + ", ".join(parts) + auto)
+    if "multilabel" in report:
+        lines.extend(multilabel_summary(report["multilabel"]))
     classes = report["classes"]
     shown = ", ".join(f"{k} {v}" for k, v in list(classes["counts"].items())[:8])
     more = f", +{classes['n'] - 8} more" if classes["n"] > 8 else ""
@@ -225,13 +230,16 @@ def inspect_data(
     report = build_data_report(clean_report, columns=columns, lengths=length_stats(cleaned))
     report["source"] = {"path": str(path), "columns": [str(c) for c in raw.columns]}
     if cleaned.empty:  # nothing left to describe: the same one-line error as `run` gives
-        validate_classes(cleaned)
+        validate_labels(cleaned, columns.multilabel)
     # Class problems would stop a run; inspect lists them instead, so the whole report is still seen.
     warnings = []
     try:
-        validate_classes(cleaned)
+        validate_labels(cleaned, columns.multilabel)
     except RatchetError as exc:
         warnings.append(str(exc))
+    if columns.multilabel:
+        report[TASK_KEY] = MULTILABEL
+        report["multilabel"] = label_set_report(cleaned["label"])
     if clean.near_duplicates:
         pairs = cleaned["text_pair"].tolist() if "text_pair" in cleaned.columns else None
         found = near_duplicates(sign(cleaned["text"].tolist(), pairs), clean.near_duplicate_threshold)

@@ -89,7 +89,9 @@ class MeanPoolingClassifier(torch.nn.Module):
             pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
         logits = self.classifier(self.dropout(pooled))
         loss = None
-        if labels is not None:
+        if labels is not None and getattr(self.config, "problem_type", None) == "multi_label_classification":
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(logits.float(), labels.float())
+        elif labels is not None:
             loss = torch.nn.functional.cross_entropy(logits.float(), labels)
         return SequenceClassifierOutput(loss=loss, logits=logits)
 
