@@ -64,5 +64,5 @@ def test_a_saturated_window_gives_no_infinity() -> None:
 def test_an_unknown_pooling_is_refused_naming_the_choices() -> None:
     with pytest.raises(RatchetError, match=r"chunk.aggregations=\['median'\].*mean, max, tokens, confidence"):
         ChunkParams(aggregations=("median",))
-    with pytest.raises(RatchetError, match="chunk.threshold"):
+    with pytest.raises(RatchetError, match=r"chunk\.threshold"):
         ChunkParams(threshold=1.5)

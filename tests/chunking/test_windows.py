@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 
 import numpy as np
@@ -42,7 +43,7 @@ def test_spans_cover_every_position_with_at_most_room_tokens(n: int, room: int, 
     if n > room:  # every window is full, and consecutive starts are at most the stride apart
         assert all(b - a == room for a, b in found)
         step = stride if stride else room // 2
-        assert all(0 < b[0] - a[0] <= min(step, room) for a, b in zip(found, found[1:], strict=False))
+        assert all(0 < b[0] - a[0] <= min(step, room) for a, b in itertools.pairwise(found))
 
 
 @pytest.mark.parametrize(("na", "nb", "room"), [(30, 3, 10), (3, 30, 10), (30, 25, 10), (4, 5, 10), (30, 5, 10)])
@@ -94,6 +95,6 @@ def test_windows_of_a_text_pair_cover_every_token_of_both(tokenizers, family, te
         content = [t for t in windows.encoded.input_ids[row].tolist() if t not in special]
         assert content == a[sa[0] : sa[1]] + b[sb[0] : sb[1]]
     if family == "bert":  # segment ids travel with their tokens: the pair's tokens stay segment 1
-        for row, (sa, sb) in enumerate(expected):
+        for row, (_, sb) in enumerate(expected):
             types = windows.encoded.token_type_ids[row]
             assert int(types.sum()) == (sb[1] - sb[0]) + 1  # the pair's tokens and its closing [SEP]
