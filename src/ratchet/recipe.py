@@ -84,6 +84,7 @@ def _clean(config: RunConfig) -> Any:
             clean=config.clean,
             model=config.models[0],
             max_length=config.train.max_length,
+            chunk_threshold=config.chunk.threshold,
         )
     )
 
