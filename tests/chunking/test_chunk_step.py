@@ -115,3 +115,18 @@ def test_the_presets_hold_chunk_after_train_and_only_a_named_chunk_always_runs()
         assert steps[names.index("chunk")].params.always is False
     named = build_steps(RunConfig(data="d.csv", out="r", steps=STEPS))
     assert named[STEPS.index("chunk")].params.always is True
+
+
+def test_cross_fitted_it_is_judged_out_of_fold_and_the_refit_ships_with_its_windowing(tmp_path, tiny_bert) -> None:
+    run, ledger = run_chunk(tmp_path, tiny_bert, decisive_rows(64, seed=11), decisive_rows(20, seed=12), named=True,
+                            extra=["gate.folds=2"])  # fmt: skip
+    chunk = ledger["chunk"]
+    assert chunk["rows"] == chunk["chunk"]["rows"] == 64  # every train+valid row judged, out of fold
+    assert chunk["crossfit"]["folds_run"] == chunk["crossfit"]["folds_planned"] == 2
+    assert ledger["train"]["after"] < 0.7 and chunk["status"] == "kept" and chunk["after"] > 0.85
+    assert (
+        chunk["shipped"].endswith("refit on all 64 train+valid rows for 6.00 epochs")
+        or "refit on all 64" in chunk["shipped"]
+    )
+    assert read_json(run / "model" / "ratchet.json")["windowing"]["window"] == 16
+    assert read_json(run / "metrics.json")["test"]["macro_f1"] > 0.85  # the refit, windowed, on the sealed test

@@ -98,3 +98,14 @@ def test_windows_of_a_text_pair_cover_every_token_of_both(tokenizers, family, te
         for row, (_, sb) in enumerate(expected):
             types = windows.encoded.token_type_ids[row]
             assert int(types.sum()) == (sb[1] - sb[0]) + 1  # the pair's tokens and its closing [SEP]
+
+
+def test_windows_are_rows_of_token_budgeted_batches(tokenizers) -> None:
+    from ratchet.training.batching import plan_batches
+
+    texts = [long_text(n, seed=n) for n in (5, 40, 200, 600)]  # the longest makes about 80 windows of 16
+    windows = encode_windows(tokenizers["bert"], texts, None, 16, 0)
+    assert windows.per_doc()[3] > 50
+    batches = plan_batches(windows.encoded.lengths, max_tokens=128, batch_size=64, seed=0)
+    assert sorted(np.concatenate(batches).tolist()) == list(range(len(windows.doc)))  # every window, once
+    assert all(len(rows) * windows.encoded.lengths[rows].max() <= 128 for rows in batches)
