@@ -23,18 +23,20 @@ TRAIN = [
 ]  # fmt: skip
 
 
-def run_chunk(tmp_path: Path, model: Path, rows: list, test: list, *, named: bool, extra=()) -> tuple[Path, dict]:
+def run_chunk(
+    tmp_path: Path, model: Path, rows: list, test: list, *, named: bool, extra=(), steps=STEPS
+) -> tuple[Path, dict]:
     """A run of STEPS; ``named=False`` gives chunk the preset's say (it runs only above chunk.threshold)."""
     tmp_path.mkdir(parents=True, exist_ok=True)
     data, test_csv = write_csv(tmp_path / "train.csv", rows), write_csv(tmp_path / "test.csv", test)
     config = RunConfig(data=str(data), test=str(test_csv), out=str(tmp_path / "run"), models=(str(model),),
-                       steps=STEPS, seed=0)  # fmt: skip
+                       steps=steps, seed=0)  # fmt: skip
     config = apply_overrides(config, [*TRAIN, *extra])
-    steps = build_steps(config)
+    built = build_steps(config)
     if not named:
-        chunk = steps[STEPS.index("chunk")]
-        steps[STEPS.index("chunk")] = type(chunk)(dataclasses.replace(chunk.params, always=False))
-    result = Pipeline(config, steps, preflight=False).run()
+        at = [step.name for step in built].index("chunk")
+        built[at] = type(built[at])(dataclasses.replace(built[at].params, always=False))
+    result = Pipeline(config, built, preflight=False).run()
     return Path(result.run_dir), {entry["step"]: entry for entry in result.ledger}
 
 
@@ -127,3 +129,15 @@ def test_cross_fitted_it_is_judged_out_of_fold_and_the_refit_ships_with_its_wind
     assert "refit on all 64 train+valid rows" in chunk["shipped"]
     assert read_json(run / "model" / "ratchet.json")["windowing"]["window"] == 16
     assert read_json(run / "metrics.json")["test"]["macro_f1"] > 0.85  # the refit, windowed, on the sealed test
+
+
+def test_when_the_baseline_ships_windows_face_the_baseline(tmp_path: Path, tiny_bert) -> None:
+    # TF-IDF reads whole texts: the cue words anywhere give it every validation row, and the truncated fine-tune
+    # (filler only) loses to it. chunk still runs, judged against the baseline; nothing beats 1.0, so rejected.
+    steps = ("clean", "split", "baseline", "train", "chunk", "evaluate")
+    _, ledger = run_chunk(tmp_path, tiny_bert, decisive_rows(80, seed=1), decisive_rows(20, seed=2), named=False,
+                          steps=steps)  # fmt: skip
+    assert ledger["baseline"]["after"] == 1.0 and ledger["train"]["status"] == "rejected"
+    chunk = ledger["chunk"]
+    assert chunk["chunk"]["reference"].startswith("the shipped TF-IDF baseline")
+    assert chunk["status"] == "rejected" and chunk["reference"] == 1.0 and chunk["gain"] <= 0.0
