@@ -141,3 +141,22 @@ def test_when_the_baseline_ships_windows_face_the_baseline(tmp_path: Path, tiny_
     chunk = ledger["chunk"]
     assert chunk["chunk"]["reference"].startswith("the shipped TF-IDF baseline")
     assert chunk["status"] == "rejected" and chunk["reference"] == 1.0 and chunk["gain"] <= 0.0
+
+
+def test_refit_all_refits_a_windowed_model_on_windows(tmp_path: Path, tiny_bert) -> None:
+    import ratchet
+    from ratchet.cli import main
+
+    data = write_csv(tmp_path / "data.csv", decisive_rows(100, seed=21))
+    out = tmp_path / "run"
+    args = ["run", str(data), "--out", str(out), "--quiet", "--refit-all", "--model", str(tiny_bert),
+            "--steps", "clean,split,train,chunk,evaluate", *TRAIN]  # fmt: skip
+    assert main(args) == 0
+    ledger = {entry["step"]: entry for entry in read_json(out / "ledger.json")}
+    assert ledger["chunk"]["status"] == "kept" and ledger["refit_all"]["status"] == "completed"
+    shipped = read_json(out / "model" / "ratchet.json")
+    assert shipped["windowing"]["window"] == 16 and "refit_all" in shipped
+    # Refit on windows, the decisive words past max_length are still read: right on fresh texts.
+    fresh = decisive_rows(40, seed=22)
+    predicted = ratchet.load(out, device="cpu").predict([row["review"] for row in fresh])
+    assert (predicted == [row["sentiment"] for row in fresh]).mean() > 0.85
