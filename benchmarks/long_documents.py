@@ -36,9 +36,14 @@ def token_lengths(texts: list[str]) -> np.ndarray:
     return count(load_tokenizer("default"), texts)
 
 
-def draw(df: pd.DataFrame, lengths: np.ndarray, n: int, share: float, max_length: int, rng) -> pd.DataFrame:
-    """``n`` rows of ``df``, ``share`` of them longer than ``max_length`` tokens, spread over the classes."""
+def draw(
+    df: pd.DataFrame, lengths: np.ndarray, n: int, share: float, max_length: int, rng, cap: int | None = None
+) -> pd.DataFrame:
+    """``n`` rows of ``df``, ``share`` of them longer than ``max_length`` tokens (and at most ``cap``), spread over
+    the classes."""
     long = lengths > max_length
+    if cap is not None:  # texts longer than the cap are drawn as neither long nor short
+        df, lengths, long = df[lengths <= cap], lengths[lengths <= cap], long[lengths <= cap]
     picked = []
     classes = sorted(df["label"].unique())
     for want_long, count in ((True, round(share * n)), (False, n - round(share * n))):
@@ -80,6 +85,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--long-share", type=float, default=1 / 3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--epochs", type=float, default=5.0)
+    parser.add_argument(
+        "--max-long-tokens",
+        type=int,
+        default=None,
+        help="draw long texts only among those of at most this many tokens (fewer windows: cheaper)",
+    )
     parser.add_argument("overrides", nargs="*", help="extra key=value config overrides")
     args = parser.parse_args(argv)
 
@@ -93,9 +104,10 @@ def main(argv: list[str] | None = None) -> int:
     lengths = token_lengths(df["text"].tolist())
     corpus_share = float((lengths > args.max_length).mean())
     rng = np.random.default_rng(args.seed)
-    train = draw(df, lengths, args.train_rows, args.long_share, args.max_length, rng)
+    cap = args.max_long_tokens
+    train = draw(df, lengths, args.train_rows, args.long_share, args.max_length, rng, cap)
     rest = df.drop(index=train.index)
-    test = draw(rest, lengths[rest.index.to_numpy()], args.test_rows, args.long_share, args.max_length, rng)
+    test = draw(rest, lengths[rest.index.to_numpy()], args.test_rows, args.long_share, args.max_length, rng, cap)
     args.out.mkdir(parents=True, exist_ok=True)
     train.to_csv(args.out / "train.csv", index=False)
     test.to_csv(args.out / "test.csv", index=False)
@@ -124,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     k = len(labels)
     report = {
         "data": args.data, "seed": args.seed, "max_length": args.max_length, "epochs": args.epochs,
+        "max_long_tokens": cap,
         "train_rows": len(train), "test_rows": len(test),
         "corpus_long_share": round(corpus_share, 3),
         "train_long_share": round(float((lengths[train.index.to_numpy()] > args.max_length).mean()), 3),

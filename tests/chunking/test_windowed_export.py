@@ -83,3 +83,12 @@ def test_serve_answers_with_the_windowed_model_from_the_folder_and_from_its_expo
         served = _Model(ServeConfig(source=str(source)))
         assert served.backend == backend
         np.testing.assert_allclose(served.predict_proba(TEXTS), expected, atol=1e-5)
+
+
+def test_compress_does_not_take_a_windowed_model_for_a_truncated_one(tiny_model_dir, tmp_path) -> None:
+    from ratchet.steps.compress import _why_not
+
+    folder = windowed_folder(tiny_model_dir, tmp_path, "bert", "mean", 0)
+    assert "reads texts in windows" in _why_not(folder)
+    plain = sharp_classifier_folder(tiny_model_dir("bert"), tmp_path / "plain", LABELS, {"max_length": 12})
+    assert _why_not(plain) is None
