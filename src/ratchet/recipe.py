@@ -290,10 +290,13 @@ STEP_NAMES = tuple(STEP_BUILDERS)
 
 
 def _with_ensemble(names: tuple[str, ...], ensemble: bool) -> tuple[str, ...]:
-    """--ensemble adds the ensemble step right after train, when the preset does not have it already."""
+    """--ensemble adds the ensemble step right after train (after chunk, which follows train, as in the presets
+    that have ensemble), when the preset does not have it already."""
     if not ensemble or "ensemble" in names or "train" not in names:
         return names
     at = names.index("train") + 1
+    if at < len(names) and names[at] == "chunk":
+        at += 1
     return (*names[:at], "ensemble", *names[at:])
 
 

@@ -117,6 +117,10 @@ def test_the_presets_hold_chunk_after_train_and_only_a_named_chunk_always_runs()
         assert steps[names.index("chunk")].params.always is False
     named = build_steps(RunConfig(data="d.csv", out="r", steps=STEPS))
     assert named[STEPS.index("chunk")].params.always is True
+    # --ensemble on the fast preset puts ensemble after chunk, as the presets that have ensemble do.
+    with_ensemble = build_steps(apply_overrides(RunConfig(data="d.csv", out="r"), ["search.ensemble=true"]))
+    names = [s.name for s in with_ensemble]
+    assert names[names.index("train") : names.index("train") + 3] == ["train", "chunk", "ensemble"]
 
 
 def test_cross_fitted_it_is_judged_out_of_fold_and_the_refit_ships_with_its_windowing(tmp_path, tiny_bert) -> None:
