@@ -66,3 +66,19 @@ def test_an_unknown_pooling_is_refused_naming_the_choices() -> None:
         ChunkParams(aggregations=("median",))
     with pytest.raises(RatchetError, match=r"chunk\.threshold"):
         ChunkParams(threshold=1.5)
+
+
+@pytest.mark.parametrize(
+    ("override", "fragment"),
+    [("chunk.stride=-1", "chunk.stride=-1 is out of range"), ("chunk.threshold=2", "chunk.threshold=2"),
+     ("chunk.aggregations=[median]", "chunk.aggregations=['median'] is not allowed")],
+)  # fmt: skip
+def test_bad_chunk_settings_are_one_line_and_exit_2(tmp_path, capsys, override: str, fragment: str) -> None:
+    from ratchet.cli import main
+
+    data = tmp_path / "data.csv"
+    data.write_text("text,label\na,x\nb,y\n")
+    assert main(["run", str(data), "--out", str(tmp_path / "run"), override]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("error:") and fragment in err
+    assert not (tmp_path / "run").exists()
