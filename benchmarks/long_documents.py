@@ -91,13 +91,17 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="draw long texts only among those of at most this many tokens (fewer windows: cheaper)",
     )
+    parser.add_argument(
+        "--compare-only",
+        action="store_true",
+        help="the run in --out is finished: only predict the test sample with both of its models",
+    )
     parser.add_argument("overrides", nargs="*", help="extra key=value config overrides")
     args = parser.parse_args(argv)
 
     from ratchet.config import RunConfig, apply_overrides
     from ratchet.fsutil import read_json
     from ratchet.pipeline import Pipeline
-    from ratchet.predictor import load_predictor
 
     started = time.time()
     df = public_data.load(args.data).drop_duplicates("text").reset_index(drop=True)
@@ -109,18 +113,29 @@ def main(argv: list[str] | None = None) -> int:
     rest = df.drop(index=train.index)
     test = draw(rest, lengths[rest.index.to_numpy()], args.test_rows, args.long_share, args.max_length, rng, cap)
     args.out.mkdir(parents=True, exist_ok=True)
+    run = args.out / "run"
+    if args.compare_only:  # the same seed draws the same samples: check they are the run's
+        assert pd.read_csv(args.out / "test.csv")["text"].tolist() == test["text"].tolist()
+        return compare(args, run, train, test, lengths, corpus_share, read_json(run / "ledger.json"), started)
     train.to_csv(args.out / "train.csv", index=False)
     test.to_csv(args.out / "test.csv", index=False)
-    run = args.out / "run"
     steps = ("clean", "split", "train", "chunk", "evaluate")
     config = RunConfig(data=str(args.out / "train.csv"), test=str(args.out / "test.csv"), out=str(run), steps=steps,
                        seed=args.seed, overwrite=True)  # fmt: skip
     config = apply_overrides(config, [f"train.max_length={args.max_length}", f"train.epochs={args.epochs}",
                                       "gate.folds=holdout", *args.overrides])  # fmt: skip
     result = Pipeline.from_config(config).run()
-    ledger = {entry["step"]: entry for entry in result.ledger}
+    return compare(args, run, train, test, lengths, corpus_share, result.ledger, started)
 
-    labels = read_json(run / "steps" / "03-train" / "model" / "labels.json")
+
+def compare(args, run: Path, train, test, lengths, corpus_share: float, entries: list, started: float) -> int:
+    """Both models of the finished run on the test sample: macro-F1, paired gain, long and short texts apart."""
+    from ratchet.fsutil import read_json
+    from ratchet.predictor import load_predictor
+
+    ledger = {entry["step"]: entry for entry in entries}
+
+    labels = read_json(run / "steps" / "03-train" / "model" / "labels.json")["labels"]
     index = {str(label): i for i, label in enumerate(labels)}
     truth = np.array([index[str(label)] for label in test["label"]])
     test_long = lengths[test.index.to_numpy()] > args.max_length
@@ -136,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     k = len(labels)
     report = {
         "data": args.data, "seed": args.seed, "max_length": args.max_length, "epochs": args.epochs,
-        "max_long_tokens": cap,
+        "max_long_tokens": args.max_long_tokens, "compare_only": args.compare_only,
         "train_rows": len(train), "test_rows": len(test),
         "corpus_long_share": round(corpus_share, 3),
         "train_long_share": round(float((lengths[train.index.to_numpy()] > args.max_length).mean()), 3),
