@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 import yaml
 
+from ratchet.chunking.params import ChunkParams
 from ratchet.compress.params import CompressParams
 from ratchet.errors import RatchetError
 from ratchet.params import (  # re-exported: steps import their params from here
@@ -75,6 +76,7 @@ class RunConfig:
     adapt: AdaptParams = field(default_factory=AdaptParams)
     selftrain: SelfTrainParams = field(default_factory=SelfTrainParams)
     compress: CompressParams = field(default_factory=CompressParams)
+    chunk: ChunkParams = field(default_factory=ChunkParams)
 
     def __post_init__(self) -> None:
         if self.preset not in PRESETS:

@@ -33,7 +33,7 @@ from ratchet.step import Candidate, Completed, Outcome, Skipped, Step, StepConte
 
 log = logging.getLogger("ratchet")
 
-LEDGER_METRICS = ("seed_spread", "ensemble", "crossfit", "shipped", "compress")
+LEDGER_METRICS = ("seed_spread", "ensemble", "crossfit", "shipped", "compress", "chunk")
 """Step metrics worth a place in the ledger itself (the rest stays in the step's manifest)."""
 
 __all__ = ["Candidate", "Completed", "Pipeline", "RunResult", "Skipped", "Step", "StepContext"]

@@ -39,9 +39,16 @@ class TransformerPredictor:
     def predict_probs(
         self, texts: list[str], pairs: list[str] | None = None, on_rows: Callable[[int], None] | None = None
     ) -> np.ndarray:
+        from ratchet.chunking.predict import predict_windowed, windowing_of
         from ratchet.training.encode import encode
         from ratchet.training.inference import predict_probs
 
+        windowing = windowing_of(self.meta)
+        if windowing is not None:  # trained on windows (the chunk step): read every token, pool per text
+            probs = predict_windowed(self.model, self.tokenizer, texts, pairs, windowing, device=self.device)
+            if on_rows is not None:
+                on_rows(len(texts))
+            return probs
         max_length = int(self.meta.get("max_length", 256))
         pad_id = self.tokenizer.pad_token_id or 0
         chunks = []

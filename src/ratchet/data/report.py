@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ratchet.chunking.params import ChunkParams
 from ratchet.config import DEFAULT_MODEL, CleanParams, DataParams, TrainParams
 from ratchet.data.clean import clean_frame
 from ratchet.data.columns import ResolvedColumns, resolve_columns, standardize
@@ -153,6 +154,14 @@ def summarize(report: dict[str, Any]) -> list[str]:
                 f"{tokens['truncated_share']:.1%} cut at max_length {tokens['max_length']}; unknown token: "
                 f"{coverage.get('unk_share_words', 0):.1%} of words, {coverage.get('unk_share_chars', 0):.1%} of chars"
             )
+            chunk = tokens.get("chunk")
+            if isinstance(chunk, dict):
+                runs = "passes" if chunk["runs"] else "does not pass"
+                lines.append(
+                    f"long texts: {tokens['truncated_share']:.1%} longer than max_length {tokens['max_length']} "
+                    f"{runs} chunk.threshold {chunk['threshold']:g}: the chunk step "
+                    + ("trains on overlapping windows, judged against truncation" if chunk["runs"] else "is skipped")
+                )
     scripts = report.get("languages", {}).get("scripts")
     if scripts:
         total = sum(scripts.values()) or 1
@@ -205,10 +214,18 @@ def near_duplicate_section(df: pd.DataFrame, found: NearDuplicates) -> dict[str,
     }
 
 
-def add_model_sections(report: dict[str, Any], df: pd.DataFrame, *, model: str, max_length: int) -> list[str]:
-    """Token lengths (into ``lengths.tokens``), ``coverage`` and ``languages``; returns warnings."""
+def add_model_sections(
+    report: dict[str, Any], df: pd.DataFrame, *, model: str, max_length: int, chunk_threshold: float | None = None
+) -> list[str]:
+    """Token lengths (into ``lengths.tokens``), ``coverage`` and ``languages``; returns warnings.
+
+    ``chunk_threshold`` (chunk.threshold): the token section says whether the share of texts longer than
+    max_length passes it, i.e. whether a preset's chunk step will train on windows."""
     pairs = df["text_pair"].tolist() if "text_pair" in df.columns else None
     tokens, coverage, languages, warnings = model_view(df["text"].tolist(), pairs, model=model, max_length=max_length)
+    if "truncated_share" in tokens:
+        threshold = ChunkParams.threshold if chunk_threshold is None else chunk_threshold
+        tokens["chunk"] = {"threshold": threshold, "runs": bool(tokens["truncated_share"] > threshold)}
     report.setdefault("lengths", {})["tokens"] = tokens
     report["coverage"] = coverage
     report["languages"] = languages
@@ -222,6 +239,7 @@ def inspect_data(
     *,
     model: str = DEFAULT_MODEL,
     max_length: int = TrainParams.max_length,
+    chunk_threshold: float | None = None,
 ) -> dict[str, Any]:
     """Read, resolve, clean and report on a labeled file - no training (``ratchet inspect DATA``)."""
     raw = read_table(path)
@@ -246,6 +264,6 @@ def inspect_data(
         report["near_duplicates"] = near_duplicate_section(cleaned, found)
     else:
         report["near_duplicates"] = {"skipped": "clean.near_duplicates is off"}
-    warnings += add_model_sections(report, cleaned, model=model, max_length=max_length)
+    warnings += add_model_sections(report, cleaned, model=model, max_length=max_length, chunk_threshold=chunk_threshold)
     report["warnings"] = warnings
     return report

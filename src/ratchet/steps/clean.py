@@ -13,6 +13,7 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 
+from ratchet.chunking.params import ChunkParams
 from ratchet.config import DEFAULT_MODEL, CleanParams, DataParams, TrainParams
 from ratchet.data.clean import clean_frame, normalize_frame
 from ratchet.data.columns import ResolvedColumns, resolve_columns, standardize
@@ -43,6 +44,8 @@ class CleanStepParams:
     """Backbone whose tokenizer measures token lengths and coverage in the data report."""
     max_length: int = TrainParams.max_length
     """Token length beyond which the report counts a row as truncated (train.max_length)."""
+    chunk_threshold: float = ChunkParams.threshold
+    """Share of long rows above which the report says the chunk step will run (chunk.threshold)."""
 
     def __post_init__(self) -> None:
         if self.data_sha256 is None:
@@ -99,7 +102,8 @@ class CleanStep:
             report["near_duplicates"] = _near_duplicates(p, pool, test, data_dir, provides)
         else:
             report["near_duplicates"] = {"skipped": "clean.near_duplicates is off"}
-        report["warnings"] = add_model_sections(report, pool, model=p.model, max_length=p.max_length)
+        report["warnings"] = add_model_sections(report, pool, model=p.model, max_length=p.max_length,
+                                                chunk_threshold=p.chunk_threshold)  # fmt: skip
         for warning in report["warnings"]:
             ctx.log.warning("data: %s", warning)
         # The split step writes the full RUN/data/data_report.json; this partial one stays with the step

@@ -57,6 +57,10 @@ class EnsembleStep:
         meta = read_json(Path(shipped) / "ratchet.json")
         if meta.get("kind") != "transformer":
             return Skipped(f"the shipped model is a {meta.get('kind')} model, not one fine-tune to repeat with seeds")
+        if "windowing" in meta:  # chunk's model: its seeds would need windows too, which this step does not cut
+            return Skipped(
+                "the shipped model reads texts in windows (chunk): ensemble repeats only truncated fine-tunes"
+            )
         backbone = resolved_backbone(ctx, self.params.model)
         params = resolved_train_params(ctx, self.params.train)
         crossfit = ctx.crossfit
