@@ -14,6 +14,7 @@ UNSUPPORTED: dict[str, str] = {
     "ensemble": "seed ensembles average single-label probabilities only",
     "selftrain": "pseudo-labels are single classes",
     "compress": "int8 and student models are judged on single-label probabilities only",
+    "chunk": "training on windows is wired for one label per text only",
     "embed": "the embedding model's head is a softmax logistic regression",
     "refit_all": "refitting on the sealed rows is not wired for label sets yet",
 }

@@ -33,7 +33,7 @@ FILLER = [
     "this",
     "from",
 ]
-STEPS = "clean,split,baseline,train,embed,calibrate,decide,evaluate,report"
+STEPS = "clean,split,baseline,train,chunk,embed,calibrate,decide,evaluate,report"
 
 
 def write_sets(path: Path, n: int, seed: int) -> list[list[str]]:
@@ -75,6 +75,8 @@ def test_run_is_multilabel_end_to_end(finished) -> None:
     assert ledger["train"]["metric"] == "micro_f1"  # gate.multilabel_metric's default
     assert ledger["embed"]["status"] == "skipped"
     assert "not supported for multi-label" in ledger["embed"]["note"]
+    # Named in the recipe, chunk would always train on windows; on label sets it is skipped with the reason.
+    assert ledger["chunk"]["status"] == "skipped" and "windows" in ledger["chunk"]["note"]
     calibrate = read_json(next((out / "steps").glob("*-calibrate/manifest.json")))["metrics"]
     assert "sigmoid" in calibrate["judged_on"] and calibrate["temperature"] > 0
     # The cue words make the label sets linearly separable: the one-vs-rest baseline gets every set right.
