@@ -10,8 +10,8 @@ its int8 model and its distilled student (PyTorch).
     python benchmarks/inference.py RUN [--rows 1000] [--latency-rows 200] [--threads 2] [--serve]
 
 ``--serve`` also starts ``ratchet serve`` (PyTorch, then the ONNX export) and sends ``--rows``
-texts from 8 concurrent clients, one text per request: texts/s against ``ratchet.load``'s batch
-throughput.
+texts from 8 concurrent clients, one text per request (a new connection per request, then kept-alive
+connections): texts/s against ``ratchet.load``'s batch throughput.
 
 Prints a table and a JSON line. Not a test: it asserts nothing.
 """
@@ -59,13 +59,19 @@ def measure(name: str, predict_proba, size: int, texts: list[str], truth: np.nda
     }  # fmt: skip
 
 
-def serve_rate(source: Path, texts: list[str], clients: int = 8) -> float:
-    """Texts/s answered by ``ratchet serve source`` to ``clients`` threads sending one text per request."""
+def serve_rate(source: Path, texts: list[str], clients: int = 8) -> dict[str, float]:
+    """Texts/s answered by ``ratchet serve source`` to ``clients`` threads sending one text per request.
+
+    Two kinds of client, on one server: "new" opens a connection per request (urllib's habit),
+    "keep-alive" reuses one connection per client (what HTTP load tools and most SDKs do). The
+    clients run on the same CPU as the server, so their own work is in the figure.
+    """
+    import http.client
     import os
     import socket
     import subprocess
     import sys
-    import urllib.request
+    import threading
     from concurrent.futures import ThreadPoolExecutor
 
     with socket.socket() as probe:
@@ -73,26 +79,38 @@ def serve_rate(source: Path, texts: list[str], clients: int = 8) -> float:
         port = probe.getsockname()[1]
     server = subprocess.Popen([sys.executable, "-m", "ratchet.cli", "serve", str(source), "--port", str(port)],
                               stderr=subprocess.DEVNULL, env={**os.environ})  # fmt: skip
+    local = threading.local()
 
-    def post(text: str) -> None:
-        body = json.dumps({"texts": [text]}).encode()
-        request = urllib.request.Request(f"http://127.0.0.1:{port}/predict", data=body,
-                                         headers={"Content-Type": "application/json"})  # fmt: skip
-        with urllib.request.urlopen(request, timeout=120) as response:
-            response.read()
+    def post(text: str, keep_alive: bool) -> None:
+        if not keep_alive or getattr(local, "connection", None) is None:
+            local.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        local.connection.request("POST", "/predict", body=json.dumps({"texts": [text]}),
+                                 headers={"Content-Type": "application/json"})  # fmt: skip
+        response = local.connection.getresponse()
+        response.read()
+        if response.status != 200:
+            raise RuntimeError(f"the server answered {response.status}")
+        if not keep_alive:
+            local.connection.close()
+            local.connection = None
+
+    def rate(keep_alive: bool) -> float:
+        with ThreadPoolExecutor(clients) as pool:
+            list(pool.map(lambda t: post(t, keep_alive), texts[: clients * 4]))  # warm
+            began = time.perf_counter()
+            list(pool.map(lambda t: post(t, keep_alive), texts))
+            return len(texts) / (time.perf_counter() - began)
 
     try:
         for _ in range(600):
             try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2).read()
+                probe_connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+                probe_connection.request("GET", "/health")
+                probe_connection.getresponse().read()
                 break
             except OSError:
                 time.sleep(0.2)
-        with ThreadPoolExecutor(clients) as pool:
-            list(pool.map(post, texts[: clients * 4]))  # warm
-            began = time.perf_counter()
-            list(pool.map(post, texts))
-            return len(texts) / (time.perf_counter() - began)
+        return {"new": rate(keep_alive=False), "keep-alive": rate(keep_alive=True)}
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -201,9 +219,11 @@ def main() -> None:
         print(f"{row['model']:34} {row['p50_ms']:7.1f} {row['p95_ms']:7.1f} {row['texts_per_s']:8.1f} "
               f"{row['speedup']:5.2f} {row['mb']:7.1f} {row['macro_f1']:9.4f} {agree:6.3f}")  # fmt: skip
     if args.serve:
-        print(f"ratchet serve, 8 clients x 1 text: PyTorch {served_torch:.1f} texts/s "
-              f"({served_torch / base['texts_per_s']:.2f}x ratchet.load batch 64), ONNX fp32 {served:.1f} texts/s "
-              f"({served / rows[-2]['texts_per_s']:.2f}x its batch 64)")  # fmt: skip
+        for client in ("new", "keep-alive"):
+            torch_rate, onnx_rate = served_torch[client], served[client]
+            print(f"ratchet serve, 8 clients x 1 text, {client} connections: PyTorch {torch_rate:.1f} texts/s "
+                  f"({torch_rate / base['texts_per_s']:.2f}x ratchet.load batch 64), ONNX fp32 {onnx_rate:.1f} "
+                  f"texts/s ({onnx_rate / rows[-2]['texts_per_s']:.2f}x its batch 64)")  # fmt: skip
     print(json.dumps({"run": str(args.run), "threads": args.threads, "test_rows": len(texts),
                       "serve_texts_per_s": {"pytorch": served_torch, "onnx": served} if args.serve else None,
                       "rows": [{k: v for k, v in r.items() if k != "pred"} for r in rows]}))  # fmt: skip

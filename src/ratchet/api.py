@@ -57,9 +57,15 @@ class Predictor:
         return self._predictor.predict_probs(normalize_texts(texts, self._clean), pair_list)
 
     def predict(self, texts: Iterable[Any], pairs: Iterable[Any] | None = None) -> np.ndarray:
-        """The predicted label of each text (the model's decision: class biases applied where it has them)."""
+        """The predicted label of each text (the model's decision: class biases applied where it has them).
+
+        A multi-label model returns the (texts, labels) 0/1 indicator matrix, columns in ``classes_`` order
+        (scikit-learn's convention for label sets), its per-label thresholds applied."""
         probs = self.predict_proba(texts, pairs)
-        return self.classes_[self.decide_ids(probs)] if len(probs) else self.classes_[:0]
+        decided = self.decide_ids(probs)
+        if np.ndim(decided) == 2:
+            return decided
+        return self.classes_[decided] if len(probs) else self.classes_[:0]
 
     def decide_ids(self, probs: np.ndarray) -> np.ndarray:
         """Class indices (into ``classes_``) decided from probabilities ``predict_proba`` returned."""
@@ -140,7 +146,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         from ratchet.pipeline import Pipeline
         from ratchet.reporting.progress import Progress
 
-        texts, labels = _text_list(X, "X"), list(np.asarray(y, dtype=object).ravel())
+        texts, labels = _text_list(X, "X"), _labels_of(y)
         if len(texts) != len(labels):
             raise RatchetError(f"X has {len(texts)} texts but y has {len(labels)} labels: pass one label per text")
         self._workdir = tempfile.TemporaryDirectory(prefix="ratchet-fit-")  # holds the data file (and the run)
@@ -173,3 +179,11 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
 
     def predict(self, X: Iterable[Any]) -> np.ndarray:
         return self._fitted().predict(X)
+
+
+def _labels_of(y: Iterable[Any]) -> list[Any]:
+    """One label per text, or (multi-label) one list of labels per text: list cells become label sets."""
+    values = list(y) if not isinstance(y, np.ndarray) else list(y.ravel()) if y.ndim == 1 else None
+    if values is not None and any(isinstance(v, (list, tuple, set)) for v in values):
+        return [sorted(str(label) for label in v) if isinstance(v, (list, tuple, set)) else v for v in values]
+    return list(np.asarray(y, dtype=object).ravel())

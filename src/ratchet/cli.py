@@ -134,6 +134,19 @@ def _add_column_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--text-col", help="text column (auto-detected when obvious)")
     parser.add_argument("--text-pair-col", help="second text column for sentence-pair tasks")
     parser.add_argument("--label-col", help="label column (auto-detected when obvious)")
+    parser.add_argument("--label-sep", help="multi-label: labels in the label column are joined by this separator")
+    parser.add_argument("--label-cols", help="multi-label: comma-separated 0/1 columns, one per label (a,b,c)")
+
+
+def column_flags(args: argparse.Namespace) -> dict[str, Any]:
+    """The column flags as DataParams keys (--label-cols a,b,c -> a tuple of names)."""
+    label_cols = None
+    if args.label_cols is not None:
+        label_cols = tuple(name.strip() for name in args.label_cols.split(",") if name.strip())
+    return {
+        "text_col": args.text_col, "text_pair_col": args.text_pair_col, "label_col": args.label_col,
+        "label_sep": args.label_sep, "label_cols": label_cols,
+    }  # fmt: skip
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
@@ -166,7 +179,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         given = {key: value for key, value in values.items() if value is not None}
         if given:
             base[section] = {**base.get(section, {}), **given}
-    columns = {"text_col": args.text_col, "text_pair_col": args.text_pair_col, "label_col": args.label_col}
+    columns = column_flags(args)
     data_params = dict(base.get("data_params", {}))
     data_params.update({key: value for key, value in columns.items() if value is not None})
     base["data_params"] = data_params
@@ -189,7 +202,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     from ratchet.config import CleanParams, DataParams
     from ratchet.data.report import inspect_data, summarize
 
-    params = DataParams(text_col=args.text_col, text_pair_col=args.text_pair_col, label_col=args.label_col)
+    params = DataParams(**column_flags(args))
     report = inspect_data(args.data, params, CleanParams())
     if args.json:
         sys.stdout.write(json.dumps(report, indent=2, default=str) + "\n")
@@ -228,8 +241,11 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
+    from ratchet.multilabel_support import refuse_multilabel_model
     from ratchet.reporting.compare import compare_runs, format_comparison
 
+    for run in (args.run_a, args.run_b):
+        refuse_multilabel_model(run, "ratchet compare")
     comparison = compare_runs(args.run_a, args.run_b)
     if args.json:
         sys.stdout.write(json.dumps(comparison, indent=2, default=str) + "\n")

@@ -36,6 +36,9 @@ def add_explain_commands(sub, predict: argparse.ArgumentParser) -> None:
 
 def cmd_explain(args: argparse.Namespace) -> int:
     from ratchet.explain.files import explain_file
+    from ratchet.multilabel_support import refuse_multilabel_model
+
+    refuse_multilabel_model(args.run, "ratchet explain")
 
     summary = explain_file(
         args.run, args.input, args.out, method=args.method, target=args.target, top=args.top, steps=args.steps,

@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 import yaml
 
+from ratchet.chunking.params import ChunkParams
 from ratchet.compress.params import CompressParams
 from ratchet.errors import RatchetError
 from ratchet.fewshot.params import FewShotParams
@@ -78,6 +79,7 @@ class RunConfig:
     compress: CompressParams = field(default_factory=CompressParams)
     fewshot: FewShotParams = field(default_factory=FewShotParams)
     """The few-shot (SetFit-style) candidate of select: when it enters, how it is fitted."""
+    chunk: ChunkParams = field(default_factory=ChunkParams)
 
     def __post_init__(self) -> None:
         if self.preset not in PRESETS:

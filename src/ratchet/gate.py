@@ -33,6 +33,8 @@ class JudgedTruth:
     def _load(self, store: ArtifactStore) -> None:
         import pandas as pd
 
+        from ratchet.data.frames import label_id_array
+
         key = (store.path("data.valid"), store.path(FOLDS_KEY), store.path("data.train"))
         if key == self._key:
             return
@@ -46,12 +48,25 @@ class JudgedTruth:
             plan = FoldPlan.load(folds)
             if plan.crossfit and key[2] is not None:
                 pool = np.concatenate([
-                    pd.read_parquet(key[2], columns=["label_id"])["label_id"].to_numpy(),
-                    pd.read_parquet(valid, columns=["label_id"])["label_id"].to_numpy(),
+                    label_id_array(pd.read_parquet(key[2], columns=["label_id"])["label_id"]),
+                    label_id_array(pd.read_parquet(valid, columns=["label_id"])["label_id"]),
                 ])  # fmt: skip
                 self._labels, self._folds = pool[plan.judged_rows()], plan.fold_ids()
                 return
-        self._labels = pd.read_parquet(valid, columns=["label_id"])["label_id"].to_numpy()
+        self._labels = label_id_array(pd.read_parquet(valid, columns=["label_id"])["label_id"])
+
+    def multilabel(self, store: ArtifactStore) -> bool:
+        """Whether the judged labels are label sets (a 2-D 0/1 matrix)."""
+        labels = self.labels(store)
+        return labels is not None and labels.ndim == 2
+
+    def gate_for(self, store: ArtifactStore, gate: GateParams) -> GateParams:
+        """The gate as this run's task judges: multi-label runs use gate.multilabel_metric."""
+        import dataclasses
+
+        if self.multilabel(store) and gate.metric != gate.multilabel_metric:
+            return dataclasses.replace(gate, metric=gate.multilabel_metric)
+        return gate
 
     def labels(self, store: ArtifactStore) -> np.ndarray | None:
         self._load(store)

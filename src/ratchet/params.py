@@ -32,12 +32,18 @@ class DataParams:
     """Optional second text column for sentence-pair tasks."""
     label_col: str | None = None
     """Column holding the label; auto-detected from label/labels/sentiment/target/rating when None."""
+    label_sep: str | None = None
+    """Multi-label: the label column holds several labels joined by this separator (e.g. "|")."""
+    label_cols: tuple[str, ...] | None = None
+    """Multi-label: 0/1 indicator columns, one per label (the column names are the labels)."""
     valid_size: float = 0.15
     """Share of the labeled pool held out for validation (stratified)."""
     test_size: float = 0.2
     """Share held out as the sealed test when no ``--test`` file is given."""
 
     def __post_init__(self) -> None:
+        if self.label_cols is not None and (self.label_col is not None or self.label_sep is not None):
+            raise RatchetError("--label-cols replaces --label-col and --label-sep: pass one way of giving labels")
         for name in ("valid_size", "test_size"):
             value = getattr(self, name)
             if not 0.0 < value < 0.5:
@@ -137,6 +143,9 @@ class TrainParams:
 class GateParams:
     metric: str = "macro_f1"
     """Validation metric the ratchet rule judges with."""
+    multilabel_metric: str = "micro_f1"
+    """The metric of multi-label runs instead of ``metric``: micro_f1, macro_f1, samples_f1, subset_accuracy,
+    hamming_loss or log_loss."""
     min_gain: float = 0.0
     """A candidate is kept only if its gain over the incumbent exceeds this value..."""
     confidence: float = 0.8
@@ -156,9 +165,10 @@ class GateParams:
     fold models as an ensemble (no refit; its only estimate is the sealed test, as no row is held out from it)."""
 
     def __post_init__(self) -> None:
-        from ratchet.evaluation.metric_names import check_metric
+        from ratchet.evaluation.metric_names import check_metric, check_multilabel_metric
 
         object.__setattr__(self, "metric", check_metric(self.metric))
+        object.__setattr__(self, "multilabel_metric", check_multilabel_metric(self.multilabel_metric))
         # 0 keeps every gain above min_gain (a permissive gate, as benchmarks use); 1 is never reached.
         check_share("gate.confidence", self.confidence)
         check_share("gate.min_gain", self.min_gain, low=-1.0, high=1.0, high_open=False)

@@ -25,6 +25,7 @@ from ratchet.devices import resolve_device
 from ratchet.fsutil import read_json, write_json
 from ratchet.gate import JudgedTruth
 from ratchet.manifest import DONE_STATES, REFERENCE_PROBS, Manifest, load_probs, save_probs, step_dir_name
+from ratchet.multilabel_support import multilabel_unsupported
 from ratchet.reporting.progress import Progress
 from ratchet.rundir import SUPERSEDED, prepare_run_dir, set_aside_superseded_steps
 from ratchet.shipping import ship_model
@@ -32,7 +33,7 @@ from ratchet.step import Candidate, Completed, Outcome, Skipped, Step, StepConte
 
 log = logging.getLogger("ratchet")
 
-LEDGER_METRICS = ("seed_spread", "ensemble", "crossfit", "shipped", "compress", "picked")
+LEDGER_METRICS = ("seed_spread", "ensemble", "crossfit", "shipped", "compress", "chunk", "picked")
 """Step metrics worth a place in the ledger itself (the rest stays in the step's manifest)."""
 
 __all__ = ["Candidate", "Completed", "Pipeline", "RunResult", "Skipped", "Step", "StepContext"]
@@ -125,7 +126,8 @@ class Pipeline:
             self.progress.log(f"[bold cyan]step {index + 1}/{len(self.steps)}: {step.name}")
             t0 = time.time()
             try:
-                outcome = step.run(ctx)
+                unsupported = multilabel_unsupported(step.name) if truth.multilabel(store) else None
+                outcome = Skipped(unsupported) if unsupported is not None else step.run(ctx)
                 entry, incumbent, provided = self._account(step, outcome, store, truth, incumbent, manifest, t0)
             except BaseException as exc:
                 if not isinstance(exc, KeyboardInterrupt):
@@ -160,7 +162,7 @@ class Pipeline:
 
         Returns the ledger entry, the new incumbent, and what the step provided (nothing when rejected).
         """
-        gate = self.config.gate
+        gate = truth.gate_for(store, self.config.gate)
         entry: dict[str, Any] = {"step": step.name, "gated": step.gated, "metric": gate.metric}
         before = truth.score(store, incumbent, gate.metric)
         entry["before"] = before

@@ -53,6 +53,10 @@ def predict_file(
     from ratchet.reporting.progress import Progress
 
     model_dir = model_dir_of(run)
+    if explain_top:
+        from ratchet.multilabel_support import refuse_multilabel_model
+
+        refuse_multilabel_model(model_dir, "predict --explain")
     out = check_output_path(out, input_path)
     frame = read_table(input_path)
     columns = resolve_columns(frame, DataParams(text_col=text_col, text_pair_col=text_pair_col), require_label=False)
@@ -92,11 +96,21 @@ def prediction_frame(frame, labels: list, probs: np.ndarray, decided: np.ndarray
 
     check_no_collision(frame, labels)
     ids = np.argmax(probs, axis=1) if decided is None else decided
-    predicted = [labels[i] for i in ids] if len(probs) else []
+    if np.ndim(ids) == 2:  # a multi-label model: the label set, written as a JSON list like the input form
+        predicted = [label_set_string(labels, row) for row in ids]
+    else:
+        predicted = [labels[i] for i in ids] if len(probs) else []
     added = {PREDICTED: pd.Series(predicted, index=frame.index, dtype=object if not predicted else None)}
     for index, label in enumerate(labels):
         added[f"{PROB_PREFIX}{label}"] = pd.Series(probs[:, index], index=frame.index)
     return pd.concat([frame, pd.DataFrame(added, index=frame.index)], axis=1)
+
+
+def label_set_string(labels: list, row: np.ndarray) -> str:
+    """A predicted label set as a JSON list in label order (``[]`` when no label reaches its threshold)."""
+    import json
+
+    return json.dumps([str(labels[j]) for j in np.flatnonzero(row)], ensure_ascii=False)
 
 
 def check_no_collision(frame, labels: list) -> None:

@@ -39,9 +39,16 @@ class TransformerPredictor:
     def predict_probs(
         self, texts: list[str], pairs: list[str] | None = None, on_rows: Callable[[int], None] | None = None
     ) -> np.ndarray:
+        from ratchet.chunking.predict import predict_windowed, windowing_of
         from ratchet.training.encode import encode
         from ratchet.training.inference import predict_probs
 
+        windowing = windowing_of(self.meta)
+        if windowing is not None:  # trained on windows (the chunk step): read every token, pool per text
+            probs = predict_windowed(self.model, self.tokenizer, texts, pairs, windowing, device=self.device)
+            if on_rows is not None:
+                on_rows(len(texts))
+            return probs
         max_length = int(self.meta.get("max_length", 256))
         pad_id = self.tokenizer.pad_token_id or 0
         chunks = []
@@ -77,8 +84,15 @@ class DecidedPredictor:
     ) -> np.ndarray:
         return self.decision.calibrated(self.base.predict_probs(texts, pairs, on_rows))
 
+    @property
+    def multilabel(self) -> bool:
+        return self.meta.get("task") == "multilabel"
+
     def predict_ids(self, probs: np.ndarray) -> np.ndarray:
-        """The decisions for probabilities this predictor returned (its biases applied, if any)."""
+        """The decisions for probabilities this predictor returned (its biases applied, if any); a multi-label
+        model's are the (rows, labels) 0/1 matrix of label sets (its per-label thresholds applied)."""
+        if self.multilabel:
+            return self.decision.label_sets(probs)
         return self.decision.decide(probs)
 
 

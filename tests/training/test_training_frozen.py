@@ -61,3 +61,30 @@ def test_a_fit_trains_the_top_only_and_a_second_fit_reuses_the_states(task, tmp_
 def test_models_that_are_not_bert_style_train_every_layer(task) -> None:
     assert freeze_bottom(task("gpt2")["model"], 1, None) is None
     assert freeze_bottom(task("bert")["model"], 99, None) is None  # nothing would be left to train
+
+
+def test_filling_the_cache_runs_only_the_frozen_layers(task) -> None:
+    t = task("bert")
+    model = t["model"].eval()
+    frozen = freeze_bottom(model, 1, StateCache(1))
+    assert frozen is not None
+    base = model.base_model
+    calls = {i: 0 for i in range(len(base.encoder.layer))}
+    for i, layer in enumerate(base.encoder.layer):
+        layer.register_forward_hook(lambda *_, i=i: calls.__setitem__(i, calls[i] + 1))
+    frozen.fill(t["valid"], torch.device("cpu"), t["pad_id"])
+    assert calls[0] > 0  # the frozen layer computed the states
+    assert all(calls[i] == 0 for i in range(1, len(calls)))  # nothing above the cut ran
+    # And the cached states are exactly what the whole encoder has after the cut.
+    row = 0
+    inputs = {k: v[:1] for k, v in _one_row(t, row).items()}
+    with torch.inference_mode():
+        expected = base(**inputs, output_hidden_states=True).hidden_states[1][0]
+    cached = frozen.cache.states[frozen.cache.key(t["valid"], row)].float()
+    torch.testing.assert_close(cached, expected[: cached.shape[0]], atol=2e-3, rtol=2e-3)
+
+
+def _one_row(t, row: int) -> dict[str, torch.Tensor]:
+    from ratchet.training.batching import collate
+
+    return collate(t["valid"], np.asarray([row]), t["pad_id"], 1)

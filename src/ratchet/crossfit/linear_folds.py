@@ -18,6 +18,11 @@ INNER_SHARE = 0.15
 
 def inner_holdout(labels: np.ndarray, share: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """(fit rows, choose rows): a stratified share of each class with at least two rows is held for choosing."""
+    if np.ndim(labels) == 2:  # label sets: an iterative-stratified share
+        from ratchet.data.multilabel_split import iterative_parts
+
+        parts = iterative_parts(labels, [1.0 - share, share], seed)
+        return np.flatnonzero(parts == 0), np.flatnonzero(parts == 1)
     rng = np.random.default_rng(seed)
     held: list[np.ndarray] = []
     for value in np.unique(labels):

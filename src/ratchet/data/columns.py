@@ -17,6 +17,13 @@ import numpy as np
 import pandas as pd
 
 from ratchet.config import DataParams
+from ratchet.data.multilabel import (
+    check_label_sets,
+    holds_label_lists,
+    sets_from_columns,
+    sets_from_delimited,
+    sets_from_lists,
+)
 from ratchet.errors import RatchetError
 
 TEXT_NAMES = ("text", "sentence", "review", "content")
@@ -34,6 +41,12 @@ class ResolvedColumns:
     label: str | None = None
     detected: dict[str, str] = field(default_factory=dict)
     """Role -> how it was auto-detected, e.g. {"label": "column name 'rating'"}; given columns are absent."""
+    label_cols: tuple[str, ...] | None = None
+    """Multi-label: 0/1 indicator columns, one per label (``label`` is then None)."""
+    label_sep: str | None = None
+    """Multi-label: the separator joining the labels in the ``label`` column."""
+    multilabel: bool = False
+    """Each row holds a label set (a JSON list column, ``label_sep`` or ``label_cols``)."""
 
 
 def resolve_columns(df: pd.DataFrame, params: DataParams, require_label: bool = True) -> ResolvedColumns:
@@ -42,6 +55,8 @@ def resolve_columns(df: pd.DataFrame, params: DataParams, require_label: bool = 
         if given is not None:
             _check_exists(df, given, role)
     detected: dict[str, str] = {}
+    if params.label_cols is not None:
+        return _resolve_indicator_columns(df, params)
     label = params.label_col
     if label is None:
         exclude = tuple(c for c in (params.text_col, params.text_pair_col) if c)
@@ -61,7 +76,29 @@ def resolve_columns(df: pd.DataFrame, params: DataParams, require_label: bool = 
         raise RatchetError(f"column '{label}' cannot be both text and label: pass --text-col and --label-col")
     if params.text_pair_col is not None and params.text_pair_col == text:
         raise RatchetError(f"column '{text}' cannot be both text and text pair: pass a different --text-pair-col")
-    return ResolvedColumns(text=text, text_pair=params.text_pair_col, label=label, detected=detected)
+    # predict (labels not required) never judges the label column's form: it only reads the text.
+    multilabel = params.label_sep is not None or (require_label and label is not None and holds_label_lists(df[label]))
+    if multilabel and params.label_sep is None:
+        detected["label"] = f"{detected.get('label', 'given')}; its values are JSON lists: multi-label"
+    return ResolvedColumns(text=text, text_pair=params.text_pair_col, label=label, detected=detected,
+                           label_sep=params.label_sep, multilabel=multilabel)  # fmt: skip
+
+
+def _resolve_indicator_columns(df: pd.DataFrame, params: DataParams) -> ResolvedColumns:
+    """--label-cols: the labels are 0/1 columns, so no label column is looked for and none may be the text."""
+    label_cols = tuple(params.label_cols or ())
+    for column in label_cols:
+        if column not in df.columns:
+            raise RatchetError(f"--label-cols column '{column}' not found; available: {_available(df)}")
+    detected: dict[str, str] = {}
+    exclude = tuple(c for c in (*label_cols, params.text_pair_col) if c)
+    text, how = resolve_text_column(df, params, exclude)
+    if params.text_col is None:
+        detected["text"] = how
+    if text in label_cols:
+        raise RatchetError(f"column '{text}' cannot be both text and a label column: fix --text-col or --label-cols")
+    return ResolvedColumns(text=text, text_pair=params.text_pair_col, detected=detected, label_cols=label_cols,
+                           multilabel=True)  # fmt: skip
 
 
 def resolve_text_column(df: pd.DataFrame, params: DataParams, exclude: tuple[str, ...]) -> tuple[str, str]:
@@ -94,7 +131,16 @@ def standardize(df: pd.DataFrame, cols: ResolvedColumns, require_label: bool = T
     out["text"] = _text_values(df[cols.text], cols.text, "text")
     if cols.text_pair is not None:
         out["text_pair"] = _text_values(df[cols.text_pair], cols.text_pair, "text_pair")
-    if cols.label is not None:
+    if cols.multilabel:
+        if cols.label_cols is not None:
+            sets = sets_from_columns(df, cols.label_cols)
+        elif cols.label_sep is not None:
+            sets = sets_from_delimited(df[cols.label], cols.label_sep)
+        else:
+            sets = sets_from_lists(df[cols.label])
+        out["label"] = pd.Series(sets, dtype=object)
+        check_label_sets(out["label"])
+    elif cols.label is not None:
         out["label"] = pd.Series([label_string(v) for v in df[cols.label]], dtype=object)
     elif require_label:
         raise RatchetError("no label column resolved: pass --label-col NAME")

@@ -231,6 +231,7 @@ def model_view(
     if lengths["truncated_share"] > TRUNCATION_WARN:
         warnings.append(
             f"{lengths['truncated_share']:.1%} of rows are longer than max_length={max_length} tokens and get cut: "
-            f"raise train.max_length (p95 is {lengths['p95']:.0f} tokens) if their ends matter"
+            f"raise train.max_length (p95 is {lengths['p95']:.0f} tokens) if their ends matter; above chunk.threshold "
+            "the chunk step reads them in overlapping windows"
         )
     return lengths, coverage, scripts, warnings

@@ -16,6 +16,7 @@ class Split:
     texts: list[str]
     pairs: list[str] | None
     label_ids: np.ndarray
+    """Class ids (n,), or for a multi-label task the (n, labels) 0/1 matrix: a 2-D array marks multi-label."""
     weights: np.ndarray | None
 
     def __len__(self) -> int:
@@ -59,9 +60,18 @@ def read_split(path: Path) -> Split:
     return Split(
         texts=frame["text"].astype(str).tolist(),
         pairs=pairs,
-        label_ids=frame["label_id"].to_numpy(dtype=np.int64),
+        label_ids=label_id_array(frame["label_id"]),
         weights=weights,
     )
+
+
+def label_id_array(column: pd.Series) -> np.ndarray:
+    """Class ids (n,) or, for a multi-label split whose cells are 0/1 lists, the (n, labels) 0/1 matrix."""
+    if column.dtype == object:
+        if len(column) == 0:
+            return np.zeros((0, 0), dtype=np.int64)
+        return np.stack([np.asarray(v, dtype=np.int64) for v in column])
+    return column.to_numpy(dtype=np.int64)
 
 
 def read_labels(path: Path) -> list:

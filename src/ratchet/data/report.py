@@ -13,11 +13,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ratchet.chunking.params import ChunkParams
 from ratchet.config import DEFAULT_MODEL, CleanParams, DataParams, TrainParams
-from ratchet.data.clean import clean_frame, validate_classes
+from ratchet.data.clean import clean_frame
 from ratchet.data.columns import ResolvedColumns, resolve_columns, standardize
 from ratchet.data.coverage import model_view
 from ratchet.data.io import read_table
+from ratchet.data.label_checks import label_set_report, validate_labels
+from ratchet.data.label_checks import summary_lines as multilabel_summary
+from ratchet.data.multilabel import MULTILABEL, TASK_KEY
 from ratchet.data.near_duplicates import NUM_PERM, NearDuplicates, near_duplicates, sign
 from ratchet.errors import RatchetError
 
@@ -118,6 +122,8 @@ def summarize(report: dict[str, Any]) -> list[str]:
         parts.append(f"label={cols['label']}")
         auto = f" (auto: {', '.join(sorted(cols['detected']))})" if cols["detected"] else ""
         lines.append("columns: " + ", ".join(parts) + auto)
+    if "multilabel" in report:
+        lines.extend(multilabel_summary(report["multilabel"]))
     classes = report["classes"]
     shown = ", ".join(f"{k} {v}" for k, v in list(classes["counts"].items())[:8])
     more = f", +{classes['n'] - 8} more" if classes["n"] > 8 else ""
@@ -148,6 +154,14 @@ def summarize(report: dict[str, Any]) -> list[str]:
                 f"{tokens['truncated_share']:.1%} cut at max_length {tokens['max_length']}; unknown token: "
                 f"{coverage.get('unk_share_words', 0):.1%} of words, {coverage.get('unk_share_chars', 0):.1%} of chars"
             )
+            chunk = tokens.get("chunk")
+            if isinstance(chunk, dict):
+                runs = "passes" if chunk["runs"] else "does not pass"
+                lines.append(
+                    f"long texts: {tokens['truncated_share']:.1%} longer than max_length {tokens['max_length']} "
+                    f"{runs} chunk.threshold {chunk['threshold']:g}: the chunk step "
+                    + ("trains on overlapping windows, judged against truncation" if chunk["runs"] else "is skipped")
+                )
     scripts = report.get("languages", {}).get("scripts")
     if scripts:
         total = sum(scripts.values()) or 1
@@ -200,10 +214,18 @@ def near_duplicate_section(df: pd.DataFrame, found: NearDuplicates) -> dict[str,
     }
 
 
-def add_model_sections(report: dict[str, Any], df: pd.DataFrame, *, model: str, max_length: int) -> list[str]:
-    """Token lengths (into ``lengths.tokens``), ``coverage`` and ``languages``; returns warnings."""
+def add_model_sections(
+    report: dict[str, Any], df: pd.DataFrame, *, model: str, max_length: int, chunk_threshold: float | None = None
+) -> list[str]:
+    """Token lengths (into ``lengths.tokens``), ``coverage`` and ``languages``; returns warnings.
+
+    ``chunk_threshold`` (chunk.threshold): the token section says whether the share of texts longer than
+    max_length passes it, i.e. whether a preset's chunk step will train on windows."""
     pairs = df["text_pair"].tolist() if "text_pair" in df.columns else None
     tokens, coverage, languages, warnings = model_view(df["text"].tolist(), pairs, model=model, max_length=max_length)
+    if "truncated_share" in tokens:
+        threshold = ChunkParams.threshold if chunk_threshold is None else chunk_threshold
+        tokens["chunk"] = {"threshold": threshold, "runs": bool(tokens["truncated_share"] > threshold)}
     report.setdefault("lengths", {})["tokens"] = tokens
     report["coverage"] = coverage
     report["languages"] = languages
@@ -217,6 +239,7 @@ def inspect_data(
     *,
     model: str = DEFAULT_MODEL,
     max_length: int = TrainParams.max_length,
+    chunk_threshold: float | None = None,
 ) -> dict[str, Any]:
     """Read, resolve, clean and report on a labeled file - no training (``ratchet inspect DATA``)."""
     raw = read_table(path)
@@ -225,19 +248,22 @@ def inspect_data(
     report = build_data_report(clean_report, columns=columns, lengths=length_stats(cleaned))
     report["source"] = {"path": str(path), "columns": [str(c) for c in raw.columns]}
     if cleaned.empty:  # nothing left to describe: the same one-line error as `run` gives
-        validate_classes(cleaned)
+        validate_labels(cleaned, columns.multilabel)
     # Class problems would stop a run; inspect lists them instead, so the whole report is still seen.
     warnings = []
     try:
-        validate_classes(cleaned)
+        validate_labels(cleaned, columns.multilabel)
     except RatchetError as exc:
         warnings.append(str(exc))
+    if columns.multilabel:
+        report[TASK_KEY] = MULTILABEL
+        report["multilabel"] = label_set_report(cleaned["label"])
     if clean.near_duplicates:
         pairs = cleaned["text_pair"].tolist() if "text_pair" in cleaned.columns else None
         found = near_duplicates(sign(cleaned["text"].tolist(), pairs), clean.near_duplicate_threshold)
         report["near_duplicates"] = near_duplicate_section(cleaned, found)
     else:
         report["near_duplicates"] = {"skipped": "clean.near_duplicates is off"}
-    warnings += add_model_sections(report, cleaned, model=model, max_length=max_length)
+    warnings += add_model_sections(report, cleaned, model=model, max_length=max_length, chunk_threshold=chunk_threshold)
     report["warnings"] = warnings
     return report

@@ -15,7 +15,12 @@ from typing import Any
 import numpy as np
 from scipy.stats import rankdata
 
-from ratchet.evaluation.metric_names import CONFUSION_METRICS, METRICS, check_metric  # noqa: F401 - re-exported
+from ratchet.evaluation.metric_names import (  # noqa: F401 - re-exported
+    CONFUSION_METRICS,
+    METRICS,
+    MULTILABEL_ONLY,
+    check_metric,
+)
 
 _N_BINS = 15  # ECE bins, the usual choice (Guo et al. 2017)
 _MAX_CURVE_POINTS = 50  # ROC points kept per class: enough for a plot, small in JSON
@@ -118,6 +123,14 @@ def score(metric_name: str, y_true: np.ndarray, probs: np.ndarray) -> float:
     ``"log_loss"`` is accepted as an alias of ``"neg_log_loss"`` and is negated too.
     """
     metric = check_metric(metric_name)
+    if np.ndim(y_true) == 2:  # a multi-label task's 0/1 matrix
+        from ratchet.evaluation.multilabel_metrics import multilabel_score, row_binary_log_loss
+
+        if metric == "neg_log_loss":
+            return -float(row_binary_log_loss(y_true, probs).mean())
+        return multilabel_score(metric, y_true, probs)
+    if metric in MULTILABEL_ONLY:
+        raise ValueError(f"{metric!r} is a multi-label metric; this task has one label per row")
     y_true, probs = _validate(y_true, probs)
     if metric == "neg_log_loss":
         return -float(row_log_loss(y_true, probs).mean())
@@ -272,6 +285,10 @@ def classification_metrics(
 
 def format_table(metrics: dict[str, Any]) -> list[tuple[str, str]]:
     """(name, value) rows for the CLI: headline numbers with their 95% CI, then F1 per class."""
+    if metrics.get("task") == "multilabel":
+        from ratchet.evaluation.multilabel_metrics import format_rows
+
+        return format_rows(metrics)
     ci = metrics.get("ci") or {}
 
     def with_ci(key: str) -> str:

@@ -254,8 +254,13 @@ def judge(
     if incumbent_probs.ndim != 2:
         raise ValueError(f"probabilities must be (n, k), got {incumbent_probs.shape}")
     k = incumbent_probs.shape[1]
-    strata = y_true if stratified else None
-    if metric == "neg_log_loss":
+    strata = y_true if stratified and y_true.ndim == 1 else None  # label sets: plain row resampling
+    if y_true.ndim == 2:
+        from ratchet.evaluation.multilabel_metrics import paired_resamples
+
+        full, resample = paired_resamples(y_true, incumbent_probs, candidate_probs, metric)
+        cmp = _compare(len(y_true), n_bootstrap, seed, ci_level, full, resample, None, margin)
+    elif metric == "neg_log_loss":
         cmp = _paired_bootstrap_neg_log_loss(
             y_true, incumbent_probs, candidate_probs, n_bootstrap=n_bootstrap, seed=seed, confidence=ci_level,
             strata=strata, margin=margin,

@@ -107,7 +107,10 @@ def _export_node(model_dir: Path, out: Path, name: str, quantize: str, summary: 
     if kind == "int8":  # compress's int8 model: its int8 weights in a graph onnxruntime quantizes again
         quantize = "int8"
     if kind in ("transformer", "embedding", "int8"):
-        return {**node, **_export_graph(model_dir, meta, kind, out, name, quantize, summary), "classes": len(labels)}
+        graph = _export_graph(model_dir, meta, kind, out, name, quantize, summary)
+        # A chunk model reads long texts in windows: the reader cuts and pools them as ratchet predict does.
+        windowing = {"windowing": meta["windowing"]} if isinstance(meta.get("windowing"), dict) else {}
+        return {**node, **graph, "classes": len(labels), **windowing}
     raise RatchetError(f"{model_dir}: a model of kind {kind!r} cannot be exported by this ratchet")
 
 

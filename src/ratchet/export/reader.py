@@ -68,7 +68,10 @@ def _node(folder: Path, spec: dict[str, Any], providers: list[str], threads: int
         node["session"] = onnxruntime.InferenceSession(str(folder / spec["graph"]), options, providers=providers)
         tokenizer = Tokenizer.from_file(str(folder / spec["tokenizer"]))
         tokenizer.no_padding()  # padded below, per batch, with the model's pad id
-        tokenizer.enable_truncation(int(spec["max_length"]))
+        if spec.get("windowing"):  # whole texts, cut into windows below (ratchet's chunk step)
+            tokenizer.no_truncation()
+        else:
+            tokenizer.enable_truncation(int(spec["max_length"]))
         node["tokenizer"] = tokenizer
     elif spec["kind"] == "linear":
         arrays = np.load(folder / spec["arrays"], allow_pickle=False)
@@ -100,25 +103,100 @@ def _calibrated(node: dict[str, Any], texts: list[str], pairs: list[str] | None)
 
 def _run_graph(node: dict[str, Any], texts: list[str], pairs: list[str] | None) -> np.ndarray:
     """Rows sorted by length and batched, so padding stays small; probabilities in the input order."""
-    tokenizer, session = node["tokenizer"], node["session"]
+    tokenizer = node["tokenizer"]
     batch = texts if pairs is None else list(zip(texts, pairs, strict=True))
-    inputs = tokenizer.encode_batch(batch)
-    out = np.zeros((len(texts), node["classes"]), dtype=np.float32)
-    order = np.argsort([len(e.ids) for e in inputs], kind="stable")
+    encodings = tokenizer.encode_batch(batch)
+    rows = [(e.ids, e.type_ids) for e in encodings]
+    windowing = node.get("windowing")
+    if not windowing:
+        return _run_rows(node, rows, pairs is not None)
+    doc, content, windows = [], [], []
+    for i, e in enumerate(encodings):
+        for ids, types, n in _windows(e, int(node["max_length"]), int(windowing["stride"]), pairs is not None):
+            windows.append((ids, types))
+            doc.append(i)
+            content.append(n)
+    probs = _run_rows(node, windows, pairs is not None)
+    return _pool(probs, np.asarray(doc, dtype=np.int64), len(texts), windowing["aggregation"], np.asarray(content))
+
+
+def _run_rows(node: dict[str, Any], inputs: list[tuple[list[int], list[int]]], pairs: bool) -> np.ndarray:
+    session = node["session"]
+    out = np.zeros((len(inputs), node["classes"]), dtype=np.float32)
+    order = np.argsort([len(ids) for ids, _ in inputs], kind="stable")
     for start in range(0, len(order), BATCH_ROWS):
         rows = order[start : start + BATCH_ROWS]
-        width = max(len(inputs[i].ids) for i in rows)
+        width = max(len(inputs[i][0]) for i in rows)
         ids = np.full((len(rows), width), node["pad_id"], dtype=np.int64)
         mask = np.zeros((len(rows), width), dtype=np.int64)
         types = np.zeros((len(rows), width), dtype=np.int64)
         for r, i in enumerate(rows):
-            n = len(inputs[i].ids)
-            ids[r, :n], mask[r, :n] = inputs[i].ids, 1
-            if pairs is not None:
-                types[r, :n] = inputs[i].type_ids
+            n = len(inputs[i][0])
+            ids[r, :n], mask[r, :n] = inputs[i][0], 1
+            if pairs:
+                types[r, :n] = inputs[i][1]
         feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
         out[rows] = session.run(None, {name: feed[name] for name in node["inputs"]})[0]
     return out
+
+
+# -- long texts in windows (ratchet's chunk step: ratchet/chunking/windows.py and aggregate.py) -------------
+def _spans(n: int, room: int, stride: int) -> list[tuple[int, int]]:
+    """[start, stop) spans of at most ``room`` tokens, ``stride`` apart (0: half the room), covering 0..n."""
+    if n <= room:
+        return [(0, n)]
+    step = max(1, min(stride, room) if stride > 0 else room // 2)
+    return [(s, s + room) for s in [*range(0, n - room, step), n - room]]
+
+
+def _pair_spans(na: int, nb: int, room: int, stride: int) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    if na + nb <= room:
+        return [((0, na), (0, nb))]
+    half = room // 2
+    if nb <= half:
+        return [(span, (0, nb)) for span in _spans(na, room - nb, stride)]
+    if na <= half:
+        return [((0, na), span) for span in _spans(nb, room - na, stride)]
+    first, second = _spans(na, half, stride), _spans(nb, room - half, stride)
+    n = max(len(first), len(second))
+    return [(first[round(i * (len(first) - 1) / max(n - 1, 1))], second[round(i * (len(second) - 1) / max(n - 1, 1))])
+            for i in range(n)]  # fmt: skip
+
+
+def _windows(encoding: Any, max_length: int, stride: int, pair: bool) -> list[tuple[list[int], list[int], int]]:
+    """(ids, type ids, content tokens) of each window: every special token, a slice of each segment's tokens."""
+    segment = [-1 if s is None else s for s in encoding.sequence_ids]
+    index, seen = [], [0, 0]
+    for s in segment:
+        index.append(-1 if s < 0 else seen[s])
+        if s >= 0:
+            seen[s] += 1
+    room = max(max_length - segment.count(-1), 1)
+    spans = (
+        _pair_spans(seen[0], seen[1], room, stride) if pair else [(a, (0, 0)) for a in _spans(seen[0], room, stride)]
+    )
+    out = []
+    for (a0, a1), (b0, b1) in spans:
+        keep = [k for k, (s, j) in enumerate(zip(segment, index, strict=True))
+                if s < 0 or (s == 0 and a0 <= j < a1) or (s == 1 and b0 <= j < b1)]  # fmt: skip
+        out.append(([encoding.ids[k] for k in keep], [encoding.type_ids[k] for k in keep], (a1 - a0) + (b1 - b0)))
+    return out
+
+
+def _pool(probs: np.ndarray, doc: np.ndarray, n_docs: int, how: str, content: np.ndarray) -> np.ndarray:
+    """One row per text from its windows' probabilities: mean, max, tokens- or confidence-weighted mean."""
+    probs = probs.astype(np.float64)
+    if how == "max":
+        pooled = np.full((n_docs, probs.shape[1]), -np.inf)
+        np.maximum.at(pooled, doc, probs)
+        return (pooled / pooled.sum(axis=1, keepdims=True)).astype(np.float32)
+    weights = {"mean": np.ones(len(probs)), "tokens": np.maximum(content.astype(np.float64), 1.0),
+               "confidence": probs.max(axis=1) if len(probs) else np.ones(0)}[how]  # fmt: skip
+    sums = np.zeros((n_docs, probs.shape[1]))
+    np.add.at(sums, doc, np.log(np.maximum(probs, FLOOR)) * weights[:, None])
+    total = np.zeros(n_docs)
+    np.add.at(total, doc, weights)
+    return _softmax(sums / np.maximum(total, FLOOR)[:, None])
 
 
 # -- the TF-IDF + logistic regression baseline, from its arrays ----------------------------------------

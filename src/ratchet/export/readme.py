@@ -17,8 +17,13 @@ def _describe(node: dict[str, Any], depth: int = 0) -> list[str]:
             lines += _describe(member, depth + 1)
         return lines
     if node["kind"] == "onnx":
+        windows = ""
+        if node.get("windowing"):
+            w = node["windowing"]
+            step = f"{w['stride']} tokens apart" if w["stride"] else "overlapping by half"
+            windows = f"; long texts in windows of max_length tokens, {step}, pooled by {w['aggregation']}"
         return [f"{pad}- `{node['graph']}`: ONNX graph, inputs {', '.join(node['inputs'])}, tokenizer "
-                f"`{node['tokenizer']}`, max_length {node['max_length']} ({calibration})"]  # fmt: skip
+                f"`{node['tokenizer']}`, max_length {node['max_length']}{windows} ({calibration})"]  # fmt: skip
     return [f"{pad}- `{node['arrays']}` + `{node['vocabularies']}`: TF-IDF + logistic regression as arrays "
             f"({calibration})"]  # fmt: skip
 
@@ -51,6 +56,8 @@ session = onnxruntime.InferenceSession("{graph}", providers=["CPUExecutionProvid
 probabilities = session.run(None, feed)[0]
 ```
 """
+        if first.get("windowing"):
+            raw = _windowed_snippet(first, graph)
     return f"""# A ratchet model, exported
 
 Labels (column order): {", ".join(map(str, spec["labels"]))}. Quantization: {spec["quantize"]}.
@@ -84,3 +91,54 @@ def _first_graph(node: dict[str, Any]) -> dict[str, Any]:
         if found:
             return found
     return {}
+
+
+POOL = {
+    "mean": "logits = np.log(p).mean(axis=0)  # mean: the windows' mean logits",
+    "tokens": "w = np.array(sizes, float); logits = (np.log(p) * w[:, None]).sum(0) / w.sum()  # by token count",
+    "confidence": "w = p.max(axis=1); logits = (np.log(p) * w[:, None]).sum(0) / w.sum()  # by top probability",
+    "max": "logits = np.log(p.max(axis=0))  # max: each class at its most confident window",
+}
+
+
+def _windowed_snippet(first: dict[str, Any], graph: str) -> str:
+    """The onnxruntime reference for a chunk model: one text cut into windows, window probabilities pooled."""
+    w = first["windowing"]
+    return f"""
+## One graph with onnxruntime alone
+
+This model reads long texts in windows (ratchet's chunk step): each text is cut into windows of
+{first["max_length"]} tokens (special tokens included), {w["stride"] or "half a window"} tokens apart, the last one
+ending at the text's end; the graph predicts every window, and the windows are pooled by
+`{w["aggregation"]}`. For one text (text pairs: see `_windows` in `ratchet_onnx.py`):
+
+```python
+import numpy as np, onnxruntime
+from tokenizers import Tokenizer
+
+MAX_LENGTH, STRIDE, PAD = {first["max_length"]}, {w["stride"]}, {first["pad_id"]}
+tokenizer = Tokenizer.from_file("{first["tokenizer"]}")
+tokenizer.no_truncation()
+session = onnxruntime.InferenceSession("{graph}", providers=["CPUExecutionProvider"])
+
+def probabilities(text):
+    e = tokenizer.encode(text)
+    special = [k for k, s in enumerate(e.sequence_ids) if s is None]
+    content = [k for k, s in enumerate(e.sequence_ids) if s is not None]
+    room = MAX_LENGTH - len(special)
+    step = max(1, min(STRIDE, room) if STRIDE else room // 2)
+    starts = [0] if len(content) <= room else [*range(0, len(content) - room, step), len(content) - room]
+    rows = [[e.ids[k] for k in sorted(special + content[s : s + room])] for s in starts]
+    sizes = [len(content[s : s + room]) for s in starts]
+    width = max(map(len, rows))
+    ids = np.array([r + [PAD] * (width - len(r)) for r in rows], dtype=np.int64)
+    mask = np.array([[1] * len(r) + [0] * (width - len(r)) for r in rows], dtype=np.int64)
+    feed = {{"input_ids": ids, "attention_mask": mask}}
+    if "token_type_ids" in {first["inputs"]!r}:
+        feed["token_type_ids"] = np.zeros_like(ids)
+    p = session.run(None, feed)[0].astype(np.float64)  # one row per window
+    {POOL[w["aggregation"]]}
+    e = np.exp(logits - logits.max())
+    return e / e.sum()  # the model's softmax before calibration, as for a short text
+```
+"""

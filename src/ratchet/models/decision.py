@@ -29,14 +29,25 @@ BIAS_GRID = np.round(np.arange(-3.0, 3.01, 0.1), 2)
 class Decision:
     temperature: float = 1.0
     bias: tuple[float, ...] | None = None
+    thresholds: tuple[float, ...] | None = None
+    """Multi-label: a label is predicted where its probability reaches its threshold (None: 0.5 for every label)."""
+    multilabel: bool = False
+    """The probabilities are independent sigmoids: the temperature scales each label's logit, sigmoid(logit p / T)."""
 
     def calibrated(self, probs: np.ndarray) -> np.ndarray:
         if self.temperature == 1.0:
             return np.asarray(probs, dtype=np.float32)
+        if self.multilabel:
+            return sigmoid_scaled(probs, self.temperature)
         return softmax(np.log(np.clip(probs, _FLOOR, None)) / self.temperature)
 
     def decision_scores(self, probs: np.ndarray) -> np.ndarray:
-        """What the decision is the argmax of, as probabilities (so a gate's argmax sees the decision)."""
+        """What the decision is the argmax of, as probabilities (so a gate's argmax sees the decision).
+
+        Multi-label: each label's probability moved so that 0.5 on the score is its threshold on the
+        probability (sigmoid(logit p - logit t)), so the gate's metrics at 0.5 see the tuned decision."""
+        if self.thresholds is not None:
+            return threshold_scores(probs, np.asarray(self.thresholds))
         return self.biased(self.calibrated(probs))
 
     def biased(self, calibrated: np.ndarray) -> np.ndarray:
@@ -49,9 +60,21 @@ class Decision:
         """Class ids from calibrated probabilities (what a predictor's predict_probs returns)."""
         return self.biased(calibrated).argmax(axis=1)
 
+    def label_sets(self, probs: np.ndarray) -> np.ndarray:
+        """Multi-label decisions: the (rows, labels) 0/1 matrix of probabilities at or above their thresholds."""
+        cut = 0.5 if self.thresholds is None else np.asarray(self.thresholds)
+        return (np.asarray(probs) >= cut).astype(np.int64)
+
     def save(self, model_dir: Path) -> None:
         bias = None if self.bias is None else list(self.bias)
-        write_json(Path(model_dir) / DECISION_FILE, {**asdict(self), "bias": bias})
+        record = {**asdict(self), "bias": bias}
+        if not self.multilabel:
+            record.pop("multilabel")
+        if self.thresholds is None:  # single-label decision.json files stay as they were
+            record.pop("thresholds")
+        else:
+            record["thresholds"] = list(self.thresholds)
+        write_json(Path(model_dir) / DECISION_FILE, record)
 
     @classmethod
     def load(cls, model_dir: Path) -> Decision:
@@ -61,11 +84,43 @@ class Decision:
         from ratchet.models.load import read_folder_json
 
         data = read_folder_json(path, "temperature")
-        bias = data.get("bias")
-        return cls(float(data["temperature"]), None if bias is None else tuple(float(b) for b in bias))
+        bias, thresholds = data.get("bias"), data.get("thresholds")
+        return cls(
+            float(data["temperature"]),
+            None if bias is None else tuple(float(b) for b in bias),
+            None if thresholds is None else tuple(float(t) for t in thresholds),
+            bool(data.get("multilabel", False)),
+        )
 
     def with_(self, **changes: Any) -> Decision:
         return replace(self, **changes)
+
+
+def threshold_scores(probs: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    """sigmoid(logit p - logit t): >= 0.5 exactly where p >= t, order within a label unchanged."""
+    p = np.clip(np.asarray(probs, dtype=np.float64), _FLOOR, 1 - _FLOOR)
+    t = np.clip(np.asarray(thresholds, dtype=np.float64), _FLOOR, 1 - _FLOOR)
+    shifted = np.log(p / (1 - p)) - np.log(t / (1 - t))
+    return (1.0 / (1.0 + np.exp(-shifted))).astype(np.float32)
+
+
+def sigmoid_scaled(probs: np.ndarray, temperature: float) -> np.ndarray:
+    """sigmoid(logit p / T), label by label: temperature scaling of independent sigmoid probabilities."""
+    p = np.clip(np.asarray(probs, dtype=np.float64), _FLOOR, 1 - _FLOOR)
+    return (1.0 / (1.0 + np.exp(-np.log(p / (1 - p)) / temperature))).astype(np.float32)
+
+
+def fit_sigmoid_temperature(y: np.ndarray, probs: np.ndarray) -> float:
+    """The T minimizing the binary cross-entropy of sigmoid(logit p / T) over every label of every row."""
+    from scipy.optimize import minimize_scalar
+
+    from ratchet.evaluation.multilabel_metrics import row_binary_log_loss
+
+    def loss(log_t: float) -> float:
+        return float(row_binary_log_loss(y, sigmoid_scaled(probs, float(np.exp(log_t)))).mean())
+
+    found = minimize_scalar(loss, bounds=(np.log(0.05), np.log(20.0)), method="bounded")
+    return float(np.exp(found.x))
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -121,6 +176,39 @@ def fit_bias(y: np.ndarray, probs: np.ndarray, metric: str = "macro_f1", rounds:
     return tuple(float(b) for b in bias)
 
 
+THRESHOLD_GRID = np.round(np.arange(0.05, 0.951, 0.05), 2)
+"""Candidate values of one label's decision threshold."""
+
+
+def fit_thresholds(y: np.ndarray, probs: np.ndarray, metric: str = "micro_f1", rounds: int = 2) -> tuple[float, ...]:
+    """Per-label thresholds maximizing ``metric`` on label sets, by coordinate ascent over THRESHOLD_GRID.
+
+    Starts from 0.5 for every label; a tie keeps the threshold nearest 0.5, so a label whose data
+    gives no reason to move keeps the plain sigmoid decision.
+    """
+    from ratchet.evaluation.metrics import score
+
+    probs = np.asarray(probs, dtype=np.float64)
+    thresholds = np.full(probs.shape[1], 0.5)
+
+    def value(t: np.ndarray) -> float:
+        return float(score(metric, y, (probs >= t).astype(np.float32)))
+
+    best = value(thresholds)
+    for _ in range(rounds):
+        moved = False
+        for label in range(len(thresholds)):
+            for candidate in sorted(THRESHOLD_GRID, key=lambda t: abs(t - 0.5)):
+                trial = thresholds.copy()
+                trial[label] = candidate
+                got = value(trial)
+                if got > best + 1e-12:
+                    best, thresholds, moved = got, trial, True
+        if not moved:
+            break
+    return tuple(float(t) for t in thresholds)
+
+
 def cross_fitted(
     y: np.ndarray, probs: np.ndarray, folds: np.ndarray, make: Callable[[np.ndarray, np.ndarray], Decision]
 ) -> np.ndarray:
@@ -134,7 +222,13 @@ def cross_fitted(
 
 
 def stratified_folds(y: np.ndarray, k: int, seed: int) -> np.ndarray:
-    """k folds over judged rows that carry none (a holdout plan's valid rows), stratified by label."""
+    """k folds over judged rows that carry none (a holdout plan's valid rows), stratified by label
+    (label sets: by iterative stratification)."""
     from ratchet.relabel.oof import fold_ids
+
+    if np.ndim(y) == 2:
+        from ratchet.data.multilabel_split import iterative_parts
+
+        return iterative_parts(np.asarray(y), [1.0] * k, seed)
 
     return fold_ids(np.asarray(y), k, seed)

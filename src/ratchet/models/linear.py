@@ -86,14 +86,21 @@ class LinearTextModel:
 
     # -- classifier ----------------------------------------------------------------------------
     def fit_classifier(self, X, label_ids: np.ndarray, n_labels: int, weights: np.ndarray | None = None):
-        self.classifier_ = self.new_classifier()
-        self.classifier_.fit(X, np.asarray(label_ids, dtype=np.int64), sample_weight=weights)
+        label_ids = np.asarray(label_ids, dtype=np.int64)
+        self.classifier_ = self.new_classifier(multilabel=label_ids.ndim == 2)
+        self.classifier_.fit(X, label_ids, sample_weight=weights)
         self.n_labels_ = int(n_labels)
         return self
 
-    def new_classifier(self):
-        """The unfitted LogisticRegression this model fits (load_linear_predictor fills in a saved one's arrays)."""
+    def new_classifier(self, multilabel: bool = False):
+        """The unfitted LogisticRegression this model fits (load_linear_predictor fills in a saved one's arrays);
+        label sets (``multilabel``): one binary logistic regression per label."""
         from sklearn.linear_model import LogisticRegression
+
+        if multilabel:
+            from ratchet.models.one_vs_rest import OneVsRestLogistic
+
+            return OneVsRestLogistic(C=self.C, class_weight=self.params.class_weight, seed=self.seed)
 
         # lbfgs with a loose tolerance converges in a few dozen iterations on TF-IDF features;
         # the tolerance changes the validation score far less than C does.
@@ -114,12 +121,20 @@ class LinearTextModel:
     def proba_from_features(self, X) -> np.ndarray:
         """(n, n_labels) float32; labels absent from training get probability 0."""
         out = np.zeros((X.shape[0], self.n_labels_), dtype=np.float32)
+        if X.shape[0] and self.multilabel:
+            return self.classifier_.predict_proba(X)
         if X.shape[0]:
             out[:, self.classifier_.classes_] = self.classifier_.predict_proba(X)
         return out
 
     def predict_proba(self, texts: Sequence[str], pairs: Sequence[str] | None = None) -> np.ndarray:
         return self.proba_from_features(self.features(texts, pairs))
+
+    @property
+    def multilabel(self) -> bool:
+        from ratchet.models.one_vs_rest import OneVsRestLogistic
+
+        return isinstance(getattr(self, "classifier_", None), OneVsRestLogistic)
 
 
 def _hstack(blocks: list[Any]):
@@ -173,7 +188,9 @@ def fit_linear(
         model.C = C
         model.fit_classifier(X_train, train_labels, n_labels, weights)
         probs = model.proba_from_features(X_valid)
-        value = float(score("macro_f1", np.asarray(valid_labels), probs)) if len(valid_labels) else 0.0
+        # label sets: C chosen by micro-F1, the multi-label gate's default
+        metric = "micro_f1" if np.ndim(valid_labels) == 2 else "macro_f1"
+        value = float(score(metric, np.asarray(valid_labels), probs)) if len(valid_labels) else 0.0
         grid.append({"C": C, "valid_macro_f1": value, "seconds": time.time() - t0})
         if best is None or value > best[0]:
             best = (value, C, model.classifier_, probs)

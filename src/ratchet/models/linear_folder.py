@@ -52,7 +52,8 @@ def save_linear(model: LinearTextModel, labels: list, out_dir: Path, meta: dict[
         # Compact: the vocabularies hold up to max_features terms per block, indentation would double the file.
         write_text(tmp / SPEC_FILE, json.dumps(spec, separators=(",", ":")) + "\n")
         write_json(tmp / "labels.json", labels_record(labels))
-        write_json(tmp / "ratchet.json", {**meta, "kind": "linear", "text_pair": len(model.vectorizers_) == 2})
+        task = {"task": "multilabel"} if model.multilabel else {}  # predictors decide label sets
+        write_json(tmp / "ratchet.json", {**meta, "kind": "linear", "text_pair": len(model.vectorizers_) == 2, **task})
         refuse_auto_loading(tmp, "linear")
 
     atomic_dir(Path(out_dir), build)
@@ -80,6 +81,7 @@ def _to_data(model: LinearTextModel) -> tuple[dict[str, np.ndarray], dict[str, A
         "C": float(model.C),
         "seed": int(model.seed),
         "n_labels": int(model.n_labels_),
+        **({"multilabel": True} if model.multilabel else {}),
         "params": {
             "word_ngrams": list(p.word_ngrams), "char_ngrams": list(p.char_ngrams), "max_features": p.max_features,
             "c_grid": list(p.c_grid), "class_weight": p.class_weight,
@@ -196,6 +198,8 @@ def _from_data(arrays: dict[str, np.ndarray], spec: dict[str, Any]) -> LinearTex
     if missing:
         raise _BadArrays(f"no array {', '.join(missing)}")
     coef, intercept, classes = arrays["coef"], arrays["intercept"], arrays["classes"]
+    if spec.get("multilabel"):
+        return _one_vs_rest(model, coef, intercept, n_features)
     # sklearn keeps one row of coefficients for 2 classes (the second class's logit), one per class above.
     rows = 1 if len(classes) == 2 else len(classes)
     if coef.shape != (rows, n_features) or intercept.shape != (rows,) or classes.ndim != 1:
@@ -206,6 +210,16 @@ def _from_data(arrays: dict[str, np.ndarray], spec: dict[str, Any]) -> LinearTex
     classifier = model.new_classifier()
     classifier.coef_, classifier.intercept_, classifier.classes_ = coef, intercept, classes
     classifier.n_features_in_ = n_features
+    model.classifier_ = classifier
+    return model
+
+
+def _one_vs_rest(model: LinearTextModel, coef: np.ndarray, intercept: np.ndarray, n_features: int) -> LinearTextModel:
+    if coef.shape != (model.n_labels_, n_features) or intercept.shape != (model.n_labels_,):
+        raise _BadArrays(f"coef {coef.shape} / intercept {intercept.shape} do not fit {n_features} features")
+    classifier = model.new_classifier(multilabel=True)
+    classifier.coef_, classifier.intercept_ = coef, intercept
+    classifier.classes_ = np.arange(model.n_labels_, dtype=np.int64)
     model.classifier_ = classifier
     return model
 

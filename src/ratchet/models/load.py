@@ -44,6 +44,14 @@ _DROPOUT_FIELDS = (
 )
 
 
+MULTI_LABEL = "multi_label_classification"
+"""Hugging Face's problem_type of a sigmoid head trained with binary cross-entropy."""
+
+
+def is_multilabel_model(model: Any) -> bool:
+    return getattr(getattr(model, "config", None), "problem_type", None) == MULTI_LABEL
+
+
 def resolve_model_path(name_or_path: str) -> str:
     """ "default" -> the bundled all-MiniLM-L6-v2; a local folder -> itself; else a hub name.
 
@@ -163,11 +171,14 @@ def _not_found(name_or_path: str) -> RatchetError:
     )
 
 
-def load_for_classification(name_or_path: str, labels: list[str], *, dropout: float | None = None, head: str = "auto"):
+def load_for_classification(
+    name_or_path: str, labels: list[str], *, dropout: float | None = None, head: str = "auto", multilabel: bool = False
+):
     """A backbone with a freshly initialized classification head for ``labels`` -> (model, tokenizer).
 
     ``head``: "auto" (mean pooling for sentence-embedding checkpoints, the model's own head
-    otherwise), "mean" or "model".
+    otherwise), "mean" or "model". ``multilabel``: a sigmoid head (the config's problem_type says so, and
+    is saved with the model, so every predictor applies a sigmoid instead of a softmax).
     """
     from transformers import AutoConfig, AutoTokenizer
 
@@ -188,6 +199,8 @@ def load_for_classification(name_or_path: str, labels: list[str], *, dropout: fl
             tokenizer = AutoTokenizer.from_pretrained(path)
         except OSError:
             raise _not_found(name_or_path) from None
+        if multilabel:
+            config.problem_type = MULTI_LABEL
         if dropout is not None:
             for field in _DROPOUT_FIELDS:
                 if isinstance(getattr(config, field, None), float):
@@ -250,7 +263,8 @@ def save_classifier(model, tokenizer, labels: list, out_dir: Path, meta: dict) -
                 model.save_pretrained(tmp)
                 tokenizer.save_pretrained(tmp)
         write_json(tmp / "labels.json", labels_record(labels))
-        write_json(tmp / "ratchet.json", {"kind": "transformer", **meta, "head": head})
+        task = {"task": "multilabel"} if is_multilabel_model(model) else {}  # predictors decide label sets
+        write_json(tmp / "ratchet.json", {"kind": "transformer", **meta, "head": head, **task})
 
     atomic_dir(Path(out_dir), build)
 

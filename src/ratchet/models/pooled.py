@@ -84,7 +84,9 @@ class MeanPoolingClassifier(torch.nn.Module):
         pooled = self.pool(input_ids=input_ids, attention_mask=attention_mask, **inputs)
         logits = self.classifier(self.dropout(pooled))
         loss = None
-        if labels is not None:
+        if labels is not None and getattr(self.config, "problem_type", None) == "multi_label_classification":
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(logits.float(), labels.float())
+        elif labels is not None:
             loss = torch.nn.functional.cross_entropy(logits.float(), labels)
         return SequenceClassifierOutput(loss=loss, logits=logits)
 

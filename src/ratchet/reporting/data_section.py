@@ -166,12 +166,24 @@ def _lengths(report: dict[str, Any]) -> list[Any]:
                 f"Tokens as the tokenizer of {tokens.get('model', '?')} counts them "
                 f"({plain(tokens.get('rows_sampled', '?'))} rows measured): {plain(tokens['truncated_rows'])} rows "
                 f"({percent(float(tokens.get('truncated_share') or 0.0))}) are longer than max_length "
-                f"{plain(tokens.get('max_length', '?'))} and get cut."
+                f"{plain(tokens.get('max_length', '?'))} and get cut." + _chunk_note(tokens)
             )
         )
     elif isinstance(tokens, dict) and tokens.get("skipped"):
         parts.append(note(f"Token lengths: {tokens['skipped']}."))
     return parts
+
+
+def _chunk_note(tokens: dict[str, Any]) -> str:
+    """Whether that share passes chunk.threshold, so that a preset's chunk step trains on windows."""
+    chunk = tokens.get("chunk")
+    if not isinstance(chunk, dict):
+        return ""
+    if chunk.get("runs"):
+        share = percent(float(chunk["threshold"]))
+        return (f" That is more than chunk.threshold ({share}): the chunk step trains on overlapping windows "
+                "of every text and is judged against this truncation (see the ledger).")  # fmt: skip
+    return f" That is not more than chunk.threshold ({percent(float(chunk['threshold']))}): the chunk step is skipped."
 
 
 def _stat(value: Any) -> Any:

@@ -25,6 +25,7 @@ from ratchet.reporting.errors_section import errors_section, steps_section
 from ratchet.reporting.explain_section import explain_section
 from ratchet.reporting.html import Safe, interval, join, num, tag
 from ratchet.reporting.ledger_section import ledger_section
+from ratchet.reporting.multilabel_section import is_multilabel, multilabel_test_section
 from ratchet.reporting.rundata import RunFiles, load_run
 from ratchet.reporting.sections import search_section, test_section, training_section
 from ratchet.reporting.selftrain_section import selftrain_section
@@ -55,7 +56,23 @@ def build_report(run_dir: str | Path) -> Path:
 
 
 def render(run: RunFiles) -> str:
-    sections = {
+    if is_multilabel(run):
+        return _render(run, multilabel_sections(run))
+    return _render(run, single_label_sections(run))
+
+
+def multilabel_sections(run: RunFiles) -> dict[str, Any]:
+    """A multi-label run: the sections that read label sets; the error analysis and explanations read one
+    class per row, so they are left out (the report's steps section still lists every step)."""
+    return {
+        "ledger": ledger_section(run), "test": multilabel_test_section(run), "training": training_section(run),
+        "search": None, "adapt": None, "selftrain": None, "compress": None, "decisions": None,
+        "data": data_section(run), "errors": None, "why": None, "steps": steps_section(run),
+    }  # fmt: skip
+
+
+def single_label_sections(run: RunFiles) -> dict[str, Any]:
+    return {
         "ledger": ledger_section(run),
         "test": test_section(run),
         "training": training_section(run),
@@ -69,6 +86,9 @@ def render(run: RunFiles) -> str:
         "why": explain_section(run),
         "steps": steps_section(run),
     }
+
+
+def _render(run: RunFiles, sections: dict[str, Any]) -> str:
     present = [(anchor, title) for anchor, title in TOC if sections[anchor] is not None]
     nav = tag("nav", *(tag("a", title, href=f"#{anchor}") for anchor, title in present), class_="toc")
     body = join(

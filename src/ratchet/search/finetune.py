@@ -143,8 +143,9 @@ def finetune(
         # depends on its parameters only and train reproduces the winning trial exactly.
         torch.manual_seed(seed)
         model, tokenizer = load_for_classification(
-            resolve_model_path(backbone), [str(label) for label in data.labels], dropout=params.dropout
-        )
+            resolve_model_path(backbone), [str(label) for label in data.labels], dropout=params.dropout,
+            multilabel=data.train.label_ids.ndim == 2,
+        )  # fmt: skip
         train_enc, valid_enc = data.encoded(backbone, tokenizer, params.max_length)
         train_labels, train_weights = data.train.label_ids, data.train.weights
         extra = {"on_evaluate": on_evaluate} if on_evaluate is not None and fit_supports_hook() else {}

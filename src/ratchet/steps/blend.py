@@ -29,6 +29,9 @@ BASELINE_PROBS = "judged_probs.npy"
 class BlendParams:
     metric: str = "macro_f1"
     """The weight maximizes this metric on the judged rows (the run's gate metric)."""
+    multilabel_metric: str = "micro_f1"
+    """Multi-label runs: the metric the weight maximizes (gate.multilabel_metric); sigmoid probabilities average
+    like softmax ones, label by label."""
     holdout_folds: int = HOLDOUT_FOLDS
 
 
@@ -67,7 +70,7 @@ class BlendStep:
         baseline = np.load(baseline_path)
         rows = found.rows & np.isfinite(baseline).all(axis=1)
         y, model, base, folds = found.labels[rows], found.probs[rows], baseline[rows], found.folds[rows]
-        metric = self.params.metric
+        metric = self.params.multilabel_metric if y.ndim == 2 else self.params.metric
         candidate = np.full_like(found.probs, np.nan)
         chosen = []
         blended = np.empty_like(model)

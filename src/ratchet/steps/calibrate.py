@@ -78,6 +78,8 @@ class CalibrateStep:
         found = judged(ctx, self.params.holdout_folds)
         if found is None:
             return Skipped("no shipped model with judged probabilities to calibrate")
+        if found.labels.ndim == 2:
+            return calibrate_label_sets(ctx, found)
         rows, y, probs = found.rows, found.labels[found.rows], found.probs[found.rows]
         candidate = np.full_like(found.probs, np.nan)
         candidate[rows] = cross_fitted(
@@ -97,3 +99,29 @@ class CalibrateStep:
             probs=candidate, metrics=metrics, reference=found.probs, reference_name="the uncalibrated probabilities",
             metric="neg_log_loss", ship=lambda: reship(ctx, current.with_(temperature=temperature)),
         )  # fmt: skip
+
+
+def calibrate_label_sets(ctx: StepContext, found: Judged) -> Outcome:
+    """Multi-label: one temperature for every label's sigmoid, fitted by binary cross-entropy, judged the same way
+    (each fold scaled by a temperature fitted on the other folds) by binary log loss."""
+    from ratchet.evaluation.multilabel_metrics import row_binary_log_loss
+    from ratchet.models.decision import fit_sigmoid_temperature
+
+    rows, y, probs = found.rows, found.labels[found.rows], found.probs[found.rows]
+    candidate = np.full_like(found.probs, np.nan)
+    candidate[rows] = cross_fitted(
+        y, probs, found.folds[rows],
+        lambda yy, pp: Decision(temperature=fit_sigmoid_temperature(yy, pp), multilabel=True),
+    )  # fmt: skip
+    current = Decision.load(Path(ctx.artifacts.get("model.current")))
+    temperature = fit_sigmoid_temperature(y, probs)
+    metrics: dict[str, Any] = {
+        "temperature": temperature,
+        "log_loss_before": float(row_binary_log_loss(y, probs).mean()),
+        "log_loss_after": float(row_binary_log_loss(y, candidate[rows]).mean()),
+        "judged_on": "each fold scaled by a temperature fitted on the other folds (sigmoid, every label)",
+    }
+    return Candidate(
+        probs=candidate, metrics=metrics, reference=found.probs, reference_name="the uncalibrated probabilities",
+        metric="neg_log_loss", ship=lambda: reship(ctx, current.with_(temperature=temperature, multilabel=True)),
+    )  # fmt: skip

@@ -13,10 +13,13 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 
+from ratchet.chunking.params import ChunkParams
 from ratchet.config import DEFAULT_MODEL, CleanParams, DataParams, TrainParams
-from ratchet.data.clean import clean_frame, normalize_frame, validate_classes
+from ratchet.data.clean import clean_frame, normalize_frame
 from ratchet.data.columns import ResolvedColumns, resolve_columns, standardize
 from ratchet.data.io import read_table, write_parquet
+from ratchet.data.label_checks import check_test_label_sets, label_set_report, validate_labels
+from ratchet.data.multilabel import MULTILABEL, TASK_KEY, label_matrix, label_union
 from ratchet.data.near_duplicates import near_copies, near_duplicates, save_signatures, sign
 from ratchet.data.report import add_model_sections, build_data_report, length_stats, near_duplicate_section
 from ratchet.data.split import check_test_labels, frame_fingerprints, label_ids, label_list
@@ -41,6 +44,8 @@ class CleanStepParams:
     """Backbone whose tokenizer measures token lengths and coverage in the data report."""
     max_length: int = TrainParams.max_length
     """Token length beyond which the report counts a row as truncated (train.max_length)."""
+    chunk_threshold: float = ChunkParams.threshold
+    """Share of long rows above which the report says the chunk step will run (chunk.threshold)."""
 
     def __post_init__(self) -> None:
         if self.data_sha256 is None:
@@ -75,14 +80,14 @@ class CleanStep:
         for role, how in columns.detected.items():
             ctx.log.info("%s column: %s (%s)", role, getattr(columns, role), how)
         pool, clean_report = clean_frame(standardize(raw, columns), p.clean)
-        validate_classes(pool)
+        validate_labels(pool, columns.multilabel)
         provides = {"data.clean": data_dir / "clean.parquet"}
         write_parquet(provides["data.clean"], pool)
 
         test_report = None
         test = None
         if p.test is not None:
-            labels, _ = label_list(pool["label"])
+            labels = label_union(pool["label"]) if columns.multilabel else label_list(pool["label"])[0]
             test, test_report = _prepare_test(p, columns, labels)
             provides["data.test"] = data_dir / "test.parquet"
             provides["data.test_fingerprints"] = data_dir / "test_fingerprints.json"
@@ -90,11 +95,15 @@ class CleanStep:
             write_json(provides["data.test_fingerprints"], sorted(set(frame_fingerprints(test))))
 
         report = build_data_report(clean_report, columns=columns, lengths=length_stats(pool), test=test_report)
+        if columns.multilabel:
+            report[TASK_KEY] = MULTILABEL
+            report["multilabel"] = label_set_report(pool["label"])
         if p.clean.near_duplicates:
             report["near_duplicates"] = _near_duplicates(p, pool, test, data_dir, provides)
         else:
             report["near_duplicates"] = {"skipped": "clean.near_duplicates is off"}
-        report["warnings"] = add_model_sections(report, pool, model=p.model, max_length=p.max_length)
+        report["warnings"] = add_model_sections(report, pool, model=p.model, max_length=p.max_length,
+                                                chunk_threshold=p.chunk_threshold)  # fmt: skip
         for warning in report["warnings"]:
             ctx.log.warning("data: %s", warning)
         # The split step writes the full RUN/data/data_report.json; this partial one stays with the step
@@ -146,9 +155,11 @@ def _prepare_test(p: CleanStepParams, columns: ResolvedColumns, labels: list) ->
     """Normalize the test file like the pool (same columns), keep every row, check its labels."""
     assert p.test is not None
     raw = read_table(p.test)
-    same = [c for c in (columns.text, columns.text_pair, columns.label) if c is not None]
+    same = [c for c in (columns.text, columns.text_pair, columns.label, *(columns.label_cols or ())) if c is not None]
     if all(c in raw.columns for c in same):
-        test_columns = ResolvedColumns(text=columns.text, text_pair=columns.text_pair, label=columns.label)
+        test_columns = ResolvedColumns(text=columns.text, text_pair=columns.text_pair, label=columns.label,
+                                       label_cols=columns.label_cols, label_sep=columns.label_sep,
+                                       multilabel=columns.multilabel)  # fmt: skip
     else:
         try:
             test_columns = resolve_columns(raw, p.columns)
@@ -157,7 +168,13 @@ def _prepare_test(p: CleanStepParams, columns: ResolvedColumns, labels: list) ->
     test, report = normalize_frame(standardize(raw, test_columns), p.clean)
     if test.empty:
         raise RatchetError(f"test file {p.test} has no rows with both text and label: check its columns")
-    check_test_labels(test, labels)
-    test["label_id"] = label_ids(test["label"], labels)
+    if test_columns.multilabel != columns.multilabel:
+        raise RatchetError(f"test file {p.test}: its labels are not in the training data's form: use the same form")
+    if columns.multilabel:
+        check_test_label_sets(test, labels)
+        test["label_id"] = list(label_matrix(test["label"], labels))
+    else:
+        check_test_labels(test, labels)
+        test["label_id"] = label_ids(test["label"], labels)
     report["columns"] = {"text": test_columns.text, "text_pair": test_columns.text_pair, "label": test_columns.label}
     return test, report

@@ -228,6 +228,8 @@ def _why_not(shipped: Path) -> str | None:
         return None
     if kind != "transformer":
         return f"the shipped model is a {kind} model: there is no fine-tuned transformer to compress"
+    if "windowing" in read_json(shipped / "ratchet.json"):
+        return "the shipped model reads texts in windows (chunk): compress does not judge windowed models yet"
     return None
 
 

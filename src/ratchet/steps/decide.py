@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ratchet.models.decision import Decision, cross_fitted, fit_bias
+from ratchet.models.decision import Decision, cross_fitted, fit_bias, fit_thresholds
 from ratchet.step import Candidate, Outcome, Skipped, StepContext
 from ratchet.steps.calibrate import HOLDOUT_FOLDS, judged, reship
 
@@ -26,6 +26,8 @@ from ratchet.steps.calibrate import HOLDOUT_FOLDS, judged, reship
 class DecideParams:
     metric: str = "macro_f1"
     """The metric the biases maximize (the run's gate metric)."""
+    multilabel_metric: str = "micro_f1"
+    """Multi-label runs: the metric the per-label thresholds maximize (the run's gate.multilabel_metric)."""
     holdout_folds: int = HOLDOUT_FOLDS
     """Folds cut from a holdout plan's valid rows to judge the fitted biases honestly."""
 
@@ -47,6 +49,8 @@ class DecideStep:
         found = judged(ctx, self.params.holdout_folds)
         if found is None:
             return Skipped("no shipped model with judged probabilities to decide with")
+        if found.labels.ndim == 2:
+            return decide_thresholds(ctx, found, self.params.multilabel_metric)
         rows, y, probs = found.rows, found.labels[found.rows], found.probs[found.rows]
         metric = self.params.metric
         candidate = np.full_like(found.probs, np.nan)
@@ -66,6 +70,28 @@ class DecideStep:
         return Candidate(
             probs=candidate, metrics=metrics, ship=lambda: reship(ctx, current.with_(bias=bias)),
         )  # fmt: skip
+
+
+def decide_thresholds(ctx: StepContext, found: Any, metric: str) -> Outcome:
+    """Multi-label: one decision threshold per label, judged like the biases (each fold's rows decided with
+    thresholds tuned on the other folds) against 0.5 for every label; if kept they ship in decision.json."""
+    if metric == "neg_log_loss":
+        return Skipped("the gate metric is log loss, which thresholds do not change")
+    rows, y, probs = found.rows, found.labels[found.rows], found.probs[found.rows]
+    candidate = np.full_like(found.probs, np.nan)
+    candidate[rows] = cross_fitted(
+        y, probs, found.folds[rows], lambda yy, pp: Decision(thresholds=fit_thresholds(yy, pp, metric))
+    )
+    thresholds = fit_thresholds(y, probs, metric)
+    current = Decision.load(Path(ctx.artifacts.get("model.current")))
+    labels = ctx.task_data().labels
+    metrics: dict[str, Any] = {
+        "thresholds": {str(label): t for label, t in zip(labels, thresholds, strict=True)},
+        "labels_per_row_before": round(float((probs >= 0.5).sum(1).mean()), 4),
+        "labels_per_row_after": round(float((candidate[rows] >= 0.5).sum(1).mean()), 4),
+        "judged_on": "each fold decided with thresholds tuned on the other folds",
+    }
+    return Candidate(probs=candidate, metrics=metrics, ship=lambda: reship(ctx, current.with_(thresholds=thresholds)))
 
 
 def _shares(ids: np.ndarray, k: int, labels: list) -> dict[str, float]:

@@ -59,6 +59,10 @@ class EnsembleStep:
             return Skipped(f"the shipped model is a {meta.get('kind')} model, not one fine-tune to repeat with seeds")
         if meta.get("method") == "fewshot":
             return Skipped("the shipped model is a few-shot fit: its seeds would need few-shot fits, not fine-tunes")
+        if "windowing" in meta:  # chunk's model: its seeds would need windows too, which this step does not cut
+            return Skipped(
+                "the shipped model reads texts in windows (chunk): ensemble repeats only truncated fine-tunes"
+            )
         backbone = resolved_backbone(ctx, self.params.model)
         params = resolved_train_params(ctx, self.params.train)
         crossfit = ctx.crossfit

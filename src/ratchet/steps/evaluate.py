@@ -41,6 +41,8 @@ class EvaluateStep:
         with ctx.progress.bar("evaluate (sealed test)", total=len(test)) as bar:
             probs = predictor.predict_probs(test.texts, test.pairs, on_rows=bar.advance)
         decided = predictor.predict_ids(probs)
+        if decided.ndim == 2:
+            return self._multilabel(ctx, labels, test.label_ids, probs, decided, model_dir)
         metrics = classification_metrics(
             test.label_ids, probs, [str(label) for label in labels], n_bootstrap=self.params.n_bootstrap, seed=ctx.seed,
             y_pred=decided,
@@ -53,4 +55,20 @@ class EvaluateStep:
         out = ctx.run_dir / "metrics.json"
         write_json(out, {"test": metrics, "model": meta})
         summary = {key: metrics[key] for key in ("accuracy", "macro_f1", "n") if key in metrics}
+        return Completed(provides={"metrics": out}, metrics=summary)
+
+    def _multilabel(self, ctx: StepContext, labels: list, truth, probs, decided, model_dir) -> Completed:
+        """Label sets: micro/macro/samples F1, subset accuracy, Hamming loss, per-label scores with intervals."""
+        from ratchet.evaluation.multilabel_metrics import multilabel_metrics
+
+        names = [str(label) for label in labels]
+        metrics = multilabel_metrics(truth, probs, names, n_bootstrap=self.params.n_bootstrap, seed=ctx.seed,
+                                     y_pred=decided)  # fmt: skip
+        predictions = pd.DataFrame({"label_id": list(truth), "pred_id": list(decided)})
+        for index, label in enumerate(labels):
+            predictions[f"prob_{label}"] = probs[:, index]
+        write_parquet(ctx.step_dir / "test_predictions.parquet", predictions)
+        out = ctx.run_dir / "metrics.json"
+        write_json(out, {"test": metrics, "model": read_json(model_dir / "ratchet.json")})
+        summary = {key: metrics[key] for key in ("micro_f1", "macro_f1", "samples_f1", "subset_accuracy", "n")}
         return Completed(provides={"metrics": out}, metrics=summary)

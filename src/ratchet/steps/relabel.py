@@ -72,6 +72,10 @@ class RelabelStep:
         p = self.params.relabel
         started = time.time()
         labels = read_labels(ctx.artifacts.get("data.labels"))
+        if read_split(ctx.artifacts.get("data.valid")).label_ids.ndim == 2:  # label sets: cleanlab's multi-label finder
+            from ratchet.relabel.multilabel_step import relabel_label_sets
+
+            return relabel_label_sets(ctx, p, labels, started)
         if ctx.crossfit.crossfit:
             return self._crossfitted(ctx, labels, started)
         frame = pd.read_parquet(ctx.artifacts.get("data.train"))

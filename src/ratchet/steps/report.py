@@ -28,6 +28,12 @@ class ReportStepParams:
     """MLflow tracking URI; an SQLite store in the run folder when None."""
 
 
+def _is_multilabel(labels_path: Path | None) -> bool:
+    from ratchet.fsutil import read_json
+
+    return labels_path is not None and read_json(labels_path).get("task") == "multilabel"
+
+
 class ReportStep:
     name: ClassVar[str] = "report"
     requires: ClassVar[tuple[str, ...]] = ()
@@ -47,7 +53,10 @@ class ReportStep:
         model_dir = ctx.artifacts.maybe("model.current")
         labels_path = ctx.artifacts.maybe("data.labels")
         judged_out_of_fold = "data.folds" in ctx.artifacts.declared and ctx.artifacts.maybe("data.folds") is not None
-        if judged_out_of_fold and ctx.crossfit.crossfit and ctx.incumbent is not None:
+        multilabel = _is_multilabel(labels_path)
+        if multilabel:
+            metrics["valid_rows_scored"] = 0  # the error analysis reads one class per row: not for label sets
+        elif judged_out_of_fold and ctx.crossfit.crossfit and ctx.incumbent is not None:
             metrics["valid_rows_scored"] = self._out_of_fold(ctx)
         elif valid_path is not None and model_dir is not None and labels_path is not None:
             metrics["valid_rows_scored"] = self._score_validation(ctx, valid_path, model_dir, labels_path)

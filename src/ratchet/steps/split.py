@@ -18,6 +18,7 @@ from rich.markup import escape
 from ratchet.config import GateParams
 from ratchet.crossfit.folds import FoldPlan
 from ratchet.data.io import write_parquet
+from ratchet.data.multilabel import MULTILABEL, TASK_KEY, label_matrix, label_union
 from ratchet.data.near_duplicates import save_signatures, sign
 from ratchet.data.report import summarize
 from ratchet.data.split import (
@@ -79,10 +80,12 @@ class SplitStep:
         near_path = ctx.artifacts.maybe("data.near_duplicates")
         near = read_json(near_path) if near_path is not None else {"groups": [], "test_copies": []}
         pool = pool.assign(**{_ROW: np.arange(len(pool))})
+        report = dict(read_json(ctx.artifacts.get("data.report")))
+        multilabel = report.get(TASK_KEY) == MULTILABEL
         sealed_fingerprints = ctx.artifacts.maybe("data.test_fingerprints")
         carve = sealed_fingerprints is None
         train, valid, test = split_keeping_groups(
-            pool, near["groups"], p.valid_size, p.test_size if carve else None, p.seed
+            pool, near["groups"], p.valid_size, p.test_size if carve else None, p.seed, multilabel
         )
         if carve:
             assert test is not None
@@ -97,15 +100,20 @@ class SplitStep:
         train, valid = (frames[k][~frames[k][_ROW].isin(copies)].reset_index(drop=True) for k in ("train", "valid"))
         if valid.empty:
             raise RatchetError("every validation text is also in the test set: give a test file with other texts")
-        labels, kind = label_list(pool["label"])
+        labels, kind = (label_union(pool["label"]), "str") if multilabel else label_list(pool["label"])
         fixes_applied = None
+        if p.label_fixes is not None and multilabel:
+            raise RatchetError("--label-fixes is not supported for multi-label runs yet: leave it out")
         if p.label_fixes is not None:
             from ratchet.relabel.fixes import apply_label_fixes, read_label_fixes
 
             train, fixes_applied = apply_label_fixes(train, read_label_fixes(p.label_fixes, labels))
             ctx.log.info("split: label fixes from %s: %s", p.label_fixes, fixes_applied)
-        check_train_covers(train, labels)
-        plan = _fold_plan(p, train, valid, near["groups"], labels)
+        if multilabel:
+            check_train_covers_sets(train, labels)
+        else:
+            check_train_covers(train, labels)
+        plan = _fold_plan(p, train, valid, near["groups"], labels, multilabel)
         train, valid = train.drop(columns=[_ROW]), valid.drop(columns=[_ROW])
         if test is not None:
             test = test.drop(columns=[_ROW])
@@ -116,16 +124,17 @@ class SplitStep:
             "data.labels": data_dir / "labels.json",
             "data.report": data_dir / "data_report.json",
         }
-        write_parquet(provides["data.train"], _with_ids(train, labels))
-        write_parquet(provides["data.valid"], _with_ids(valid, labels))
-        write_json(provides["data.labels"], {"labels": labels, "kind": kind})
+        write_parquet(provides["data.train"], _with_ids(train, labels, multilabel))
+        write_parquet(provides["data.valid"], _with_ids(valid, labels, multilabel))
+        record = {"labels": labels, "kind": kind, **({TASK_KEY: MULTILABEL} if multilabel else {})}
+        write_json(provides["data.labels"], record)
         provides["data.folds"] = data_dir / "folds.json"
         plan.save(provides["data.folds"])
         if carve:
             assert test is not None
             provides["data.test"] = data_dir / "test.parquet"
             provides["data.test_fingerprints"] = data_dir / "test_fingerprints.json"
-            write_parquet(provides["data.test"], _with_ids(test, labels))
+            write_parquet(provides["data.test"], _with_ids(test, labels, multilabel))
             write_json(provides["data.test_fingerprints"], fingerprints)
             if near_path is not None:
                 provides["data.test_signatures"] = data_dir / "test_minhash.npy"
@@ -136,7 +145,6 @@ class SplitStep:
         if carve:
             assert test is not None
             counts["test"] = len(test)
-        report = dict(read_json(ctx.artifacts.get("data.report")))
         report["splits"] = counts
         report["split"] = {
             "valid_size": p.valid_size,
@@ -172,8 +180,9 @@ class SplitStep:
 
 
 def _fold_plan(
-    p: SplitStepParams, train: pd.DataFrame, valid: pd.DataFrame, groups: list[list[int]], labels: list
-) -> FoldPlan:
+    p: SplitStepParams, train: pd.DataFrame, valid: pd.DataFrame, groups: list[list[int]], labels: list,
+    multilabel: bool = False,
+) -> FoldPlan:  # fmt: skip
     """Cross-fitted folds over train + valid (in that order), or the holdout split, as gate.folds says."""
     from ratchet.crossfit.folds import crossfit_plan, group_ids, holdout_plan
 
@@ -185,7 +194,14 @@ def _fold_plan(
     # near-duplicate groups in pool positions (members the split removed as test copies are gone)
     pooled = [[position[r] for r in group if r in position] for group in groups]
     owner = group_ids(len(rows), [g for g in pooled if len(g) > 1])
-    y = label_ids(pd.concat([train["label"], valid["label"]], ignore_index=True), labels)
+    pooled_labels = pd.concat([train["label"], valid["label"]], ignore_index=True)
+    if multilabel:
+        from ratchet.crossfit.folds import CROSSFIT
+        from ratchet.data.multilabel_split import iterative_folds
+
+        folds = iterative_folds(label_matrix(pooled_labels, labels), owner, k, p.seed)
+        return FoldPlan(CROSSFIT, folds, len(train), p.seed, reason)
+    y = label_ids(pooled_labels, labels)
     return crossfit_plan(y, owner, len(train), k, p.seed, reason)
 
 
@@ -194,21 +210,24 @@ _ROW = "_pool_row"
 
 
 def split_keeping_groups(
-    pool: pd.DataFrame, groups: list[list[int]], valid_size: float, test_size: float | None, seed: int
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
+    pool: pd.DataFrame, groups: list[list[int]], valid_size: float, test_size: float | None, seed: int,
+    multilabel: bool = False,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:  # fmt: skip
     """Stratified split in which each near-duplicate group lands whole in one split.
 
     The first row of a group stands for it in the stratified split and the others follow it:
     a near-copy on both sides of the train/valid line would flatter validation (and one on
     both sides of the test line would leak test text). Without groups this is the plain split.
+    Label sets (``multilabel``) split by iterative stratification.
     """
+    split = multilabel_split if multilabel else stratified_split
     if not groups:
-        return stratified_split(pool, valid_size, test_size, seed)
+        return split(pool, valid_size, test_size, seed)
     owner = np.arange(len(pool))
     for group in groups:
         owner[group] = group[0]
     representatives = pool[owner == np.arange(len(pool))]
-    parts = stratified_split(representatives, valid_size, test_size, seed)
+    parts = split(representatives, valid_size, test_size, seed)
     split_of = np.empty(len(pool), dtype=np.int64)
     for index, part in enumerate(parts):
         if part is not None:
@@ -218,5 +237,32 @@ def split_keeping_groups(
     return train, valid, test if parts[2] is not None else None
 
 
-def _with_ids(frame: pd.DataFrame, labels: list) -> pd.DataFrame:
+def multilabel_split(
+    frame: pd.DataFrame, valid_size: float, test_size: float | None, seed: int
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
+    """``stratified_split`` for label sets: iterative stratification over the label matrix."""
+    from ratchet.data.multilabel_split import iterative_split
+
+    matrix = label_matrix(frame["label"], label_union(frame["label"]))
+    train, valid, test = iterative_split(matrix, valid_size, test_size, seed)
+
+    def take(rows: np.ndarray) -> pd.DataFrame:
+        return frame.iloc[np.sort(rows)].reset_index(drop=True)
+
+    return take(train), take(valid), None if test is None else take(test)
+
+
+def check_train_covers_sets(train: pd.DataFrame, labels: list) -> None:
+    missing = sorted(set(map(str, labels)) - set(label_union(train["label"])))
+    if missing:
+        raise RatchetError(
+            f"no training rows left for label {', '.join(missing)} once texts that also appear in the test "
+            "set were removed: add training examples for it"
+        )
+
+
+def _with_ids(frame: pd.DataFrame, labels: list, multilabel: bool = False) -> pd.DataFrame:
+    """The frame with its label ids: a class id, or (multi-label) a 0/1 list with one entry per label."""
+    if multilabel:
+        return frame.assign(label_id=list(label_matrix(frame["label"], labels)))
     return frame.assign(label_id=label_ids(frame["label"], labels))

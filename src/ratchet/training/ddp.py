@@ -72,7 +72,9 @@ def _read_split(path: Path) -> tuple[list[str], list[str] | None, np.ndarray, np
     frame = pd.read_parquet(path)
     pairs = frame["text_pair"].astype(str).tolist() if "text_pair" in frame.columns else None
     weights = frame["weight"].to_numpy(np.float32) if "weight" in frame.columns else None
-    return frame["text"].astype(str).tolist(), pairs, frame["label_id"].to_numpy(np.int64), weights
+    from ratchet.data.frames import label_id_array
+
+    return frame["text"].astype(str).tolist(), pairs, label_id_array(frame["label_id"]), weights
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -108,7 +110,8 @@ def main(argv: list[str] | None = None) -> None:
         train_texts, train_pairs, train_labels, weights = _read_split(data / "train.parquet")
         valid_texts, valid_pairs, valid_labels, _ = _read_split(data / "valid.parquet")
         torch.manual_seed(args.seed)  # same head on every rank (DDP also broadcasts rank 0's weights)
-        model, tokenizer = load_for_classification(args.model, [str(v) for v in labels], dropout=params.dropout)
+        model, tokenizer = load_for_classification(args.model, [str(v) for v in labels], dropout=params.dropout,
+                                                   multilabel=train_labels.ndim == 2)  # fmt: skip
         train = encode(tokenizer, train_texts, train_pairs, params.max_length)
         valid = encode(tokenizer, valid_texts, valid_pairs, params.max_length)
         out = Path(args.out)

@@ -55,13 +55,15 @@ def predict_probs(
     bf16: bool | None = None,
     batch_fn=None,
 ) -> np.ndarray:
-    """Softmax probabilities (n_rows, n_labels), float32, in input order.
+    """Softmax probabilities (n_rows, n_labels), float32, in input order; a multi-label model's (its config's
+    problem_type) are independent sigmoid probabilities, one per label.
 
     Only one padded batch exists at a time, so memory stays flat however many rows come in.
     ``batch_fn(encoded, rows)`` builds the model's inputs instead of ``collate`` (cached frozen states).
     """
     device = torch.device(device)
     n_labels = int(model.config.num_labels)
+    multilabel = getattr(model.config, "problem_type", None) == "multi_label_classification"
     out = np.empty((len(encoded), n_labels), dtype=np.float32)
     if len(encoded) == 0:
         return out
@@ -84,7 +86,8 @@ def predict_probs(
                 batch = collate(encoded, rows, pad_id, multiple, skip_full_mask=True) if batch_fn is None else None
                 inputs = to_device(batch if batch is not None else batch_fn(encoded, rows), device)
                 logits = model(**inputs).logits
-                pending.append((rows, torch.softmax(logits.float(), dim=-1)))
+                probs = torch.sigmoid(logits.float()) if multilabel else torch.softmax(logits.float(), dim=-1)
+                pending.append((rows, probs))
                 if len(pending) >= FLUSH_EVERY:
                     flush()
                 if handle is not None:

@@ -34,7 +34,7 @@ from ratchet.training.frozen import StateCache, freeze_bottom
 from ratchet.training.inference import autocast, pad_multiple_for, predict_probs, use_bf16
 from ratchet.training.optim import build_optimizer, build_scheduler, class_weights, classification_loss
 from ratchet.training.pacing import DeadlinePace
-from ratchet.training.selection import choose_weights, monitor_rows
+from ratchet.training.selection import choose_weights, monitor_rows, multilabel_fit_scores
 
 log = logging.getLogger("ratchet")
 
@@ -123,6 +123,7 @@ def fit(
     train_labels = np.asarray(train_labels, dtype=np.int64)
     valid_labels = np.asarray(valid_labels, dtype=np.int64)
     weights = np.ones(len(train), np.float32) if sample_weights is None else np.asarray(sample_weights, np.float32)
+    multilabel = train_labels.ndim == 2  # label sets: sigmoid + binary cross-entropy, per-label balanced weights
     cw = torch.from_numpy(class_weights(train_labels, n_labels)).to(dev) if params.class_weighted else None
     bf16 = use_bf16(dev, precision or getattr(params, "precision", "auto"))
 
@@ -187,6 +188,8 @@ def fit(
             batch_fn=None if frozen is None else frozen.collate,
         )  # fmt: skip
         probs = dist.gather_rows(part, rows, len(data))
+        if multilabel:
+            return probs, *multilabel_fit_scores(truth, probs)
         score = float(f1_score(truth, probs.argmax(1), average="macro", zero_division=0))
         loss = float(-np.log(np.clip(probs[np.arange(len(data)), truth], 1e-12, None)).mean())
         return probs, score, loss

@@ -65,7 +65,17 @@ def class_weights(labels: np.ndarray, num_labels: int) -> np.ndarray:
     """Inverse class frequency (scikit-learn's "balanced"): a balanced set gets weight 1 per class.
 
     Classes absent from training keep weight 1; they never appear as a target anyway.
+
+    Label sets (a 2-D 0/1 matrix): (2, labels) weights of each label's negatives (row 0) and positives (row 1),
+    "balanced" per label as scikit-learn weighs each binary problem of a one-vs-rest model: a rare label's
+    positives count as much as its negatives, so its sigmoid can reach 0.5 (the decision) at all.
     """
+    labels = np.asarray(labels, dtype=np.int64)
+    if labels.ndim == 2:
+        positives = labels.sum(axis=0).astype(np.float64)
+        negatives = len(labels) - positives
+        weights = np.stack([len(labels) / (2 * np.maximum(negatives, 1)), len(labels) / (2 * np.maximum(positives, 1))])
+        return np.where(np.stack([negatives, positives]) > 0, weights, 1.0).astype(np.float32)
     counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=num_labels).astype(np.float64)
     present = max(int((counts > 0).sum()), 1)
     weights = np.where(counts > 0, len(labels) / (present * np.maximum(counts, 1)), 1.0)
@@ -86,7 +96,14 @@ def classification_loss(
 
     With ``soft_targets`` (a teacher's probabilities at ``temperature``) each row's loss is the cross-entropy
     between them and the logits at that temperature, times temperature squared so that gradients keep the
-    scale of the hard-label loss (Hinton et al. 2015): knowledge distillation."""
+    scale of the hard-label loss (Hinton et al. 2015): knowledge distillation.
+
+    ``labels`` (rows, labels) 0/1: a multi-label task, trained with binary cross-entropy per label."""
+    if labels.ndim == 2:  # label sets: one sigmoid per label, binary cross-entropy averaged over labels
+        target = labels.float()
+        element = None if class_weight is None else class_weight[0] * (1 - target) + class_weight[1] * target
+        per_row = F.binary_cross_entropy_with_logits(logits.float(), target, weight=element, reduction="none")
+        return (per_row.mean(dim=-1) * weights).sum() / weights.sum().clamp_min(1e-12)
     if soft_targets is not None:
         log_probs = F.log_softmax(logits.float() / temperature, dim=-1)
         per_row = -(soft_targets.float() * log_probs).sum(dim=-1) * temperature**2

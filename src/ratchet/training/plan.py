@@ -106,6 +106,13 @@ def stratified_subsample(labels: np.ndarray, keep: int, seed: int) -> np.ndarray
     """``keep`` row indices, each class in its share (at least one row per class present), sorted."""
     labels = np.asarray(labels)
     rng = np.random.default_rng(seed)
+    if labels.ndim == 2:  # label sets: iterative stratification keeps every label's share
+        from ratchet.data.multilabel_split import iterative_parts
+
+        if keep >= len(labels):
+            return np.arange(len(labels))
+        parts = iterative_parts(labels, [keep / len(labels), 1.0 - keep / len(labels)], seed)
+        return np.sort(np.flatnonzero(parts == 0))
     chosen: list[np.ndarray] = []
     classes = np.unique(labels)
     for value in classes:

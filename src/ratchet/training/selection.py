@@ -29,6 +29,22 @@ def monitor_rows(labels: np.ndarray) -> np.ndarray | None:
     return stratified_subsample(labels, MONITOR_MAX, seed=0)
 
 
+def multilabel_fit_scores(truth: np.ndarray, probs: np.ndarray) -> tuple[float, float]:
+    """(micro average precision, mean binary cross-entropy) of label-set predictions: what a multi-label fit
+    watches and selects its weights by. Average precision needs no threshold: F1 at 0.5 stays 0 for the first
+    epochs (every sigmoid starts below 0.5 on rare labels), which would stop training early, and the
+    thresholds are tuned afterwards (decide) on the ranking this score measures."""
+    from sklearn.metrics import average_precision_score
+
+    from ratchet.evaluation.multilabel_metrics import row_binary_log_loss
+
+    present = np.asarray(truth).sum(axis=0) > 0
+    if not present.any():
+        return 0.0, float(row_binary_log_loss(truth, probs).mean())
+    score = float(average_precision_score(truth[:, present], probs[:, present], average="micro"))
+    return score, float(row_binary_log_loss(truth, probs).mean())
+
+
 def choose_weights(
     state: LoopState, evaluate, model, checkpoint_dir: Path, *, select_best: bool, watch_valid: bool,
     whole_set_differs: bool, n_labels: int,

@@ -1,0 +1,75 @@
+"""A step's train/valid rows as window rows, ready for the ordinary fine-tune (search.finetune).
+
+Each window is a row that carries its document's label and weight; the training loop's batches
+stay token-budgeted (training.batching), so a document of many windows is many short rows spread
+over batches, never one huge tensor. The valid windows are scored per window while training
+(early stopping on a holdout); the step pools them per document afterwards.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from ratchet.chunking.windows import Windows, encode_windows
+from ratchet.data.frames import Split
+
+
+@dataclass
+class WindowTaskData:
+    """Duck-types search.finetune.TaskData: ``train`` and ``valid`` hold one row per window."""
+
+    train: Split
+    valid: Split
+    labels: list
+    train_windows: Windows
+    valid_windows: Windows
+    backbone: str
+    max_length: int
+    source_fingerprint: str
+    stride: int
+
+    def fingerprint(self) -> str:
+        """The documents' fingerprint and the windowing: a window fit never reads back a truncated one."""
+        salt = f"windows:{self.max_length}:{self.stride}:{len(self.train)}:{len(self.valid)}"
+        return hashlib.sha256(f"{self.source_fingerprint}\x1f{salt}".encode()).hexdigest()
+
+    def encoded(self, backbone: str, tokenizer: Any, max_length: int) -> tuple[Any, Any]:
+        if (backbone, max_length) != (self.backbone, self.max_length):
+            raise ValueError(
+                f"windows were cut for {self.backbone} at {self.max_length} tokens, not {backbone} at {max_length}"
+            )
+        return self.train_windows.encoded, self.valid_windows.encoded
+
+
+def window_rows(split: Split, windows: Windows) -> Split:
+    """``split`` with each document repeated once per window (its label, weight and text)."""
+    return split.subset(windows.doc)
+
+
+def window_task_data(data: Any, tokenizer: Any, backbone: str, max_length: int, stride: int) -> WindowTaskData:
+    """The windows of ``data`` (a TaskData) for a fine-tune of ``backbone`` at ``max_length`` tokens."""
+    train = encode_windows(tokenizer, data.train.texts, data.train.pairs, max_length, stride)
+    valid = encode_windows(tokenizer, data.valid.texts, data.valid.pairs, max_length, stride)
+    return WindowTaskData(window_rows(data.train, train), window_rows(data.valid, valid), data.labels, train, valid,
+                          backbone, max_length, data.fingerprint(), stride)  # fmt: skip
+
+
+def long_share(tokenizer: Any, split: Split, max_length: int) -> tuple[float, int]:
+    """(share, count) of ``split``'s rows longer than ``max_length`` tokens, special tokens included."""
+    from ratchet.data.coverage import token_lengths
+
+    if not len(split):
+        return 0.0, 0
+    lengths = token_lengths(tokenizer, split.texts, split.pairs)
+    long = int((lengths > max_length).sum())
+    return long / len(lengths), long
+
+
+def window_summary(windows: Windows) -> dict[str, Any]:
+    """How many windows the documents made (the ledger's record of the extra work)."""
+    per_doc = windows.per_doc()
+    return {"documents": int(windows.n_docs), "windows": len(windows.doc),
+            "max_windows_per_document": int(per_doc.max()) if len(per_doc) else 0,
+            "mean_windows_per_document": round(float(per_doc.mean()), 2) if len(per_doc) else 0.0}  # fmt: skip

@@ -1,0 +1,35 @@
+"""The chunk step's settings (``chunk.*`` overrides)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ratchet.errors import RatchetError
+from ratchet.params import check_at_least, check_share
+
+AGGREGATIONS = ("mean", "max", "tokens", "confidence")
+"""How window predictions become one per document (ratchet.chunking.aggregate)."""
+
+
+@dataclass(frozen=True)
+class ChunkParams:
+    threshold: float = 0.1
+    """The chunk step runs by itself (in every preset) when more than this share of the train+valid texts is
+    longer than train.max_length tokens; below it the step is skipped, and the ledger says why. A recipe that
+    names chunk in its steps runs it whatever the share. 0: always; 1: never."""
+    stride: int = 0
+    """Tokens between the starts of two consecutive windows of a document (each window is train.max_length
+    tokens, special tokens included); 0: half a window, so consecutive windows overlap by half."""
+    aggregations: tuple[str, ...] = AGGREGATIONS
+    """Poolings tried on the judged rows; the best by the gate metric ships. mean: the windows' mean logits;
+    max: each class's highest window probability, renormalized; tokens: mean logits weighted by the window's
+    token count; confidence: mean logits weighted by the window's top probability."""
+
+    def __post_init__(self) -> None:
+        check_share("chunk.threshold", self.threshold, high_open=False)
+        check_at_least("chunk.stride", self.stride, 0)
+        unknown = [a for a in self.aggregations if a not in AGGREGATIONS]
+        if unknown or not self.aggregations:
+            raise RatchetError(
+                f"chunk.aggregations={list(self.aggregations)} is not allowed: use some of {', '.join(AGGREGATIONS)}"
+            )

@@ -1,0 +1,110 @@
+"""Cut documents into overlapping windows of at most max_length tokens that together cover every token.
+
+Each document is tokenized once, untruncated, special tokens included; a window keeps every special
+token of that sequence (so it reads like a truncated row: [CLS] ... [SEP] for BERT, ... </s> for T5)
+and a slice of the content. With a text pair, the shorter segment rides along whole in every window
+when it fits in half the room, and the longer one is windowed; when both are longer, each gets half
+the room and both are windowed side by side. The last window ends at the document's end, so the tail
+is always read in full.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ratchet.training.encode import CHUNK, Encoded
+
+
+@dataclass
+class Windows:
+    encoded: Encoded
+    """One row per window, as ``training.encode.encode`` lays rows out."""
+    doc: np.ndarray
+    """The document (row of the input) each window comes from (int64, ascending)."""
+    content: np.ndarray
+    """Content tokens (special tokens excluded) in each window: the ``tokens`` pooling's weight."""
+    n_docs: int
+
+    def per_doc(self) -> np.ndarray:
+        """Windows per document."""
+        return np.bincount(self.doc, minlength=self.n_docs)
+
+
+def resolve_stride(stride: int, room: int) -> int:
+    """Tokens between window starts for ``room`` content tokens per window (0: half the room)."""
+    return max(1, min(stride, room) if stride > 0 else room // 2)
+
+
+def spans(n: int, room: int, stride: int) -> list[tuple[int, int]]:
+    """[start, stop) content spans of at most ``room`` tokens, ``stride`` apart, covering 0..n; the last one
+    ends at ``n`` (so it is full whenever the document is longer than one window)."""
+    if n <= room:
+        return [(0, n)]
+    step = resolve_stride(stride, room)
+    starts = [*range(0, n - room, step), n - room]
+    return [(s, s + room) for s in starts]
+
+
+def pair_spans(na: int, nb: int, room: int, stride: int) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """(text span, pair span) per window for a pair whose content lengths are ``na`` and ``nb``."""
+    if na + nb <= room:
+        return [((0, na), (0, nb))]
+    half = room // 2
+    if nb <= half:  # the pair (a question, a hypothesis) rides along whole; the text is windowed
+        return [(span, (0, nb)) for span in spans(na, room - nb, stride)]
+    if na <= half:
+        return [((0, na), span) for span in spans(nb, room - na, stride)]
+    first, second = spans(na, half, stride), spans(nb, room - half, stride)
+    n = max(len(first), len(second))
+    # Spread the shorter list of spans over the longer one, so every span of each segment is used.
+    pick = lambda spans_, i: spans_[round(i * (len(spans_) - 1) / max(n - 1, 1))]  # noqa: E731
+    return [(pick(first, i), pick(second, i)) for i in range(n)]
+
+
+def encode_windows(tokenizer, texts: list[str], pairs: list[str] | None, max_length: int, stride: int) -> Windows:
+    """Every document's windows (see the module docstring); a document that fits is one window, identical to the
+    row ``training.encode.encode`` would make of it."""
+    from ratchet.models.load import _quiet_transformers
+
+    if pairs is not None and len(pairs) != len(texts):
+        raise ValueError(f"{len(texts)} texts but {len(pairs)} pairs")
+    want_types = pairs is not None and "token_type_ids" in getattr(tokenizer, "model_input_names", ())
+    ids: list[np.ndarray] = []
+    types: list[np.ndarray] | None = [] if want_types else None
+    doc: list[int] = []
+    content: list[int] = []
+    specials = tokenizer.num_special_tokens_to_add(pair=pairs is not None)
+    room = max(max_length - specials, 1)
+    for start in range(0, len(texts), CHUNK):
+        chunk = [str(t) for t in texts[start : start + CHUNK]]
+        chunk_pairs = None if pairs is None else [str(p) for p in pairs[start : start + CHUNK]]
+        with _quiet_transformers():  # untruncated on purpose: "longer than the maximum" is the point here
+            batch = tokenizer(chunk, chunk_pairs, truncation=False, padding=False, return_attention_mask=False,
+                              return_token_type_ids=want_types)  # fmt: skip
+        for i, row in enumerate(batch["input_ids"]):
+            row = np.asarray(row, dtype=np.int32)
+            segment = np.asarray([-1 if s is None else s for s in batch.sequence_ids(i)], dtype=np.int64)
+            # Position of each content token inside its own segment (specials: -1, never cut).
+            index = np.full(len(row), -1, dtype=np.int64)
+            for s in (0, 1):
+                where = segment == s
+                index[where] = np.arange(int(where.sum()))
+            na, nb = int((segment == 0).sum()), int((segment == 1).sum())
+            if pairs is None:
+                windows = [(span, (0, 0)) for span in spans(na, room, stride)]
+            else:
+                windows = pair_spans(na, nb, room, stride)
+            row_types = None if types is None else np.asarray(batch["token_type_ids"][i], dtype=np.int32)
+            for (a0, a1), (b0, b1) in windows:
+                keep = (segment == -1) | ((segment == 0) & (index >= a0) & (index < a1))
+                keep |= (segment == 1) & (index >= b0) & (index < b1)
+                ids.append(row[keep])
+                if types is not None and row_types is not None:
+                    types.append(row_types[keep])
+                doc.append(start + i)
+                content.append((a1 - a0) + (b1 - b0))
+    lengths = np.fromiter((len(r) for r in ids), dtype=np.int64, count=len(ids))
+    return Windows(Encoded(ids, lengths, types), np.asarray(doc, dtype=np.int64),
+                   np.asarray(content, dtype=np.int64), len(texts))  # fmt: skip

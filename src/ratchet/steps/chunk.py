@@ -1,0 +1,191 @@
+"""chunk (gated): long documents read in overlapping windows, their window predictions pooled per document.
+
+When more than chunk.threshold of the train+valid texts are longer than train.max_length tokens
+(or whenever the recipe names chunk), the shipped fine-tune's recipe (same backbone, parameters and
+seed) is trained again on windows: every document becomes windows of max_length tokens, chunk.stride
+apart, each carrying its document's label. On the judged rows each document's windows are predicted
+and pooled (mean, max, token-weighted or confidence-weighted mean: chunking.aggregate); the pooling
+that scores best there is the candidate, judged like every candidate on the same rows (fold by fold
+when cross-fitted) against the model that would ship: the same fine-tune on the first max_length
+tokens of each text (head truncation), which is what train shipped; or, when that fine-tune did not
+beat the TF-IDF baseline (which reads whole texts), the baseline that ships. Kept: the windowed model
+ships with its windowing in ratchet.json, and predict, ratchet.load, serve and export apply it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ratchet.chunking.params import ChunkParams
+from ratchet.config import TrainParams
+from ratchet.crossfit.service import REFIT_COST
+from ratchet.fsutil import read_json, write_json
+from ratchet.models.recipe_meta import KEY, best_epoch, recipe, set_epochs
+from ratchet.step import Candidate, Outcome, Skipped, StepContext
+from ratchet.steps.train import resolved_backbone, resolved_train_params
+
+REFERENCE = "the shipped fine-tune on each text's first max_length tokens"
+BASELINE = "the shipped TF-IDF baseline (the fine-tune on each text's first max_length tokens did not beat it)"
+
+
+@dataclass(frozen=True)
+class ChunkStepParams:
+    model: str
+    """Backbone used when no earlier step (select, adapt) provided model.backbone."""
+    train: TrainParams = field(default_factory=TrainParams)
+    chunk: ChunkParams = field(default_factory=ChunkParams)
+    always: bool = False
+    """The recipe names chunk explicitly: run it whatever the share of long texts."""
+    metric: str = "macro_f1"
+    """The gate metric: the pooling is chosen by it on the judged rows."""
+
+
+class ChunkStep:
+    name: ClassVar[str] = "chunk"
+    requires: ClassVar[tuple[str, ...]] = ("data.train", "data.valid", "data.labels", "model.current")
+    optional: ClassVar[tuple[str, ...]] = ("data.folds", "data.cleaning", "model.backbone", "train.params")
+    provides: ClassVar[tuple[str, ...]] = ("model.current",)
+    gated: ClassVar[bool] = True
+    budget_share: ClassVar[float] = 0.4
+
+    def __init__(self, params: ChunkStepParams) -> None:
+        self.params = params
+
+    def run(self, ctx: StepContext) -> Outcome:
+        from ratchet.chunking.data import long_share
+        from ratchet.data.coverage import load_tokenizer
+        from ratchet.data.frames import Split
+
+        p = self.params
+        shipped = Path(ctx.artifacts.get("model.current"))
+        meta = read_json(shipped / "ratchet.json")
+        kind = meta.get("kind")
+        if kind not in ("transformer", "linear"):
+            return Skipped(f"the shipped model is a {kind} model, not one fine-tune to train again on windows")
+        if "windowing" in meta:
+            return Skipped("the shipped model already reads long texts in windows")
+        backbone = resolved_backbone(ctx, p.model)
+        if backbone == "linear":
+            return Skipped("select chose the linear model: there is no backbone to train on windows")
+        params = resolved_train_params(ctx, p.train)
+        crossfit = ctx.crossfit
+        tokenizer = load_tokenizer(backbone)
+        pool = crossfit.pool if crossfit.crossfit else Split.concat(crossfit.holdout.train, crossfit.holdout.valid)
+        share, n_long = long_share(tokenizer, pool, params.max_length)
+        report = {
+            "long_share": round(share, 4), "long_rows": n_long, "rows": len(pool), "max_length": params.max_length,
+            "threshold": p.chunk.threshold, "stride": p.chunk.stride, "named_in_recipe": p.always,
+            # A truncated fine-tune that lost to the TF-IDF baseline (which reads whole texts) leaves the baseline
+            # shipped: windows may still beat it, so they face it.
+            "reference": REFERENCE if kind == "transformer" else BASELINE,
+        }  # fmt: skip
+        metrics: dict[str, Any] = {"chunk": report}
+        why = f"{share:.1%} of the {len(pool)} train+valid texts are longer than max_length={params.max_length} tokens"
+        if n_long == 0:
+            return Skipped(f"{why}: windows would repeat the truncated fine-tune", metrics)
+        if share <= p.chunk.threshold and not p.always:
+            return Skipped(f"{why}, not more than chunk.threshold={p.chunk.threshold:g}", metrics)
+        return self._candidate(ctx, backbone, params, tokenizer, metrics)
+
+    def _candidate(
+        self, ctx: StepContext, backbone: str, params: TrainParams, tokenizer: Any, metrics: dict[str, Any]
+    ) -> Outcome:
+        from ratchet.chunking.predict import windowing_meta
+
+        p = self.params
+        crossfit = ctx.crossfit
+        model_dir = ctx.step_dir / "model"
+        pairs = crossfit.holdout.train.pairs is not None
+        meta = {"kind": "transformer", "backbone": backbone, "max_length": params.max_length, "text_pair": pairs,
+                KEY: recipe(backbone, params, ctx.seed)}  # fmt: skip
+
+        def fit_fold(split: Any, data: Any, deadline: float | None) -> Any:
+            target = None if crossfit.crossfit else model_dir
+            return _fit_windows(ctx, backbone, params, tokenizer, data, p.chunk, split.fold, deadline, target, meta)
+
+        reserve = -REFIT_COST if crossfit.crossfit else 0.0  # a refit on every pool row follows a kept cross-fit
+        fit = crossfit.run("chunk", fit_fold, reserve=reserve)
+        if not fit.folds:
+            return Skipped(f"no windowed fine-tune fits the time budget: {fit.note}", metrics)
+        pooled = _pooled_by_aggregation(crossfit, fit, p.chunk.aggregations)
+        scores = {how: crossfit.score(probs, p.metric) for how, probs in pooled.items()}
+        chosen = max(scores, key=lambda how: scores[how] if scores[how] is not None else float("-inf"))
+        metrics["chunk"].update(
+            windows=fit.folds[0].info["windows"], aggregation_scores=scores, aggregation=chosen,
+            reference_score=None if ctx.incumbent is None else crossfit.score(ctx.incumbent, p.metric),
+        )  # fmt: skip
+        metrics.update(crossfit=fit.summary(), history=fit.folds[0].history)
+        windowing = windowing_meta(p.chunk.stride, chosen, params.max_length)
+        if not crossfit.crossfit:
+            set_epochs(model_dir, best_epoch(fit.folds[0].history))
+            write_json(model_dir / "ratchet.json", {**read_json(model_dir / "ratchet.json"), **windowing})
+            metrics["shipped"] = _shipped(chosen, p.chunk.stride, params.max_length)
+            return Candidate(probs=pooled[chosen], provides={"model.current": model_dir}, metrics=metrics)
+        epochs = fit.refit_epochs(params.epochs)
+
+        def ship() -> dict[str, Path]:
+            from ratchet.search.finetune import TaskData
+
+            refit = dataclasses.replace(params, epochs=epochs)
+            everything = TaskData(crossfit.refit_rows(), crossfit.pool.subset(np.zeros(0, dtype=np.int64)),
+                                  crossfit.labels)  # fmt: skip
+            shipped_meta = {**meta, KEY: recipe(backbone, refit, ctx.seed), **windowing}
+            record = _fit_windows(ctx, backbone, refit, tokenizer, everything, p.chunk, "refit", None, model_dir,
+                                  shipped_meta, select_best=False)  # fmt: skip
+            metrics["refit"] = {"rows": len(everything.train), "epochs": epochs, **record.info["windows"]}
+            metrics["shipped"] = _shipped(chosen, p.chunk.stride, params.max_length) + (
+                f", refit on all {len(crossfit.pool)} train+valid rows for {epochs:.2f} epochs"
+            )
+            return {"model.current": model_dir}
+
+        return Candidate(probs=pooled[chosen], metrics=metrics, ship=ship)
+
+
+def _fit_windows(
+    ctx: StepContext, backbone: str, params: TrainParams, tokenizer: Any, data: Any, chunk: ChunkParams,
+    fold: int | str, deadline: float | None, save_to: Path | None, meta: dict[str, Any], *,
+    select_best: bool | None = None,
+) -> Any:  # fmt: skip
+    """One fine-tune on the windows of ``data``; its valid windows pooled per document by every aggregation."""
+    from ratchet.chunking.aggregate import aggregate
+    from ratchet.chunking.data import window_summary, window_task_data
+    from ratchet.crossfit.service import FoldFit
+    from ratchet.search.finetune import finetune
+
+    windowed = window_task_data(data, tokenizer, backbone, params.max_length, chunk.stride)
+    best = (not ctx.crossfit.crossfit) if select_best is None else select_best
+    checkpoint = ctx.step_dir / f"checkpoint-{fold}"
+    result = finetune(
+        backbone, windowed, params, device=ctx.device, seed=ctx.seed, checkpoint_dir=checkpoint, deadline=deadline,
+        save_to=save_to, save_meta=meta, cache=ctx.fit_cache, progress=ctx.progress,
+        select_best=best, keep_model=save_to is not None and not best,
+    )  # fmt: skip
+    valid = windowed.valid_windows
+    pooled = {how: aggregate(result.valid_probs, valid.doc, valid.n_docs, how, valid.content)
+              for how in chunk.aggregations} if len(valid.doc) else {}  # fmt: skip
+    info = {"fold": fold, "pooled": pooled, "windows": window_summary(windowed.train_windows),
+            "steps": result.steps, "stopped_by_deadline": result.stopped_by_deadline}  # fmt: skip
+    first = next(iter(pooled.values()), np.zeros((0, len(data.labels)), np.float32))
+    return FoldFit(first, result.seconds, result.history, result.reused, save_to, info)
+
+
+def _pooled_by_aggregation(crossfit: Any, fit: Any, aggregations: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """Each aggregation's probabilities laid out over the judged rows like ``fit.probs`` (folds not run: NaN)."""
+    splits = {split.fold: split for split in crossfit.plan.splits()}
+    out = {}
+    for how in aggregations:
+        probs = crossfit.empty()
+        for fold in fit.folds:
+            probs[crossfit.plan.positions(splits[fold.info["fold"]])] = fold.info["pooled"][how]
+        out[how] = probs
+    return out
+
+
+def _shipped(aggregation: str, stride: int, max_length: int) -> str:
+    step = f"{stride} tokens apart" if stride else "overlapping by half"
+    return f"the fine-tune on windows of {max_length} tokens ({step}), window predictions pooled by {aggregation}"

@@ -1,0 +1,166 @@
+"""The chunk step on a tiny BERT: right only with windows when the decisive word sits past max_length; skipped
+when too few texts are long; a windowed model predicts the same way after it ships."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from chunk_docs import corpus, decisive_rows, short_rows, write_csv
+
+from ratchet.config import RunConfig, apply_overrides
+from ratchet.fsutil import read_json
+from ratchet.pipeline import Pipeline
+from ratchet.recipe import build_steps
+
+STEPS = ("clean", "split", "train", "chunk", "evaluate")
+TRAIN = [
+    "train.epochs=6", "train.learning_rate=0.003", "train.max_length=16", "train.max_tokens=512",
+    "train.patience=6", "gate.folds=holdout", "data_params.valid_size=0.3",
+]  # fmt: skip
+
+
+def run_chunk(
+    tmp_path: Path, model: Path, rows: list, test: list, *, named: bool, extra=(), steps=STEPS
+) -> tuple[Path, dict]:
+    """A run of STEPS; ``named=False`` gives chunk the preset's say (it runs only above chunk.threshold)."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    data, test_csv = write_csv(tmp_path / "train.csv", rows), write_csv(tmp_path / "test.csv", test)
+    config = RunConfig(data=str(data), test=str(test_csv), out=str(tmp_path / "run"), models=(str(model),),
+                       steps=steps, seed=0)  # fmt: skip
+    config = apply_overrides(config, [*TRAIN, *extra])
+    built = build_steps(config)
+    if not named:
+        at = [step.name for step in built].index("chunk")
+        built[at] = type(built[at])(dataclasses.replace(built[at].params, always=False))
+    result = Pipeline(config, built, preflight=False).run()
+    return Path(result.run_dir), {entry["step"]: entry for entry in result.ledger}
+
+
+@pytest.fixture(scope="module")
+def tiny_bert(tmp_path_factory) -> Path:
+    """A tiny BERT whose tokenizer reads every filler and cue word of chunk_docs as one token."""
+    from ratchet.models.tiny import build_tiny_model
+
+    return build_tiny_model("bert", corpus(), tmp_path_factory.mktemp("chunk-bert"), vocab_size=400, seed=0)
+
+
+@pytest.fixture(scope="module")
+def decisive_run(tmp_path_factory, tiny_bert):
+    root = tmp_path_factory.mktemp("chunk-decisive")
+    run, ledger = run_chunk(root, tiny_bert, decisive_rows(80, seed=1), decisive_rows(60, seed=2), named=False)
+    return run, ledger, root / "test.csv"
+
+
+def test_the_decisive_word_past_max_length_is_found_only_with_windows(decisive_run) -> None:
+    run, ledger, _ = decisive_run
+    train, chunk = ledger["train"], ledger["chunk"]
+    assert train["status"] == "kept"  # (no baseline: the first model ships)
+    assert train["after"] < 0.7  # filler only in the first 16 tokens: near chance (0.5) for two classes
+    assert chunk["status"] == "kept" and chunk["after"] > 0.85 and chunk["p_better"] > 0.99
+    report = chunk["chunk"]
+    assert report["long_share"] == 1.0 and report["threshold"] == 0.1 and not report["named_in_recipe"]
+    assert report["windows"]["max_windows_per_document"] == 2  # 19 tokens: [CLS] + 14 + [SEP], twice
+    assert report["aggregation"] in report["aggregation_scores"]
+    meta = read_json(run / "model" / "ratchet.json")
+    assert meta["windowing"] == {"stride": 0, "aggregation": report["aggregation"], "window": 16}
+    assert read_json(run / "metrics.json")["test"]["macro_f1"] > 0.85  # the sealed test, through the predictor
+
+
+def test_predict_and_load_apply_the_shipped_windowing(decisive_run, tmp_path: Path) -> None:
+    import ratchet
+    from ratchet.cli import main
+
+    run, _, test_csv = decisive_run
+    out = tmp_path / "pred.csv"
+    assert main(["predict", str(run), str(test_csv), "--out", str(out), "--quiet"]) == 0
+    predicted, truth = pd.read_csv(out), pd.read_csv(test_csv)
+    assert (predicted["predicted_label"] == truth["sentiment"]).mean() > 0.85
+    model = ratchet.load(run, device="cpu")
+    probs = model.predict_proba(truth["review"].tolist())
+    np.testing.assert_allclose(probs, predicted[[c for c in predicted if c.startswith("prob_")]].to_numpy(), atol=1e-5)
+    # The same model read through plain truncation (its windowing removed) is back near chance.
+    plain = tmp_path / "plain"
+    import shutil
+
+    shutil.copytree(run / "model", plain)
+    meta = read_json(plain / "ratchet.json")
+    del meta["windowing"]
+    (plain / "ratchet.json").write_text(__import__("json").dumps(meta))
+    cut = ratchet.load(plain, device="cpu").predict(truth["review"].tolist())
+    assert (np.asarray(cut) == truth["sentiment"].to_numpy()).mean() < 0.75
+
+
+def test_below_the_threshold_the_step_is_skipped_saying_why(tmp_path: Path, tiny_bert) -> None:
+    _, ledger = run_chunk(tmp_path / "short", tiny_bert, short_rows(40, seed=3), short_rows(10, seed=4), named=False,
+                          extra=["train.epochs=1"])  # fmt: skip
+    chunk = ledger["chunk"]
+    assert chunk["status"] == "skipped" and chunk["chunk"]["long_share"] == 0.0
+    assert chunk["note"].startswith("0.0% of the") and "longer than max_length=16" in chunk["note"]
+    # A quarter of the texts long (the decisive run above, with every text long, is judged): at a threshold of
+    # 0.3 it is skipped, naming the setting; named in the recipe, it would run whatever the share.
+    rows, test = decisive_rows(10, seed=5) + short_rows(30, seed=6), short_rows(10, seed=8)
+    _, mixed = run_chunk(tmp_path / "mixed", tiny_bert, rows, test, named=False,
+                         extra=["train.epochs=1", "chunk.threshold=0.3"])  # fmt: skip
+    assert 0.2 < mixed["chunk"]["chunk"]["long_share"] < 0.3
+    assert mixed["chunk"]["status"] == "skipped" and "not more than chunk.threshold=0.3" in mixed["chunk"]["note"]
+
+
+def test_the_presets_hold_chunk_after_train_and_only_a_named_chunk_always_runs() -> None:
+    for preset in ("fast", "balanced", "best"):
+        steps = build_steps(RunConfig(data="d.csv", out="r", preset=preset))
+        names = [s.name for s in steps]
+        assert names.index("chunk") == names.index("train") + 1
+        assert steps[names.index("chunk")].params.always is False
+    named = build_steps(RunConfig(data="d.csv", out="r", steps=STEPS))
+    assert named[STEPS.index("chunk")].params.always is True
+    # --ensemble on the fast preset puts ensemble after chunk, as the presets that have ensemble do.
+    with_ensemble = build_steps(apply_overrides(RunConfig(data="d.csv", out="r"), ["search.ensemble=true"]))
+    names = [s.name for s in with_ensemble]
+    assert names[names.index("train") : names.index("train") + 3] == ["train", "chunk", "ensemble"]
+
+
+def test_cross_fitted_it_is_judged_out_of_fold_and_the_refit_ships_with_its_windowing(tmp_path, tiny_bert) -> None:
+    run, ledger = run_chunk(tmp_path, tiny_bert, decisive_rows(64, seed=11), decisive_rows(20, seed=12), named=True,
+                            extra=["gate.folds=2"])  # fmt: skip
+    chunk = ledger["chunk"]
+    assert chunk["rows"] == chunk["chunk"]["rows"] == 64  # every train+valid row judged, out of fold
+    assert chunk["crossfit"]["folds_run"] == chunk["crossfit"]["folds_planned"] == 2
+    assert ledger["train"]["after"] < 0.7 and chunk["status"] == "kept" and chunk["after"] > 0.85
+    assert "refit on all 64 train+valid rows" in chunk["shipped"]
+    assert read_json(run / "model" / "ratchet.json")["windowing"]["window"] == 16
+    assert read_json(run / "metrics.json")["test"]["macro_f1"] > 0.85  # the refit, windowed, on the sealed test
+
+
+def test_when_the_baseline_ships_windows_face_the_baseline(tmp_path: Path, tiny_bert) -> None:
+    # TF-IDF reads whole texts: the cue words anywhere give it every validation row, and the truncated fine-tune
+    # (filler only) loses to it. chunk still runs, judged against the baseline; nothing beats 1.0, so rejected.
+    steps = ("clean", "split", "baseline", "train", "chunk", "evaluate")
+    _, ledger = run_chunk(tmp_path, tiny_bert, decisive_rows(80, seed=1), decisive_rows(20, seed=2), named=False,
+                          steps=steps)  # fmt: skip
+    assert ledger["baseline"]["after"] == 1.0 and ledger["train"]["status"] == "rejected"
+    chunk = ledger["chunk"]
+    assert chunk["chunk"]["reference"].startswith("the shipped TF-IDF baseline")
+    assert chunk["status"] == "rejected" and chunk["reference"] == 1.0 and chunk["gain"] <= 0.0
+
+
+def test_refit_all_refits_a_windowed_model_on_windows(tmp_path: Path, tiny_bert) -> None:
+    import ratchet
+    from ratchet.cli import main
+
+    data = write_csv(tmp_path / "data.csv", decisive_rows(100, seed=21))
+    out = tmp_path / "run"
+    args = ["run", str(data), "--out", str(out), "--quiet", "--refit-all", "--model", str(tiny_bert),
+            "--steps", "clean,split,train,chunk,evaluate", *TRAIN]  # fmt: skip
+    assert main(args) == 0
+    ledger = {entry["step"]: entry for entry in read_json(out / "ledger.json")}
+    assert ledger["chunk"]["status"] == "kept" and ledger["refit_all"]["status"] == "completed"
+    shipped = read_json(out / "model" / "ratchet.json")
+    assert shipped["windowing"]["window"] == 16 and "refit_all" in shipped
+    # Refit on windows, the decisive words past max_length are still read: right on fresh texts.
+    fresh = decisive_rows(40, seed=22)
+    predicted = ratchet.load(out, device="cpu").predict([row["review"] for row in fresh])
+    assert (predicted == [row["sentiment"] for row in fresh]).mean() > 0.85
