@@ -28,7 +28,7 @@ def picked_fewshot(backbone_file: Path | None) -> FewShotParams | None:
 
 
 def train_fewshot(ctx: StepContext, backbone: str, params: FewShotParams, *, ship: str, keep_folds: bool) -> Outcome:
-    from ratchet.steps.train import fold_models_of, ship_folds
+    from ratchet.steps.train import refit_provides, ship_folds
 
     crossfit = ctx.crossfit
     model_dir = ctx.step_dir / "model"
@@ -61,9 +61,6 @@ def train_fewshot(ctx: StepContext, backbone: str, params: FewShotParams, *, shi
             f"the few-shot (SetFit-style) fit of {backbone} refit on all {len(crossfit.pool)} train+valid rows; "
             f"its estimate is the out-of-fold one of {len(fit.folds)} fold models"
         )
-        if folds_dir is None:
-            return {"model.current": model_dir}
-        ran = [i for i in range(fit.k) if (folds_dir / f"fold-{i}" / "ratchet.json").is_file()]
-        return {"model.current": model_dir, "model.folds": fold_models_of(model_dir, folds_dir, ran)}
+        return refit_provides(model_dir, folds_dir, fit.k)
 
     return Candidate(probs=fit.probs, metrics=metrics, ship=ship_refit)

@@ -102,10 +102,7 @@ class TrainStep:
                 f"the same fine-tune refit on all {len(crossfit.pool)} train+valid rows for {epochs:.2f} epochs; "
                 f"its estimate is the out-of-fold one of {len(fit.folds)} fold models"
             )
-            if folds_dir is None:
-                return {"model.current": model_dir}
-            ran = [i for i in range(fit.k) if (folds_dir / f"fold-{i}" / "ratchet.json").is_file()]
-            return {"model.current": model_dir, "model.folds": fold_models_of(model_dir, folds_dir, ran)}
+            return refit_provides(model_dir, folds_dir, fit.k)
 
         return Candidate(probs=fit.probs, metrics=metrics, ship=ship)
 
@@ -121,6 +118,14 @@ def ship_folds(ctx: StepContext, fit: Any, folds_dir: Path, metrics: dict[str, A
         "to each fold model alone, so the ensemble's only estimate is the sealed test"
     )
     return {"model.current": out}
+
+
+def refit_provides(model_dir: Path, folds_dir: Path | None, k: int) -> dict[str, Path]:
+    """What a shipped refit provides: the refit model, and the fold models kept beside it (compress reads them)."""
+    if folds_dir is None:
+        return {"model.current": model_dir}
+    ran = [i for i in range(k) if (folds_dir / f"fold-{i}" / "ratchet.json").is_file()]
+    return {"model.current": model_dir, "model.folds": fold_models_of(model_dir, folds_dir, ran)}
 
 
 def fold_models_of(model_dir: Path, folds_dir: Path, folds: list[int]) -> Path:
