@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from ratchet.errors import RatchetError
-from ratchet.explain.gradients import DEFAULT_STEPS, integrated_gradients
+from ratchet.explain.gradients import COMPLETENESS_TOLERANCE, DEFAULT_STEPS, MAX_STEPS, integrated_gradients
 from ratchet.explain.linear import linear_contributions
 from ratchet.explain.result import IG, METHODS, OCCLUSION, Explanation
 from ratchet.explain.words import without_words, word_spans
@@ -66,8 +66,10 @@ class Explainer:
         target: Any = PREDICTED,
         steps: int = DEFAULT_STEPS,
         on_row: Callable[[int], None] | None = None,
+        max_steps: int = MAX_STEPS,
     ) -> list[Explanation]:
-        """One Explanation per text (already cleaned as the model reads it)."""
+        """One Explanation per text (already cleaned as the model reads it); IG starts at ``steps`` points and
+        refines up to ``max_steps`` where its scores do not add up (see explain/gradients.py)."""
         if method not in METHODS:
             raise RatchetError(f"unknown explanation method {method!r}: use {' or '.join(METHODS)}")
         if self.predictor.meta.get("text_pair"):
@@ -83,14 +85,14 @@ class Explainer:
             if method == OCCLUSION:
                 found = self._occlusion(text, goal, float(probs[index, goal]))
             else:
-                found = self._attribute(self.predictor, text, goal, steps, top=True)
+                found = self._attribute(self.predictor, text, goal, (steps, max_steps), top=True)
             spans = word_spans(text)
             explanation = Explanation(
                 text=text, words=[text[s:e] for s, e in spans], spans=spans, scores=[float(v) for v in found.scores],
                 label=self.labels[predicted], label_id=predicted, probability=float(probs[index, predicted]),
                 target=self.labels[goal], target_probability=float(probs[index, goal]), method=method,
                 space=found.space, value=found.value, baseline_value=found.baseline_value,
-                truncated_words=found.truncated_words,
+                truncated_words=found.truncated_words, notes=_integral_notes(method, found),
             )  # fmt: skip
             out.append(explanation)
             if on_row is not None:
@@ -103,7 +105,7 @@ class Explainer:
         probs = self.predictor.predict_probs(variants)[:, target] if variants else np.zeros(0)
         return _Scores(full - np.asarray(probs, dtype=np.float64), full, full, "drop")
 
-    def _attribute(self, predictor: Any, text: str, target: int, steps: int, top: bool = False) -> _Scores:
+    def _attribute(self, predictor: Any, text: str, target: int, steps: tuple[int, int], top: bool = False) -> _Scores:
         """Scores of ``predictor`` (a DecidedPredictor: its temperature applies); ``top``: the model asked
         for, whose linear kind stays in logit space; members are put in probability space."""
         from ratchet.models.ensemble import EnsemblePredictor
@@ -133,8 +135,23 @@ class Explainer:
         module = self._modules[key]
         if module is None:
             raise RatchetError(f"explain cannot read a model of kind {base.meta.get('kind')!r}: upgrade ratchet")
-        found = integrated_gradients(module, text, target, steps)
+        found = integrated_gradients(module, text, target, *steps)
         return _Scores(found.scores, found.value, found.baseline_value, "probability", found.truncated_words)
+
+
+def _integral_notes(method: str, found: _Scores) -> list[str]:
+    """A warning where IG's scores still miss the change they should add up to after refinement: the model
+    turns over in a sliver of the path (a saturated model), so the ranking holds better than the sizes."""
+    if method != IG or found.space != "probability":
+        return []
+    change = found.value - found.baseline_value
+    total = float(np.sum(found.scores))
+    if abs(total - change) <= 1e-3 + COMPLETENESS_TOLERANCE * abs(change):
+        return []
+    return [
+        f"the scores add up to {total:+.3f} of a {change:+.3f} probability change even at {MAX_STEPS} IG steps: "
+        "the model turns over abruptly between the empty text and this one, so trust the ranking more than the sizes"
+    ]
 
 
 def _to_probability(predictor: Any, text: str, target: int, logit: _Scores) -> _Scores:

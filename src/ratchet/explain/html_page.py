@@ -40,7 +40,8 @@ def explanation_block(explanation: Explanation, extra: str = "") -> Safe:
         f"predicted {explanation.label} ({explanation.probability:.3f}) · scores toward {explanation.target} "
         f"({explanation.method}, {explanation.space})" + (f" · {extra}" if extra else "")
     )
-    return tag("div", tag("div", meta, class_="meta"), highlighted(explanation), class_="row")
+    notes = [tag("div", f"note: {line}", class_="meta") for line in explanation.notes]
+    return tag("div", tag("div", meta, class_="meta"), highlighted(explanation), *notes, class_="row")
 
 
 def render_page(explanations: Sequence[Explanation], title: str) -> str:

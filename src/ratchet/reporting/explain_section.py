@@ -67,7 +67,7 @@ def _build(run: RunFiles, model_dir, valid: pd.DataFrame) -> Safe:
     for row in order[:MAX_ROWS]:
         if time.time() - started > ROW_SECONDS and len(explained) >= SHOWN:
             break
-        explained.extend(explainer.explain([texts[row]], steps=REPORT_STEPS))
+        explained.extend(explainer.explain([texts[row]], steps=REPORT_STEPS, max_steps=4 * REPORT_STEPS))
         rows.append(row)
     seconds = time.time() - started
     parts: list[Any] = [
