@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 import torch
@@ -146,16 +148,11 @@ def test_scores_that_do_not_add_up_carry_a_note(monkeypatch) -> None:
     from ratchet.explain.explainer import Explainer
     from ratchet.explain.gradients import WordAttribution
 
-    class _Base:
-        meta: dict = {}
-
     class _Predictor:
-        labels = ["no", "yes"]
-        meta: dict = {}
-        base = _Base()
-
-        class decision:  # noqa: N801 - stands in for a Decision instance
-            temperature = 1.0
+        def __init__(self) -> None:
+            self.labels, self.meta = ["no", "yes"], {}
+            self.base = SimpleNamespace(meta={})
+            self.decision = SimpleNamespace(temperature=1.0)
 
         def predict_probs(self, texts):
             return np.tile([0.1, 0.9], (len(texts), 1))
@@ -167,8 +164,9 @@ def test_scores_that_do_not_add_up_carry_a_note(monkeypatch) -> None:
     for case, scores in sums.items():
         found = WordAttribution(np.asarray(scores), value=0.9, baseline_value=0.1, truncated_words=0, steps=512)
         monkeypatch.setattr(explainer_module, "integrated_gradients", lambda *args, _found=found: _found)
-        explainer = Explainer(_Predictor())
-        explainer._modules[id(_Predictor.base)] = object()  # a readable module; the patched IG ignores it
+        predictor = _Predictor()
+        explainer = Explainer(predictor)
+        explainer._modules[id(predictor.base)] = object()  # a readable module; the patched IG ignores it
         (explained,) = explainer.explain(["good pill"])
         if case == "add up":
             assert explained.notes == []
