@@ -44,8 +44,8 @@ from ratchet.config import RunConfig, apply_overrides
 from ratchet.evaluation.metrics import score
 from ratchet.fsutil import read_json
 from ratchet.pipeline import Pipeline
-from ratchet.recipe import build_steps
 from ratchet.step import Candidate, Skipped, StepContext
+from ratchet.step_builders import build_steps
 
 ROOT = Path(__file__).resolve().parent
 EXAMPLES = ROOT.parent / "examples" / "drug_reviews"

@@ -47,8 +47,8 @@ from ratchet.config import RunConfig, apply_overrides
 from ratchet.data.clean import normalize_text
 from ratchet.fsutil import read_json, write_json
 from ratchet.pipeline import Pipeline
-from ratchet.recipe import build_steps
 from ratchet.step import Completed, StepContext
+from ratchet.step_builders import build_steps
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "drug_reviews"
 LABELS = ["negative", "neutral", "positive"]

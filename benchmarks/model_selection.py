@@ -39,7 +39,8 @@ def ratchet(out: Path, *args: str) -> float:
 
 
 def balanced_steps() -> tuple[list[str], list[str]]:
-    from ratchet.recipe import PRESET_STEPS, STEP_BUILDERS
+    from ratchet.presets import PRESET_STEPS
+    from ratchet.step_builders import STEP_BUILDERS
 
     wanted = list(PRESET_STEPS["balanced"])
     return [s for s in wanted if s in STEP_BUILDERS], [s for s in wanted if s not in STEP_BUILDERS]

@@ -8,7 +8,10 @@ import pytest
 
 from ratchet.config import RunConfig
 from ratchet.errors import RatchetError
-from ratchet.recipe import PRESET_STEPS, STEP_NAMES, build_steps, check_recipe, step_class
+from ratchet.presets import PRESET_STEPS
+from ratchet.recipe import STEP_NAMES
+from ratchet.recipe_check import check_recipe, step_class
+from ratchet.step_builders import STEP_BUILDERS, build_steps
 
 
 def steps_of(names: str) -> list:
@@ -39,6 +42,13 @@ def test_the_fix_names_every_step_that_provides_the_input() -> None:
     with pytest.raises(RatchetError) as caught:
         check_recipe(steps_of("clean,split,evaluate"))
     assert "put baseline or adapt or train or selftrain before evaluate" in str(caught.value)
+
+
+def test_every_step_name_has_one_builder_and_one_class() -> None:
+    from ratchet.recipe_check import STEP_CLASSES
+
+    assert tuple(STEP_BUILDERS) == STEP_NAMES
+    assert tuple(STEP_CLASSES) == STEP_NAMES
 
 
 @pytest.mark.parametrize("name", STEP_NAMES)

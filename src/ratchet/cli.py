@@ -29,7 +29,7 @@ class _OneLineParser(argparse.ArgumentParser):
 
 def _preset_help() -> str:
     """From the recipe itself, so that the help never lists steps a preset no longer runs."""
-    from ratchet.recipe import PRESET_SEEDS, PRESET_STEPS, PRESET_TRIALS
+    from ratchet.presets import PRESET_SEEDS, PRESET_STEPS, PRESET_TRIALS
 
     fast = PRESET_STEPS["fast"]
 

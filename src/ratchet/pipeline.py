@@ -63,17 +63,17 @@ class Pipeline:
 
     @classmethod
     def from_config(cls, config: RunConfig, progress: Progress | None = None) -> Pipeline:
-        from ratchet.recipe import build_steps
+        from ratchet.step_builders import build_steps
 
         return cls(config, build_steps(config), progress=progress)
 
     def run(self) -> RunResult:
-        from ratchet.recipe import check_recipe
+        from ratchet.recipe_check import check_recipe
         from ratchet.runlock import run_lock
 
         check_recipe(self.steps)
         if self.preflight:
-            from ratchet.recipe import preflight
+            from ratchet.recipe_check import preflight
 
             preflight(self.config)  # reads only: bad input never costs a folder or an earlier run
         with run_lock(Path(self.config.out), "run --resume" if self.config.resume else "run"):

@@ -14,7 +14,7 @@ from chunk_docs import corpus, decisive_rows, short_rows, write_csv
 from ratchet.config import RunConfig, apply_overrides
 from ratchet.fsutil import read_json
 from ratchet.pipeline import Pipeline
-from ratchet.recipe import build_steps
+from ratchet.step_builders import build_steps
 
 STEPS = ("clean", "split", "train", "chunk", "evaluate")
 TRAIN = [

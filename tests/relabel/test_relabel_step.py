@@ -15,8 +15,8 @@ from ratchet.config import RelabelParams, RunConfig, TrainParams, apply_override
 from ratchet.fsutil import read_json, write_json
 from ratchet.manifest import Manifest
 from ratchet.pipeline import Pipeline
-from ratchet.recipe import build_steps
 from ratchet.step import Completed, StepContext
+from ratchet.step_builders import build_steps
 from ratchet.steps.relabel import RelabelStep, RelabelStepParams
 
 LABELS = ["negative", "neutral", "positive"]

@@ -48,7 +48,7 @@ def test_unknown_or_missing_trackers_fail_with_the_fix(monkeypatch: pytest.Monke
 
 def test_the_recipe_checks_trackers_before_the_run_starts(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     from ratchet.config import RunConfig
-    from ratchet.recipe import build_steps
+    from ratchet.step_builders import build_steps
 
     monkeypatch.setattr(tracking.importlib.util, "find_spec", lambda name: None)
     config = RunConfig(data="x.csv", out=str(tmp_path / "r"), steps=("report",), track=("tensorboard",))

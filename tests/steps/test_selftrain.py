@@ -16,7 +16,7 @@ from ratchet.data.split import text_fingerprint
 from ratchet.errors import RatchetError
 from ratchet.fsutil import read_json
 from ratchet.pipeline import Pipeline
-from ratchet.recipe import build_steps
+from ratchet.step_builders import build_steps
 
 
 def test_pseudo_labels_are_confident_capped_per_class_and_most_confident_first() -> None:
