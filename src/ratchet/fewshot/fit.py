@@ -47,8 +47,9 @@ def mean_pooling_backbone(backbone: str) -> bool:
     head must be a Linear over the mean for the regression to ship as is (a Hugging Face head has
     its own dense + tanh pooler in front).
     """
-    from ratchet.models.load import head_for, resolve_model_path
+    from ratchet.models.load import head_for
     from ratchet.models.pooled import MEAN
+    from ratchet.models.source import resolve_model_path
 
     try:
         return head_for(resolve_model_path(backbone)) == MEAN

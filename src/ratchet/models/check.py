@@ -20,7 +20,7 @@ TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "voca
 
 def check_model_source(name_or_path: str) -> str:
     """The resolved folder or hub name of a backbone, or a one-line RatchetError saying what is wrong."""
-    from ratchet.models.load import DEFAULT_MODEL, resolve_model_path
+    from ratchet.models.source import DEFAULT_MODEL, resolve_model_path
 
     given = Path(name_or_path).expanduser()
     if name_or_path != DEFAULT_MODEL and given.is_file():

@@ -70,7 +70,7 @@ def save_embedding_model(
 ) -> None:
     from safetensors.numpy import save_file
 
-    from ratchet.models.load import resolve_model_path
+    from ratchet.models.source import resolve_model_path
     from ratchet.shipping import _link_or_copy
 
     source = Path(resolve_model_path(backbone))

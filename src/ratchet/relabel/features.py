@@ -94,7 +94,8 @@ def _compact(x_train: Any, x_valid: Any) -> tuple[Any, Any]:
 def _load_encoder(model: str):
     from transformers import AutoModel, AutoTokenizer
 
-    from ratchet.models.load import _quiet_transformers, resolve_model_path
+    from ratchet.models.load import _quiet_transformers
+    from ratchet.models.source import resolve_model_path
 
     path = resolve_model_path(model)
     with _quiet_transformers():

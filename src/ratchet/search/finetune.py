@@ -125,7 +125,8 @@ def finetune(
     """
     import torch
 
-    from ratchet.models.load import load_for_classification, resolve_model_path, save_classifier
+    from ratchet.models.load import load_for_classification, save_classifier
+    from ratchet.models.source import resolve_model_path
     from ratchet.search.fitcache import copy_model
     from ratchet.training.loop import fit
 

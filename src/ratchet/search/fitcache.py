@@ -30,7 +30,7 @@ RECORD, PROBS, MODEL = "fit.json", "valid_probs.npy", "model"
 def backbone_identity(backbone: str) -> Any:
     """A name for the key: a local folder's files by name, size and mtime (an adapted encoder re-made in
     the same folder is a different backbone); a hub name or "default" as it is."""
-    from ratchet.models.load import resolve_model_path
+    from ratchet.models.source import resolve_model_path
 
     path = Path(resolve_model_path(backbone))
     if not path.is_dir():

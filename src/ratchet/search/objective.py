@@ -127,7 +127,7 @@ def build_runner(
     """Measure the data's token lengths with the backbone's tokenizer to offer sensible max_length values."""
     from transformers import AutoTokenizer
 
-    from ratchet.models.load import resolve_model_path
+    from ratchet.models.source import resolve_model_path
 
     tokenizer = AutoTokenizer.from_pretrained(resolve_model_path(backbone))
     sample = data.train.texts[:2000]

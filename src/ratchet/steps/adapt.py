@@ -66,7 +66,7 @@ class AdaptStep:
         from ratchet.adaptation.corpus import build_corpus, split_heldout
         from ratchet.adaptation.mlm import choose_objective
         from ratchet.data.split import text_fingerprint
-        from ratchet.models.load import resolve_model_path
+        from ratchet.models.source import resolve_model_path
 
         p = self.params
         from ratchet.fewshot.shipping import picked_fewshot
