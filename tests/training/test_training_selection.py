@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from ratchet.training import selection
-from ratchet.training.loop import LoopState
 from ratchet.training.selection import MONITOR_MAX, choose_weights, monitor_rows
+from ratchet.training.state import LoopState
 
 
 class FakeModel:

@@ -15,7 +15,6 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,43 +34,9 @@ from ratchet.training.inference import autocast, pad_multiple_for, predict_probs
 from ratchet.training.optim import build_optimizer, build_scheduler, class_weights, classification_loss
 from ratchet.training.pacing import DeadlinePace
 from ratchet.training.selection import choose_weights, monitor_rows, multilabel_fit_scores
+from ratchet.training.state import FitResult, LoopState
 
 log = logging.getLogger("ratchet")
-
-
-@dataclass
-class FitResult:
-    valid_probs: np.ndarray
-    """(n_valid, n_labels) probabilities of the best checkpoint."""
-    best_score: float
-    """Validation macro-F1 of the best checkpoint."""
-    history: list[dict[str, Any]]
-    """One entry per evaluation: step, epoch, train_loss, valid_macro_f1, valid_loss, tokens_per_s,
-    samples_per_s, lr."""
-    telemetry: dict[str, Any]
-    steps: int
-    stopped_early: bool
-    stopped_by_deadline: bool
-    resumed_from_step: int = 0
-    """Optimizer step of the checkpoint this run continued from (0: started fresh)."""
-
-
-@dataclass
-class LoopState:
-    """Everything besides weights/optimizer/RNG that a resumed run needs (saved in each checkpoint)."""
-
-    fingerprint: str
-    step: int = 0
-    best_score: float = -math.inf
-    best_file: str | None = None
-    best_probs: np.ndarray | None = None
-    last_score: float = -math.inf
-    last_probs: np.ndarray | None = None
-    bad_evals: int = 0
-    last_eval_step: int = -1
-    loss_sum: float = 0.0  # training loss summed since the last evaluation
-    loss_count: int = 0
-    history: list[dict[str, Any]] = field(default_factory=list)
 
 
 def fit(
@@ -306,27 +271,12 @@ def fit(
                    whole_set_differs=monitor is not None, n_labels=n_labels)  # fmt: skip
     model.train(False)
 
-    train_seconds = watch.total
-    real_tokens, padded_tokens, samples = dist.sum_over_ranks([real_tokens, padded_tokens, samples], dev)
-    tokens_per_s = real_tokens / train_seconds if train_seconds else 0.0
-    flops = tm.train_flops_per_token(model, float(train.lengths.mean()) if len(train) else 0.0)
-    telemetry = {
-        "tokens_per_s": tokens_per_s,
-        "samples_per_s": samples / train_seconds if train_seconds else 0.0,
-        "padding_waste": (1.0 - real_tokens / padded_tokens) if padded_tokens
-                         else padding_waste(stream.plan(0), train.lengths, multiple),
-        "peak_rss_mb": tm.peak_rss_mb(),
-        "peak_cuda_mb": tm.peak_cuda_mb(dev),
-        "est_mfu": tm.estimate_mfu(flops, tokens_per_s, dev, world),
-        "seconds": time.time() - started,
-        "train_seconds": train_seconds,
-        "real_tokens": int(real_tokens),
-        "world_size": world,
-        "compile": params.compile,
-        "precision": "bf16" if bf16 else "fp32",
-        "frozen_layers": 0 if frozen is None else frozen.cache.cut,
-        "schedule_shortened": pace.shortened,
-    }  # fmt: skip
+    telemetry = tm.fit_telemetry(
+        watch.total, dist.sum_over_ranks([real_tokens, padded_tokens, samples], dev), model=model, train=train,
+        dev=dev, world=world, started=started, params=params, bf16=bf16,
+        frozen_layers=0 if frozen is None else frozen.cache.cut, schedule_shortened=pace.shortened,
+        plan_waste=lambda: padding_waste(stream.plan(0), train.lengths, multiple),
+    )  # fmt: skip
     return FitResult(
         valid_probs=np.asarray(state.best_probs, dtype=np.float32),
         best_score=float(state.best_score),

@@ -14,7 +14,7 @@ import numpy as np
 from ratchet.training import checkpoint as ckpt
 
 if TYPE_CHECKING:
-    from ratchet.training.loop import LoopState
+    from ratchet.training.state import LoopState
 
 MONITOR_MAX = 2000
 """Validation rows watched during training at most; the chosen weights are then scored on all of them."""

@@ -6,6 +6,8 @@ import resource
 import sys
 import threading
 import time
+from collections.abc import Callable
+from typing import Any
 
 import torch
 
@@ -140,3 +142,41 @@ class Stopwatch:
                 torch.cuda.synchronize(self.device)
             self.total += time.perf_counter() - self._start
             self._start = None
+
+
+def fit_telemetry(
+    train_seconds: float,
+    totals: list,
+    *,
+    model: torch.nn.Module,
+    train: Any,
+    dev: torch.device,
+    world: int,
+    started: float,
+    params: Any,
+    bf16: bool,
+    frozen_layers: int | None,
+    schedule_shortened: bool,
+    plan_waste: Callable[[], float],
+) -> dict[str, Any]:
+    """A fit's telemetry: ``totals`` are the real tokens, padded tokens and samples summed over ranks;
+    ``plan_waste`` gives the batch plan's padding share when nothing was trained (a resumed, finished fit)."""
+    real_tokens, padded_tokens, samples = totals
+    tokens_per_s = real_tokens / train_seconds if train_seconds else 0.0
+    flops = train_flops_per_token(model, float(train.lengths.mean()) if len(train) else 0.0)
+    return {
+        "tokens_per_s": tokens_per_s,
+        "samples_per_s": samples / train_seconds if train_seconds else 0.0,
+        "padding_waste": (1.0 - real_tokens / padded_tokens) if padded_tokens else plan_waste(),
+        "peak_rss_mb": peak_rss_mb(),
+        "peak_cuda_mb": peak_cuda_mb(dev),
+        "est_mfu": estimate_mfu(flops, tokens_per_s, dev, world),
+        "seconds": time.time() - started,
+        "train_seconds": train_seconds,
+        "real_tokens": int(real_tokens),
+        "world_size": world,
+        "compile": params.compile,
+        "precision": "bf16" if bf16 else "fp32",
+        "frozen_layers": frozen_layers,
+        "schedule_shortened": schedule_shortened,
+    }
