@@ -22,16 +22,15 @@ from ratchet.errors import RatchetError
 from ratchet.fewshot.params import FewShotParams
 from ratchet.models.source import DEFAULT_MODEL  # re-exported: the config's default model
 from ratchet.params import (  # re-exported: steps import their params from here
-    AdaptParams,
     CleanParams,
     DataParams,
     GateParams,
     RelabelParams,
     SearchParams,
     SelectParams,
-    SelfTrainParams,
     TrainParams,
 )
+from ratchet.unlabeled_params import AdaptParams, SelfTrainParams  # re-exported like the others
 
 PRESETS = ("fast", "balanced", "best")
 
