@@ -6,10 +6,12 @@ Pure data, read by the recipe (recipe.py), the step builders (step_builders.py) 
 from __future__ import annotations
 
 PRESET_STEPS: dict[str, tuple[str, ...]] = {
+    # fast's select races nothing: it only lets the few-shot candidate face the model on few-shot data.
     "fast": (
         "clean",
         "split",
         "baseline",
+        "select",
         "train",
         "chunk",
         "embed",

@@ -183,10 +183,13 @@ def _select(config: RunConfig) -> Any:
     from ratchet.steps.select import SelectStep, SelectStepParams
 
     candidates = list(config.models)
-    if config.select.include_default:
-        candidates.append(DEFAULT_MODEL)
-    if config.select.include_linear:
-        candidates.append("linear")
+    if _races_backbones(config):
+        if config.select.include_default:
+            candidates.append(DEFAULT_MODEL)
+        if config.select.include_linear:
+            candidates.append("linear")
+    else:  # the fast preset: nothing to race, only the few-shot candidate against the model train would fit
+        candidates = candidates[:1]
     return SelectStep(
         SelectStepParams(
             candidates=tuple(dict.fromkeys(candidates)),
@@ -195,6 +198,12 @@ def _select(config: RunConfig) -> Any:
             fewshot=config.fewshot,
         )
     )
+
+
+def _races_backbones(config: RunConfig) -> bool:
+    """select races backbones and the baseline in balanced and best, and wherever --steps names it; the fast
+    preset's select only checks whether the few-shot candidate should face its one model."""
+    return config.steps is not None or config.preset != "fast"
 
 
 def _search(config: RunConfig) -> Any:

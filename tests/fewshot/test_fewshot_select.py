@@ -106,3 +106,34 @@ def test_when_it_wins_train_ships_it_in_the_usual_format_and_predict_reads_it(ti
     predictions = tmp_path / "pred.csv"
     assert main(["predict", str(out), str(test), "--out", str(predictions), "--quiet"]) == 0
     assert len(pd.read_csv(predictions)) == 30
+
+
+def test_the_fast_preset_races_nothing_and_lets_only_the_few_shot_candidate_face_the_model(tmp_path) -> None:
+    from ratchet.config import RunConfig
+    from ratchet.step_builders import build_steps
+
+    def select_of(**settings) -> object:
+        config = RunConfig(data="d.csv", out=str(tmp_path / "run"), models=("m",), **settings)
+        return next(step for step in build_steps(config) if step.name == "select")
+
+    assert select_of().params.candidates == ("m",)  # fast, the default preset
+    assert select_of(preset="balanced").params.candidates == ("m", "default", "linear")
+    named = select_of(steps=("clean", "split", "baseline", "select", "train", "evaluate"))
+    assert named.params.candidates == ("m", "default", "linear")  # a recipe that names select races
+
+
+def test_the_fast_preset_without_few_shot_data_fits_nothing_in_select(tiny_dirs, tmp_path, recorded_fits) -> None:
+    data, test = write_data(tmp_path, 72)
+    out = tmp_path / "run"
+    args = ["run", str(data), "--test", str(test), "--out", str(out), "--model", str(tiny_dirs["sbert"]), "--quiet"]
+    args += ["gate.folds=3", "fewshot.enter_below=10", "chunk.threshold=1", *FAST_TRAIN]
+    assert main(args) == 0
+    ledger = {entry["step"]: entry for entry in read_json(out / "ledger.json")}
+    metrics = read_json(out / "steps" / "04-select" / "manifest.json")["metrics"]
+    assert [c["name"] for c in metrics["candidates"]] == [str(tiny_dirs["sbert"])]
+    assert metrics["candidates"][0]["fits"] == [] and metrics["rungs"] == [] and recorded_fits == []
+    assert metrics["note"] is None  # nothing was raced, so nothing ran out of time
+    assert not metrics["fewshot"]["entered"]
+    assert ledger["select"]["picked"] == f"picked {tiny_dirs['sbert']}"
+    # train then fits the one model on every fold, as the fast preset did before it had select.
+    assert ledger["train"]["crossfit"]["folds_run"] == 3 and ledger["train"]["crossfit"]["reused_folds"] == 0

@@ -1,6 +1,8 @@
 """select: pick the backbone - candidate transformers and the linear baseline, by successive halving.
 
-Candidates are ``--model`` values, the default model and the baseline (model.baseline).
+Candidates are ``--model`` values, the default model and the baseline (model.baseline); in the fast
+preset only the first ``--model`` (nothing is raced: select there only decides whether the few-shot
+candidate faces it).
 Transformers get short fine-tunes on the training split, judged on validation macro-F1;
 the last rung trains with the full configured epochs, so the baseline (fully trained)
 only wins against fully trained transformers. If it wins, "linear" is the backbone and
@@ -160,7 +162,8 @@ class SelectStep:
             if rival is None or fewshot["valid_macro_f1"] > rival:
                 winner = entry.name
         note = None
-        if transformers and not any(fits.values()) and winner != entry.name:
+        raced = len(transformers) + len(fixed) > 1
+        if raced and transformers and not any(fits.values()) and winner != entry.name:
             # Nothing was measured: fall back to the configured model, as a run without select would.
             winner, note = transformers[0], "the time budget ran out before any fine-tune: kept the first candidate"
         choice: dict[str, Any] = {"model": winner}
