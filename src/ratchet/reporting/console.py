@@ -32,8 +32,11 @@ def ledger_table(ledger: list[dict]) -> Table:
 
 
 def _metric_cell(entry: dict) -> str:
-    """The ledger metric; a step judged on its own metric says its gain is in that one."""
+    """The ledger metric; a step judged on its own metric says its gain is in that one; label sets scored at
+    cross-tuned thresholds (until decide settles the shipped ones) say so."""
     metric, own = entry.get("metric", ""), own_gate_metric(entry)
+    if (entry.get("thresholds") or {}).get("after") == "cross-tuned":
+        metric = f"{metric} at tuned thresholds"
     return metric if own is None else f"{metric} (gain: {own})"
 
 
