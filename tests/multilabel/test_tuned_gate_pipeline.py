@@ -155,6 +155,9 @@ def test_a_real_run_records_how_label_sets_were_decided(tmp_path: Path) -> None:
     assert decide["thresholds"] == {"before": "cross-tuned", "after": "as given", "rule": "settling"}
     assert "reference at 0.5, candidate at its cross-fitted thresholds" in decide["reason"]
     assert "cross-tuned on the judged rows" in (out / "report.html").read_text(encoding="utf-8")
+    from ratchet.reporting.rundata import load_run
+
+    assert load_run(out).gate_metric == "micro_f1"  # not clean's entry, written before the labels were known
     console = Console(record=True, width=200)
     console.print(ledger_table(entries))
     assert "micro_f1 at tuned thresholds" in console.export_text()
