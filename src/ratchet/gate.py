@@ -4,6 +4,14 @@ Judged rows are the valid split's (holdout), or every row of the train+valid poo
 predicted by the fold model that did not see it (cross-fitted). Their labels are always the
 originals: no step alters them. A candidate or reference may leave rows unjudged (NaN: a
 fold the time budget skipped); the rule then compares the rows both sides cover.
+
+Label sets are decided per label at a threshold, and the threshold that fits a model is its own:
+a one-vs-rest baseline trained with balanced class weights lands near 0.5, a fine-tune that ranks
+labels well may sit below it. Until the decide step settles the thresholds that ship, a multi-label
+model is therefore scored at per-label thresholds cross-tuned on the judged rows (``TUNED``): each
+fold's rows decided with thresholds fitted on the other folds (a holdout plan's valid rows are cut
+into folds as decide cuts them), so reference and candidate are judged as decide would ship them,
+on equal terms. Log loss reads the probabilities themselves and is never tuned.
 """
 
 from __future__ import annotations
@@ -21,6 +29,14 @@ if TYPE_CHECKING:
 
 FOLDS_KEY = "data.folds"
 
+AS_GIVEN = "as given"
+"""Scores judged as they stand: argmax, or each label at 0.5 (or at thresholds a shipped model applies)."""
+TUNED = "cross-tuned"
+"""Label sets: each fold's rows decided at per-label thresholds fitted on the other folds (fit_thresholds)."""
+SETTLING = "settling"
+"""The step that settles the thresholds (decide): its reference as shipped (0.5) against its candidate's
+cross-fitted thresholds, both as they stand: tuning either again would count the tuning twice."""
+
 
 class JudgedTruth:
     """Labels (and folds) of the judged rows, read once per version of the split files."""
@@ -29,6 +45,9 @@ class JudgedTruth:
         self._key: tuple[Path | None, ...] | None = None
         self._labels: np.ndarray | None = None
         self._folds: np.ndarray | None = None
+        self._tuned: dict[tuple[str, str, int], np.ndarray] = {}
+        """Cross-tuned decision scores by (hash of probabilities and rows, metric, seed): the incumbent is
+        scored before and after every step, and tuning costs about a second."""
 
     def _load(self, store: ArtifactStore) -> None:
         import pandas as pd
@@ -38,7 +57,7 @@ class JudgedTruth:
         key = (store.path("data.valid"), store.path(FOLDS_KEY), store.path("data.train"))
         if key == self._key:
             return
-        self._key, self._labels, self._folds = key, None, None
+        self._key, self._labels, self._folds, self._tuned = key, None, None, {}
         valid, folds = key[0], key[1]
         if valid is None:
             return
@@ -76,7 +95,16 @@ class JudgedTruth:
         self._load(store)
         return self._folds
 
-    def score(self, store: ArtifactStore, probs: np.ndarray | None, metric: str) -> float | None:
+    def tunes(self, store: ArtifactStore, metric: str) -> bool:
+        """Whether ``metric`` on this run's judged labels depends on decision thresholds (label sets, not log loss)."""
+        from ratchet.evaluation.metric_names import check_metric
+
+        return self.multilabel(store) and check_metric(metric) != "neg_log_loss"
+
+    def score(
+        self, store: ArtifactStore, probs: np.ndarray | None, metric: str, at: str = AS_GIVEN, seed: int = 0
+    ) -> float | None:
+        """``metric`` on the rows ``probs`` covers; ``at=TUNED``: at per-label thresholds cross-tuned on them."""
         labels = self.labels(store)
         if probs is None or labels is None or len(labels) != len(probs):
             return None
@@ -85,7 +113,44 @@ class JudgedTruth:
             return None
         from ratchet.evaluation.metrics import score
 
-        return float(score(metric, labels[rows], probs[rows]))
+        scores = probs[rows] if at != TUNED else self.cross_tuned(store, probs, rows, metric, seed)
+        return float(score(metric, labels[rows], scores))
+
+    def cross_tuned(
+        self, store: ArtifactStore, probs: np.ndarray, rows: np.ndarray, metric: str, seed: int
+    ) -> np.ndarray:
+        """``probs[rows]`` as decision scores at per-label thresholds cross-tuned on ``rows`` (0.5 on them is the
+        decision), exactly as decide fits them; unchanged where the metric needs no threshold or the rows
+        span fewer than two folds (nothing to tune on that the held rows did not see)."""
+        labels = self.labels(store)
+        if labels is None or not self.tunes(store, metric):
+            return np.asarray(probs)[rows]
+        folds = self._judging_folds(store, seed)[rows]
+        if len(np.unique(folds)) < 2:
+            return np.asarray(probs)[rows]
+        probs = np.asarray(probs, dtype=np.float32)[rows]  # as the pipeline stores the incumbent decide tunes
+        import hashlib
+
+        digest = hashlib.blake2b(probs.tobytes() + np.packbits(rows).tobytes(), digest_size=16).hexdigest()
+        key = (digest, metric, seed)
+        if key not in self._tuned:
+            from ratchet.models.decision import Decision, cross_fitted, fit_thresholds
+
+            self._tuned[key] = cross_fitted(
+                labels[rows], probs, folds, lambda y, p: Decision(thresholds=fit_thresholds(y, p, metric))
+            )
+        return self._tuned[key]
+
+    def _judging_folds(self, store: ArtifactStore, seed: int) -> np.ndarray:
+        """The cross-fitted plan's folds, or a holdout plan's valid rows cut into folds as decide cuts them."""
+        folds = self.folds(store)
+        if folds is not None:
+            return folds
+        from ratchet.models.decision import HOLDOUT_FOLDS, stratified_folds
+
+        labels = self.labels(store)
+        assert labels is not None
+        return stratified_folds(labels, HOLDOUT_FOLDS, seed)
 
     def judge(
         self,
@@ -95,8 +160,12 @@ class JudgedTruth:
         gate: GateParams,
         seed: int,
         margin: float | None = None,
+        at: str = AS_GIVEN,
     ) -> GateDecision | None:
-        """The ratchet rule; None when there is nothing to compare with (no incumbent yet): the candidate is taken."""
+        """The ratchet rule; None when there is nothing to compare with (no incumbent yet): the candidate is taken.
+
+        ``at=TUNED`` scores both sides at their own cross-tuned thresholds (label sets; see the module
+        docstring); ``SETTLING`` judges both as given and says so in the reason."""
         labels = self.labels(store)
         if reference is None or labels is None:
             return None
@@ -109,11 +178,16 @@ class JudgedTruth:
             return GateDecision(False, gate.metric, float("nan"), float("nan"), float("nan"), float("nan"),
                                 float("nan"), 0.0, "rejected: no judged row has both predictions")  # fmt: skip
         folds = self.folds(store)
+        if at == TUNED:
+            reference, candidate = (self.cross_tuned(store, p, rows, gate.metric, seed) for p in (reference, candidate))
+        else:
+            reference, candidate = reference[rows], candidate[rows]
         return judge(
             labels[rows],
-            reference[rows],
-            candidate[rows],
+            reference,
+            candidate,
             metric=gate.metric,
+            metric_label=self.judged_at(store, gate.metric, at),
             min_gain=gate.min_gain,
             confidence=gate.confidence,
             n_bootstrap=gate.n_bootstrap,
@@ -122,6 +196,14 @@ class JudgedTruth:
             folds=None if folds is None else folds[rows],
             margin=margin,
         )
+
+    def judged_at(self, store: ArtifactStore, metric: str, at: str) -> str | None:
+        """The metric as the rule scored both sides, for the ledger's reason (None: as given, nothing to add)."""
+        if at == AS_GIVEN or not self.tunes(store, metric):
+            return None
+        if at == TUNED:
+            return f"{metric} at cross-tuned thresholds"
+        return f"{metric} (reference at 0.5, candidate at its cross-fitted thresholds)"
 
 
 def covered(probs: np.ndarray) -> np.ndarray:

@@ -23,7 +23,7 @@ from ratchet.artifacts import ArtifactStore
 from ratchet.config import RunConfig
 from ratchet.devices import resolve_device
 from ratchet.fsutil import read_json, write_json
-from ratchet.gate import JudgedTruth
+from ratchet.gate import AS_GIVEN, SETTLING, TUNED, JudgedTruth
 from ratchet.manifest import DONE_STATES, REFERENCE_PROBS, Manifest, load_probs, save_probs, step_dir_name
 from ratchet.multilabel_support import multilabel_unsupported
 from ratchet.reporting.progress import Progress
@@ -128,7 +128,7 @@ class Pipeline:
             try:
                 unsupported = multilabel_unsupported(step.name) if truth.multilabel(store) else None
                 outcome = Skipped(unsupported) if unsupported is not None else step.run(ctx)
-                entry, incumbent, provided = self._account(step, outcome, store, truth, incumbent, manifest, t0)
+                entry, incumbent, provided = self._account(index, outcome, store, truth, incumbent, manifest, t0)
             except BaseException as exc:
                 if not isinstance(exc, KeyboardInterrupt):
                     manifest.mark_failed(exc)
@@ -150,7 +150,7 @@ class Pipeline:
 
     def _account(
         self,
-        step: Step,
+        index: int,
         outcome: Outcome,
         store: ArtifactStore,
         truth: JudgedTruth,
@@ -162,10 +162,14 @@ class Pipeline:
 
         Returns the ledger entry, the new incumbent, and what the step provided (nothing when rejected).
         """
+        step, seed = self.steps[index], self.config.seed
         gate = truth.gate_for(store, self.config.gate)
         entry: dict[str, Any] = {"step": step.name, "gated": step.gated, "metric": gate.metric}
-        before = truth.score(store, incumbent, gate.metric)
+        # Label sets: until a later step settles the shipped thresholds, models are scored at cross-tuned ones.
+        at_before, at_after = self._thresholds_at(index), self._thresholds_at(index + 1)
+        before = truth.score(store, incumbent, gate.metric, at_before, seed)
         entry["before"] = before
+        thresholds = {"before": at_before, "after": at_after} if truth.tunes(store, gate.metric) else {}
         decision = None
         probs: np.ndarray | None = None
         provided: dict[str, Path] = {}
@@ -183,7 +187,10 @@ class Pipeline:
             if outcome.metric is not None and outcome.reference is not None:
                 judged = dataclasses.replace(gate, metric=outcome.metric)
                 entry["gate_metric"] = judged.metric
-            decision = truth.judge(store, reference, outcome.probs, judged, self.config.seed, outcome.margin)
+            at = SETTLING if getattr(step, "settles_thresholds", False) else at_before
+            decision = truth.judge(store, reference, outcome.probs, judged, seed, outcome.margin, at)
+            if truth.tunes(store, judged.metric):
+                thresholds["rule"] = at
             if outcome.unmet is not None and decision is not None:  # measured, and failed: no accuracy saves it
                 alone = f"on accuracy alone it would be {decision.reason}"
                 decision = dataclasses.replace(decision, kept=False, reason=f"rejected: {outcome.unmet}; {alone}")
@@ -209,12 +216,14 @@ class Pipeline:
             # float32, like the saved copy, so a resumed run hashes the same incumbent.
             incumbent = np.asarray(probs, dtype=np.float32)
         elif provided and probs is not None:
-            entry["candidate"] = truth.score(store, np.asarray(probs, dtype=np.float32), gate.metric)
+            entry["candidate"] = truth.score(store, np.asarray(probs, dtype=np.float32), gate.metric, at_before, seed)
         if probs is not None:
             save_probs(manifest.step_dir, probs)
         if isinstance(outcome, Candidate) and outcome.reference is not None:  # what the rule compared against
             save_probs(manifest.step_dir, outcome.reference, REFERENCE_PROBS)
-        after = truth.score(store, incumbent, gate.metric)
+        after = truth.score(store, incumbent, gate.metric, at_after, seed)
+        if thresholds:  # how label sets were decided for before/after and for the rule's own comparison
+            entry["thresholds"] = thresholds
         entry.update(status=status, after=after, gain=after - before if moved and before is not None else None)
         if decision is not None:
             # before/after stay the shipped model's scores; the rule's own comparison (which may be a
@@ -240,6 +249,12 @@ class Pipeline:
         entry["seconds"] = time.time() - started  # a kept candidate's ship (a refit) counts too
         manifest.finish(status, provided, metrics, entry, entry["seconds"])
         return entry, incumbent, provided
+
+    def _thresholds_at(self, index: int) -> str:
+        """How label sets are scored from step ``index`` on: at cross-tuned thresholds while a step that settles
+        the shipped thresholds (decide) is still to come, then as the model ships them."""
+        settles = any(getattr(step, "settles_thresholds", False) for step in self.steps[index:])
+        return TUNED if settles else AS_GIVEN
 
     def _restore(self, previous: Manifest, store: ArtifactStore, incumbent: np.ndarray | None) -> np.ndarray | None:
         if previous.status in ("completed", "kept"):

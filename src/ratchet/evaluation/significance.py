@@ -237,6 +237,7 @@ def judge(
     stratified: bool = False,
     folds: np.ndarray | None = None,
     margin: float | None = None,
+    metric_label: str | None = None,
 ) -> GateDecision:
     """The ratchet rule: keep the candidate iff gain > min_gain and p_better >= confidence.
 
@@ -248,6 +249,8 @@ def judge(
     (one-sided); the reported interval is a two-sided ``ci_level`` percentile interval of the gain.
     ``stratified`` resamples within each true class; ``folds`` (the fold of each row) adds the
     corrected t-test of the fold gains to the decision's record (it does not change the decision).
+    ``metric_label`` names the metric in the reason when the scores are not plain probabilities
+    (label sets at cross-tuned thresholds).
     """
     metric = check_metric(metric)
     y_true, incumbent_probs, candidate_probs = _check_pair(y_true, incumbent_probs, candidate_probs)
@@ -284,7 +287,7 @@ def judge(
         gains = fold_gains(y_true, incumbent_probs, candidate_probs, np.asarray(folds), metric)
         test = corrected_t_test(gains, held_out_share=1.0 / n_folds)
     summary = (
-        f"{metric} {cmp.metric_a:.4f} -> {cmp.metric_b:.4f} (gain {cmp.gain:+.4f}, "
+        f"{metric_label or metric} {cmp.metric_a:.4f} -> {cmp.metric_b:.4f} (gain {cmp.gain:+.4f}, "
         f"{ci_level:.0%} CI [{cmp.ci_low:+.4f}, {cmp.ci_high:+.4f}], P(better)={cmp.p_better:.3f})"
     )
     if margin is not None:

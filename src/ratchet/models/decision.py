@@ -176,6 +176,10 @@ def fit_bias(y: np.ndarray, probs: np.ndarray, metric: str = "macro_f1", rounds:
     return tuple(float(b) for b in bias)
 
 
+HOLDOUT_FOLDS = 5
+"""Folds cut from a holdout plan's valid rows to judge a decision fitted on them honestly (calibrate,
+decide, blend, and the gate's cross-tuned thresholds)."""
+
 THRESHOLD_GRID = np.round(np.arange(0.05, 0.951, 0.05), 2)
 """Candidate values of one label's decision threshold."""
 

@@ -13,8 +13,13 @@ if TYPE_CHECKING:
     from ratchet.pipeline import RunResult
 
 
+TUNED_MARK = "*"
+TUNED_CAPTION = "* at per-label thresholds cross-tuned on the judged rows, until decide settles the shipped ones"
+
+
 def ledger_table(ledger: list[dict]) -> Table:
-    table = Table(title="ledger (validation)", title_justify="left")
+    caption = TUNED_CAPTION if any(_tuned(entry) for entry in ledger) else None
+    table = Table(title="ledger (validation)", title_justify="left", caption=caption, caption_justify="left")
     for column in ("step", "status", "metric", "after", "gain", "95% CI", "seconds"):
         table.add_column(column, justify="left" if column in ("step", "status", "metric") else "right")
     for entry in ledger:
@@ -31,9 +36,16 @@ def ledger_table(ledger: list[dict]) -> Table:
     return table
 
 
+def _tuned(entry: dict) -> bool:
+    """Label sets scored at cross-tuned thresholds (until decide settles the shipped ones)."""
+    return (entry.get("thresholds") or {}).get("after") == "cross-tuned"
+
+
 def _metric_cell(entry: dict) -> str:
-    """The ledger metric; a step judged on its own metric says its gain is in that one."""
+    """The ledger metric; a step judged on its own metric says its gain is in that one; a score at cross-tuned
+    thresholds is starred (the caption says what the star means)."""
     metric, own = entry.get("metric", ""), own_gate_metric(entry)
+    metric += TUNED_MARK if _tuned(entry) else ""
     return metric if own is None else f"{metric} (gain: {own})"
 
 

@@ -69,8 +69,8 @@ def ledger_section(run: RunFiles) -> Safe | None:
         tag("div", ledger_table, class_="scroll"),
         tag("p", "Which estimate belongs to which model:", class_="note") if shipped else None,
         tag("ul", *shipped, id="ledger-shipped") if shipped else None,
-        intro=f"{judging_sentence(run, metric)} A gated step is kept only when the paired bootstrap says it "
-        f"helps. {summary}",
+        intro=f"{judging_sentence(run, metric)}{thresholds_sentence(run)} A gated step is kept only when the "
+        f"paired bootstrap says it helps. {summary}",
     )
 
 
@@ -83,6 +83,18 @@ def judging_sentence(run: RunFiles, metric: str) -> str:
         f"{metric} before and after every step, judged out of fold: every one of the {judging.get('judged_rows')} "
         f"train+valid rows is predicted by the fit of its fold that never saw it ({judging.get('folds')} folds; "
         f"{judging.get('reason')}); the fold test is Nadeau and Bengio's corrected t-test of the fold gains."
+    )
+
+
+def thresholds_sentence(run: RunFiles) -> str:
+    """Label sets: how before, after and the rule's comparison were decided (empty for other runs)."""
+    if not any(entry.get("thresholds") for entry in run.ledger):
+        return ""
+    return (
+        " Label sets are decided per label at a threshold: until the decide step settles the thresholds that "
+        "ship, every model (the reference and the candidate alike) is scored at per-label thresholds cross-tuned "
+        "on the judged rows (each fold decided with thresholds fitted on the other folds), as decide would ship "
+        "it; decide itself compares its thresholds with 0.5, and from then on models are scored as they ship."
     )
 
 

@@ -62,7 +62,8 @@ class RunFiles:
 
     @property
     def gate_metric(self) -> str:
-        for entry in self.ledger:
+        # The last entry's: clean and split record gate.metric before the labels say a run is multi-label.
+        for entry in reversed(self.ledger):
             if entry.get("metric"):
                 return str(entry["metric"])
         gate = self.config.get("gate")

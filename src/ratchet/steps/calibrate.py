@@ -16,10 +16,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ratchet.models.decision import Decision, cross_fitted, fit_temperature, stratified_folds
+from ratchet.models.decision import HOLDOUT_FOLDS, Decision, cross_fitted, fit_temperature, stratified_folds
 from ratchet.step import Candidate, Outcome, Skipped, StepContext
-
-HOLDOUT_FOLDS = 5
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,9 @@ class DecideStep:
     provides: ClassVar[tuple[str, ...]] = ("model.current",)
     gated: ClassVar[bool] = True
     budget_share: ClassVar[float] = 0.0
+    settles_thresholds: ClassVar[bool] = True
+    """Multi-label: this step decides the thresholds that ship, so the gate judges every earlier step at
+    cross-tuned thresholds, and this one as given (its reference at 0.5; ratchet.gate)."""
 
     def __init__(self, params: DecideParams) -> None:
         self.params = params
