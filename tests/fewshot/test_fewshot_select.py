@@ -51,7 +51,7 @@ def run_select(tmp_path: Path, model: Path, *extra: str) -> Path:
 def test_few_classes_add_the_candidate_judged_on_the_same_out_of_fold_rows(tiny_dirs, tmp_path, recorded_fits):
     out = run_select(tmp_path, tiny_dirs["sbert"])
     metrics = read_json(out / "steps" / "04-select" / "manifest.json")["metrics"]
-    assert metrics["fewshot"]["entered"] and "fewer than fewshot.enter_below=64" in metrics["fewshot"]["reason"]
+    assert metrics["fewshot"]["entered"] and "fewer than fewshot.enter_below=24" in metrics["fewshot"]["reason"]
     name = f"fewshot:{tiny_dirs['sbert']}"
     row = next(c for c in metrics["candidates"] if c["name"] == name)
     assert row["kind"] == "fewshot" and row["fits"][0]["folds"] == 3
@@ -86,7 +86,7 @@ def test_when_it_wins_train_ships_it_in_the_usual_format_and_predict_reads_it(ti
     steps = "clean,split,select,search,train,ensemble,evaluate,report"
     args = ["run", str(data), "--test", str(test), "--out", str(out), "--steps", steps]
     args += ["--model", str(tiny_dirs["sbert"]), "--quiet", "select.include_default=false", "gate.folds=holdout"]
-    args += ["select.include_linear=false", *FAST_TRAIN, *FAST_FEWSHOT]
+    args += ["select.include_linear=false", "fewshot.enter=always", *FAST_TRAIN, *FAST_FEWSHOT]  # about shipping
     # A standard fine-tune that cannot move (learning rate ~0) against the few-shot fit: the answer is known.
     assert main([*args, "train.learning_rate=1e-9", "train.epochs=1", "search.n_trials=2", "search.seeds=2"]) == 0
     choice = read_json(out / "steps" / "03-select" / "backbone.json")

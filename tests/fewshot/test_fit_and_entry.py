@@ -25,9 +25,9 @@ def _entry(params: FewShotParams, counts: list[int], backbones: list[str] | None
 
 def test_the_candidate_enters_only_when_the_smallest_class_is_under_the_threshold() -> None:
     auto = FewShotParams()
-    entered = _entry(auto, [500, 63, 900])
-    assert entered.name == "fewshot:enc" and "63 training rows, fewer than fewshot.enter_below=64" in entered.reason
-    assert _entry(auto, [500, 64, 900]).name is None  # 64 is not fewer than 64
+    entered = _entry(auto, [500, 23, 900])
+    assert entered.name == "fewshot:enc" and "23 training rows, fewer than fewshot.enter_below=24" in entered.reason
+    assert _entry(auto, [500, 24, 900]).name is None  # 24 is not fewer than 24
     assert _entry(FewShotParams(enter_below=10), [20, 30]).name is None
     assert _entry(FewShotParams(enter="never"), [3, 3]).name is None
     assert _entry(FewShotParams(enter="always"), [5000, 5000]).name == "fewshot:enc"
