@@ -65,6 +65,7 @@ def test_the_decisive_word_past_max_length_is_found_only_with_windows(decisive_r
     assert report["long_share"] == 1.0 and report["threshold"] == 0.1 and not report["named_in_recipe"]
     assert report["windows"]["max_windows_per_document"] == 2  # 19 tokens: [CLS] + 14 + [SEP], twice
     assert report["aggregation"] in report["aggregation_scores"]
+    assert report["judged_with"] and set(report["judged_with"].values()) <= set(report["aggregation_scores"])
     meta = read_json(run / "model" / "ratchet.json")
     assert meta["windowing"] == {"stride": 0, "aggregation": report["aggregation"], "window": 16}
     # The sealed test, through the predictor: 0.81-0.92 over runs (one full-suite run gave 0.81), where a model
@@ -168,3 +169,32 @@ def test_refit_all_refits_a_windowed_model_on_windows(tmp_path: Path, tiny_bert)
     fresh = decisive_rows(40, seed=22)
     predicted = ratchet.load(out, device="cpu").predict([row["review"] for row in fresh])
     assert (predicted == [row["sentiment"] for row in fresh]).mean() > 0.85
+
+
+def test_each_fold_is_judged_with_the_pooling_chosen_on_the_other_folds() -> None:
+    """A pooling that is right on exactly one fold is chosen for the other: choosing on the judged rows
+    themselves would score 1.0 on each fold, chosen honestly the candidate scores what it would on new rows."""
+    import numpy as np
+
+    from ratchet.evaluation.metrics import score
+    from ratchet.steps.chunk import _cross_chosen
+
+    labels = np.array([0, 1, 0, 1, 0, 1, 0, 1])
+    folds = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    right, wrong = np.eye(2)[labels], np.eye(2)[1 - labels]
+    pooled = {
+        "mean": np.where((folds == 0)[:, None], right, wrong).astype(np.float32),
+        "max": np.where((folds == 1)[:, None], right, wrong).astype(np.float32),
+    }
+
+    class JudgedRows:
+        def empty(self):
+            return np.full((len(labels), 2), np.nan, dtype=np.float32)
+
+        def score(self, probs, metric):
+            rows = ~np.isnan(probs).any(axis=1)
+            return float(score(metric, labels[rows], probs[rows]))
+
+    judged, choices = _cross_chosen(JudgedRows(), pooled, folds, "macro_f1")
+    assert choices == {"0": "max", "1": "mean"}  # each fold gets the pooling the other fold prefers
+    assert (judged.argmax(1) != labels).all()  # ...which is wrong on it: no flattering choice

@@ -4,12 +4,14 @@ When more than chunk.threshold of the train+valid texts are longer than train.ma
 (or whenever the recipe names chunk), the shipped fine-tune's recipe (same backbone, parameters and
 seed) is trained again on windows: every document becomes windows of max_length tokens, chunk.stride
 apart, each carrying its document's label. On the judged rows each document's windows are predicted
-and pooled (mean, max, token-weighted or confidence-weighted mean: chunking.aggregate); the pooling
-that scores best there is the candidate, judged like every candidate on the same rows (fold by fold
-when cross-fitted) against the model that would ship: the same fine-tune on the first max_length
-tokens of each text (head truncation), which is what train shipped; or, when that fine-tune did not
-beat the TF-IDF baseline (which reads whole texts), the baseline that ships. Kept: the windowed model
-ships with its windowing in ratchet.json, and predict, ratchet.load, serve and export apply it.
+and pooled (mean, max, token-weighted or confidence-weighted mean: chunking.aggregate). The pooling that
+ships is the one best on every judged row; the candidate is judged with each fold of the judged rows
+pooled by the one best on the other folds (a holdout's valid rows cut into folds, as decide cuts them),
+so choosing the pooling does not flatter it. The reference is the model that would ship: the same
+fine-tune on the first max_length tokens of each text (head truncation), which is what train shipped;
+or, when that fine-tune did not beat the TF-IDF baseline (which reads whole texts), the baseline that
+ships. Kept: the windowed model ships with its windowing in ratchet.json, and predict, ratchet.load,
+serve and export apply it.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from ratchet.chunking.params import ChunkParams
 from ratchet.config import TrainParams
 from ratchet.crossfit.service import REFIT_COST
 from ratchet.fsutil import read_json, write_json
+from ratchet.models.decision import HOLDOUT_FOLDS, stratified_folds
 from ratchet.models.recipe_meta import KEY, best_epoch, recipe, set_epochs
 from ratchet.step import Candidate, Outcome, Skipped, StepContext
 from ratchet.steps.train import resolved_backbone, resolved_train_params
@@ -114,9 +117,14 @@ class ChunkStep:
             return Skipped(f"no windowed fine-tune fits the time budget: {fit.note}", metrics)
         pooled = _pooled_by_aggregation(crossfit, fit, p.chunk.aggregations)
         scores = {how: crossfit.score(probs, p.metric) for how, probs in pooled.items()}
-        chosen = max(scores, key=lambda how: scores[how] if scores[how] is not None else float("-inf"))
+        chosen = _best(scores)  # what ships: the pooling best on every judged row
+        folds = crossfit.plan.fold_ids() if crossfit.crossfit else stratified_folds(
+            crossfit.judged_labels(), HOLDOUT_FOLDS, ctx.seed
+        )  # fmt: skip
+        judged, fold_choices = _cross_chosen(crossfit, pooled, folds, p.metric)
         metrics["chunk"].update(
             windows=fit.folds[0].info["windows"], aggregation_scores=scores, aggregation=chosen,
+            judged_with=fold_choices,
             reference_score=None if ctx.incumbent is None else crossfit.score(ctx.incumbent, p.metric),
         )  # fmt: skip
         metrics.update(crossfit=fit.summary(), history=fit.folds[0].history)
@@ -125,7 +133,7 @@ class ChunkStep:
             set_epochs(model_dir, best_epoch(fit.folds[0].history))
             write_json(model_dir / "ratchet.json", {**read_json(model_dir / "ratchet.json"), **windowing})
             metrics["shipped"] = _shipped(chosen, p.chunk.stride, params.max_length)
-            return Candidate(probs=pooled[chosen], provides={"model.current": model_dir}, metrics=metrics)
+            return Candidate(probs=judged, provides={"model.current": model_dir}, metrics=metrics)
         epochs = fit.refit_epochs(params.epochs)
 
         def ship() -> dict[str, Path]:
@@ -143,7 +151,7 @@ class ChunkStep:
             )
             return {"model.current": model_dir}
 
-        return Candidate(probs=pooled[chosen], metrics=metrics, ship=ship)
+        return Candidate(probs=judged, metrics=metrics, ship=ship)
 
 
 def _fit_windows(
@@ -184,6 +192,26 @@ def _pooled_by_aggregation(crossfit: Any, fit: Any, aggregations: tuple[str, ...
             probs[crossfit.plan.positions(splits[fold.info["fold"]])] = fold.info["pooled"][how]
         out[how] = probs
     return out
+
+
+def _best(scores: dict[str, float | None]) -> str:
+    return max(scores, key=lambda how: scores[how] if scores[how] is not None else float("-inf"))
+
+
+def _cross_chosen(
+    crossfit: Any, pooled: dict[str, np.ndarray], folds: np.ndarray, metric: str
+) -> tuple[np.ndarray, dict[str, str]]:
+    """The candidate's judged probabilities with the pooling chosen honestly: each fold of the judged rows
+    pooled by the aggregation that scores best on the other folds' rows (choosing on the rows it is then
+    judged on would flatter it); -> (probabilities, fold -> aggregation)."""
+    judged = crossfit.empty()
+    choices: dict[str, str] = {}
+    for fold in np.unique(folds):
+        held = folds == fold
+        others = {how: crossfit.score(np.where(held[:, None], np.nan, probs), metric) for how, probs in pooled.items()}
+        choices[str(int(fold))] = how = _best(others)
+        judged[held] = pooled[how][held]
+    return judged, choices
 
 
 def _shipped(aggregation: str, stride: int, max_length: int) -> str:
