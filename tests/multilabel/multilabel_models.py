@@ -15,13 +15,13 @@ CUES = {"politics": "senate", "sports": "football", "tech": "laptop"}
 FILLER = ["the", "a", "of", "and", "to", "in", "is", "it", "that", "was", "for", "on", "with", "as", "by", "at"]
 
 
-def cue_rows(n: int, seed: int) -> tuple[list[str], np.ndarray]:
-    """``n`` texts of filler words plus the cue word of each of their labels (zero to two labels per text), and
-    the (n, 3) 0/1 label matrix in LABELS order."""
+def cue_rows(n: int, seed: int, min_labels: int = 0) -> tuple[list[str], np.ndarray]:
+    """``n`` texts of filler words plus the cue word of each of their labels (``min_labels`` to two labels per
+    text), and the (n, 3) 0/1 label matrix in LABELS order."""
     rng = np.random.default_rng(seed)
     texts, sets = [], np.zeros((n, len(LABELS)), dtype=np.int64)
     for row in range(n):
-        chosen = rng.choice(len(LABELS), size=int(rng.integers(0, 3)), replace=False)
+        chosen = rng.choice(len(LABELS), size=int(rng.integers(min_labels, 3)), replace=False)
         sets[row, chosen] = 1
         words = [*rng.choice(FILLER, size=int(rng.integers(3, 8))).tolist(), *(CUES[LABELS[j]] for j in chosen)]
         rng.shuffle(words)
