@@ -48,7 +48,7 @@ def sharp_sigmoid_folder(base: Path, folder: Path, decision=None) -> Path:
     return folder
 
 
-def trained_sigmoid_folder(root: Path, epochs: int = 40, seed: int = 0) -> Path:
+def trained_sigmoid_folder(root: Path, epochs: int = 200, seed: int = 0) -> Path:
     """A tiny BERT (its tokenizer built from the cue texts) fine-tuned with binary cross-entropy on cue_rows:
     it learns that each cue word turns on its label. Full-batch AdamW: a few seconds on 2 cores."""
     import torch

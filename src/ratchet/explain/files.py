@@ -131,5 +131,6 @@ def _write(path: Path, explained: list[Explanation], top: int, title: str) -> No
     if path.suffix.lower() == ".html":
         write_text(path, render_page(explained, f"ratchet explain: {title}"))
         return
-    lines = [json.dumps({"row": i, **e.to_dict(top)}, ensure_ascii=False, default=str) for i, e in enumerate(explained)]
+    # One record per explanation: one per row, or (multi-label) one per (row, label explained), "row" first.
+    lines = [json.dumps({"row": e.row, **e.to_dict(top)}, ensure_ascii=False, default=str) for e in explained]
     write_text(path, "\n".join(lines) + ("\n" if lines else ""))
