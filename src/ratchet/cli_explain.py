@@ -47,7 +47,9 @@ def cmd_explain(args: argparse.Namespace) -> int:
     where = f" to {summary.out}" if summary.out else ""
     sys.stdout.write(f"explained {summary.rows} rows{where} in {summary.seconds:.1f} s ({per_100:.1f} s per 100)\n")
     if summary.faithfulness:
-        sys.stdout.write("faithfulness (AOPC over 1/5/10/20/50% of words, predicted label):\n")
+        sys.stdout.write(
+            "faithfulness (AOPC over 1/5/10/20/50% of words, predicted label; multi-label: each label explained):\n"
+        )
         header = f"  {'method':<10} {'comprehensiveness':>18} {'sufficiency':>12}  (higher / lower is better)"
         sys.stdout.write(header + "\n")
         for name, found in summary.faithfulness.items():

@@ -81,6 +81,9 @@ def test_cli_writes_one_record_per_label_and_refuses_an_unknown_target(trained, 
     assert main(["explain", str(trained), str(source), "--out", str(html), "--quiet"]) == 0
     assert "predicted {politics, sports}" in html.read_text() and "predicted {no label}" in html.read_text()
     capsys.readouterr()
+    assert main(["explain", str(trained), str(source), "--faithfulness", "--quiet"]) == 0
+    printed = capsys.readouterr().out  # the 4 explanations of 3 rows, each ranked by IG, occlusion and at random
+    assert all(f"  {name} " in printed for name in ("ig", "occlusion", "random"))
     assert main(["explain", str(trained), str(source), "--out", str(out), "--target", "weather", "--quiet"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "'weather' is not a label of this model" in err[0] and "politics" in err[0]

@@ -106,7 +106,7 @@ def measure(
     from ratchet.explain.faithfulness import faithfulness, random_rankings, rankings_of
     from ratchet.reporting.progress import Progress
 
-    texts = [e.text for e in explained]
+    texts = list({e.row: e.text for e in explained}.values())  # a multi-label row may hold several explanations
     by_method = {method: explained} if reuse else {}
     with Progress(enabled=show_progress) as progress:
         for other in (IG, OCCLUSION):
