@@ -44,6 +44,15 @@ def sigmoid_bert(tiny_model_dir, tmp_path_factory) -> Path:
     return sharp_sigmoid_folder(tiny_model_dir("bert"), tmp_path_factory.mktemp("ml") / "bert", DECISION)
 
 
+@pytest.mark.parametrize("family", ["sbert", "gpt2"])
+def test_the_mean_pooling_head_and_a_decoder_export_their_sigmoids(family, tiny_model_dir, tmp_path) -> None:
+    """The default model's kind (a sentence-transformers encoder + ratchet's mean-pooling head) and GPT-2."""
+    folder = sharp_sigmoid_folder(tiny_model_dir(family), tmp_path / family, DECISION)
+    export = tmp_path / "export"
+    assert main(["export", str(folder), "--out", str(export)]) == 0
+    assert_reproduces_predict(folder, export, tmp_path)
+
+
 def test_a_sigmoid_bert_exports_a_sigmoid_graph_with_its_thresholds(sigmoid_bert, tmp_path) -> None:
     export = tmp_path / "export"
     assert main(["export", str(sigmoid_bert), "--out", str(export)]) == 0
