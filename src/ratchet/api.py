@@ -97,7 +97,10 @@ class Predictor:
         """Per text: ``words``, their ``scores`` toward ``target`` (the predicted label unless a label is given),
         the predicted ``label`` and its ``probability``, ``top_words`` and how the scores add up (``space``,
         ``value``, ``baseline_value``). ``method``: "ig" (Integrated Gradients; the TF-IDF model's exact
-        contributions) or "occlusion" (each word deleted). See ``ratchet.explain``."""
+        contributions) or "occlusion" (each word deleted). See ``ratchet.explain``.
+
+        A multi-label model gives one dict per (text, label explained): each predicted label (the most probable
+        one for an empty set) or ``target``, with ``row`` (the text's index) and ``predicted_labels`` (the set)."""
         from ratchet.data.clean import normalize_texts
         from ratchet.explain.explainer import Explainer
 

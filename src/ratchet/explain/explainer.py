@@ -89,10 +89,7 @@ class Explainer:
         for index, text in enumerate(texts):
             row_probs = probs[index]
             if multilabel:
-                chosen = [int(j) for j in np.flatnonzero(decided[index])]
-                predicted_set = [self.labels[j] for j in chosen]
-                explained = [self.target_id(target, 0)] if target not in (None, PREDICTED) else chosen
-                pairs = [(goal, goal) for goal in explained or [int(np.argmax(row_probs))]]
+                predicted_set, pairs = self._label_set_targets(target, decided[index], row_probs)
             else:
                 predicted, predicted_set = int(decided[index]), None
                 pairs = [(predicted, self.target_id(target, predicted))]
@@ -111,6 +108,15 @@ class Explainer:
             if on_row is not None:
                 on_row(1)
         return out
+
+    def _label_set_targets(
+        self, target: Any, decided: np.ndarray, probs: np.ndarray
+    ) -> tuple[list[Any], list[tuple[int, int]]]:
+        """A multi-label row's predicted set and its (label, target) pairs, each label explaining itself: the
+        target given, else every predicted label, else (an empty set) the most probable label."""
+        chosen = [int(j) for j in np.flatnonzero(decided)]
+        explained = [self.target_id(target, 0)] if target not in (None, PREDICTED) else chosen
+        return [self.labels[j] for j in chosen], [(goal, goal) for goal in explained or [int(np.argmax(probs))]]
 
     def _explain_one(self, text: str, goal: int, probability: float, method: str, steps: tuple[int, int]) -> _Scores:
         if method == OCCLUSION:
