@@ -20,6 +20,7 @@ import torch
 def main() -> None:
     from ratchet.config import CleanParams
     from ratchet.data.clean import normalize_text
+    from ratchet.data.frames import label_id_array
     from ratchet.explain.explainer import Explainer
     from ratchet.explain.faithfulness import faithfulness, random_rankings, rankings_of
     from ratchet.explain.global_view import leakage
@@ -52,7 +53,8 @@ def main() -> None:
         print(f"  {name:<10} {score.comprehensiveness:18.4f} {score.sufficiency:12.4f}")
     labels = [str(label) for label in predictor.labels]
     labeled = pd.concat([pd.read_parquet(run / "data" / f"{s}.parquet") for s in ("train", "valid")])
-    names = [labels[int(i)] for i in labeled["label_id"]]
+    ids = label_id_array(labeled["label_id"])  # a multi-label run's rows: their label sets
+    names = [[labels[j] for j in np.flatnonzero(r)] if ids.ndim == 2 else labels[int(r)] for r in ids]
     warnings = leakage(found["ig"], labeled["text"].astype(str).tolist(), names, labels)
     print(f"  leakage warnings: {[(w.word, w.kind, w.label, round(w.purity, 2), w.rows) for w in warnings]}")
 

@@ -56,16 +56,36 @@ class Predictor:
                 raise RatchetError(f"got {len(texts)} texts but {len(pair_list)} pairs: pass one pair per text")
         return self._predictor.predict_probs(normalize_texts(texts, self._clean), pair_list)
 
-    def predict(self, texts: Iterable[Any], pairs: Iterable[Any] | None = None) -> np.ndarray:
+    @property
+    def multilabel(self) -> bool:
+        """True for a multi-label model: ``predict`` gives label sets, ``predict_proba`` independent sigmoids."""
+        return bool(self._predictor.multilabel)
+
+    @property
+    def thresholds(self) -> list[float] | None:
+        """Multi-label: each label's decision threshold (``classes_`` order; 0.5 where none was tuned); else None."""
+        if not self.multilabel:
+            return None
+        tuned = self._predictor.decision.thresholds
+        return [float(t) for t in tuned] if tuned is not None else [0.5] * len(self.classes_)
+
+    def predict(self, texts: Iterable[Any], pairs: Iterable[Any] | None = None) -> np.ndarray | list[list[Any]]:
         """The predicted label of each text (the model's decision: class biases applied where it has them).
 
-        A multi-label model returns the (texts, labels) 0/1 indicator matrix, columns in ``classes_`` order
-        (scikit-learn's convention for label sets), its per-label thresholds applied."""
+        A multi-label model returns one list of labels per text (in ``classes_`` order, empty where no label
+        reaches its threshold), as ``ratchet predict`` writes them; ``predict_indicator`` gives the 0/1 matrix."""
         probs = self.predict_proba(texts, pairs)
         decided = self.decide_ids(probs)
         if np.ndim(decided) == 2:
-            return decided
+            return [[self.classes_[j] for j in np.flatnonzero(row)] for row in decided]
         return self.classes_[decided] if len(probs) else self.classes_[:0]
+
+    def predict_indicator(self, texts: Iterable[Any], pairs: Iterable[Any] | None = None) -> np.ndarray:
+        """Multi-label: the (texts, labels) 0/1 matrix of the label sets, columns in ``classes_`` order (the
+        per-label thresholds applied; scikit-learn's convention for label sets)."""
+        if not self.multilabel:
+            raise RatchetError("predict_indicator is for multi-label models: use predict for this model's labels")
+        return np.asarray(self.decide_ids(self.predict_proba(texts, pairs)))
 
     def decide_ids(self, probs: np.ndarray) -> np.ndarray:
         """Class indices (into ``classes_``) decided from probabilities ``predict_proba`` returned."""
@@ -77,7 +97,10 @@ class Predictor:
         """Per text: ``words``, their ``scores`` toward ``target`` (the predicted label unless a label is given),
         the predicted ``label`` and its ``probability``, ``top_words`` and how the scores add up (``space``,
         ``value``, ``baseline_value``). ``method``: "ig" (Integrated Gradients; the TF-IDF model's exact
-        contributions) or "occlusion" (each word deleted). See ``ratchet.explain``."""
+        contributions) or "occlusion" (each word deleted). See ``ratchet.explain``.
+
+        A multi-label model gives one dict per (text, label explained): each predicted label (the most probable
+        one for an empty set) or ``target``, with ``row`` (the text's index) and ``predicted_labels`` (the set)."""
         from ratchet.data.clean import normalize_texts
         from ratchet.explain.explainer import Explainer
 
@@ -178,7 +201,10 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         return self._fitted().predict_proba(X)
 
     def predict(self, X: Iterable[Any]) -> np.ndarray:
-        return self._fitted().predict(X)
+        """Labels; label sets as the 0/1 indicator matrix (scikit-learn's convention, so ``score`` and the
+        multi-label metrics of sklearn.metrics work), columns in ``classes_`` order."""
+        predictor = self._fitted()
+        return predictor.predict_indicator(X) if predictor.multilabel else predictor.predict(X)
 
 
 def _labels_of(y: Iterable[Any]) -> list[Any]:

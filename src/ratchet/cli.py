@@ -241,11 +241,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from ratchet.multilabel_support import refuse_multilabel_model
     from ratchet.reporting.compare import compare_runs, format_comparison
 
-    for run in (args.run_a, args.run_b):
-        refuse_multilabel_model(run, "ratchet compare")
     comparison = compare_runs(args.run_a, args.run_b)
     if args.json:
         sys.stdout.write(json.dumps(comparison, indent=2, default=str) + "\n")

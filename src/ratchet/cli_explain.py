@@ -19,7 +19,9 @@ def add_explain_commands(sub, predict: argparse.ArgumentParser) -> None:
         help="ig: Integrated Gradients (exact contributions for the TF-IDF model); occlusion: delete each word",
     )  # fmt: skip
     explain.add_argument(
-        "--target", default="predicted", help="class the scores explain: predicted (default) or a label"
+        "--target",
+        default="predicted",
+        help="class the scores explain: predicted (default; multi-label: each predicted label) or a label",
     )
     explain.add_argument("--top", type=int, default=5, help="top words per row in the JSON Lines (default 5)")
     explain.add_argument("--steps", type=int, default=DEFAULT_STEPS, help=f"IG steps (default {DEFAULT_STEPS})")
@@ -36,9 +38,6 @@ def add_explain_commands(sub, predict: argparse.ArgumentParser) -> None:
 
 def cmd_explain(args: argparse.Namespace) -> int:
     from ratchet.explain.files import explain_file
-    from ratchet.multilabel_support import refuse_multilabel_model
-
-    refuse_multilabel_model(args.run, "ratchet explain")
 
     summary = explain_file(
         args.run, args.input, args.out, method=args.method, target=args.target, top=args.top, steps=args.steps,
@@ -48,7 +47,9 @@ def cmd_explain(args: argparse.Namespace) -> int:
     where = f" to {summary.out}" if summary.out else ""
     sys.stdout.write(f"explained {summary.rows} rows{where} in {summary.seconds:.1f} s ({per_100:.1f} s per 100)\n")
     if summary.faithfulness:
-        sys.stdout.write("faithfulness (AOPC over 1/5/10/20/50% of words, predicted label):\n")
+        sys.stdout.write(
+            "faithfulness (AOPC over 1/5/10/20/50% of words, predicted label; multi-label: each label explained):\n"
+        )
         header = f"  {'method':<10} {'comprehensiveness':>18} {'sufficiency':>12}  (higher / lower is better)"
         sys.stdout.write(header + "\n")
         for name, found in summary.faithfulness.items():

@@ -37,9 +37,6 @@ def add_ship_commands(sub) -> None:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from ratchet.export.exporter import export_model
-    from ratchet.multilabel_support import refuse_multilabel_model
-
-    refuse_multilabel_model(args.run, "ratchet export")
 
     summary = export_model(args.run, args.out, quantize=args.quantize, overwrite=args.overwrite)
     parts = [f"{len(summary.graphs)} ONNX graph(s)"] + ([f"{len(summary.arrays)} TF-IDF model(s) as arrays"]
@@ -57,10 +54,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         import uvicorn  # noqa: F401
     except ImportError:
         raise RatchetError("ratchet serve needs fastapi and uvicorn: pip install 'ratchet[serve]'") from None
-    from ratchet.multilabel_support import refuse_multilabel_model
     from ratchet.serve.app import ServeConfig, serve
-
-    refuse_multilabel_model(args.run, "ratchet serve")
 
     for name in ("workers", "max_texts", "max_chars", "max_batch"):
         if getattr(args, name) < 1:

@@ -24,20 +24,3 @@ def multilabel_unsupported(step: str) -> str | None:
     """The reason ``step`` is skipped on a multi-label run, or None when it handles label sets."""
     reason = UNSUPPORTED.get(step)
     return None if reason is None else f"not supported for multi-label runs yet: {reason}"
-
-
-def refuse_multilabel_model(run_or_model: object, command: str) -> None:
-    """export, serve, explain and compare read one softmax per row: a multi-label model gets a one-line error
-    instead of answers computed as if its labels competed."""
-    from pathlib import Path
-
-    from ratchet.errors import RatchetError
-    from ratchet.fsutil import read_json
-
-    path = Path(str(run_or_model))
-    for meta in (path / "ratchet.json", path / "model" / "ratchet.json"):
-        if meta.is_file() and read_json(meta).get("task") == "multilabel":
-            raise RatchetError(
-                f"{command} does not support multi-label models yet: use ratchet predict (label set and "
-                "prob_<label> columns)"
-            )

@@ -17,7 +17,8 @@ from ratchet.fsutil import check_writable_folder
 PREDICTED = "predicted_label"
 PROB_PREFIX = "prob_"
 TOP_WORDS = "top_words"
-"""With --explain: the K words that most raised the predicted label's score (IG), joined by "; "."""
+"""With --explain: the K words that most raised the predicted label's score (IG), joined by "; ". A multi-label
+model's: each predicted label (or, for an empty set, the most probable one) as "label: w1; w2", joined by " | "."""
 
 
 def model_dir_of(run_or_model: str | Path) -> Path:
@@ -53,10 +54,6 @@ def predict_file(
     from ratchet.reporting.progress import Progress
 
     model_dir = model_dir_of(run)
-    if explain_top:
-        from ratchet.multilabel_support import refuse_multilabel_model
-
-        refuse_multilabel_model(model_dir, "predict --explain")
     out = check_output_path(out, input_path)
     frame = read_table(input_path)
     columns = resolve_columns(frame, DataParams(text_col=text_col, text_pair_col=text_pair_col), require_label=False)
@@ -80,9 +77,18 @@ def predict_file(
 
         with Progress(enabled=show_progress) as progress, progress.bar("explain", total=len(texts)) as bar:
             explained = Explainer(predictor).explain(texts, on_row=bar.advance)
-        table[TOP_WORDS] = ["; ".join(word for word, _ in e.top(explain_top)) for e in explained]
+        table[TOP_WORDS] = top_words_column(explained, len(texts), explain_top)
     write_table(out, table)
     return out
+
+
+def top_words_column(explained: list, rows: int, top: int) -> list[str]:
+    """The top_words cell of each row (see TOP_WORDS) from the Explainer's explanations of those rows."""
+    cells: list[list[str]] = [[] for _ in range(rows)]
+    for e in explained:
+        words = "; ".join(word for word, _ in e.top(top))
+        cells[e.row].append(words if e.predicted_labels is None else f"{e.target}: {words}")
+    return [" | ".join(cell) for cell in cells]
 
 
 def prediction_columns(labels: list) -> list[str]:

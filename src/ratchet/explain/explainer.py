@@ -14,6 +14,12 @@ What each model kind gets (``method="ig"``):
 
 ``method="occlusion"`` deletes one word at a time and scores the drop in the target's
 (calibrated) probability, for every kind alike.
+
+A multi-label model's labels do not compete: each has its own sigmoid probability, and a label is
+explained on that probability (IG: the scores add up to p(label | text) - p(label | baseline); the
+one-vs-rest linear model: its exact contributions to the label's log-odds). The default target
+explains every label of the predicted set, one Explanation per (text, label); a text whose set is
+empty explains its most probable label, so every row gets at least one.
 """
 
 from __future__ import annotations
@@ -78,26 +84,44 @@ class Explainer:
             self.target_id(target, 0)  # a bad label fails before any work
         probs = self.predictor.predict_probs(list(texts)) if texts else np.zeros((0, len(self.labels)))
         decided = self.predictor.predict_ids(probs) if len(probs) else []
+        multilabel = bool(getattr(self.predictor, "multilabel", False))
         out = []
         for index, text in enumerate(texts):
-            predicted = int(decided[index])
-            goal = self.target_id(target, predicted)
-            if method == OCCLUSION:
-                found = self._occlusion(text, goal, float(probs[index, goal]))
+            row_probs = probs[index]
+            if multilabel:
+                predicted_set, pairs = self._label_set_targets(target, decided[index], row_probs)
             else:
-                found = self._attribute(self.predictor, text, goal, (steps, max_steps), top=True)
-            spans = word_spans(text)
-            explanation = Explanation(
-                text=text, words=[text[s:e] for s, e in spans], spans=spans, scores=[float(v) for v in found.scores],
-                label=self.labels[predicted], label_id=predicted, probability=float(probs[index, predicted]),
-                target=self.labels[goal], target_probability=float(probs[index, goal]), method=method,
-                space=found.space, value=found.value, baseline_value=found.baseline_value,
-                truncated_words=found.truncated_words, notes=_integral_notes(method, found),
-            )  # fmt: skip
-            out.append(explanation)
+                predicted, predicted_set = int(decided[index]), None
+                pairs = [(predicted, self.target_id(target, predicted))]
+            for predicted, goal in pairs:
+                found = self._explain_one(text, goal, float(row_probs[goal]), method, (steps, max_steps))
+                spans = word_spans(text)
+                explanation = Explanation(
+                    text=text, words=[text[s:e] for s, e in spans], spans=spans,
+                    scores=[float(v) for v in found.scores], label=self.labels[predicted], label_id=predicted,
+                    probability=float(row_probs[predicted]), target=self.labels[goal],
+                    target_probability=float(row_probs[goal]), method=method, space=found.space, value=found.value,
+                    baseline_value=found.baseline_value, truncated_words=found.truncated_words,
+                    notes=_integral_notes(method, found), row=index, predicted_labels=predicted_set,
+                )  # fmt: skip
+                out.append(explanation)
             if on_row is not None:
                 on_row(1)
         return out
+
+    def _label_set_targets(
+        self, target: Any, decided: np.ndarray, probs: np.ndarray
+    ) -> tuple[list[Any], list[tuple[int, int]]]:
+        """A multi-label row's predicted set and its (label, target) pairs, each label explaining itself: the
+        target given, else every predicted label, else (an empty set) the most probable label."""
+        chosen = [int(j) for j in np.flatnonzero(decided)]
+        explained = [self.target_id(target, 0)] if target not in (None, PREDICTED) else chosen
+        return [self.labels[j] for j in chosen], [(goal, goal) for goal in explained or [int(np.argmax(probs))]]
+
+    def _explain_one(self, text: str, goal: int, probability: float, method: str, steps: tuple[int, int]) -> _Scores:
+        if method == OCCLUSION:
+            return self._occlusion(text, goal, probability)
+        return self._attribute(self.predictor, text, goal, steps, top=True)
 
     def _occlusion(self, text: str, target: int, full: float) -> _Scores:
         spans = word_spans(text)

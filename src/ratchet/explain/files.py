@@ -106,7 +106,7 @@ def measure(
     from ratchet.explain.faithfulness import faithfulness, random_rankings, rankings_of
     from ratchet.reporting.progress import Progress
 
-    texts = [e.text for e in explained]
+    texts = list({e.row: e.text for e in explained}.values())  # a multi-label row may hold several explanations
     by_method = {method: explained} if reuse else {}
     with Progress(enabled=show_progress) as progress:
         for other in (IG, OCCLUSION):
@@ -131,5 +131,6 @@ def _write(path: Path, explained: list[Explanation], top: int, title: str) -> No
     if path.suffix.lower() == ".html":
         write_text(path, render_page(explained, f"ratchet explain: {title}"))
         return
-    lines = [json.dumps({"row": i, **e.to_dict(top)}, ensure_ascii=False, default=str) for i, e in enumerate(explained)]
+    # One record per explanation: one per row, or (multi-label) one per (row, label explained), "row" first.
+    lines = [json.dumps({"row": e.row, **e.to_dict(top)}, ensure_ascii=False, default=str) for e in explained]
     write_text(path, "\n".join(lines) + ("\n" if lines else ""))

@@ -5,7 +5,8 @@ an identifier, a piece of a URL or e-mail address, or a number, that recurs with
 the labeled rows. Such a word is flagged when all of these hold:
 
 - it looks like one of those (``leak_kind``);
-- it is in at least MIN_ROWS labeled rows (train + validation) and at least PURITY of them carry one label;
+- it is in at least MIN_ROWS labeled rows (train + validation) and at least PURITY of them carry one label
+  (label sets: at least PURITY of them have that label in their set);
 - its mean score where it occurs (toward the predicted label) is in the top LARGE_SHARE of the
   explained words' scores and at least MIN_SCORE_SHARE of the row's largest score on average.
 """
@@ -94,9 +95,14 @@ def leak_kind(word: str, labels: Sequence[str]) -> str | None:
 
 
 def leakage(
-    explained: Sequence[Explanation], labeled_texts: Sequence[str], labeled: Sequence[str], labels: Sequence[str]
+    explained: Sequence[Explanation],
+    labeled_texts: Sequence[str],
+    labeled: Sequence[str | Sequence[str]],
+    labels: Sequence[str],
 ) -> list[LeakWarning]:
-    """Words that look like leakage, recur with one label in the labeled rows and carry large scores."""
+    """Words that look like leakage, recur with one label in the labeled rows and carry large scores.
+
+    ``labeled``: each labeled row's label, or (multi-label) its list of labels."""
     scores = [s for e in explained for s in e.scores if s > 0]
     if not scores:
         return []
@@ -114,12 +120,12 @@ def leakage(
         mean = float(np.mean(values))
         if mean < large or float(np.mean(shares[word])) < MIN_SCORE_SHARE:
             continue
-        with_word = Counter(
-            str(label)
-            for text, label in zip(labeled_texts, labeled, strict=True)
-            if word in {word_key(w) for w in WORD_RE.findall(text)}
-        )
-        rows = sum(with_word.values())
+        with_word: Counter[str] = Counter()
+        rows = 0
+        for text, label in zip(labeled_texts, labeled, strict=True):
+            if word in {word_key(w) for w in WORD_RE.findall(text)}:
+                rows += 1
+                with_word.update({str(one) for one in ([label] if isinstance(label, str) else label)})
         if rows < MIN_ROWS:
             continue
         label, count = with_word.most_common(1)[0]

@@ -4,8 +4,9 @@ Captum's ``LayerIntegratedGradients`` on the word-embedding layer: the path runs
 baseline in which every token of the text is the pad token (special tokens such as [CLS],
 [SEP] and </s> kept, positions and attention unchanged) to the text itself. The attributed
 quantity is the target class's probability (softmax of the logits over the model's
-temperature, as ``predict`` reports it), so by IG's completeness the word scores add up to
-p(text) - p(baseline), up to the integral's numerical error (``steps`` points, Gauss-Legendre).
+temperature, as ``predict`` reports it; a multi-label model's is the target label's own sigmoid,
+sigmoid(logit / T), which no other label's logit moves), so by IG's completeness the word scores add
+up to p(text) - p(baseline), up to the integral's numerical error (``steps`` points, Gauss-Legendre).
 
 Families: BERT-style encoders (their own head or ratchet's mean-pooling head), GPT-2-style
 decoders (the head reads the last non-pad token, located from the real ids on both ends of the
@@ -48,6 +49,8 @@ class TorchClassifier:
     max_length: int = 256
     temperature: float = 1.0
     device: str = "cpu"
+    multilabel: bool = False
+    """Independent sigmoid probabilities (a multi-label head) instead of one softmax over the labels."""
 
 
 @dataclass
@@ -121,6 +124,7 @@ def integrated_gradients(
     types = encoded["token_type_ids"].to(device) if want_types else None
     decoder_ids = module._shift_right(ids) if _is_t5(module) else None
     temperature = float(clf.temperature)
+    squash = torch.sigmoid if clf.multilabel else lambda z: torch.softmax(z, dim=-1)
 
     def probs(input_ids: torch.Tensor, attention_mask: torch.Tensor, token_types, decoder_input_ids) -> torch.Tensor:
         inputs: dict[str, torch.Tensor] = {"input_ids": input_ids, "attention_mask": attention_mask}
@@ -129,7 +133,7 @@ def integrated_gradients(
         if decoder_input_ids is not None:  # captum repeats every argument per step: rows match input_ids
             inputs["decoder_input_ids"] = decoder_input_ids
         logits = module(**inputs).logits.float()
-        return torch.softmax(logits / temperature, dim=-1)
+        return squash(logits / temperature)
 
     layer = module.transformer.encoder.embed_tokens if _is_t5(module) else module.get_input_embeddings()
     extra = (mask, types, decoder_ids)

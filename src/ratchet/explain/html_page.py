@@ -36,10 +36,18 @@ def highlighted(explanation: Explanation) -> Safe:
 
 
 def explanation_block(explanation: Explanation, extra: str = "") -> Safe:
-    meta = (
-        f"predicted {explanation.label} ({explanation.probability:.3f}) · scores toward {explanation.target} "
-        f"({explanation.method}, {explanation.space})" + (f" · {extra}" if extra else "")
-    )
+    if explanation.predicted_labels is not None:  # multi-label: the set, then the label these scores explain
+        chosen = ", ".join(map(str, explanation.predicted_labels)) or "no label"
+        meta = (
+            f"row {explanation.row} · predicted {{{chosen}}} · scores toward {explanation.target} "
+            f"(probability {explanation.target_probability:.3f}; {explanation.method}, {explanation.space})"
+        )
+    else:
+        meta = (
+            f"predicted {explanation.label} ({explanation.probability:.3f}) · scores toward {explanation.target} "
+            f"({explanation.method}, {explanation.space})"
+        )
+    meta += f" · {extra}" if extra else ""
     notes = [tag("div", f"note: {line}", class_="meta") for line in explanation.notes]
     return tag("div", tag("div", meta, class_="meta"), highlighted(explanation), *notes, class_="row")
 

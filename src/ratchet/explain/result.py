@@ -20,11 +20,12 @@ class Explanation:
     scores: list[float]
     """Each word's contribution toward ``target``; positive = evidence for it."""
     label: Any
-    """The predicted label (the model's decision)."""
+    """The predicted label (the model's decision). Multi-label: the label this explanation is about (one of the
+    predicted set, or the most probable label when the set is empty); the set is ``predicted_labels``."""
     label_id: int
     """Its index in the model's labels."""
     probability: float
-    """The calibrated probability of the predicted label."""
+    """The calibrated probability of ``label`` (multi-label: its own sigmoid probability)."""
     target: Any
     """The class the scores explain (the predicted label unless asked otherwise)."""
     target_probability: float
@@ -40,6 +41,10 @@ class Explanation:
     truncated_words: int = 0
     """Words past the model's max_length: the model never read them, their score is 0."""
     notes: list[str] = field(default_factory=list)
+    row: int = 0
+    """The input row explained (a multi-label text gets one explanation per label it explains)."""
+    predicted_labels: list[Any] | None = None
+    """Multi-label: the predicted label set (possibly empty); None for a single-label model."""
 
     def top(self, k: int) -> list[tuple[str, float]]:
         """The ``k`` words with the largest scores toward the target (a repeated word counts once, at its best)."""
@@ -56,6 +61,10 @@ class Explanation:
         for key in ("label", "target"):
             value = data[key]
             data[key] = value.item() if hasattr(value, "item") else value
+        if self.predicted_labels is None:  # a single-label record keeps its fields
+            del data["predicted_labels"]
+        else:
+            data["predicted_labels"] = [v.item() if hasattr(v, "item") else v for v in self.predicted_labels]
         if top:
             data["top_words"] = [[w, s] for w, s in self.top(top)]
         return data

@@ -55,7 +55,8 @@ def torch_classifier(predictor: Any, temperature: float) -> TorchClassifier | No
             from ratchet.compress.int8 import dequantized
 
             model = dequantized(model)
-        return TorchClassifier(model, predictor.tokenizer, max_length, temperature, predictor.device)
+        multilabel = predictor.meta.get("task") == "multilabel"  # sigmoid head: each label's own probability
+        return TorchClassifier(model, predictor.tokenizer, max_length, temperature, predictor.device, multilabel)
     if isinstance(predictor, EmbeddingPredictor):
         from ratchet.relabel.features import _load_encoder
 

@@ -2,7 +2,8 @@
 
 DIR holds ``export.json`` (the model tree: each transformer an ONNX graph with its tokenizer,
 the TF-IDF baseline as arrays (``.npz``) and vocabularies (JSON), ensembles with their weights,
-every node's temperature and class biases), ``labels.json``, ``ratchet_onnx.py`` (a reader that
+every node's temperature and class biases; a multi-label model's task, sigmoid temperature and
+per-label thresholds), ``labels.json``, ``ratchet_onnx.py`` (a reader that
 needs onnxruntime, numpy and tokenizers only) and a README.md. The TF-IDF baseline stays arrays:
 its character n-grams within word boundaries (``char_wb``) have no ONNX converter (skl2onnx
 converts word analyzers only), and the arrays are the exact model.
@@ -59,7 +60,7 @@ def export_model(run_or_model: str | Path, out: str | Path, *, quantize: str = "
     def build(tmp: Path) -> None:
         tree = _export_node(model_dir, tmp, "model", quantize, summary)
         spec = {"format": 1, "labels": labels, "text_pair": bool(meta.get("text_pair")),
-                "clean": meta.get("clean", {}), "quantize": quantize, "model": tree,
+                **_task(meta, tree, len(labels)), "clean": meta.get("clean", {}), "quantize": quantize, "model": tree,
                 "source": {"model_dir": str(model_dir.resolve()), "kind": meta.get("kind", "transformer"),
                            "backbone": meta.get("backbone")}}  # fmt: skip
         write_json(tmp / "export.json", spec)
@@ -73,6 +74,15 @@ def export_model(run_or_model: str | Path, out: str | Path, *, quantize: str = "
     summary.bytes = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
     summary.seconds = time.time() - started
     return summary
+
+
+def _task(meta: dict[str, Any], tree: dict[str, Any], n_labels: int) -> dict[str, Any]:
+    """A multi-label model's export says so, with the thresholds its label sets are decided by (the root's);
+    a single-label export.json stays as it was."""
+    if meta.get("task") != "multilabel":
+        return {}
+    thresholds = tree["decision"].get("thresholds")
+    return {"task": "multilabel", "thresholds": thresholds if thresholds is not None else [0.5] * n_labels}
 
 
 def _require_onnx() -> None:
@@ -92,6 +102,9 @@ def _export_node(model_dir: Path, out: Path, name: str, quantize: str, summary: 
     node: dict[str, Any] = {"decision": {"temperature": decision.temperature,
                                          "bias": None if decision.bias is None else list(decision.bias)}}  # fmt: skip
     labels = read_folder_json(model_dir / "labels.json", "labels")["labels"]
+    if meta.get("task") == "multilabel":  # sigmoids: the temperature scales each label's logit, thresholds decide
+        thresholds = None if decision.thresholds is None else list(decision.thresholds)
+        node["decision"].update(multilabel=True, thresholds=thresholds)
     kind = meta.get("kind", "transformer")
     if kind == "ensemble":
         members = sorted((model_dir / "members").iterdir(), key=lambda p: int(p.name))
@@ -103,7 +116,8 @@ def _export_node(model_dir: Path, out: Path, name: str, quantize: str, summary: 
         )
         return node  # fmt: skip
     if kind == "linear":
-        return {**node, **_export_linear(model_dir, out, name, summary), "classes": len(labels)}
+        one_vs_rest = {"one_vs_rest": True} if meta.get("task") == "multilabel" else {}  # one sigmoid per label
+        return {**node, **_export_linear(model_dir, out, name, summary), "classes": len(labels), **one_vs_rest}
     if kind == "int8":  # compress's int8 model: its int8 weights in a graph onnxruntime quantizes again
         quantize = "int8"
     if kind in ("transformer", "embedding", "int8"):

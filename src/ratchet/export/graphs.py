@@ -1,7 +1,8 @@
 """Transformer classifiers as ONNX graphs: token ids in, probabilities out.
 
 One graph holds the whole classifier: the encoder, the model's own head (or ratchet's
-mean-pooling head, or the embedding model's standardized logistic regression) and the softmax.
+mean-pooling head, or the embedding model's standardized logistic regression) and the softmax
+(a multi-label model's sigmoid head: one independent sigmoid per label instead).
 Batch and sequence axes are dynamic. The TorchScript exporter is used (``dynamo=False``): it
 needs no extra package and traced every family ratchet fine-tunes (BERT, GPT-2, T5) to within
 1e-6 of PyTorch on the tiny test models.
@@ -20,15 +21,16 @@ OUTPUT = "probabilities"
 
 
 class _Probabilities(torch.nn.Module):
-    """The model's logits -> softmax, called with named inputs in a fixed order."""
+    """The model's logits -> softmax (``sigmoid``: one sigmoid per label), called with named inputs in a fixed
+    order."""
 
-    def __init__(self, model: torch.nn.Module, names: list[str]) -> None:
+    def __init__(self, model: torch.nn.Module, names: list[str], sigmoid: bool = False) -> None:
         super().__init__()
-        self.model, self.names = model, names
+        self.model, self.names, self.sigmoid = model, names, sigmoid
 
     def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
-        logits = self.model(**dict(zip(self.names, inputs, strict=True))).logits
-        return torch.softmax(logits.float(), dim=-1)
+        logits = self.model(**dict(zip(self.names, inputs, strict=True))).logits.float()
+        return torch.sigmoid(logits) if self.sigmoid else torch.softmax(logits, dim=-1)
 
 
 class _EmbeddingClassifier(torch.nn.Module):
@@ -70,8 +72,11 @@ def input_names(model: torch.nn.Module, tokenizer) -> list[str]:
 
 
 def export_classifier(model: torch.nn.Module, tokenizer, path: Path) -> list[str]:
+    """The classifier as one graph; a multi-label model (its config's problem_type) ends in per-label sigmoids."""
+    from ratchet.models.load import is_multilabel_model
+
     names = input_names(model, tokenizer)
-    _export(_Probabilities(model, names), names, tokenizer, path)
+    _export(_Probabilities(model, names, sigmoid=is_multilabel_model(model)), names, tokenizer, path)
     return names
 
 

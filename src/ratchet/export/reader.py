@@ -6,12 +6,14 @@ ratchet, so a service can run the model without installing ratchet or PyTorch::
     from ratchet_onnx import ExportedModel
 
     model = ExportedModel("export/")
-    model.predict(["some text"])         # labels
+    model.predict(["some text"])         # labels (a multi-label model: one list of labels per text)
     model.predict_proba(["some text"])   # calibrated probabilities, one column per model.labels
 
 It reproduces ``ratchet predict``: the same text repair, each model's graph (or, for the TF-IDF
 baseline, its arrays), ensemble weights, the temperature and the class biases of
-``decision.json``. Texts are repaired as ratchet repairs them (wrapping quotes, HTML entities,
+``decision.json``. A multi-label model (``model.multilabel``) has independent sigmoid probabilities,
+its temperature scales each label's logit, and a label is predicted where its probability reaches
+its threshold (``model.thresholds``). Texts are repaired as ratchet repairs them (wrapping quotes, HTML entities,
 control characters and NFC, whitespace); mojibake repair needs ``ftfy`` and is skipped without it.
 """
 
@@ -39,6 +41,8 @@ class ExportedModel:
         self.labels: list = spec["labels"]
         self.text_pair: bool = bool(spec.get("text_pair"))
         self.clean: dict[str, bool] = spec.get("clean", {})
+        self.multilabel: bool = spec.get("task") == "multilabel"
+        self.thresholds: list[float] | None = spec.get("thresholds") if self.multilabel else None
         self.root = _node(self.folder, spec["model"], providers or ["CPUExecutionProvider"], threads)
 
     def predict_proba(self, texts: list[str], pairs: list[str] | None = None) -> np.ndarray:
@@ -48,6 +52,9 @@ class ExportedModel:
 
     def predict(self, texts: list[str], pairs: list[str] | None = None) -> list:
         probs = self.predict_proba(texts, pairs)
+        if self.multilabel:  # label sets, in label order; empty where no label reaches its threshold
+            chosen = probs >= np.asarray(self.thresholds, dtype=np.float64)
+            return [[self.labels[j] for j in np.flatnonzero(row)] for row in chosen]
         bias = self.root["decision"].get("bias")
         scores = np.log(np.clip(probs, FLOOR, None)) + (0.0 if bias is None else np.asarray(bias))
         return [self.labels[i] for i in scores.argmax(axis=1)]
@@ -98,6 +105,9 @@ def _calibrated(node: dict[str, Any], texts: list[str], pairs: list[str] | None)
     probs = np.asarray(probs, dtype=np.float32)
     if temperature == 1.0 or not len(probs):
         return probs
+    if node["decision"].get("multilabel"):  # sigmoid(logit p / T), label by label
+        p = np.clip(probs.astype(np.float64), FLOOR, 1 - FLOOR)
+        return _sigmoid(np.log(p / (1 - p)) / temperature)
     return _softmax(np.log(np.clip(probs, FLOOR, None)) / temperature)
 
 
@@ -217,6 +227,8 @@ def _linear(node: dict[str, Any], texts: list[str], pairs: list[str] | None) -> 
                 if len(index):  # sparse: only the row's own terms touch the coefficients
                     logits[row] += coef[:, offset + index] @ value
             offset += len(block["index"])
+    if node.get("one_vs_rest"):  # label sets: one binary logistic regression per label
+        return _sigmoid(logits)
     out = np.zeros((len(texts), node["classes"]), dtype=np.float32)
     if coef.shape[0] == 1:  # scikit-learn keeps one row of coefficients for two classes
         p = 1.0 / (1.0 + np.exp(-logits[:, 0]))
@@ -271,6 +283,10 @@ def _analyze(text: str, analyzer: str, token_pattern: str, ngram_range: list[int
             if offset == 0:  # a word shorter than n is counted once
                 break
     return grams
+
+
+def _sigmoid(logits: np.ndarray) -> np.ndarray:
+    return (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:

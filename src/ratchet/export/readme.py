@@ -11,6 +11,8 @@ def _describe(node: dict[str, Any], depth: int = 0) -> list[str]:
     calibration = f"temperature {decision.get('temperature', 1.0):.3g}"
     if decision.get("bias") is not None:
         calibration += ", class biases"
+    if decision.get("thresholds") is not None:
+        calibration += ", per-label thresholds"
     if node["kind"] == "ensemble":
         lines = [f"{pad}- ensemble, weights {', '.join(f'{w:.2f}' for w in node['weights'])} ({calibration})"]
         for member in node["members"]:
@@ -24,12 +26,15 @@ def _describe(node: dict[str, Any], depth: int = 0) -> list[str]:
             windows = f"; long texts in windows of max_length tokens, {step}, pooled by {w['aggregation']}"
         return [f"{pad}- `{node['graph']}`: ONNX graph, inputs {', '.join(node['inputs'])}, tokenizer "
                 f"`{node['tokenizer']}`, max_length {node['max_length']}{windows} ({calibration})"]  # fmt: skip
-    return [f"{pad}- `{node['arrays']}` + `{node['vocabularies']}`: TF-IDF + logistic regression as arrays "
+    regression = "one-vs-rest logistic regressions" if node.get("one_vs_rest") else "logistic regression"
+    return [f"{pad}- `{node['arrays']}` + `{node['vocabularies']}`: TF-IDF + {regression} as arrays "
             f"({calibration})"]  # fmt: skip
 
 
 def export_readme(spec: dict[str, Any], summary: Any) -> str:
     tree = "\n".join(_describe(spec["model"]))
+    multilabel = spec.get("task") == "multilabel"
+    output = "one sigmoid per label (independent probabilities)" if multilabel else "the model's softmax"
     graph = summary.graphs[0] if summary.graphs else None
     raw = ""
     if graph is not None:
@@ -38,7 +43,7 @@ def export_readme(spec: dict[str, Any], summary: Any) -> str:
 ## One graph with onnxruntime alone
 
 Each graph takes int64 `{", ".join(first["inputs"])}` of shape (batch, sequence) and returns
-`probabilities` (batch, {first["classes"]}), the model's softmax before calibration:
+`probabilities` (batch, {first["classes"]}), {output} before calibration:
 
 ```python
 import numpy as np, onnxruntime
@@ -58,14 +63,20 @@ probabilities = session.run(None, feed)[0]
 """
         if first.get("windowing"):
             raw = _windowed_snippet(first, graph)
+    usage = _multilabel_usage(spec) if multilabel else _single_label_usage()
+    task = " Task: multi-label (each text gets a set of labels, possibly empty)." if multilabel else ""
     return f"""# A ratchet model, exported
 
-Labels (column order): {", ".join(map(str, spec["labels"]))}. Quantization: {spec["quantize"]}.
+Labels (column order): {", ".join(map(str, spec["labels"]))}. Quantization: {spec["quantize"]}.{task}
 
 {tree}
 
 ## Predictions as `ratchet predict` makes them
+{usage}{raw}"""
 
+
+def _single_label_usage() -> str:
+    return """
 `ratchet_onnx.py` needs `onnxruntime`, `numpy` and `tokenizers` (not ratchet, not PyTorch):
 
 ```python
@@ -80,7 +91,29 @@ It repairs texts as ratchet does (wrapping quotes, HTML entities, control charac
 whitespace; mojibake only with `ftfy` installed), runs every graph, reads the TF-IDF arrays,
 weighs ensemble members and applies each node's temperature (softmax(log p / T)) and, for the
 decision, the class biases (argmax(log p + b)) from `export.json`.
-{raw}"""
+"""
+
+
+def _multilabel_usage(spec: dict[str, Any]) -> str:
+    pairs = ", ".join(f"{label}: {t:g}" for label, t in zip(spec["labels"], spec["thresholds"], strict=True))
+    return f"""
+`ratchet_onnx.py` needs `onnxruntime`, `numpy` and `tokenizers` (not ratchet, not PyTorch):
+
+```python
+from ratchet_onnx import ExportedModel
+
+model = ExportedModel(".")
+model.predict(["some text"])        # one list of labels per text, e.g. [["sports", "tech"]] ([] when none)
+model.predict_proba(["some text"])  # calibrated sigmoid probabilities, columns in labels.json order
+model.thresholds                    # a label is predicted where its probability reaches its threshold
+```
+
+The probabilities are independent (one sigmoid per label; a row need not sum to 1). It repairs
+texts as ratchet does (wrapping quotes, HTML entities, control characters, NFC, whitespace;
+mojibake only with `ftfy` installed), runs every graph, reads the TF-IDF arrays (one-vs-rest:
+one logistic regression per label), weighs ensemble members and applies each node's temperature
+to each label's logit (sigmoid(logit p / T)). Thresholds ({pairs}) are in `export.json`.
+"""
 
 
 def _first_graph(node: dict[str, Any]) -> dict[str, Any]:

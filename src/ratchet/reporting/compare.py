@@ -2,7 +2,8 @@
 
 Both runs' evaluate steps saved their test predictions row by row; the comparison
 is paired (the same rows for both), which is far more sensitive than comparing
-two independent intervals: a paired bootstrap of the gain and McNemar's test.
+two independent intervals: a paired bootstrap of the gain and McNemar's test. Two multi-label
+runs get the label-set metrics instead (reporting/compare_multilabel.py).
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ def check_shared_test(run_a: Path, run_b: Path, a: pd.DataFrame, b: pd.DataFrame
         raise RatchetError(
             f"the runs have different labels ({labels_a} vs {labels_b}): compare runs trained on the same task"
         )
-    same = len(a) == len(b) and np.array_equal(a["label_id"].to_numpy(), b["label_id"].to_numpy())
+    same = len(a) == len(b) and _same_truth(a, b)
     prints_a, prints_b = _fingerprints(run_a), _fingerprints(run_b)
     if not same or (prints_a is not None and prints_b is not None and prints_a != prints_b):
         raise RatchetError(
@@ -65,6 +66,17 @@ def check_shared_test(run_a: Path, run_b: Path, a: pd.DataFrame, b: pd.DataFrame
     return labels_a or labels_b or [str(i) for i in range(int(max(a["label_id"].max(), a["pred_id"].max())) + 1)]
 
 
+def _same_truth(a: pd.DataFrame, b: pd.DataFrame) -> bool:
+    """Equal label ids row by row (multi-label: equal label sets; a single-label run never equals a multi-label one)."""
+    from ratchet.reporting.compare_multilabel import is_label_sets, label_matrix
+
+    if is_label_sets(a) or is_label_sets(b):
+        if not (is_label_sets(a) and is_label_sets(b)):
+            return False
+        return np.array_equal(label_matrix(a["label_id"]), label_matrix(b["label_id"]))
+    return np.array_equal(a["label_id"].to_numpy(), b["label_id"].to_numpy())
+
+
 def compare_runs(
     run_a: str | Path, run_b: str | Path, *, n_bootstrap: int = N_BOOTSTRAP, seed: int = 0
 ) -> dict[str, Any]:
@@ -72,6 +84,10 @@ def compare_runs(
     run_a, run_b = Path(run_a), Path(run_b)
     a, b = load_test_predictions(run_a), load_test_predictions(run_b)
     labels = check_shared_test(run_a, run_b, a, b)
+    from ratchet.reporting.compare_multilabel import compare_label_sets, is_label_sets
+
+    if is_label_sets(a):
+        return compare_label_sets(run_a, run_b, a, b, labels, n_bootstrap, seed)
     y = a["label_id"].to_numpy(np.int64)
     pred_a, pred_b = a["pred_id"].to_numpy(np.int64), b["pred_id"].to_numpy(np.int64)
     k = max(len(labels), int(max(y.max(), pred_a.max(), pred_b.max())) + 1)
@@ -122,14 +138,17 @@ def format_comparison(comparison: dict[str, Any]) -> list[str]:
         f"B: {comparison['run_b']}",
         f"shared sealed test: {comparison['n']} rows, {len(comparison['labels'])} labels; "
         f"paired bootstrap with {comparison['n_bootstrap']} resamples",
-        f"{'metric':<12} {'A':>8} {'B':>8} {'B - A':>9}  {'95% CI':<20} {'P(B better)':>11}",
     ]
+    width = max(12, *(len(name) for name in comparison["metrics"]))  # subset_accuracy, for label sets
+    lines.append(f"{'metric':<{width}} {'A':>8} {'B':>8} {'B - A':>9}  {'95% CI':<20} {'P(B better)':>11}")
     for name, m in comparison["metrics"].items():
         ci = f"[{m['ci'][0]:+.4f}, {m['ci'][1]:+.4f}]"
-        lines.append(f"{name:<12} {m['a']:>8.4f} {m['b']:>8.4f} {m['gain']:>+9.4f}  {ci:<20} {m['p_better']:>11.3f}")
+        row = f"{name:<{width}} {m['a']:>8.4f} {m['b']:>8.4f} {m['gain']:>+9.4f}  {ci:<20} {m['p_better']:>11.3f}"
+        lines.append(row + ("  (a loss: lower is better)" if name == "hamming_loss" else ""))
     mc = comparison["mcnemar"]
+    unit = f" on each row's {mc['unit']}" if "unit" in mc else ""
     lines.append(
-        f"McNemar ({mc['method']}): B right where A wrong {mc['b_right_a_wrong']}, A right where B wrong "
+        f"McNemar ({mc['method']}){unit}: B right where A wrong {mc['b_right_a_wrong']}, A right where B wrong "
         f"{mc['a_right_b_wrong']}, p = {mc['p_value']:.4g}"
     )
     lines.append(f"verdict: {comparison['verdict']}")

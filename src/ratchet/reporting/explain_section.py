@@ -5,6 +5,8 @@ It explains the shipped model (RUN/model) on validation rows (data/valid.parquet
 confident mistakes first, then a seeded sample, at most MAX_ROWS and within ROW_SECONDS, with
 REPORT_STEPS IG steps (cheap: the CLI uses 32). A run without a model or validation rows has no
 section; a model that cannot be explained gets the section with the reason, never a failed report.
+A multi-label model's rows are explained label by label (each predicted label's own sigmoid
+probability; reporting/explain_multilabel.py shows them with the true and predicted sets).
 """
 
 from __future__ import annotations
@@ -49,8 +51,10 @@ def explain_section(run: RunFiles) -> Safe | None:
 def _build(run: RunFiles, model_dir, valid: pd.DataFrame) -> Safe:
     from ratchet.config import CleanParams
     from ratchet.data.clean import normalize_text
+    from ratchet.data.frames import label_id_array
     from ratchet.explain.explainer import Explainer
     from ratchet.predictor import load_predictor
+    from ratchet.reporting.explain_multilabel import multilabel_examples
 
     predictor = load_predictor(model_dir, device="cpu")
     if predictor.meta.get("text_pair"):
@@ -58,27 +62,38 @@ def _build(run: RunFiles, model_dir, valid: pd.DataFrame) -> Safe:
     clean = CleanParams(**predictor.meta["clean"]) if "clean" in predictor.meta else CleanParams()
     labels = [str(label) for label in predictor.labels]
     texts = [normalize_text(t, clean) for t in valid["text"].tolist()]
-    truth = valid["label_id"].to_numpy(np.int64)
+    truth = label_id_array(valid["label_id"])  # multi-label: the (rows, labels) 0/1 matrix of true sets
     probs = predictor.predict_probs(texts)
     decided = np.asarray(predictor.predict_ids(probs))
     order = _row_order(truth, decided, probs.max(axis=1))
     explainer = Explainer(predictor)
-    explained, rows, started = [], [], time.time()
+    explained, truths, rows, started = [], [], [], time.time()
     for row in order[:MAX_ROWS]:
+        # Counted in explanations: a multi-label text explains each predicted label, and IG costs per label.
         if time.time() - started > ROW_SECONDS and len(explained) >= SHOWN:
             break
-        explained.extend(explainer.explain([texts[row]], steps=REPORT_STEPS, max_steps=4 * REPORT_STEPS))
+        found = explainer.explain([texts[row]], steps=REPORT_STEPS, max_steps=4 * REPORT_STEPS)
+        explained.extend(found)
+        truths.extend([truth[row]] * len(found))  # a multi-label row: one explanation per label explained
         rows.append(row)
     seconds = time.time() - started
+    multilabel = truth.ndim == 2
+    whose = (
+        "the explained label's own probability (one text per predicted label)"
+        if multilabel
+        else "the predicted label's score"
+    )
     parts: list[Any] = [
         note(
-            f"The shipped model's word attributions ({_method_words(explained)}) on {len(explained)} of "
-            f"{len(texts)} validation rows in {seconds:.0f} s. Green words raise the predicted label's "
-            "score, red ones lower it; hover a word for its score. "
-            + ("The shipped model was refit on these rows. " if _refit(run) else "")
+            f"The shipped model's word attributions ({_method_words(explained)}) on {len(rows)} of "
+            f"{len(texts)} validation rows in {seconds:.0f} s. Green words raise {whose}, red ones lower it; "
+            "hover a word for its score. " + ("The shipped model was refit on these rows. " if _refit(run) else "")
         )
     ]
-    parts += _examples(explained, [int(truth[r]) for r in rows], labels)
+    if multilabel:
+        parts += multilabel_examples(explained, truths, labels, SHOWN)
+    else:
+        parts += _examples(explained, [int(t) for t in truths], labels)
     parts += _global_view(explained, labels)
     parts += _leakage(run, explained, labels)
     parts += _faithfulness(explainer, explained)
@@ -86,8 +101,10 @@ def _build(run: RunFiles, model_dir, valid: pd.DataFrame) -> Safe:
 
 
 def _row_order(truth: np.ndarray, decided: np.ndarray, confidence: np.ndarray) -> list[int]:
-    """The most confident mistakes, then every other row in a seeded random order."""
-    wrong = [int(i) for i in np.argsort(-confidence) if truth[i] != decided[i]]
+    """The most confident mistakes (multi-label: rows whose set is not exactly right), then every other row in a
+    seeded random order."""
+    mistaken = (truth != decided).reshape(len(truth), -1).any(axis=1)
+    wrong = [int(i) for i in np.argsort(-confidence) if mistaken[i]]
     rest = [int(i) for i in np.random.default_rng(0).permutation(len(truth)) if int(i) not in set(wrong[:SHOWN])]
     return wrong[:SHOWN] + rest
 
@@ -136,6 +153,7 @@ def _global_view(explained: list, labels: list[str]) -> list[Any]:
 
 
 def _leakage(run: RunFiles, explained: list, labels: list[str]) -> list[Any]:
+    from ratchet.data.frames import label_id_array
     from ratchet.explain.global_view import MIN_ROWS, PURITY, leakage
 
     texts, labeled = [], []
@@ -144,7 +162,9 @@ def _leakage(run: RunFiles, explained: list, labels: list[str]) -> list[Any]:
         if path.is_file():
             frame = pd.read_parquet(path, columns=["text", "label_id"])
             texts += frame["text"].astype(str).tolist()
-            labeled += [labels[int(i)] for i in frame["label_id"]]
+            ids = label_id_array(frame["label_id"])
+            # Each labeled row's label set (one label for a single-label run).
+            labeled += [[labels[j] for j in np.flatnonzero(r)] if ids.ndim == 2 else [labels[int(r)]] for r in ids]
     warnings = leakage(explained, texts, labeled, labels)
     rule = (
         f"Words that look like a label name, an identifier, a URL or a number, occur in at least {MIN_ROWS} "

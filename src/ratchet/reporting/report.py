@@ -62,12 +62,13 @@ def render(run: RunFiles) -> str:
 
 
 def multilabel_sections(run: RunFiles) -> dict[str, Any]:
-    """A multi-label run: the sections that read label sets; the error analysis and explanations read one
-    class per row, so they are left out (the report's steps section still lists every step)."""
+    """A multi-label run: the sections that read label sets (the explanations score each label on its own
+    sigmoid); the error analysis reads one class per row, so it is left out (the report's steps section still
+    lists every step)."""
     return {
         "ledger": ledger_section(run), "test": multilabel_test_section(run), "training": training_section(run),
         "search": None, "adapt": None, "selftrain": None, "compress": None, "decisions": None,
-        "data": data_section(run), "errors": None, "why": None, "steps": steps_section(run),
+        "data": data_section(run), "errors": None, "why": explain_section(run), "steps": steps_section(run),
     }  # fmt: skip
 
 

@@ -1,7 +1,8 @@
 """``ratchet serve``: the shipped model behind an HTTP JSON API (FastAPI + uvicorn).
 
-``POST /predict`` {"texts": [...], "pairs": [...]?} -> one label and its probabilities per text;
-``GET /health``; ``GET /metadata`` (labels, model hash, the run's test metrics and ledger);
+``POST /predict`` {"texts": [...], "pairs": [...]?} -> one label and its probabilities per text (a
+multi-label model: ``labels``, the list of labels whose independent probability reaches its threshold);
+``GET /health``; ``GET /metadata`` (labels, task, thresholds, model hash, the run's test metrics and ledger);
 OpenAPI docs at ``/docs``. An export folder (``ratchet export``) is served with onnxruntime,
 a run or model folder with PyTorch. Concurrent requests are batched (serve.batcher). Limits on
 texts per request and characters per text answer 413 and 422 with a message naming the limit.
@@ -40,8 +41,15 @@ class Prediction(BaseModel):
     probabilities: dict[str, float]
 
 
+class LabelSetPrediction(BaseModel):
+    """A multi-label model's answer: its own shape, so single-label clients keep reading ``label``."""
+
+    labels: list[Any] = Field(description="labels whose probability reaches their threshold (possibly none)")
+    probabilities: dict[str, float] = Field(description="independent sigmoid probability of each label")
+
+
 class PredictResponse(BaseModel):
-    predictions: list[Prediction]
+    predictions: list[Prediction] | list[LabelSetPrediction]
     model_hash: str
 
 
@@ -68,8 +76,11 @@ class _Model:
 
             exported = open_export(source)
             self.labels, self.text_pair = list(exported.labels), exported.text_pair
+            self.multilabel, self.thresholds = exported.multilabel, exported.thresholds
             bias = exported.root["decision"].get("bias")
-            self.predict_proba, self._decide = exported.predict_proba, Decision(bias=bias and tuple(bias)).decide
+            decision = Decision(bias=bias and tuple(bias), thresholds=self.thresholds and tuple(self.thresholds))
+            self.predict_proba = exported.predict_proba
+            self._decide = decision.label_sets if self.multilabel else decision.decide
             spec = json.loads((source / "export.json").read_text(encoding="utf-8"))
             run = Path(spec["source"]["model_dir"]).parent
         else:
@@ -79,16 +90,25 @@ class _Model:
             self.backend, self.model_dir = "pytorch", model.model_dir
             self.labels, self.text_pair = list(model.classes_), model.text_pair
             self.predict_proba, self._decide = model.predict_proba, model.decide_ids
+            self.multilabel, self.thresholds = model.multilabel, model.thresholds
             run = model.model_dir.parent
         self.hash = hash_path(self.model_dir)[:16]
         self.run = run if (run / "ledger.json").is_file() else None
 
     def decide(self, probs: np.ndarray) -> list:
-        return [self.labels[i] for i in self._decide(probs)] if len(probs) else []
+        """One label per row, or (multi-label) one list of labels per row."""
+        if not len(probs):
+            return []
+        if self.multilabel:
+            return [[self.labels[j] for j in np.flatnonzero(row)] for row in self._decide(probs)]
+        return [self.labels[i] for i in self._decide(probs)]
 
     def metadata(self) -> dict[str, Any]:
         facts: dict[str, Any] = {"labels": self.labels, "model_hash": self.hash, "backend": self.backend,
-                                 "text_pair": self.text_pair, "model_dir": str(self.model_dir)}  # fmt: skip
+                                 "text_pair": self.text_pair, "model_dir": str(self.model_dir),
+                                 "task": "multilabel" if self.multilabel else "single_label"}  # fmt: skip
+        if self.multilabel:
+            facts["thresholds"] = dict(zip(map(str, self.labels), self.thresholds, strict=True))
         if self.run is not None:
             metrics = _read(self.run / "metrics.json")
             facts["test_metrics"] = {k: v for k, v in (metrics.get("test") or {}).items() if isinstance(v, int | float)}
@@ -202,13 +222,16 @@ def create_app(config: ServeConfig | None = None):
             probs = await batcher.submit(body.texts, body.pairs)
         except RatchetError as exc:
             raise HTTPException(422, str(exc)) from None
-        labels = model.decide(probs)
+        decided = model.decide(probs)
         names = [str(label) for label in model.labels]
-        return PredictResponse(
-            predictions=[Prediction(label=label, probabilities=dict(zip(names, map(float, row), strict=True)))
-                         for label, row in zip(labels, probs, strict=True)],
-            model_hash=model.hash,
-        )  # fmt: skip
+        shown = [dict(zip(names, map(float, row), strict=True)) for row in probs]
+        if model.multilabel:
+            predictions = [
+                LabelSetPrediction(labels=labels, probabilities=p) for labels, p in zip(decided, shown, strict=True)
+            ]
+        else:
+            predictions = [Prediction(label=label, probabilities=p) for label, p in zip(decided, shown, strict=True)]
+        return PredictResponse(predictions=predictions, model_hash=model.hash)  # fmt: skip
 
     return app
 
