@@ -143,8 +143,9 @@ def test_help_lists_the_steps_and_explains_the_presets(capsys) -> None:
     text = " ".join(capsys.readouterr().out.split())
     steps = "clean, split, baseline, relabel, select, search, adapt, train, chunk, ensemble, selftrain, compress, embed"
     assert f"{steps}, blend, calibrate, decide, evaluate, refit_all, report" in text
-    fast = "clean, split, baseline, train, chunk, embed, blend, calibrate, decide, evaluate, report"
-    balanced = "relabel, select, search (12 trials), a 2-seed ensemble and compress"
+    fast = "clean, split, baseline, select (few-shot only), train, chunk, embed, blend, calibrate, decide, evaluate"
+    fast += ", report"
+    balanced = "a backbone race in select, relabel, search (12 trials), a 2-seed ensemble and compress"
     assert f"fast (default): {fast}; balanced: + {balanced};" in text
     assert "best: + adapt (30 trials, 3-seed ensemble)" in text
     assert main(["--version"]) == 0

@@ -39,8 +39,10 @@ def _preset_help() -> str:
         new = [named.get(s, s) for s in PRESET_STEPS[preset] if s not in earlier]
         return ", ".join(new[:-1]) + f" and {new[-1]}" if len(new) > 1 else ", ".join(new)
 
+    # fast's select races nothing: it only lets the few-shot candidate in (step_builders._races_backbones)
+    fast_names = ", ".join("select (few-shot only)" if s == "select" else s for s in fast)
     return (
-        f"fast (default): {', '.join(fast)}; balanced: + {added('balanced', fast)}; "
+        f"fast (default): {fast_names}; balanced: + a backbone race in select, {added('balanced', fast)}; "
         f"best: + {added('best', PRESET_STEPS['balanced'])} ({PRESET_TRIALS['best']} trials, "
         f"{PRESET_SEEDS['best']}-seed ensemble)"
     )
