@@ -17,8 +17,9 @@ class FewShotParams:
     enter_below: int = 24
     """auto enters when the smallest class of the training rows has fewer rows than this. On TREC questions
     (benchmarks/fewshot.py) the few-shot fit beat the standard fine-tune at 8 and 16 a class (+0.121 and
-    +0.071, 5 draws each) and lost at 32 (-0.071, 3 draws) and 64 (-0.131, 5 draws): it enters below the midpoint. (It was
-    64, which also let it into the drug reviews' runs, about 45 neutral rows a fold, for nothing.)"""
+    +0.071, 5 draws each) and lost at 32 (-0.071, 3 draws) and 64 (-0.131, 5 draws): it enters below the
+    midpoint. (It was 64, which also let it into the drug reviews' runs, about 45 neutral rows a fold, for
+    nothing.)"""
     pairs_per_row: int = 10
     """Positive and negative pairs drawn per training row and round (SetFit's num_iterations): 2 x this x rows."""
     max_pairs: int = 640
