@@ -173,7 +173,7 @@ def _integral_notes(method: str, found: _Scores) -> list[str]:
     if abs(total - change) <= 1e-3 + COMPLETENESS_TOLERANCE * abs(change):
         return []
     return [
-        f"the scores add up to {total:+.3f} of a {change:+.3f} probability change even at {MAX_STEPS} IG steps: "
+        f"the scores add up to {total:+.3f} of a {change:+.3f} probability change even with the most IG steps: "
         "the model turns over abruptly between the empty text and this one, so trust the ranking more than the sizes"
     ]
 

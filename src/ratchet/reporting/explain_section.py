@@ -25,6 +25,8 @@ log = logging.getLogger("ratchet")
 
 MAX_ROWS = 200
 REPORT_STEPS = 8
+REPORT_MAX_STEPS = 4 * REPORT_STEPS
+"""IG refines a row's integral up to this many points where its scores miss the change (explain/gradients.py)."""
 ROW_SECONDS = 15.0
 """Time for explaining rows; faithfulness gets FAITHFUL_SECONDS more for occlusion (the report step runs in
 every run: on the demo, 60 s of rows and 40 faithfulness rows made the report step 132 s, 20 s and 20 rows
@@ -72,7 +74,7 @@ def _build(run: RunFiles, model_dir, valid: pd.DataFrame) -> Safe:
         # Counted in explanations: a multi-label text explains each predicted label, and IG costs per label.
         if time.time() - started > ROW_SECONDS and len(explained) >= SHOWN:
             break
-        found = explainer.explain([texts[row]], steps=REPORT_STEPS, max_steps=4 * REPORT_STEPS)
+        found = explainer.explain([texts[row]], steps=REPORT_STEPS, max_steps=REPORT_MAX_STEPS)
         explained.extend(found)
         truths.extend([truth[row]] * len(found))  # a multi-label row: one explanation per label explained
         rows.append(row)
@@ -113,7 +115,8 @@ def _method_words(explained: list) -> str:
     spaces = {e.space for e in explained}
     if spaces == {"logit"}:
         return "exact contributions of the TF-IDF model to the class score"
-    return f"Integrated Gradients, {REPORT_STEPS} steps, on the probability"
+    refined = f"up to {REPORT_MAX_STEPS} where the scores do not add up"
+    return f"Integrated Gradients, {REPORT_STEPS} steps ({refined}), on the probability"
 
 
 def _refit(run: RunFiles) -> bool:
