@@ -109,25 +109,35 @@ def compare_runs(
         "labels": labels,
         "n_bootstrap": n_bootstrap,
         "metrics": metrics,
-        "mcnemar": {
-            "b_right_a_wrong": test.b01,
-            "a_right_b_wrong": test.b10,
-            "statistic": test.statistic,
-            "p_value": test.p_value,
-            "method": test.method,
-        },
+        "mcnemar": mcnemar_record(test),
         "verdict": verdict(metrics["macro_f1"], test.p_value),
     }
 
 
-def verdict(macro: dict[str, Any], p_value: float) -> str:
-    low, high = macro["ci"]
+def mcnemar_record(test: Any, **extra: str) -> dict[str, Any]:
+    """The McNemar test as compare's JSON reports it (``extra``: e.g. the unit a multi-label run counts in)."""
+    return {
+        "b_right_a_wrong": test.b01,
+        "a_right_b_wrong": test.b10,
+        "statistic": test.statistic,
+        "p_value": test.p_value,
+        "method": test.method,
+        **extra,
+    }
+
+
+def verdict(
+    headline: dict[str, Any], p_value: float, name: str = "macro-F1", plain_name: str = "macro F1",
+    gap: str = "accuracy gap",
+) -> str:  # fmt: skip
+    """One line from the headline metric's gain interval and McNemar's p (``gap``: what McNemar counts)."""
+    low, high = headline["ci"]
     if low > 0 and p_value < 0.05:
-        return "B is better than A (the 95% interval of the macro-F1 gain excludes 0; McNemar p < 0.05)"
+        return f"B is better than A (the 95% interval of the {name} gain excludes 0; McNemar p < 0.05)"
     if high < 0 and p_value < 0.05:
-        return "A is better than B (the 95% interval of the macro-F1 gain excludes 0; McNemar p < 0.05)"
+        return f"A is better than B (the 95% interval of the {name} gain excludes 0; McNemar p < 0.05)"
     if low > 0 or high < 0:
-        return "probably different in macro F1 (interval excludes 0), but McNemar finds no significant accuracy gap"
+        return f"probably different in {plain_name} (interval excludes 0), but McNemar finds no significant {gap}"
     return "no significant difference on this test set"
 
 

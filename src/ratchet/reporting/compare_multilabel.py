@@ -16,10 +16,12 @@ import numpy as np
 import pandas as pd
 
 from ratchet.evaluation.significance import judge, mcnemar
+from ratchet.reporting.compare import mcnemar_record, verdict
 
 METRICS = ("micro_f1", "macro_f1", "samples_f1", "subset_accuracy", "hamming_loss")
 HEADLINE = "micro_f1"
 """What the verdict reads: the multi-label gate's default metric (gate.multilabel_metric)."""
+NAME = HEADLINE.replace("_f1", "-F1")
 LOWER_IS_BETTER = ("hamming_loss",)
 
 
@@ -50,15 +52,8 @@ def compare_label_sets(
         "labels": labels,
         "n_bootstrap": n_bootstrap,
         "metrics": metrics,
-        "mcnemar": {
-            "b_right_a_wrong": test.b01,
-            "a_right_b_wrong": test.b10,
-            "statistic": test.statistic,
-            "p_value": test.p_value,
-            "method": test.method,
-            "unit": "exact label set",
-        },
-        "verdict": verdict(metrics[HEADLINE], test.p_value),
+        "mcnemar": mcnemar_record(test, unit="exact label set"),
+        "verdict": verdict(metrics[HEADLINE], test.p_value, name=NAME, plain_name=NAME, gap="gap in exact sets"),
     }
 
 
@@ -72,15 +67,3 @@ def _paired(y: np.ndarray, pred_a: np.ndarray, pred_b: np.ndarray, name: str, n_
                 "ci": [-found.ci_high + 0.0, -found.ci_low + 0.0], "p_better": found.p_better}  # fmt: skip
     return {"a": found.before, "b": found.after, "gain": found.gain, "ci": [found.ci_low, found.ci_high],
             "p_better": found.p_better}  # fmt: skip
-
-
-def verdict(headline: dict[str, Any], p_value: float) -> str:
-    low, high = headline["ci"]
-    name = HEADLINE.replace("_f1", "-F1")
-    if low > 0 and p_value < 0.05:
-        return f"B is better than A (the 95% interval of the {name} gain excludes 0; McNemar p < 0.05)"
-    if high < 0 and p_value < 0.05:
-        return f"A is better than B (the 95% interval of the {name} gain excludes 0; McNemar p < 0.05)"
-    if low > 0 or high < 0:
-        return f"probably different in {name} (interval excludes 0), but McNemar finds no significant gap in exact sets"
-    return "no significant difference on this test set"
