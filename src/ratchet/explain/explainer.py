@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from ratchet.errors import RatchetError
-from ratchet.explain.gradients import COMPLETENESS_TOLERANCE, DEFAULT_STEPS, MAX_STEPS, integrated_gradients
+from ratchet.explain.gradients import DEFAULT_STEPS, MAX_STEPS, adds_up, integrated_gradients
 from ratchet.explain.linear import linear_contributions
 from ratchet.explain.result import IG, METHODS, OCCLUSION, Explanation
 from ratchet.explain.words import without_words, word_spans
@@ -170,7 +170,7 @@ def _integral_notes(method: str, found: _Scores) -> list[str]:
         return []
     change = found.value - found.baseline_value
     total = float(np.sum(found.scores))
-    if abs(total - change) <= 1e-3 + COMPLETENESS_TOLERANCE * abs(change):
+    if adds_up(total, change):
         return []
     return [
         f"the scores add up to {total:+.3f} of a {change:+.3f} probability change even with the most IG steps: "

@@ -40,6 +40,11 @@ COMPLETENESS_TOLERANCE = 0.05
 """Allowed |sum of scores - (p(text) - p(baseline))|, as a share of that change (plus 1e-3 absolute)."""
 
 
+def adds_up(total: float, change: float) -> bool:
+    """Whether scores summing to ``total`` explain a probability ``change`` within COMPLETENESS_TOLERANCE."""
+    return abs(total - change) <= 1e-3 + COMPLETENESS_TOLERANCE * abs(change)
+
+
 @dataclass
 class TorchClassifier:
     """A module that answers ``module(input_ids=..., attention_mask=...).logits``, with what reads it."""
@@ -153,8 +158,7 @@ def integrated_gradients(
                     internal_batch_size=min(steps, DEFAULT_STEPS),
                 )  # fmt: skip
                 token_scores = attributions.sum(dim=-1)[0].detach().cpu().double().numpy()
-                error = abs(float(token_scores.sum()) - change)
-                if error <= 1e-3 + COMPLETENESS_TOLERANCE * abs(change) or steps >= max_steps:
+                if adds_up(float(token_scores.sum()), change) or steps >= max_steps:
                     break
                 steps = min(2 * steps, max_steps)
     finally:
