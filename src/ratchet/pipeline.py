@@ -92,7 +92,7 @@ class Pipeline:
         truth = JudgedTruth()
         from ratchet.services import RunServices
 
-        services = RunServices(run_dir, device, self.config.train)
+        services = RunServices(run_dir, device, self.config.train, self.config.gate.fold_workers)
         incumbent: np.ndarray | None = None
         ledger: list[dict[str, Any]] = []
 

@@ -19,10 +19,12 @@ CLEANING_KEY = "data.cleaning"
 
 
 class RunServices:
-    def __init__(self, run_dir: Path, device: str, configured: TrainParams) -> None:
+    def __init__(self, run_dir: Path, device: str, configured: TrainParams, fold_workers: int | str = 1) -> None:
+        from ratchet.crossfit.parallel import resolve_workers
         from ratchet.search.fitcache import FitCache
 
         self.run_dir = Path(run_dir)
+        self.workers = resolve_workers(fold_workers, device)
         self.fit_cache: FitCache = FitCache.for_run(self.run_dir, device, configured)
         self._task: dict[tuple[str, ...], TaskData] = {}
         self._plans: dict[str, FoldPlan] = {}
@@ -64,4 +66,4 @@ class RunServices:
         from ratchet.crossfit import cleaning
 
         cleaning_path = ctx.artifacts.maybe(CLEANING_KEY) if CLEANING_KEY in ctx.artifacts.declared else None
-        return CrossFitter(plan, pool, data, data.labels, ctx, cleaning.load(cleaning_path))
+        return CrossFitter(plan, pool, data, data.labels, ctx, cleaning.load(cleaning_path), self.workers)

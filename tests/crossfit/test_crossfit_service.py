@@ -8,7 +8,8 @@ from types import SimpleNamespace
 import numpy as np
 
 from ratchet.crossfit.folds import crossfit_plan, group_ids
-from ratchet.crossfit.service import CrossFit, CrossFitter, FoldFit
+from ratchet.crossfit.results import CrossFit, FoldFit
+from ratchet.crossfit.service import CrossFitter
 from ratchet.data.frames import Split
 from ratchet.search.finetune import TaskData
 

@@ -13,7 +13,6 @@ import logging
 import statistics
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +20,8 @@ import numpy as np
 
 from ratchet.config import TrainParams
 from ratchet.crossfit.folds import FoldPlan, FoldSplit
+from ratchet.crossfit.parallel import PARALLEL_COST, Workers, run_wave, worker_progress
+from ratchet.crossfit.results import CrossFit, FoldFit
 from ratchet.data.frames import Split
 from ratchet.training.plan import TooLittleTime
 
@@ -33,63 +34,18 @@ REFIT_COST = 1.3
 """A refit on every pool row costs about k/(k-1) of a fold fit (more rows), plus loading: reserved in advance."""
 
 
-@dataclass
-class FoldFit:
-    probs: np.ndarray
-    """Probabilities of this fold's judged rows."""
-    seconds: float = 0.0
-    history: list[dict[str, Any]] = field(default_factory=list)
-    """The fit's evaluations on the judged rows (watched, never chosen on, in cross-fitted folds)."""
-    reused: bool = False
-    model_dir: Path | None = None
-    """The fitted model, when it was saved (holdout: the model that ships if the candidate is kept)."""
-    info: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class CrossFit:
-    name: str
-    probs: np.ndarray
-    """(judged rows, labels); rows of folds that did not run are NaN."""
-    folds: list[FoldFit]
-    k: int
-    """Folds planned."""
-    note: str | None = None
-
-    @property
-    def complete(self) -> bool:
-        return len(self.folds) == self.k
-
-    def refit_epochs(self, configured: float) -> float:
-        """Epochs for a refit on every row: where the folds' mean judged macro-F1 peaked (the configured epochs
-        when the folds recorded no curve). Every fold ran the whole schedule, so this only shortens it."""
-        curves = [f.history for f in self.folds if f.history]
-        if not curves:
-            return configured
-        points = min(len(c) for c in curves)
-        if points == 0:
-            return configured
-        mean = np.mean([[entry["valid_macro_f1"] for entry in c[:points]] for c in curves], axis=0)
-        best = int(np.argmax(mean))
-        epochs = float(statistics.median(c[best]["epoch"] for c in curves))
-        return max(min(epochs, configured), 1e-3)
-
-    def summary(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "folds_run": len(self.folds),
-            "folds_planned": self.k,
-            "fold_seconds": [round(f.seconds, 2) for f in self.folds],
-            "reused_folds": sum(f.reused for f in self.folds),
-            **({"note": self.note} if self.note else {}),
-        }
-
-
 class CrossFitter:
     """One step's access to the plan: fold data, budgeted fold loops, transformer and linear fits."""
 
     def __init__(
-        self, plan: FoldPlan, pool: Split, holdout: TaskData, labels: list, ctx: Any, cleaning: dict | None = None
+        self,
+        plan: FoldPlan,
+        pool: Split,
+        holdout: TaskData,
+        labels: list,
+        ctx: Any,
+        cleaning: dict | None = None,
+        workers: Workers | None = None,
     ) -> None:
         self.plan = plan
         self.pool = pool
@@ -100,6 +56,8 @@ class CrossFitter:
         self.ctx = ctx
         self.cleaning = cleaning
         """A kept cross-fitted relabel (data.cleaning): each fold's training rows get its changes."""
+        self.workers = workers or Workers(1, 0)
+        """Fold fits at once for the fits that allow it (gate.fold_workers)."""
 
     @property
     def crossfit(self) -> bool:
@@ -145,36 +103,71 @@ class CrossFitter:
         reserve: float = 0.0,
         time_share: float = 1.0,
         skip_folds: tuple[int, ...] = (),
+        parallel: bool = False,
     ) -> CrossFit:
         """``fit_fold(split, data, deadline)`` on each fold while the budget allows; ``reserve`` seconds (or
         that many fold times, when negative) are kept for what follows (a refit); ``time_share`` of the step's
-        time left is all this cross-fit may use (two probes: half each)."""
+        time left is all this cross-fit may use (two probes: half each). ``parallel``: ``fit_fold`` keeps
+        nothing in memory that the step reads later (its results travel back; files stay), so folds after the
+        first may run in forked workers (gate.fold_workers; crossfit/parallel.py)."""
         probs = self.empty()
         done: list[FoldFit] = []
+        alone: list[float] = []
+        """Each finished fold's seconds as if fit alone with every thread: what budgets plan with."""
         splits = [split for split in self.plan.splits() if split.fold not in skip_folds]
-        note = None
+        workers = self.workers if parallel else Workers(1, 0)
+        waves = fold_waves(splits, workers.count)
+        note, side_by_side = None, False
         started_left = self.ctx.time_left()
         until = None if started_left is None else time.time() + max(started_left, 0.0) * time_share
-        for index, split in enumerate(splits):
+        for index, wave in enumerate(waves):
             left = None if until is None else until - time.time()
-            typical = statistics.median(f.seconds for f in done) if done else None
+            typical = statistics.median(alone) if alone else None
             keep = reserve if reserve >= 0 else (-reserve * typical if typical else 0.0)
-            if index > 0 and left is not None and typical is not None and left < typical + keep:
+            if done and left is not None and typical is not None and left < typical * wave_cost(wave) + keep:
                 note = f"the time budget allowed {len(done)} of {len(splits)} folds"
                 log.info("%s: %s", name, note)
                 break
             deadline = None
             if left is not None:
-                deadline = time.time() + max(left - keep, 0.0) / (len(splits) - index)
-            try:
-                fitted = fit_fold(split, self.fold_data(split), deadline)
-            except TooLittleTime as exc:  # not even a subsample of this fold fits: the ledger says why
-                note = f"fold {split.fold + 1} of {len(splits)} not run: {exc}"
+                share = wave_cost(wave) / sum(wave_cost(w) for w in waves[index:])
+                deadline = time.time() + max(left - keep, 0.0) * share
+            fitted, failure = self._fit_wave(wave, fit_fold, deadline, workers)
+            side_by_side = side_by_side or len(wave) > 1
+            for split, fit in zip(wave, fitted, strict=True):
+                if fit is None:
+                    continue
+                probs[self.plan.positions(split)] = fit.probs
+                done.append(fit)
+                alone.append(fit.seconds / wave_cost(wave))
+            if failure is not None:  # not even a subsample of a fold fits: the ledger says why
+                note = f"fold {failure[0].fold + 1} of {len(splits)} not run: {failure[1]}"
                 log.info("%s: %s", name, note)
                 break
-            probs[self.plan.positions(split)] = fitted.probs
-            done.append(fitted)
-        return CrossFit(name, probs, done, len(splits), note)
+        crossfit = CrossFit(name, probs, done, len(splits), note)
+        if side_by_side:
+            crossfit.workers = workers.describe()
+        return crossfit
+
+    def _fit_wave(
+        self, wave: list[FoldSplit], fit_fold: Callable, deadline: float | None, workers: Workers
+    ) -> tuple[list[FoldFit | None], tuple[FoldSplit, TooLittleTime] | None]:
+        """The wave's fits in split order (None where one did not finish), and the first fold that had too
+        little time; any other error is raised, as it would be from a fit in this process."""
+        if len(wave) == 1:
+            try:
+                return [fit_fold(wave[0], self.fold_data(wave[0]), deadline)], None
+            except TooLittleTime as exc:
+                return [None], (wave[0], exc)
+        jobs = [lambda split=split: fit_fold(split, self.fold_data(split), deadline) for split in wave]
+        outcomes = run_wave(jobs, self.ctx.progress, workers.threads)
+        failure = None
+        for split, outcome in zip(wave, outcomes, strict=True):
+            if isinstance(outcome.error, TooLittleTime):
+                failure = failure or (split, outcome.error)
+            elif outcome.error is not None:
+                raise outcome.error
+        return [outcome.fitted for outcome in outcomes], failure
 
     # -- the two kinds of model ------------------------------------------------------------------------------
     def transformer(
@@ -205,7 +198,7 @@ class CrossFitter:
                 model_dir = None if fold_models is None else fold_models / f"fold-{split.fold}"
             result = finetune(
                 backbone, data, params, device=ctx.device, seed=seed, checkpoint_dir=checkpoint, deadline=deadline,
-                save_to=model_dir, save_meta=meta, cache=ctx.fit_cache, progress=ctx.progress,
+                save_to=model_dir, save_meta=meta, cache=ctx.fit_cache, progress=worker_progress(ctx.progress),
                 select_best=not self.crossfit, keep_model=fold_models is not None,
             )  # fmt: skip
             info = {"steps": result.steps, "stopped_by_deadline": result.stopped_by_deadline,
@@ -214,7 +207,7 @@ class CrossFitter:
             return FoldFit(result.valid_probs, result.seconds, result.history, result.reused, model_dir, info)
 
         reserve = -REFIT_COST if self.crossfit and refit_reserve else 0.0
-        return self.run(name, fit_fold, reserve=reserve, time_share=time_share, skip_folds=skip_folds)
+        return self.run(name, fit_fold, reserve=reserve, time_share=time_share, skip_folds=skip_folds, parallel=True)
 
     def refit_transformer(
         self, backbone: str, params: TrainParams, *, seed: int, out_dir: Path, meta: dict[str, Any]
@@ -264,9 +257,27 @@ class CrossFitter:
             probs = fitted.model.predict_proba(data.valid.texts, data.valid.pairs)
             return FoldFit(probs, time.time() - started, info={"C": fitted.model.C})
 
-        fit = self.run("baseline", fit_fold)
+        fit = self.run("baseline", fit_fold, parallel=True)
         if out_dir is None:
             return fit, None
         shipped = fit_linear_choosing_c(self.refit_rows(), n_labels, params, ctx.seed, ctx.deadline)
         save_linear(shipped.model, self.labels, out_dir, {**meta, "C": shipped.model.C, "refit_rows": len(self.pool)})
         return fit, shipped
+
+
+def fold_waves(splits: list[FoldSplit], workers: int) -> list[list[FoldSplit]]:
+    """The first fold alone (it fills the process's caches, which forked workers then share, and times a fold
+    for the budget), then groups of ``workers``; a last fold without a partner runs alone, with every thread."""
+    if workers <= 1 or len(splits) <= 2:
+        return [[split] for split in splits]
+    waves = [[splits[0]]]
+    rest = splits[1:]
+    for start in range(0, len(rest), workers):
+        group = rest[start : start + workers]
+        waves.extend([[split] for split in group] if len(group) == 1 else [group])
+    return waves
+
+
+def wave_cost(wave: list[FoldSplit]) -> float:
+    """A wave's time in fold fits alone: side by side, each fit takes PARALLEL_COST times as long."""
+    return 1.0 if len(wave) == 1 else PARALLEL_COST

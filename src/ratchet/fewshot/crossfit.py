@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 
 from ratchet.crossfit.folds import FoldSplit
-from ratchet.crossfit.service import REFIT_COST, CrossFit, CrossFitter, FoldFit
+from ratchet.crossfit.results import CrossFit, FoldFit
+from ratchet.crossfit.service import REFIT_COST, CrossFitter
 from ratchet.fewshot.params import FewShotParams
 from ratchet.fsutil import atomic_dir, hash_json, read_json, write_json
 

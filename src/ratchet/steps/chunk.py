@@ -162,7 +162,7 @@ def _fit_windows(
     """One fine-tune on the windows of ``data``; its valid windows pooled per document by every aggregation."""
     from ratchet.chunking.aggregate import aggregate
     from ratchet.chunking.data import window_summary, window_task_data
-    from ratchet.crossfit.service import FoldFit
+    from ratchet.crossfit.results import FoldFit
     from ratchet.search.finetune import finetune
 
     windowed = window_task_data(data, tokenizer, backbone, params.max_length, chunk.stride)

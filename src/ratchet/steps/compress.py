@@ -24,7 +24,8 @@ import numpy as np
 
 from ratchet.compress.params import CompressParams
 from ratchet.config import CleanParams, TrainParams
-from ratchet.crossfit.service import REFIT_COST, FoldFit
+from ratchet.crossfit.results import FoldFit
+from ratchet.crossfit.service import REFIT_COST
 from ratchet.fsutil import read_json
 from ratchet.step import Candidate, Outcome, Skipped, StepContext
 from ratchet.steps.train import resolved_train_params

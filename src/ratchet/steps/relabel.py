@@ -131,7 +131,7 @@ class RelabelStep:
     def _crossfitted(self, ctx: StepContext, labels: list, started: float) -> Outcome:
         """Each fold cleans its own training part; judged on every pool row, with its original label."""
         from ratchet.crossfit import cleaning
-        from ratchet.crossfit.service import FoldFit
+        from ratchet.crossfit.results import FoldFit
         from ratchet.relabel import crossfit_relabel as cr
         from ratchet.relabel.issues import issues_table
 

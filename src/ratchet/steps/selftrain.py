@@ -24,7 +24,8 @@ import numpy as np
 
 from ratchet.adaptation.corpus import unlabeled_sha256
 from ratchet.config import CleanParams, SelfTrainParams, TrainParams
-from ratchet.crossfit.service import REFIT_COST, FoldFit
+from ratchet.crossfit.results import FoldFit
+from ratchet.crossfit.service import REFIT_COST
 from ratchet.data.frames import Split
 from ratchet.fsutil import read_json
 from ratchet.models.ensemble import average_probs

@@ -1,0 +1,65 @@
+"""What a cross-fit produced: each fold's fit, and the judged probabilities of all folds in one array."""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+@dataclass
+class FoldFit:
+    probs: np.ndarray
+    """Probabilities of this fold's judged rows."""
+    seconds: float = 0.0
+    history: list[dict[str, Any]] = field(default_factory=list)
+    """The fit's evaluations on the judged rows (watched, never chosen on, in cross-fitted folds)."""
+    reused: bool = False
+    model_dir: Path | None = None
+    """The fitted model, when it was saved (holdout: the model that ships if the candidate is kept)."""
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class CrossFit:
+    name: str
+    probs: np.ndarray
+    """(judged rows, labels); rows of folds that did not run are NaN."""
+    folds: list[FoldFit]
+    k: int
+    """Folds planned."""
+    note: str | None = None
+    workers: str | None = None
+    """How folds ran side by side ("2 worker processes x 1 thread"), when any did."""
+
+    @property
+    def complete(self) -> bool:
+        return len(self.folds) == self.k
+
+    def refit_epochs(self, configured: float) -> float:
+        """Epochs for a refit on every row: where the folds' mean judged macro-F1 peaked (the configured epochs
+        when the folds recorded no curve). Every fold ran the whole schedule, so this only shortens it."""
+        curves = [f.history for f in self.folds if f.history]
+        if not curves:
+            return configured
+        points = min(len(c) for c in curves)
+        if points == 0:
+            return configured
+        mean = np.mean([[entry["valid_macro_f1"] for entry in c[:points]] for c in curves], axis=0)
+        best = int(np.argmax(mean))
+        epochs = float(statistics.median(c[best]["epoch"] for c in curves))
+        return max(min(epochs, configured), 1e-3)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "folds_run": len(self.folds),
+            "folds_planned": self.k,
+            "fold_seconds": [round(f.seconds, 2) for f in self.folds],
+            "reused_folds": sum(f.reused for f in self.folds),
+            **({"note": self.note} if self.note else {}),
+            **({"workers": self.workers} if self.workers else {}),
+        }
