@@ -125,9 +125,9 @@ class JudgedTruth:
         labels = self.labels(store)
         if labels is None or not self.tunes(store, metric):
             return np.asarray(probs)[rows]
-        folds = self._judging_folds(store, seed)[rows]
-        if len(np.unique(folds)) < 2:
+        if not self.spans_folds(store, rows, seed):
             return np.asarray(probs)[rows]
+        folds = self._judging_folds(store, seed)[rows]
         probs = np.asarray(probs, dtype=np.float32)[rows]  # as the pipeline stores the incumbent decide tunes
         import hashlib
 
@@ -140,6 +140,11 @@ class JudgedTruth:
                 labels[rows], probs, folds, lambda y, p: Decision(thresholds=fit_thresholds(y, p, metric))
             )
         return self._tuned[key]
+
+    def spans_folds(self, store: ArtifactStore, rows: np.ndarray, seed: int) -> bool:
+        """Whether ``rows`` span two or more judging folds: thresholds can be cross-tuned on them (a budget that
+        ran one fold leaves rows of one fold only, scored at 0.5)."""
+        return len(np.unique(self._judging_folds(store, seed)[rows])) >= 2
 
     def _judging_folds(self, store: ArtifactStore, seed: int) -> np.ndarray:
         """The cross-fitted plan's folds, or a holdout plan's valid rows cut into folds as decide cuts them."""
@@ -187,7 +192,7 @@ class JudgedTruth:
             reference,
             candidate,
             metric=gate.metric,
-            metric_label=self.judged_at(store, gate.metric, at),
+            metric_label=self.judged_at(store, gate.metric, at, rows, seed),
             min_gain=gate.min_gain,
             confidence=gate.confidence,
             n_bootstrap=gate.n_bootstrap,
@@ -197,11 +202,13 @@ class JudgedTruth:
             margin=margin,
         )
 
-    def judged_at(self, store: ArtifactStore, metric: str, at: str) -> str | None:
-        """The metric as the rule scored both sides, for the ledger's reason (None: as given, nothing to add)."""
+    def judged_at(self, store: ArtifactStore, metric: str, at: str, rows: np.ndarray, seed: int) -> str | None:
+        """The metric as the rule scored both sides of ``rows``, for the ledger's reason (None: as given)."""
         if at == AS_GIVEN or not self.tunes(store, metric):
             return None
         if at == TUNED:
+            if not self.spans_folds(store, rows, seed):
+                return f"{metric} at 0.5 (the judged rows lie in one fold: no thresholds to cross-tune)"
             return f"{metric} at cross-tuned thresholds"
         return f"{metric} (reference at 0.5, candidate at its cross-fitted thresholds)"
 

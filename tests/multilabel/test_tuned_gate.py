@@ -84,3 +84,16 @@ def test_single_label_runs_are_judged_as_before(tmp_path) -> None:
     probs = np.random.default_rng(1).dirichlet(np.ones(3), len(y))
     assert not truth_judge.tunes(store, "macro_f1")
     assert truth_judge.score(store, probs, "macro_f1", TUNED, SEED) == truth_judge.score(store, probs, "macro_f1")
+
+
+def test_rows_of_one_fold_are_judged_at_half_and_the_reason_says_so(judged) -> None:
+    """A budget that ran one fold leaves nothing to cross-tune on: both sides at 0.5, and not called tuned."""
+    truth_judge, store, truth = judged
+    one_fold = stratified_folds(truth, HOLDOUT_FOLDS, SEED) == 0
+    reference, candidate = near_half(truth), low_ranker(truth).astype(np.float64)
+    candidate[~one_fold] = np.nan  # the folds the budget did not run
+    decision = truth_judge.judge(store, reference, candidate, GATE, SEED, at=TUNED)
+    as_given = truth_judge.judge(store, reference, candidate, GATE, SEED, at=AS_GIVEN)
+    assert (decision.before, decision.after, decision.n) == (as_given.before, as_given.after, one_fold.sum())
+    assert "micro_f1 at 0.5 (the judged rows lie in one fold" in decision.reason
+    assert "cross-tuned" not in decision.reason
