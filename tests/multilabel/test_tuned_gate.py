@@ -97,3 +97,18 @@ def test_rows_of_one_fold_are_judged_at_half_and_the_reason_says_so(judged) -> N
     assert (decision.before, decision.after, decision.n) == (as_given.before, as_given.after, one_fold.sum())
     assert "micro_f1 at 0.5 (the judged rows lie in one fold" in decision.reason
     assert "cross-tuned" not in decision.reason
+
+
+def test_blend_weighs_label_sets_at_tuned_thresholds_as_the_gate_will_judge_them() -> None:
+    """A perfect ranker below 0.5 blended into a model near 0.5: at 0.5 every weight on it loses labels, at the
+    thresholds the gate tunes it is what helps. blend must choose the weight the gate will reward."""
+    from ratchet.evaluation.metrics import score
+    from ratchet.steps.blend import WEIGHTS, best_weight
+
+    truth = label_sets()
+    baseline, model = low_ranker(truth), near_half(truth)
+    weight = best_weight(truth, baseline, model, "micro_f1")
+    assert weight >= 0.5
+    at_half = [float(score("micro_f1", truth, w * baseline + (1 - w) * model)) for w in WEIGHTS]
+    assert at_half[0] > at_half[list(WEIGHTS).index(weight)]  # scored at 0.5, the same weight would lose
+    assert best_weight(truth, model, noise(truth), "micro_f1") == 1.0  # noise adds nothing at any threshold

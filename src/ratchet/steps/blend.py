@@ -30,17 +30,28 @@ class BlendParams:
     metric: str = "macro_f1"
     """The weight maximizes this metric on the judged rows (the run's gate metric)."""
     multilabel_metric: str = "micro_f1"
-    """Multi-label runs: the metric the weight maximizes (gate.multilabel_metric); sigmoid probabilities average
-    like softmax ones, label by label."""
+    """Multi-label runs: the metric the weight maximizes (gate.multilabel_metric), at per-label thresholds tuned
+    for each weight; sigmoid probabilities average like softmax ones, label by label."""
     holdout_folds: int = HOLDOUT_FOLDS
 
 
 def best_weight(y: np.ndarray, baseline: np.ndarray, model: np.ndarray, metric: str) -> float:
     """The baseline weight in WEIGHTS that scores best; ties go to the smaller weight (less change)."""
+    values = [blend_score(y, w * baseline + (1 - w) * model, metric) for w in WEIGHTS]
+    return float(WEIGHTS[int(np.argmax(values))])
+
+
+def blend_score(y: np.ndarray, probs: np.ndarray, metric: str) -> float:
+    """``metric`` of a blend as the gate will see it: label sets (y a 0/1 matrix) at per-label thresholds tuned on
+    these rows, as the gate judges them until decide settles the shipped ones (at 0.5 a blend that moves
+    probabilities toward the middle would lose labels the thresholds keep); anything else as given."""
     from ratchet.evaluation.metrics import score
 
-    values = [float(score(metric, y, w * baseline + (1 - w) * model)) for w in WEIGHTS]
-    return float(WEIGHTS[int(np.argmax(values))])
+    if y.ndim == 2 and metric != "neg_log_loss":
+        from ratchet.models.decision import fit_thresholds, threshold_scores
+
+        probs = threshold_scores(probs, np.asarray(fit_thresholds(y, probs, metric)))
+    return float(score(metric, y, probs))
 
 
 class BlendStep:
