@@ -97,14 +97,43 @@ def encode_windows(tokenizer, texts: list[str], pairs: list[str] | None, max_len
             else:
                 windows = pair_spans(na, nb, room, stride)
             row_types = None if types is None else np.asarray(batch["token_type_ids"][i], dtype=np.int32)
-            for (a0, a1), (b0, b1) in windows:
-                keep = (segment == -1) | ((segment == 0) & (index >= a0) & (index < a1))
-                keep |= (segment == 1) & (index >= b0) & (index < b1)
+            for window, keep in zip(windows, _kept_tokens(segment, index, windows), strict=True):
                 ids.append(row[keep])
                 if types is not None and row_types is not None:
                     types.append(row_types[keep])
                 doc.append(start + i)
-                content.append((a1 - a0) + (b1 - b0))
+                content.append(_content_tokens(window))
     lengths = np.fromiter((len(r) for r in ids), dtype=np.int64, count=len(ids))
     return Windows(Encoded(ids, lengths, types), np.asarray(doc, dtype=np.int64),
                    np.asarray(content, dtype=np.int64), len(texts))  # fmt: skip
+
+
+def _kept_tokens(segment: np.ndarray, index: np.ndarray, windows: list) -> list[np.ndarray]:
+    """Per window, which tokens of the document's row it keeps: every special token and its content spans."""
+    kept = []
+    for (a0, a1), (b0, b1) in windows:
+        keep = (segment == -1) | ((segment == 0) & (index >= a0) & (index < a1))
+        keep |= (segment == 1) & (index >= b0) & (index < b1)
+        kept.append(keep)
+    return kept
+
+
+def _content_tokens(window: tuple[tuple[int, int], tuple[int, int]]) -> int:
+    (a0, a1), (b0, b1) = window
+    return (a1 - a0) + (b1 - b0)
+
+
+def window_positions(
+    special: np.ndarray, max_length: int, stride: int, specials_added: int
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """For one document without a pair, tokenized untruncated with ``special`` marking its special tokens (the
+    tokenizer adds ``specials_added``), each window's token positions in that row and its content-token
+    count: exactly the rows encode_windows cuts (explain reads a windowed model's document through them)."""
+    special = np.asarray(special, dtype=bool)
+    segment = np.where(special, -1, 0)
+    index = np.full(len(special), -1, dtype=np.int64)
+    index[~special] = np.arange(int((~special).sum()))
+    room = max(max_length - specials_added, 1)
+    windows = [(span, (0, 0)) for span in spans(int((~special).sum()), room, stride)]
+    positions = [np.flatnonzero(keep) for keep in _kept_tokens(segment, index, windows)]
+    return positions, np.asarray([_content_tokens(w) for w in windows], dtype=np.int64)

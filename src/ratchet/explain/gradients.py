@@ -56,6 +56,8 @@ class TorchClassifier:
     device: str = "cpu"
     multilabel: bool = False
     """Independent sigmoid probabilities (a multi-label head) instead of one softmax over the labels."""
+    windowing: dict[str, Any] | None = None
+    """A model trained on windows (chunking/predict.py's ratchet.json key): explained over every window."""
 
 
 @dataclass
@@ -109,6 +111,10 @@ def integrated_gradients(
 ) -> WordAttribution:
     """IG word scores of ``text`` toward class index ``target`` (see the module docstring): ``steps`` points,
     doubled while the scores miss completeness by more than COMPLETENESS_TOLERANCE, up to ``max_steps``."""
+    if clf.windowing is not None:
+        from ratchet.explain.windowed import windowed_integrated_gradients
+
+        return windowed_integrated_gradients(clf, text, target, steps, max_steps, clf.windowing)
     try:
         from captum.attr import LayerIntegratedGradients
     except ImportError:

@@ -55,8 +55,11 @@ def torch_classifier(predictor: Any, temperature: float) -> TorchClassifier | No
             from ratchet.compress.int8 import dequantized
 
             model = dequantized(model)
+        from ratchet.chunking.predict import windowing_of
+
         multilabel = predictor.meta.get("task") == "multilabel"  # sigmoid head: each label's own probability
-        return TorchClassifier(model, predictor.tokenizer, max_length, temperature, predictor.device, multilabel)
+        return TorchClassifier(model, predictor.tokenizer, max_length, temperature, predictor.device, multilabel,
+                               windowing_of(predictor.meta))  # fmt: skip
     if isinstance(predictor, EmbeddingPredictor):
         from ratchet.relabel.features import _load_encoder
 
