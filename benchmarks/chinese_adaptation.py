@@ -274,7 +274,8 @@ def sealed_test_pair(out: Path, name: str) -> tuple | None:
 
 def compare_with_tfidf(out: Path, name: str) -> dict | None:
     """Paired bootstrap (2,000 resamples) and McNemar of a pipeline's test predictions against TF-IDF's."""
-    from ratchet.evaluation.significance import mcnemar, paired_bootstrap
+    from ratchet.evaluation.mcnemar import mcnemar
+    from ratchet.evaluation.significance import paired_bootstrap
 
     pair = sealed_test_pair(out, name)
     if pair is None:

@@ -22,8 +22,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ratchet.evaluation.mcnemar import mcnemar
 from ratchet.evaluation.metrics import score
-from ratchet.evaluation.significance import mcnemar, paired_bootstrap
+from ratchet.evaluation.significance import paired_bootstrap
 from ratchet.fsutil import read_json
 
 

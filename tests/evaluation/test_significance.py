@@ -11,8 +11,9 @@ from sklearn.metrics import confusion_matrix as sk_confusion
 from sklearn.metrics import f1_score
 
 from ratchet.errors import RatchetError
+from ratchet.evaluation.mcnemar import mcnemar
 from ratchet.evaluation.metrics import bootstrap_indices, resampled_confusions
-from ratchet.evaluation.significance import GateDecision, judge, mcnemar, paired_bootstrap
+from ratchet.evaluation.significance import GateDecision, judge, paired_bootstrap
 
 K = 3
 

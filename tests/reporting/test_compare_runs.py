@@ -12,7 +12,8 @@ from fake_run_folder import make_fake_run, shared_test_labels
 
 from ratchet.cli import main
 from ratchet.errors import RatchetError
-from ratchet.evaluation.significance import mcnemar, paired_bootstrap
+from ratchet.evaluation.mcnemar import mcnemar
+from ratchet.evaluation.significance import paired_bootstrap
 from ratchet.fsutil import write_json
 from ratchet.reporting.compare import compare_runs, format_comparison
 

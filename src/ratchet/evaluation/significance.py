@@ -1,4 +1,5 @@
-"""Is the candidate really better? Paired bootstrap, McNemar, the corrected t-test, and the ratchet rule.
+"""Is the candidate really better? Paired bootstrap, the corrected t-test, and the ratchet rule (McNemar:
+mcnemar.py).
 
 The pipeline calls :func:`judge` for every gated step with judged rows only (validation rows,
 or out-of-fold rows of the train+valid pool; the test split is sealed): the candidate is kept
@@ -14,7 +15,6 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-from scipy.stats import binom, chi2
 
 from ratchet.evaluation.fold_test import corrected_t_test, fold_gains
 from ratchet.evaluation.metrics import (
@@ -29,7 +29,6 @@ from ratchet.evaluation.metrics import (
 )
 
 _TIE = 1e-12  # resample differences this small are float noise: counted as ties
-_EXACT_BELOW = 25  # McNemar: exact binomial test when fewer discordant pairs than this
 
 
 @dataclass(frozen=True)
@@ -50,20 +49,6 @@ class BootstrapComparison:
     """Rows compared."""
     p_within: float | None = None
     """Share of resamples where B loses at most ``margin`` to A (non-inferiority; None: no margin asked)."""
-
-
-@dataclass(frozen=True)
-class McNemarResult:
-    b01: int
-    """Rows A got wrong and B got right."""
-    b10: int
-    """Rows A got right and B got wrong."""
-    statistic: float
-    """min(b01, b10) for the exact test; the continuity-corrected chi-square otherwise."""
-    p_value: float
-    """Two-sided."""
-    method: str
-    """"exact" (binomial, b01 + b10 < 25) or "chi2" (1 dof, continuity correction)."""
 
 
 @dataclass(frozen=True)
@@ -99,7 +84,7 @@ class GateDecision:
         return asdict(self)
 
 
-def _check_pair(y_true: Any, a: Any, b: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def check_pair(y_true: Any, a: Any, b: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     y_true, a, b = (np.asarray(x) for x in (y_true, a, b))
     if not (len(y_true) == len(a) == len(b)) or len(y_true) == 0 or a.shape != b.shape:
         raise ValueError(f"need equal, non-empty row counts: y_true {y_true.shape}, a {a.shape}, b {b.shape}")
@@ -165,7 +150,7 @@ def paired_bootstrap(
     metric = check_metric(metric)
     if metric not in CONFUSION_METRICS:
         raise ValueError(f"paired_bootstrap needs a confusion metric {CONFUSION_METRICS}; use judge() for {metric}")
-    y_true, pred_a, pred_b = _check_pair(y_true, pred_a, pred_b)
+    y_true, pred_a, pred_b = check_pair(y_true, pred_a, pred_b)
     ids = (y_true, pred_a, pred_b)
     if min(x.min() for x in ids) < 0 or max(x.max() for x in ids) >= k:
         raise ValueError(f"labels and predictions must be class ids in [0, {k})")
@@ -206,23 +191,6 @@ def _paired_bootstrap_neg_log_loss(
     return _compare(len(y_true), n_bootstrap, seed, confidence, full, resample, strata, margin)
 
 
-def mcnemar(y_true: np.ndarray, pred_a: np.ndarray, pred_b: np.ndarray) -> McNemarResult:
-    """McNemar's test on the rows where exactly one of A and B is right."""
-    y_true, pred_a, pred_b = _check_pair(y_true, pred_a, pred_b)
-    right_a, right_b = pred_a == y_true, pred_b == y_true
-    b01 = int(np.sum(~right_a & right_b))
-    b10 = int(np.sum(right_a & ~right_b))
-    discordant = b01 + b10
-    if discordant < _EXACT_BELOW:
-        low = min(b01, b10)
-        # two-sided exact binomial(discordant, 1/2); symmetric, so twice the smaller tail
-        p_value = min(1.0, 2.0 * float(binom.cdf(low, discordant, 0.5))) if discordant else 1.0
-        return McNemarResult(b01, b10, float(low), p_value, "exact")
-    # Edwards' continuity correction, floored at 0 so equal counts give statistic 0 and p = 1
-    statistic = max(abs(b01 - b10) - 1, 0) ** 2 / discordant
-    return McNemarResult(b01, b10, float(statistic), float(chi2.sf(statistic, 1)), "chi2")
-
-
 def judge(
     y_true: np.ndarray,
     incumbent_probs: np.ndarray,
@@ -253,7 +221,7 @@ def judge(
     (label sets at cross-tuned thresholds).
     """
     metric = check_metric(metric)
-    y_true, incumbent_probs, candidate_probs = _check_pair(y_true, incumbent_probs, candidate_probs)
+    y_true, incumbent_probs, candidate_probs = check_pair(y_true, incumbent_probs, candidate_probs)
     if incumbent_probs.ndim != 2:
         raise ValueError(f"probabilities must be (n, k), got {incumbent_probs.shape}")
     k = incumbent_probs.shape[1]
@@ -290,21 +258,7 @@ def judge(
         f"{metric_label or metric} {cmp.metric_a:.4f} -> {cmp.metric_b:.4f} (gain {cmp.gain:+.4f}, "
         f"{ci_level:.0%} CI [{cmp.ci_low:+.4f}, {cmp.ci_high:+.4f}], P(better)={cmp.p_better:.3f})"
     )
-    if margin is not None:
-        kept = cmp.p_within is not None and cmp.p_within >= confidence
-        within = f"P(loss <= {margin:.4f})={cmp.p_within:.3f}"
-        verdict = "kept:" if kept else "rejected:"
-        below = "" if kept else f" is below confidence {confidence:.3f}"
-        reason = f"{verdict} {within}{below}; {summary}"
-    elif cmp.gain > min_gain and cmp.p_better >= confidence:
-        kept = True
-        reason = f"kept: {summary}"
-    elif cmp.gain <= min_gain:
-        kept = False
-        reason = f"rejected: gain {cmp.gain:+.4f} is not above min_gain {min_gain:+.4f}; {summary}"
-    else:
-        kept = False
-        reason = f"rejected: P(better)={cmp.p_better:.3f} is below confidence {confidence:.3f}; {summary}"
+    kept, reason = _verdict(cmp, summary, min_gain=min_gain, confidence=confidence, margin=margin)
     return GateDecision(
         kept=kept,
         metric=metric,
@@ -323,3 +277,20 @@ def judge(
         margin=margin,
         p_within=cmp.p_within,
     )
+
+
+def _verdict(
+    cmp: BootstrapComparison, summary: str, *, min_gain: float, confidence: float, margin: float | None
+) -> tuple[bool, str]:
+    """(kept, the ledger's one-line reason): better by more than ``min_gain`` with ``confidence``, or (with a
+    ``margin``) no worse than the margin with ``confidence``."""
+    if margin is not None:
+        kept = cmp.p_within is not None and cmp.p_within >= confidence
+        within = f"P(loss <= {margin:.4f})={cmp.p_within:.3f}"
+        below = "" if kept else f" is below confidence {confidence:.3f}"
+        return kept, f"{'kept:' if kept else 'rejected:'} {within}{below}; {summary}"
+    if cmp.gain > min_gain and cmp.p_better >= confidence:
+        return True, f"kept: {summary}"
+    if cmp.gain <= min_gain:
+        return False, f"rejected: gain {cmp.gain:+.4f} is not above min_gain {min_gain:+.4f}; {summary}"
+    return False, f"rejected: P(better)={cmp.p_better:.3f} is below confidence {confidence:.3f}; {summary}"

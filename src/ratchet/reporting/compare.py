@@ -16,7 +16,8 @@ import numpy as np
 import pandas as pd
 
 from ratchet.errors import RatchetError
-from ratchet.evaluation.significance import mcnemar, paired_bootstrap
+from ratchet.evaluation.mcnemar import mcnemar
+from ratchet.evaluation.significance import paired_bootstrap
 
 PREDICTIONS = "test_predictions.parquet"
 METRICS = ("macro_f1", "accuracy", "weighted_f1")

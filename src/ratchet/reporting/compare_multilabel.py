@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ratchet.evaluation.significance import judge, mcnemar
+from ratchet.evaluation.mcnemar import mcnemar
+from ratchet.evaluation.significance import judge
 from ratchet.reporting.compare import mcnemar_record, verdict
 
 METRICS = ("micro_f1", "macro_f1", "samples_f1", "subset_accuracy", "hamming_loss")
