@@ -9,11 +9,12 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any, NoReturn
+from typing import NoReturn
 
+from ratchet.cli_config import column_flags, config_from_args
 from ratchet.cli_explain import EXPLAIN_COMMANDS, add_explain_commands
 from ratchet.cli_ship import SHIP_COMMANDS, add_ship_commands
-from ratchet.config import PRESETS, RunConfig, apply_overrides
+from ratchet.config import PRESETS
 from ratchet.errors import RatchetError
 
 EXIT_BAD_INPUT = 2
@@ -138,54 +139,6 @@ def _add_column_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--label-col", help="label column (auto-detected when obvious)")
     parser.add_argument("--label-sep", help="multi-label: labels in the label column are joined by this separator")
     parser.add_argument("--label-cols", help="multi-label: comma-separated 0/1 columns, one per label (a,b,c)")
-
-
-def column_flags(args: argparse.Namespace) -> dict[str, Any]:
-    """The column flags as DataParams keys (--label-cols a,b,c -> a tuple of names)."""
-    label_cols = None
-    if args.label_cols is not None:
-        label_cols = tuple(name.strip() for name in args.label_cols.split(",") if name.strip())
-    return {
-        "text_col": args.text_col, "text_pair_col": args.text_pair_col, "label_col": args.label_col,
-        "label_sep": args.label_sep, "label_cols": label_cols,
-    }  # fmt: skip
-
-
-def config_from_args(args: argparse.Namespace) -> RunConfig:
-    """--config file first, then explicit flags, then key=value overrides."""
-    base: dict[str, Any] = {}
-    if args.config:
-        base = RunConfig.from_yaml(args.config, data=args.data, out=args.out).to_dict()
-    base.update(data=args.data, out=args.out)
-    flags = {
-        "test": args.test,
-        "models": args.models,
-        "budget": args.budget,
-        "preset": args.preset,
-        "seed": args.seed,
-        "device": args.device,
-        "resume": args.resume,
-        "overwrite": args.overwrite,
-        "steps": args.steps.split(",") if args.steps else None,
-        "track": args.track,
-        "tracking_uri": args.tracking_uri,
-        "refit_all": args.refit_all,
-    }
-    base.update({key: value for key, value in flags.items() if value is not None})
-    sections = {
-        "adapt": {"unlabeled": args.unlabeled},
-        "relabel": {"label_fixes": args.label_fixes},
-        "search": {"storage": args.storage, "ensemble": args.ensemble},
-    }
-    for section, values in sections.items():
-        given = {key: value for key, value in values.items() if value is not None}
-        if given:
-            base[section] = {**base.get(section, {}), **given}
-    columns = column_flags(args)
-    data_params = dict(base.get("data_params", {}))
-    data_params.update({key: value for key, value in columns.items() if value is not None})
-    base["data_params"] = data_params
-    return apply_overrides(RunConfig.from_dict(base), args.overrides)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
