@@ -159,22 +159,13 @@ def finetune(
             extra["frozen_cache"] = shared_cache(identity, params.frozen_layers)
         plan = None
         if deadline is not None:
-            # Under a budget: a schedule that ends in time (fewer epochs, or a subsample), never a cut one.
-            from ratchet.search.fitcache import backbone_identity
-            from ratchet.training.plan import TooLittleTime, make_plan, stratified_subsample
+            from ratchet.training.plan import schedule_in_time
 
-            rate_key = (repr(identity or backbone_identity(backbone)), params.frozen_layers, params.max_length,
-                        params.batch_size, params.max_tokens, device)  # fmt: skip
-            plan = make_plan(model, train_enc, train_labels, int(valid_enc.lengths.sum()), params, device=device,
-                             seed=seed, pad_id=tokenizer.pad_token_id or 0, deadline=deadline,
-                             checkpoint_dir=checkpoint_dir, rate_key=rate_key,
-                             frozen_cache=extra.get("frozen_cache"))  # fmt: skip
-            if not plan.fits:
-                raise TooLittleTime(plan.reason)
-            if plan.rows < len(train_labels):
-                rows = stratified_subsample(train_labels, plan.rows, seed)
-                train_enc, train_labels = train_enc.subset(rows), train_labels[rows]
-                train_weights = None if train_weights is None else train_weights[rows]
+            plan, train_enc, train_labels, train_weights = schedule_in_time(
+                model, tokenizer, backbone, identity, train_enc, train_labels, train_weights,
+                int(valid_enc.lengths.sum()), params, device=device, seed=seed, deadline=deadline,
+                checkpoint_dir=checkpoint_dir, frozen_cache=extra.get("frozen_cache"),
+            )  # fmt: skip
             params = dataclasses.replace(params, epochs=plan.epochs)
         fitted = fit(
             model,
@@ -193,46 +184,14 @@ def finetune(
             select_best=select_best,
             **extra,
         )
-        result = FinetuneResult(
-            valid_probs=np.asarray(fitted.valid_probs, dtype=np.float32),
-            best_score=float(fitted.best_score),
-            history=list(fitted.history),
-            steps=int(fitted.steps),
-            stopped_by_deadline=bool(fitted.stopped_by_deadline),
-            seconds=float(fitted.telemetry.get("seconds", 0.0)),
-            telemetry=dict(fitted.telemetry),
-            stopped_early=bool(fitted.stopped_early),
-            resumed_from_step=int(fitted.resumed_from_step),
-            plan=None if plan is None else plan.as_dict(),
-        )
-        cut = fitted.telemetry.get("schedule_shortened")
-        if plan is not None and cut:
-            per_epoch = cut["planned_steps"] / max(plan.epochs, 1e-9)
-            result.plan = {**result.plan, "shortened_to_epochs": round(cut["steps"] / per_epoch, 2)}
-            result.telemetry["plan_note"] = (
-                f"slower than measured: the schedule was shortened from {plan.epochs:g} to "
-                f"{cut['steps'] / per_epoch:.2f} epochs at step {cut['at_step']} so that its decay ended in time"
-            )
-        if plan is not None and fitted.stopped_by_deadline:
-            rate = fitted.telemetry.get("tokens_per_s") or 0.0
-            result.telemetry["plan_note"] = (
-                f"stopped by the deadline mid-schedule: the measured {plan.rate:.0f} tokens/s did not hold "
-                f"({rate:.0f} tokens/s while training)"
-            )
+        result = _result_of(fitted, plan)
         del fitted
         model.to("cpu")
         if save_to is not None:
             save_classifier(model, tokenizer, data.labels, save_to, save_meta or {})
         shortened = plan is not None and (plan.epochs < original_epochs or plan.rows < len(data.train))
         if cache is not None and key is not None and not shortened:  # a fit cut to the budget is not the fit
-            # The configured parameters' fit may be shipped by a later step: keep its model (a step's
-            # own saved copy is pointed at, not duplicated).
-            # A cross-fitted fold's model never ships; a refit's does when the caller says so.
-            keep = cache.keeps_model(params) if select_best else keep_model
-            writer = None
-            if keep and save_to is None:
-                writer = functools.partial(save_classifier, model, tokenizer, data.labels, meta={})
-            cache.store(key, result, writer, model_path=save_to if keep else None)
+            _record(cache, key, result, model, tokenizer, data.labels, params, save_to, select_best, keep_model)
     finally:
         del model
         if release:
@@ -240,6 +199,53 @@ def finetune(
     if not keep_checkpoint:
         shutil.rmtree(checkpoint_dir, ignore_errors=True)
     return result
+
+
+def _result_of(fitted: Any, plan: Any) -> FinetuneResult:
+    """The engine's FitResult as a FinetuneResult, with a note where the budget's plan did not hold."""
+    result = FinetuneResult(
+        valid_probs=np.asarray(fitted.valid_probs, dtype=np.float32),
+        best_score=float(fitted.best_score),
+        history=list(fitted.history),
+        steps=int(fitted.steps),
+        stopped_by_deadline=bool(fitted.stopped_by_deadline),
+        seconds=float(fitted.telemetry.get("seconds", 0.0)),
+        telemetry=dict(fitted.telemetry),
+        stopped_early=bool(fitted.stopped_early),
+        resumed_from_step=int(fitted.resumed_from_step),
+        plan=None if plan is None else plan.as_dict(),
+    )
+    cut = fitted.telemetry.get("schedule_shortened")
+    if plan is not None and cut:
+        per_epoch = cut["planned_steps"] / max(plan.epochs, 1e-9)
+        result.plan = {**result.plan, "shortened_to_epochs": round(cut["steps"] / per_epoch, 2)}
+        result.telemetry["plan_note"] = (
+            f"slower than measured: the schedule was shortened from {plan.epochs:g} to "
+            f"{cut['steps'] / per_epoch:.2f} epochs at step {cut['at_step']} so that its decay ended in time"
+        )
+    if plan is not None and fitted.stopped_by_deadline:
+        rate = fitted.telemetry.get("tokens_per_s") or 0.0
+        result.telemetry["plan_note"] = (
+            f"stopped by the deadline mid-schedule: the measured {plan.rate:.0f} tokens/s did not hold "
+            f"({rate:.0f} tokens/s while training)"
+        )
+    return result
+
+
+def _record(
+    cache: FitCache, key: str, result: FinetuneResult, model: Any, tokenizer: Any, labels: list, params: TrainParams,
+    save_to: Path | None, select_best: bool, keep_model: bool,
+) -> None:  # fmt: skip
+    """Record a finished fit in the run's cache. The configured parameters' fit may be shipped by a later step:
+    keep its model (a step's own saved copy is pointed at, not duplicated). A cross-fitted fold's model never
+    ships; a refit's does when the caller says so."""
+    from ratchet.models.load import save_classifier
+
+    keep = cache.keeps_model(params) if select_best else keep_model
+    writer = None
+    if keep and save_to is None:
+        writer = functools.partial(save_classifier, model, tokenizer, labels, meta={})
+    cache.store(key, result, writer, model_path=save_to if keep else None)
 
 
 def save_array(path: Path, array: np.ndarray) -> None:

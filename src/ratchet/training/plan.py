@@ -15,6 +15,7 @@ import dataclasses
 import math
 import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -192,3 +193,26 @@ def make_plan(
 
     write_json(saved, plan.as_dict())
     return plan
+
+
+def schedule_in_time(
+    model: Any, tokenizer: Any, backbone: str, identity: Any, train_enc: Any, train_labels: np.ndarray,
+    train_weights: np.ndarray | None, valid_tokens: int, params: Any, *, device: str, seed: int,
+    deadline: float, checkpoint_dir: Path, frozen_cache: Any,
+) -> tuple[Any, Any, np.ndarray, np.ndarray | None]:  # fmt: skip
+    """Under a budget: a schedule that ends in time (fewer epochs, or a subsample), never a cut one ->
+    (plan, the training rows it fits: encoded, labels, weights); TooLittleTime when not even that fits."""
+    from ratchet.search.fitcache import backbone_identity
+
+    rate_key = (repr(identity or backbone_identity(backbone)), params.frozen_layers, params.max_length,
+                params.batch_size, params.max_tokens, device)  # fmt: skip
+    plan = make_plan(model, train_enc, train_labels, valid_tokens, params, device=device, seed=seed,
+                     pad_id=tokenizer.pad_token_id or 0, deadline=deadline, checkpoint_dir=checkpoint_dir,
+                     rate_key=rate_key, frozen_cache=frozen_cache)  # fmt: skip
+    if not plan.fits:
+        raise TooLittleTime(plan.reason)
+    if plan.rows < len(train_labels):
+        rows = stratified_subsample(train_labels, plan.rows, seed)
+        train_enc, train_labels = train_enc.subset(rows), train_labels[rows]
+        train_weights = None if train_weights is None else train_weights[rows]
+    return plan, train_enc, train_labels, train_weights
