@@ -43,7 +43,8 @@ def run_select(tmp_path: Path, model: Path, *extra: str) -> Path:
     data, test = write_data(tmp_path, 72)  # 24 rows a class
     out = tmp_path / "run"
     args = ["run", str(data), "--test", str(test), "--out", str(out), "--steps", "clean,split,baseline,select"]
-    args += ["--model", str(model), "--quiet", "select.include_default=false", "gate.folds=3"]
+    # Folds in turn: the spy below records fits in this process (forked fold workers would fit out of its sight).
+    args += ["--model", str(model), "--quiet", "select.include_default=false", "gate.folds=3", "gate.fold_workers=1"]
     assert main([*args, *FAST_TRAIN, *FAST_FEWSHOT, *extra]) == 0
     return out
 

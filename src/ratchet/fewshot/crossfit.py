@@ -58,7 +58,7 @@ def crossfit_fewshot(
                           meta=meta, keep_model=keep_models and not crossfit.crossfit)  # fmt: skip
 
     reserve = -REFIT_COST if crossfit.crossfit and refit_reserve else 0.0
-    return crossfit.run(name, fit_fold, reserve=reserve, time_share=time_share)
+    return crossfit.run(name, fit_fold, reserve=reserve, time_share=time_share, parallel=True)
 
 
 def refit_fewshot(

@@ -112,7 +112,7 @@ class ChunkStep:
             return _fit_windows(ctx, backbone, params, tokenizer, data, p.chunk, split.fold, deadline, target, meta)
 
         reserve = -REFIT_COST if crossfit.crossfit else 0.0  # a refit on every pool row follows a kept cross-fit
-        fit = crossfit.run("chunk", fit_fold, reserve=reserve)
+        fit = crossfit.run("chunk", fit_fold, reserve=reserve, parallel=True)  # each fold's fit: a FoldFit and files
         if not fit.folds:
             return Skipped(f"no windowed fine-tune fits the time budget: {fit.note}", metrics)
         pooled = _pooled_by_aggregation(crossfit, fit, p.chunk.aggregations)
@@ -162,6 +162,7 @@ def _fit_windows(
     """One fine-tune on the windows of ``data``; its valid windows pooled per document by every aggregation."""
     from ratchet.chunking.aggregate import aggregate
     from ratchet.chunking.data import window_summary, window_task_data
+    from ratchet.crossfit.parallel import worker_progress
     from ratchet.crossfit.results import FoldFit
     from ratchet.search.finetune import finetune
 
@@ -170,7 +171,7 @@ def _fit_windows(
     checkpoint = ctx.step_dir / f"checkpoint-{fold}"
     result = finetune(
         backbone, windowed, params, device=ctx.device, seed=ctx.seed, checkpoint_dir=checkpoint, deadline=deadline,
-        save_to=save_to, save_meta=meta, cache=ctx.fit_cache, progress=ctx.progress,
+        save_to=save_to, save_meta=meta, cache=ctx.fit_cache, progress=worker_progress(ctx.progress),
         select_best=best, keep_model=save_to is not None and not best,
     )  # fmt: skip
     valid = windowed.valid_windows
