@@ -145,3 +145,31 @@ def test_a_workers_bars_and_log_lines_reach_the_run(caplog) -> None:
     assert sum(event[0] == "close" for event in relayed) == 4  # folds 2-5, each bar closed
     assert ("open", "train", 3) in progress.events  # fold 1 ran here, on the run's own bar
     assert {f"fold {fold}: checked" for fold in (1, 2, 3, 4)} <= {record.getMessage() for record in caplog.records}
+
+
+def test_a_run_with_folds_side_by_side_judges_what_a_run_with_folds_in_turn_judges(tmp_path, tiny_model_dir) -> None:
+    """The same tiny recipe with the folds in turn and two at a time: the same out-of-fold probabilities (up to
+    one thread's rounding against two) and decisions; only the ledger's record of how the folds ran differs."""
+    from ratchet_testing import FAST_TRAIN, write_train_test
+
+    from ratchet.cli import main
+    from ratchet.fsutil import read_json
+
+    data, test = write_train_test(tmp_path, 90, 30, seed=4)
+    runs = {}
+    for workers in (1, 2):
+        out = tmp_path / f"run-{workers}"
+        args = ["run", str(data), "--test", str(test), "--out", str(out), "--model", str(tiny_model_dir("bert"))]
+        args += ["--steps", "clean,split,baseline,train,evaluate", "--quiet", *FAST_TRAIN, "gate.folds=3"]
+        assert main([*args, f"gate.fold_workers={workers}"]) == 0
+        runs[workers] = out
+    ledgers = {w: {e["step"]: e for e in read_json(out / "ledger.json")} for w, out in runs.items()}
+    assert ledgers[2]["train"]["crossfit"]["workers"] == "2 worker processes x 1 thread"
+    assert ledgers[2]["baseline"]["crossfit"]["workers"] == "2 worker processes x 1 thread"
+    assert "workers" not in ledgers[1]["train"]["crossfit"]
+    for step in ("baseline", "train"):
+        assert ledgers[1][step]["status"] == ledgers[2][step]["status"]
+        folder = f"0{3 if step == 'baseline' else 4}-{step}"
+        one, two = (np.load(runs[w] / "steps" / folder / "valid_probs.npy") for w in (1, 2))
+        assert one.shape == (90, 3) and not np.isnan(one).any()
+        np.testing.assert_allclose(two, one, atol=1e-3)
