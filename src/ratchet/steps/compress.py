@@ -24,6 +24,7 @@ import numpy as np
 
 from ratchet.compress.params import CompressParams
 from ratchet.config import CleanParams, TrainParams
+from ratchet.crossfit.parallel import worker_progress
 from ratchet.crossfit.results import FoldFit
 from ratchet.crossfit.service import REFIT_COST
 from ratchet.fsutil import read_json
@@ -174,7 +175,8 @@ class CompressStep:
             return distill(
                 teacher, teacher_probs, texts, rows.pairs, (valid.texts, valid.pairs, valid.label_ids), plan,
                 device=ctx.device, seed=ctx.seed, checkpoint_dir=ctx.step_dir / f"checkpoint-student-{fold}",
-                deadline=deadline, progress=ctx.progress, select_best=not crossfit.crossfit, save_to=root / fold,
+                deadline=deadline, progress=worker_progress(ctx.progress), select_best=not crossfit.crossfit,
+                save_to=root / fold,
             )  # fmt: skip
 
         def fit_fold(split: Any, data: Any, deadline: float | None) -> FoldFit:
@@ -184,8 +186,9 @@ class CompressStep:
             info = {k: record[k] for k in ("layers", "teacher_layers", "steps", "stopped_by_deadline")}
             return FoldFit(record["probs"], time.time() - started, record["history"], info=info)
 
+        # Each fold's student: a FoldFit and files, so folds may run side by side.
         fit = crossfit.run("compress-student", fit_fold, reserve=-REFIT_COST if crossfit.crossfit else 0.0,
-                           skip_folds=_missing(crossfit, teachers))  # fmt: skip
+                           skip_folds=_missing(crossfit, teachers), parallel=True)  # fmt: skip
         if not fit.folds:
             return f"no student fits the time budget: {fit.note}"
         first = fit.folds[0]
