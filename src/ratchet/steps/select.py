@@ -61,18 +61,11 @@ class SelectStep:
         self.params = params
 
     def run(self, ctx: StepContext) -> Completed:
-        from ratchet.data.coverage import load_tokenizer, tokenizer_coverage
         from ratchet.fewshot.entry import decide_entry
         from ratchet.fewshot.fit import mean_pooling_backbone
-        from ratchet.search.finetune import finetune
         from ratchet.search.halving import successive_halving
 
         crossfit = ctx.crossfit
-        # Rungs fit on the first fold (holdout: train -> valid); in a cross-fitted run the last rung, at full
-        # length, is cross-fitted, so the final pick is judged on every pool row like the baseline it faces.
-        first = next(crossfit.plan.splits())
-        data = crossfit.fold_data(first)
-        positions = crossfit.plan.positions(first)
         candidates = list(dict.fromkeys(self.params.candidates))
         transformers = [name for name in candidates if name != LINEAR]
         fixed: dict[str, float] = {}
@@ -84,61 +77,12 @@ class SelectStep:
         elif LINEAR in candidates:
             ctx.log.info("select: no baseline step ran, so the linear model is not a candidate")
 
-        # The same figures as the data report's coverage section, for every candidate.
-        sample = data.train.texts[: self.params.coverage_sample]
-        coverage = {name: tokenizer_coverage(load_tokenizer(name), sample) for name in transformers}
-        for name, figures in coverage.items():
-            if figures["poor"]:
-                ctx.log.warning(
-                    "select: the tokenizer of %s covers this data poorly (%.1f%% of words unknown)",
-                    name, 100 * figures["unk_share_words"],
-                )  # fmt: skip
-
-        fits: dict[str, list[dict[str, Any]]] = {name: [] for name in transformers}
-        fits_dir = ctx.step_dir / "fits"
+        # Rungs fit on the first fold (holdout: train -> valid); in a cross-fitted run the last rung, at full
+        # length, is cross-fitted, so the final pick is judged on every pool row like the baseline it faces.
+        evaluate = _RungFits(ctx, crossfit, self.params.train, transformers, probs)
+        fits, fits_dir, data = evaluate.fits, evaluate.fits_dir, evaluate.data
         top_epochs = self.params.train.epochs
-
-        def evaluate(name: str, epochs: float, share: float) -> float | None:
-            left = ctx.time_left()
-            if left is not None and left <= 0:
-                return None  # out of time: rank by the scores so far
-            params = _with_epochs(self.params.train, epochs)
-            every_fold = crossfit.crossfit and epochs >= top_epochs
-            key = hash_json([name, asdict(params), ctx.seed, every_fold])[:16]
-            cached = _load_fit(fits_dir, key)
-            if cached is None:
-                started = time.time()
-                judged = crossfit.empty()
-                if every_fold:
-                    # The configured parameters at full length: exactly train's folds, which the fit cache keeps.
-                    fit = crossfit.transformer(name, params, seed=ctx.seed, name=f"select-{name}", time_share=share,
-                                               refit_reserve=False)  # fmt: skip
-                    if not fit.folds:
-                        return None  # the time budget allows no fold: rank by the scores so far
-                    judged, stopped = fit.probs, any(f.info.get("stopped_by_deadline") for f in fit.folds)
-                else:
-                    deadline = None if left is None else time.time() + max(left, 0.0) * share
-                    try:
-                        result = finetune(
-                            name, data, params, device=ctx.device, seed=ctx.seed,
-                            checkpoint_dir=fits_dir / f"{key}-checkpoint", deadline=deadline, cache=ctx.fit_cache,
-                            select_best=not crossfit.crossfit,
-                        )  # fmt: skip
-                    except TooLittleTime:
-                        return None
-                    judged[positions], stopped = result.valid_probs, result.stopped_by_deadline
-                cached = {
-                    "epochs": epochs,
-                    "folds": crossfit.plan.k if every_fold else 1,
-                    "valid_macro_f1": crossfit.score(judged),
-                    "seconds": time.time() - started,
-                    "stopped_by_deadline": stopped,
-                }
-                _save_fit(fits_dir, key, cached, judged)
-            fits[name].append(cached)
-            probs[name] = np.load(fits_dir / f"{key}.npy")
-            ctx.log.info("select: %s, %.2f epochs -> macro-F1 %.4f", name, epochs, cached["valid_macro_f1"])
-            return float(cached["valid_macro_f1"])
+        coverage = _coverage(ctx, transformers, data.train.texts[: self.params.coverage_sample])
 
         entry = decide_entry(
             self.params.fewshot, data.train.label_ids, len(crossfit.labels), transformers,
@@ -166,30 +110,18 @@ class SelectStep:
         if raced and transformers and not any(fits.values()) and winner != entry.name:
             # Nothing was measured: fall back to the configured model, as a run without select would.
             winner, note = transformers[0], "the time budget ran out before any fine-tune: kept the first candidate"
-        choice: dict[str, Any] = {"model": winner}
-        if winner == entry.name:
-            choice = {"model": entry.backbone, "method": "fewshot", "fewshot": asdict(self.params.fewshot)}
-        trained = [name for name in transformers if name in rungs[-1].scores] if rungs else []
-        if winner == LINEAR and trained:
-            # The best transformer lost with the configured parameters; search may still tune it
-            # past the baseline (judged against it by the ratchet rule).
-            choice["runner_up"] = max(trained, key=lambda name: rungs[-1].scores[name])
+        choice = self._choice(winner, entry, transformers, rungs)
         out = ctx.step_dir / "backbone.json"
         write_json(out, choice)
+        candidates = [
+            {"name": name, "kind": "linear" if name == LINEAR else "transformer", "coverage": coverage.get(name),
+             "fits": fits.get(name, []), **({"valid_macro_f1": fixed[name]} if name in fixed else {})}
+            for name in [*fixed, *transformers]
+        ]  # fmt: skip
         metrics = {
             "winner": winner,
             "runner_up": choice.get("runner_up"),
-            "candidates": [
-                {
-                    "name": name,
-                    "kind": "linear" if name == LINEAR else "transformer",
-                    "coverage": coverage.get(name),
-                    "fits": fits.get(name, []),
-                    **({"valid_macro_f1": fixed[name]} if name in fixed else {}),
-                }
-                for name in [*fixed, *transformers]
-            ]
-            + _fewshot_rows(entry.name, fewshot),
+            "candidates": candidates + _fewshot_rows(entry.name, fewshot),
             "fewshot": {"entered": entry.name is not None, "reason": entry.reason, "final": final},
             "picked": _picked_line(winner, final),
             "rungs": [rung.as_dict() for rung in rungs],
@@ -198,6 +130,19 @@ class SelectStep:
             "note": note,
         }
         return Completed(provides={"model.backbone": out}, metrics=metrics, probs=probs.get(winner))
+
+    def _choice(self, winner: str, entry: Any, transformers: list[str], rungs: list) -> dict[str, Any]:
+        """backbone.json: the winner (the few-shot method's own record when it won), and the best transformer
+        as ``runner_up`` when the linear model won."""
+        choice: dict[str, Any] = {"model": winner}
+        if winner == entry.name:
+            choice = {"model": entry.backbone, "method": "fewshot", "fewshot": asdict(self.params.fewshot)}
+        trained = [name for name in transformers if name in rungs[-1].scores] if rungs else []
+        if winner == LINEAR and trained:
+            # The best transformer lost with the configured parameters; search may still tune it
+            # past the baseline (judged against it by the ratchet rule).
+            choice["runner_up"] = max(trained, key=lambda name: rungs[-1].scores[name])
+        return choice
 
     def _fewshot(self, ctx: StepContext, crossfit: Any, backbone: str, fits_dir: Path, share: float):
         """The few-shot candidate on the last rung's folds -> its fit record (key, score, ...), None if not run."""
@@ -282,3 +227,77 @@ def _save_fit(fits_dir, key: str, record: dict[str, Any], probs: np.ndarray) -> 
     # Probabilities first, then the record: the record's presence means both are complete.
     save_array(fits_dir / f"{key}.npy", probs)
     write_json(fits_dir / f"{key}.json", record)
+
+
+def _coverage(ctx: StepContext, transformers: list[str], sample: list[str]) -> dict[str, dict[str, Any]]:
+    """The same figures as the data report's coverage section, for every candidate; a warning where poor."""
+    from ratchet.data.coverage import load_tokenizer, tokenizer_coverage
+
+    coverage = {name: tokenizer_coverage(load_tokenizer(name), sample) for name in transformers}
+    for name, figures in coverage.items():
+        if figures["poor"]:
+            ctx.log.warning(
+                "select: the tokenizer of %s covers this data poorly (%.1f%% of words unknown)",
+                name, 100 * figures["unk_share_words"],
+            )  # fmt: skip
+    return coverage
+
+
+class _RungFits:
+    """select's rung evaluations: a candidate fine-tuned for some epochs on the first fold (the last rung, at
+    full length, on every fold when cross-fitted), scored on its judged rows and remembered in the step folder,
+    so a resumed select reads its fits back."""
+
+    def __init__(self, ctx: StepContext, crossfit: Any, train: TrainParams, transformers: list[str], probs: dict):
+        self.ctx, self.crossfit, self.train = ctx, crossfit, train
+        first = next(crossfit.plan.splits())
+        self.data, self.positions = crossfit.fold_data(first), crossfit.plan.positions(first)
+        self.fits: dict[str, list[dict[str, Any]]] = {name: [] for name in transformers}
+        self.fits_dir = ctx.step_dir / "fits"
+        self.probs = probs
+        """Judged probabilities by candidate (shared with the step: the linear and few-shot ones join it)."""
+
+    def __call__(self, name: str, epochs: float, share: float) -> float | None:
+        from ratchet.search.finetune import finetune
+
+        ctx, crossfit, fits_dir = self.ctx, self.crossfit, self.fits_dir
+        left = ctx.time_left()
+        if left is not None and left <= 0:
+            return None  # out of time: rank by the scores so far
+        params = _with_epochs(self.train, epochs)
+        every_fold = crossfit.crossfit and epochs >= self.train.epochs
+        key = hash_json([name, asdict(params), ctx.seed, every_fold])[:16]
+        cached = _load_fit(fits_dir, key)
+        if cached is None:
+            started = time.time()
+            judged = crossfit.empty()
+            if every_fold:
+                # The configured parameters at full length: exactly train's folds, which the fit cache keeps.
+                fit = crossfit.transformer(name, params, seed=ctx.seed, name=f"select-{name}", time_share=share,
+                                           refit_reserve=False)  # fmt: skip
+                if not fit.folds:
+                    return None  # the time budget allows no fold: rank by the scores so far
+                judged, stopped = fit.probs, any(f.info.get("stopped_by_deadline") for f in fit.folds)
+            else:
+                deadline = None if left is None else time.time() + max(left, 0.0) * share
+                try:
+                    result = finetune(
+                        name, self.data, params, device=ctx.device, seed=ctx.seed,
+                        checkpoint_dir=fits_dir / f"{key}-checkpoint", deadline=deadline, cache=ctx.fit_cache,
+                        select_best=not crossfit.crossfit,
+                    )  # fmt: skip
+                except TooLittleTime:
+                    return None
+                judged[self.positions], stopped = result.valid_probs, result.stopped_by_deadline
+            cached = {
+                "epochs": epochs,
+                "folds": crossfit.plan.k if every_fold else 1,
+                "valid_macro_f1": crossfit.score(judged),
+                "seconds": time.time() - started,
+                "stopped_by_deadline": stopped,
+            }
+            _save_fit(fits_dir, key, cached, judged)
+        self.fits[name].append(cached)
+        self.probs[name] = np.load(fits_dir / f"{key}.npy")
+        ctx.log.info("select: %s, %.2f epochs -> macro-F1 %.4f", name, epochs, cached["valid_macro_f1"])
+        return float(cached["valid_macro_f1"])
