@@ -161,7 +161,7 @@ class GateParams:
     """"auto" cross-fits below this many train+valid rows; above, one holdout split has the power and costs k
     times less."""
     fold_workers: int | str = "auto"
-    """Fold fits at once, each in a forked process with its share of the CPU threads: "auto" is 2 on a CPU
+    """Fold fits at once, each in a forked process with its share of the CPU threads: "auto" is 2 on a Linux CPU
     (two single-thread fits train about 1.2x faster than one two-thread fit) and 1 on an accelerator."""
     ship: Literal["refit", "folds"] = "refit"
     """Cross-fitted runs: "refit" ships the chosen recipe refit on every train+valid row; "folds" ships the k

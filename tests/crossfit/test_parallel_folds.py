@@ -67,6 +67,7 @@ def test_worker_count_follows_the_device_and_the_threads(monkeypatch) -> None:
     import torch
 
     monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
+    monkeypatch.setattr("sys.platform", "linux")
     assert resolve_workers("auto", "cpu") == Workers(2, 1)
     assert resolve_workers("auto", "cuda:0") == Workers(1, 2)  # an accelerator is never forked
     assert resolve_workers(1, "cpu") == Workers(1, 2)
@@ -75,6 +76,10 @@ def test_worker_count_follows_the_device_and_the_threads(monkeypatch) -> None:
     assert resolve_workers("auto", "cpu") == Workers(2, 4)
     monkeypatch.setattr(torch, "get_num_threads", lambda: 1)
     assert resolve_workers("auto", "cpu") == Workers(1, 1)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 8)
+    monkeypatch.setattr("sys.platform", "darwin")
+    assert resolve_workers("auto", "cpu") == Workers(1, 8)  # measured on Linux only: in turn unless asked
+    assert resolve_workers(2, "cpu") == Workers(2, 4)
 
 
 def test_bad_worker_settings_are_one_line_errors() -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import sys
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -45,14 +46,18 @@ class Workers:
 
 
 def resolve_workers(setting: int | str, device: str) -> Workers:
-    """``gate.fold_workers`` for this run: auto is 2 on a CPU with 2+ threads (where forking works), else 1."""
+    """``gate.fold_workers`` for this run: auto is 2 on a Linux CPU with 2+ threads, else 1; never more workers
+    than threads, and 1 wherever fork is missing or the device is an accelerator."""
     import torch
 
     threads = torch.get_num_threads()
     forkable = "fork" in multiprocessing.get_all_start_methods()
     if not device.startswith("cpu") or not forkable:
         return Workers(1, threads)  # CUDA cannot be forked; one accelerator runs one fit at a time anyway
-    count = (2 if threads >= 2 else 1) if setting == "auto" else int(setting)
+    # auto was measured on Linux only; elsewhere (macOS's system frameworks dislike fork) folds run in turn
+    # unless a number is asked for.
+    linux_pair = 2 if threads >= 2 and sys.platform.startswith("linux") else 1
+    count = linux_pair if setting == "auto" else int(setting)
     count = max(1, min(count, threads))
     return Workers(count, max(1, threads // count))
 
