@@ -144,3 +144,29 @@ def test_selftrain_without_an_unlabeled_corpus_is_skipped(tiny_model_dir, sentim
     )  # fmt: skip
     entry = Pipeline.from_config(config).run().ledger[-1]
     assert entry["status"] == "skipped" and "--unlabeled" in entry["note"]
+
+
+def test_cross_fitted_each_fold_trains_its_own_teacher_and_students_side_by_side(tiny_model_dir, tmp_path) -> None:
+    """gate.folds=3: a teacher and a student per fold, judged on every pool row; folds 2 and 3 fit in forked
+    workers, and the pseudo-label figures of fold 1 still reach the step's metrics."""
+    data = _write(tmp_path / "train.csv", synthetic_rows(72, seed=1))
+    test = _write(tmp_path / "test.csv", synthetic_rows(30, seed=2))
+    unlabeled = tmp_path / "unlabeled.txt"
+    unlabeled.write_text("\n".join(r["review"] for r in synthetic_rows(60, seed=3)) + "\n", encoding="utf-8")
+    config = RunConfig(
+        data=str(data), test=str(test), out=str(tmp_path / "run"), models=(str(tiny_model_dir("bert")),),
+        steps=("clean", "split", "baseline", "train", "selftrain", "evaluate"),
+        train=TrainParams(epochs=2, learning_rate=3e-3, max_length=32, max_tokens=512),
+        adapt=AdaptParams(unlabeled=str(unlabeled)), selftrain=SelfTrainParams(threshold=0.0, epochs=1),
+        gate=GateParams(min_gain=-1.0, confidence=0.0, n_bootstrap=200, folds=3, fold_workers=2),
+    )  # fmt: skip
+    result = Pipeline.from_config(config).run()
+    metrics = read_json(result.run_dir / "steps" / "05-selftrain" / "manifest.json")["metrics"]
+    assert metrics["crossfit"]["folds_run"] == 3 and metrics["crossfit"]["workers"] == "2 worker processes x 1 thread"
+    assert len(metrics["fold_pseudo_labels"]) == 3 and all(n > 0 for n in metrics["fold_pseudo_labels"])
+    assert metrics["pseudo_labels"]["chosen"] == metrics["fold_pseudo_labels"][0]  # fold 1's, as recorded
+    teachers = sorted(p.name for p in (result.run_dir / "steps" / "05-selftrain" / "fold-teachers").iterdir())
+    assert teachers == ["fold-0", "fold-1", "fold-2"]
+    entry = next(e for e in result.ledger if e["step"] == "selftrain")
+    pool = sum(len(pd.read_parquet(result.run_dir / "data" / f"{name}.parquet")) for name in ("train", "valid"))
+    assert entry["rows"] == pool == 72 and entry["folds"] == 3  # every pool row judged

@@ -88,8 +88,10 @@ class SelfTrainStep:
         metrics: dict[str, Any] = {"teacher": str(teacher_dir), "backbone": backbone, "corpus": corpus_stats}
         seeds = [ctx.seed + i for i in range(p.seeds)]
 
-        def pseudo_labeled(teacher: Path, gold: Split, record: bool) -> tuple[Split, Any]:
-            """gold + the teacher's confident labels on the corpus (capped per class)."""
+        def pseudo_labeled(teacher: Path, gold: Split, record: bool) -> tuple[Split, Any, dict[str, Any]]:
+            """gold + the teacher's confident labels on the corpus (capped per class); ``record``: also the
+            step metrics that describe them (returned, not written, so a fold worker's travel back), and the
+            pseudo-labels' file."""
             from ratchet.adaptation.pseudo_labels import choose_pseudo_labels
             from ratchet.predictor import load_predictor
 
@@ -97,18 +99,20 @@ class SelfTrainStep:
             probs = load_predictor(teacher, device=ctx.device).predict_probs(texts)
             chosen = choose_pseudo_labels(probs, gold.label_ids, threshold=p.selftrain.threshold,
                                           max_ratio=p.selftrain.max_ratio)  # fmt: skip
+            recorded: dict[str, Any] = {}
             if record:
                 per_class = {str(labels[k]): counts for k, counts in chosen.stats["per_class"].items()}
-                metrics["pseudo_labels"] = {**chosen.stats, "per_class": per_class}
-                metrics["labeling_seconds"] = time.time() - started
+                recorded = {"pseudo_labels": {**chosen.stats, "per_class": per_class},
+                            "labeling_seconds": time.time() - started}  # fmt: skip
                 _save_pseudo_labels(ctx.step_dir / "pseudo_labels.parquet", texts, chosen, labels)
             rows = [texts[i] for i in chosen.rows]
-            return _with_pseudo_labels(gold, rows, chosen.label_ids, p.selftrain.weight), chosen
+            return _with_pseudo_labels(gold, rows, chosen.label_ids, p.selftrain.weight), chosen, recorded
 
         if not crossfit.crossfit:
             # The teacher is the model that would ship, trained on the train rows only: its labels on the
             # corpus carry nothing of the valid rows the students are judged on.
-            rows, chosen = pseudo_labeled(Path(teacher_dir), data.train, record=True)
+            rows, chosen, recorded = pseudo_labeled(Path(teacher_dir), data.train, record=True)
+            metrics.update(recorded)
             if len(chosen.rows) < MIN_PSEUDO:
                 return Skipped(_too_few(len(chosen.rows), p), metrics)
             students = [self._holdout_student(ctx, backbone, TaskData(rows, data.valid, labels), params, seed, meta,
@@ -123,22 +127,27 @@ class SelfTrainStep:
         teacher_params = resolved_train_params(ctx, p.train)
 
         def fit_fold(split, fold: TaskData, deadline: float | None) -> FoldFit:
+            from ratchet.crossfit.parallel import worker_progress
             from ratchet.search.finetune import finetune
 
+            progress = worker_progress(ctx.progress)
             folder = ctx.step_dir / "fold-teachers" / f"fold-{split.fold}"
             finetune(backbone, fold, teacher_params, device=ctx.device, seed=ctx.seed,
                      checkpoint_dir=folder.with_name(f"checkpoint-{split.fold}"), deadline=deadline, save_to=folder,
-                     save_meta=meta, select_best=False, progress=ctx.progress)  # fmt: skip
-            rows, chosen = pseudo_labeled(folder, fold.train, record=split.fold == 0)
+                     save_meta=meta, select_best=False, progress=progress)  # fmt: skip
+            rows, chosen, recorded = pseudo_labeled(folder, fold.train, record=split.fold == 0)
             fold_probs = []
             for seed in seeds:
                 student = finetune(backbone, TaskData(rows, fold.valid, labels), params, device=ctx.device, seed=seed,
                                    checkpoint_dir=ctx.step_dir / f"checkpoint-student-{split.fold}-{seed}",
-                                   deadline=deadline, select_best=False, progress=ctx.progress)  # fmt: skip
+                                   deadline=deadline, select_best=False, progress=progress)  # fmt: skip
                 fold_probs.append(student.valid_probs)
-            return FoldFit(average_probs(fold_probs), info={"pseudo_labels": len(chosen.rows)})
+            return FoldFit(average_probs(fold_probs), info={"pseudo_labels": len(chosen.rows), "recorded": recorded})
 
-        fit = crossfit.run("selftrain", fit_fold, reserve=-REFIT_COST)
+        # Each fold's fit: a FoldFit and files (fold 0's pseudo-label metrics travel in its info).
+        fit = crossfit.run("selftrain", fit_fold, reserve=-REFIT_COST, parallel=True)
+        for fold in fit.folds:
+            metrics.update(fold.info.pop("recorded", {}))
         metrics["crossfit"] = fit.summary()
         metrics["fold_pseudo_labels"] = [f.info["pseudo_labels"] for f in fit.folds]
 
@@ -146,7 +155,8 @@ class SelfTrainStep:
             # The shipped teacher (refit on every pool row) labels the corpus for the shipped students.
             from ratchet.search.finetune import finetune
 
-            rows, _ = pseudo_labeled(Path(teacher_dir), crossfit.pool, record=True)
+            rows, _, recorded = pseudo_labeled(Path(teacher_dir), crossfit.pool, record=True)
+            metrics.update(recorded)
             everything = TaskData(rows, crossfit.pool.subset(np.zeros(0, dtype=np.int64)), labels)
             member_dirs = []
             for seed in seeds:
