@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ratchet.evaluation.metrics import calibration, score
+from ratchet.evaluation.curves import calibration
+from ratchet.evaluation.metrics import score
 from ratchet.models.decision import Decision, cross_fitted, fit_bias, fit_temperature, softmax
 
 

@@ -9,8 +9,8 @@ import pytest
 from sklearn import metrics as skm
 
 from ratchet.errors import RatchetError
+from ratchet.evaluation.curves import calibration
 from ratchet.evaluation.metrics import (
-    calibration,
     classification_metrics,
     format_table,
     macro_f1,

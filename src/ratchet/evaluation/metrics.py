@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
-from scipy.stats import rankdata
 
 from ratchet.evaluation.metric_names import (  # noqa: F401 - re-exported
     CONFUSION_METRICS,
@@ -22,8 +21,6 @@ from ratchet.evaluation.metric_names import (  # noqa: F401 - re-exported
     check_metric,
 )
 
-_N_BINS = 15  # ECE bins, the usual choice (Guo et al. 2017)
-_MAX_CURVE_POINTS = 50  # ROC points kept per class: enough for a plot, small in JSON
 _CHUNK_ELEMENTS = 1 << 22  # index entries per bootstrap chunk: bounds memory (~16 MiB int32) at any n
 
 
@@ -72,7 +69,7 @@ def resampled_confusions(codes: np.ndarray, idx: np.ndarray, k: int) -> np.ndarr
     return np.bincount(flat.ravel(), minlength=b * k * k).reshape(b, k, k)
 
 
-def _safe_div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+def safe_div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     """num / den with 0 where den == 0 (scikit-learn's zero_division=0), no warnings."""
     num = np.asarray(num, dtype=np.float64)
     den = np.asarray(den, dtype=np.float64)
@@ -85,9 +82,9 @@ def per_class_scores(cm: np.ndarray) -> dict[str, np.ndarray]:
     support = cm.sum(axis=-1)
     predicted = cm.sum(axis=-2)
     return {
-        "precision": _safe_div(tp, predicted),
-        "recall": _safe_div(tp, support),
-        "f1": _safe_div(2 * tp, support + predicted),  # = 2tp / (2tp + fp + fn)
+        "precision": safe_div(tp, predicted),
+        "recall": safe_div(tp, support),
+        "f1": safe_div(2 * tp, support + predicted),  # = 2tp / (2tp + fp + fn)
         "support": support,
     }
 
@@ -95,12 +92,12 @@ def per_class_scores(cm: np.ndarray) -> dict[str, np.ndarray]:
 def confusion_score(metric: str, cm: np.ndarray) -> np.ndarray:
     """A CONFUSION_METRICS value for each confusion matrix in cm (..., k, k)."""
     if metric == "accuracy":
-        return _safe_div(np.trace(cm, axis1=-2, axis2=-1), cm.sum(axis=(-2, -1)))
+        return safe_div(np.trace(cm, axis1=-2, axis2=-1), cm.sum(axis=(-2, -1)))
     scores = per_class_scores(cm)
     if metric == "macro_f1":
         return scores["f1"].mean(axis=-1)
     if metric == "weighted_f1":
-        return _safe_div((scores["f1"] * scores["support"]).sum(axis=-1), scores["support"].sum(axis=-1))
+        return safe_div((scores["f1"] * scores["support"]).sum(axis=-1), scores["support"].sum(axis=-1))
     raise ValueError(f"{metric!r} is not a confusion-matrix metric ({', '.join(CONFUSION_METRICS)})")
 
 
@@ -156,70 +153,6 @@ def _validate(y_true: Any, probs: Any, labels: list[str] | None = None) -> tuple
     return y_true.astype(np.int64), probs
 
 
-def _auc(scores: np.ndarray, positive: np.ndarray) -> float | None:
-    """ROC AUC via the Mann-Whitney rank sum (ties averaged, as the trapezoid rule does)."""
-    n_pos = int(positive.sum())
-    n_neg = len(positive) - n_pos
-    if n_pos == 0 or n_neg == 0:
-        return None  # undefined: scikit-learn warns and returns nan
-    ranks = rankdata(scores)
-    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
-
-
-def roc_auc_ovr(y_true: np.ndarray, probs: np.ndarray) -> float | None:
-    """Macro one-vs-rest ROC AUC; binary uses column 1 like scikit-learn; None when undefined."""
-    k = probs.shape[1]
-    if k == 2:
-        return _auc(probs[:, 1], y_true == 1)
-    aucs = [_auc(probs[:, c], y_true == c) for c in range(k)]
-    return None if any(a is None for a in aucs) else float(np.mean(aucs))
-
-
-def _roc_curve(scores: np.ndarray, positive: np.ndarray) -> dict[str, Any] | None:
-    """fpr/tpr at every distinct threshold, downsampled to <= _MAX_CURVE_POINTS for plotting."""
-    n_pos = int(positive.sum())
-    n_neg = len(positive) - n_pos
-    if n_pos == 0 or n_neg == 0:
-        return None
-    order = np.argsort(-scores, kind="mergesort")
-    s, pos = scores[order], positive[order]
-    last_of_threshold = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]
-    tps = np.cumsum(pos)[last_of_threshold]
-    fps = last_of_threshold + 1 - tps
-    fpr = np.r_[0.0, fps / n_neg]
-    tpr = np.r_[0.0, tps / n_pos]
-    if len(fpr) > _MAX_CURVE_POINTS:  # even spacing over thresholds keeps both endpoints
-        keep = np.unique(np.round(np.linspace(0, len(fpr) - 1, _MAX_CURVE_POINTS)).astype(int))
-        fpr, tpr = fpr[keep], tpr[keep]
-    return {"fpr": np.round(fpr, 5).tolist(), "tpr": np.round(tpr, 5).tolist(), "auc": _auc(scores, positive)}
-
-
-def calibration(y_true: np.ndarray, probs: np.ndarray) -> tuple[float, list[dict[str, Any]]]:
-    """Expected calibration error on the max probability, 15 equal-width bins (lo, hi].
-
-    Returns (ece, bins); each bin has lo, hi, count, confidence and accuracy (None when empty).
-    """
-    conf = probs.max(axis=1).astype(np.float64)
-    correct = (probs.argmax(axis=1) == y_true).astype(np.float64)
-    edges = np.linspace(0.0, 1.0, _N_BINS + 1)
-    bin_of = np.clip(np.searchsorted(edges, conf, side="left") - 1, 0, _N_BINS - 1)
-    count = np.bincount(bin_of, minlength=_N_BINS)
-    conf_mean = _safe_div(np.bincount(bin_of, weights=conf, minlength=_N_BINS), count)
-    acc = _safe_div(np.bincount(bin_of, weights=correct, minlength=_N_BINS), count)
-    ece = float((count / len(conf) * np.abs(acc - conf_mean)).sum())
-    bins = [
-        {
-            "lo": float(edges[b]),
-            "hi": float(edges[b + 1]),
-            "count": int(count[b]),
-            "confidence": float(conf_mean[b]) if count[b] else None,
-            "accuracy": float(acc[b]) if count[b] else None,
-        }
-        for b in range(_N_BINS)
-    ]
-    return ece, bins
-
-
 def bootstrap_ci(
     y_true: np.ndarray, y_pred: np.ndarray, k: int, *, n_bootstrap: int = 1000, seed: int = 0
 ) -> dict[str, list[float]]:
@@ -262,9 +195,9 @@ def classification_metrics(
         out[f"macro_{name}"] = float(per[name].mean())
         out[f"weighted_{name}"] = float((per[name] * support).sum() / support.sum())
     # single-label, all k labels counted: micro P = R = F1 = accuracy, but compute it the long way
-    micro_p = float(_safe_div(tp, cm.sum(axis=0).sum()))
-    micro_r = float(_safe_div(tp, support.sum()))
-    out.update(micro_precision=micro_p, micro_recall=micro_r, micro_f1=float(_safe_div(2 * tp, 2 * n)))
+    micro_p = float(safe_div(tp, cm.sum(axis=0).sum()))
+    micro_r = float(safe_div(tp, support.sum()))
+    out.update(micro_precision=micro_p, micro_recall=micro_r, micro_f1=float(safe_div(2 * tp, 2 * n)))
     out["per_class"] = {
         str(label): {
             "precision": float(per["precision"][c]),
@@ -275,10 +208,12 @@ def classification_metrics(
         for c, label in enumerate(labels)
     }
     out["confusion_matrix"] = cm.tolist()
+    from ratchet.evaluation.curves import calibration, roc_auc_ovr, roc_curve  # curves reads safe_div from here
+
     out["roc_auc_ovr"] = roc_auc_ovr(y_true, probs)
     out["log_loss"] = float(row_log_loss(y_true, probs).mean())
     out["ece"], out["reliability"] = calibration(y_true, probs)
-    out["roc_curves"] = {str(label): _roc_curve(probs[:, c], y_true == c) for c, label in enumerate(labels)}
+    out["roc_curves"] = {str(label): roc_curve(probs[:, c], y_true == c) for c, label in enumerate(labels)}
     out["ci"] = bootstrap_ci(y_true, y_pred, k, n_bootstrap=n_bootstrap, seed=seed) if n_bootstrap else None
     return out
 

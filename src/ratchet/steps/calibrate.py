@@ -71,7 +71,8 @@ class CalibrateStep:
         self.params = params
 
     def run(self, ctx: StepContext) -> Outcome:
-        from ratchet.evaluation.metrics import calibration, row_log_loss
+        from ratchet.evaluation.curves import calibration
+        from ratchet.evaluation.metrics import row_log_loss
 
         found = judged(ctx, self.params.holdout_folds)
         if found is None:
