@@ -76,7 +76,7 @@ def run_wave(jobs: list[Callable[[], Any]], progress: Any, threads: int) -> list
     processes = []
     for index, job in enumerate(jobs):
         reader, writer = context.Pipe(duplex=False)
-        process = context.Process(target=_work, args=(writer, job, threads, index), daemon=True)
+        process = context.Process(target=_work, args=(writer, job, threads), daemon=True)
         process.start()
         writer.close()  # the parent's copy: the reader sees EOF when the worker's end closes
         readers[reader] = index
@@ -115,7 +115,7 @@ def run_wave(jobs: list[Callable[[], Any]], progress: Any, threads: int) -> list
     return outcomes
 
 
-def _work(writer: Connection, job: Callable[[], Any], threads: int, index: int) -> None:
+def _work(writer: Connection, job: Callable[[], Any], threads: int) -> None:
     """The worker: relay bars and log lines, run the job, send its outcome, and leave without the parent's
     exit handlers (a terminal display or a run log belongs to the parent)."""
     import torch

@@ -22,11 +22,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from ratchet.chunking.aggregate import FLOOR  # the floor predict's pooling uses before a logarithm
 from ratchet.explain.gradients import DEFAULT_STEPS, TorchClassifier, WordAttribution, adds_up
 from ratchet.explain.words import overlap_weights, word_spans
-
-FLOOR = 1e-12
-"""As aggregate.py and the decision's temperature floor probabilities before a logarithm."""
 
 
 def windowed_integrated_gradients(
