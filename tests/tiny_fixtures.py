@@ -1,8 +1,9 @@
 """Fixtures shared by tests/models and tests/training: tiny models built from the toy task's texts.
 
 Each of those folders' conftest imports them, so both get the same definitions without a copy.
-``_one_thread`` is autouse there: bitwise-equal results (resume, DDP) need a fixed thread count,
-set before any module-scoped fixture trains.
+``_one_thread`` is autouse there: bitwise-equal results (resume, DDP) need a fixed thread count, set
+before any module-scoped fixture trains (autouse runs first within its scope), and given back after each
+module, so tests elsewhere (fold workers need 2 threads) see the suite's own count.
 """
 
 from __future__ import annotations
@@ -13,9 +14,12 @@ import torch
 from ratchet.models.tiny import build_tiny_model, toy_dataset
 
 
-@pytest.fixture(autouse=True, scope="session")
+@pytest.fixture(autouse=True, scope="module")
 def _one_thread():
+    before = torch.get_num_threads()
     torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="session")
