@@ -28,9 +28,9 @@ import numpy as np
 
 from ratchet.config import TrainParams
 from ratchet.fewshot.params import FewShotParams
-from ratchet.fsutil import hash_json, read_json, write_json
+from ratchet.fsutil import hash_json, write_json
 from ratchet.step import Completed, StepContext
-from ratchet.training.plan import TooLittleTime
+from ratchet.steps.select_fits import RungFits, load_fit, save_fit
 
 LINEAR = "linear"
 
@@ -79,7 +79,7 @@ class SelectStep:
 
         # Rungs fit on the first fold (holdout: train -> valid); in a cross-fitted run the last rung, at full
         # length, is cross-fitted, so the final pick is judged on every pool row like the baseline it faces.
-        evaluate = _RungFits(ctx, crossfit, self.params.train, transformers, probs)
+        evaluate = RungFits(ctx, crossfit, self.params.train, transformers, probs)
         fits, fits_dir, data = evaluate.fits, evaluate.fits_dir, evaluate.data
         top_epochs = self.params.train.epochs
         coverage = _coverage(ctx, transformers, data.train.texts[: self.params.coverage_sample])
@@ -150,7 +150,7 @@ class SelectStep:
 
         params = self.params.fewshot
         key = hash_json(["fewshot", backbone, asdict(params), ctx.seed, crossfit.crossfit])[:16]
-        cached = _load_fit(fits_dir, key)
+        cached = load_fit(fits_dir, key)
         if cached is None:
             started = time.time()
             # Holdout: the cache keeps the model, so that train ships this very fit if it wins.
@@ -167,7 +167,7 @@ class SelectStep:
                 "pairs": fit.folds[0].info.get("pairs"),
                 "stopped_by_deadline": any(f.info.get("stopped_by_deadline") for f in fit.folds),
             }
-            _save_fit(fits_dir, key, cached, fit.probs)
+            save_fit(fits_dir, key, cached, fit.probs)
         ctx.log.info("select: fewshot:%s -> macro-F1 %s", backbone, cached["valid_macro_f1"])
         return cached
 
@@ -209,26 +209,6 @@ def _picked_line(winner: str, final: dict[str, float]) -> str:
     return f"picked {winner} ({final[winner]:.4f} macro-F1 on the judged rows; {others})"
 
 
-def _with_epochs(params: TrainParams, epochs: float) -> TrainParams:
-    from dataclasses import replace
-
-    return replace(params, epochs=float(epochs))
-
-
-def _load_fit(fits_dir, key: str) -> dict[str, Any] | None:
-    """A fine-tune finished before an interruption is not repeated on --resume."""
-    record, array = fits_dir / f"{key}.json", fits_dir / f"{key}.npy"
-    return read_json(record) if record.is_file() and array.is_file() else None
-
-
-def _save_fit(fits_dir, key: str, record: dict[str, Any], probs: np.ndarray) -> None:
-    from ratchet.search.finetune import save_array
-
-    # Probabilities first, then the record: the record's presence means both are complete.
-    save_array(fits_dir / f"{key}.npy", probs)
-    write_json(fits_dir / f"{key}.json", record)
-
-
 def _coverage(ctx: StepContext, transformers: list[str], sample: list[str]) -> dict[str, dict[str, Any]]:
     """The same figures as the data report's coverage section, for every candidate; a warning where poor."""
     from ratchet.data.coverage import load_tokenizer, tokenizer_coverage
@@ -241,63 +221,3 @@ def _coverage(ctx: StepContext, transformers: list[str], sample: list[str]) -> d
                 name, 100 * figures["unk_share_words"],
             )  # fmt: skip
     return coverage
-
-
-class _RungFits:
-    """select's rung evaluations: a candidate fine-tuned for some epochs on the first fold (the last rung, at
-    full length, on every fold when cross-fitted), scored on its judged rows and remembered in the step folder,
-    so a resumed select reads its fits back."""
-
-    def __init__(self, ctx: StepContext, crossfit: Any, train: TrainParams, transformers: list[str], probs: dict):
-        self.ctx, self.crossfit, self.train = ctx, crossfit, train
-        first = next(crossfit.plan.splits())
-        self.data, self.positions = crossfit.fold_data(first), crossfit.plan.positions(first)
-        self.fits: dict[str, list[dict[str, Any]]] = {name: [] for name in transformers}
-        self.fits_dir = ctx.step_dir / "fits"
-        self.probs = probs
-        """Judged probabilities by candidate (shared with the step: the linear and few-shot ones join it)."""
-
-    def __call__(self, name: str, epochs: float, share: float) -> float | None:
-        from ratchet.search.finetune import finetune
-
-        ctx, crossfit, fits_dir = self.ctx, self.crossfit, self.fits_dir
-        left = ctx.time_left()
-        if left is not None and left <= 0:
-            return None  # out of time: rank by the scores so far
-        params = _with_epochs(self.train, epochs)
-        every_fold = crossfit.crossfit and epochs >= self.train.epochs
-        key = hash_json([name, asdict(params), ctx.seed, every_fold])[:16]
-        cached = _load_fit(fits_dir, key)
-        if cached is None:
-            started = time.time()
-            judged = crossfit.empty()
-            if every_fold:
-                # The configured parameters at full length: exactly train's folds, which the fit cache keeps.
-                fit = crossfit.transformer(name, params, seed=ctx.seed, name=f"select-{name}", time_share=share,
-                                           refit_reserve=False)  # fmt: skip
-                if not fit.folds:
-                    return None  # the time budget allows no fold: rank by the scores so far
-                judged, stopped = fit.probs, any(f.info.get("stopped_by_deadline") for f in fit.folds)
-            else:
-                deadline = None if left is None else time.time() + max(left, 0.0) * share
-                try:
-                    result = finetune(
-                        name, self.data, params, device=ctx.device, seed=ctx.seed,
-                        checkpoint_dir=fits_dir / f"{key}-checkpoint", deadline=deadline, cache=ctx.fit_cache,
-                        select_best=not crossfit.crossfit,
-                    )  # fmt: skip
-                except TooLittleTime:
-                    return None
-                judged[self.positions], stopped = result.valid_probs, result.stopped_by_deadline
-            cached = {
-                "epochs": epochs,
-                "folds": crossfit.plan.k if every_fold else 1,
-                "valid_macro_f1": crossfit.score(judged),
-                "seconds": time.time() - started,
-                "stopped_by_deadline": stopped,
-            }
-            _save_fit(fits_dir, key, cached, judged)
-        self.fits[name].append(cached)
-        self.probs[name] = np.load(fits_dir / f"{key}.npy")
-        ctx.log.info("select: %s, %.2f epochs -> macro-F1 %.4f", name, epochs, cached["valid_macro_f1"])
-        return float(cached["valid_macro_f1"])
