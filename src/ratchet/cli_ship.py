@@ -39,8 +39,10 @@ def cmd_export(args: argparse.Namespace) -> int:
     from ratchet.export.exporter import export_model
 
     summary = export_model(args.run, args.out, quantize=args.quantize, overwrite=args.overwrite)
-    parts = [f"{len(summary.graphs)} ONNX graph(s)"] + ([f"{len(summary.arrays)} TF-IDF model(s) as arrays"]
-                                                      if summary.arrays else [])  # fmt: skip
+    fused = f" ({summary.fused} with fused attention)" if summary.fused else ""
+    parts = [f"{len(summary.graphs)} ONNX graph(s){fused}"] + (
+        [f"{len(summary.arrays)} TF-IDF model(s) as arrays"] if summary.arrays else []
+    )
     sys.stdout.write(
         f"exported {' and '.join(parts)} to {summary.out} ({summary.bytes / 1e6:.1f} MB, {summary.seconds:.0f} s); "
         f"see {summary.out / 'README.md'}\n"

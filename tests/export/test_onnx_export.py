@@ -57,6 +57,9 @@ def test_each_family_exports_to_one_graph_that_predicts_as_ratchet_does(tiny_mod
     spec = json.loads((export / "export.json").read_text())
     assert spec["model"]["kind"] == "onnx" and (export / spec["model"]["graph"]).is_file()
     assert not list(export.rglob("*.safetensors")) and not list(export.rglob("*.bin"))  # the graph holds the weights
+    # BERT-like encoders run onnxruntime's fused attention (export/fusion.py); the others keep the plain graph.
+    fused = spec["model"]["fused"]
+    assert (fused or {}).get("Attention") == (2 if family in ("bert", "sbert") else None), fused
     assert_same_predictions(folder, export)
 
 

@@ -33,6 +33,8 @@ TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_ma
 class ExportSummary:
     out: Path
     graphs: list[str] = field(default_factory=list)
+    fused: int = 0
+    """Graphs whose attention runs in onnxruntime's fused kernels (export/fusion.py)."""
     arrays: list[str] = field(default_factory=list)
     bytes: int = 0
     seconds: float = 0.0
@@ -145,7 +147,7 @@ def _export_graph(model_dir: Path, meta: dict[str, Any], kind: str, out: Path, n
             model, tokenizer, _, meta = load_classifier(model_dir)
         model.eval()
         graph = folder / "model.onnx"
-        names = export_classifier(model, tokenizer, graph)
+        names, fused = export_classifier(model, tokenizer, graph)
         max_length = int(meta.get("max_length", 256))
     else:
         from ratchet.models.embedding_model import load_embedding_predictor
@@ -154,7 +156,7 @@ def _export_graph(model_dir: Path, meta: dict[str, Any], kind: str, out: Path, n
         predictor = load_embedding_predictor(model_dir)
         encoder, tokenizer = _load_encoder(predictor.encoder)
         graph = folder / "model.onnx"
-        names = export_embedding_classifier(encoder, predictor.head, tokenizer, graph)
+        names, fused = export_embedding_classifier(encoder, predictor.head, tokenizer, graph)
         max_length = predictor.max_length
     tokenizer.save_pretrained(folder / "tokenizer")
     tokenizer_file = folder / "tokenizer" / "tokenizer.json"
@@ -169,9 +171,10 @@ def _export_graph(model_dir: Path, meta: dict[str, Any], kind: str, out: Path, n
         graph.unlink()
         graph = quantized
     summary.graphs.append(str(graph.relative_to(out)))
+    summary.fused += bool(fused)
     return {"kind": "onnx", "graph": str(graph.relative_to(out)), "tokenizer": str(tokenizer_file.relative_to(out)),
             "inputs": names, "max_length": max_length, "pad_id": int(tokenizer.pad_token_id or 0),
-            "source_kind": kind}  # fmt: skip
+            "source_kind": kind, "fused": fused}  # fmt: skip
 
 
 def _export_linear(model_dir: Path, out: Path, name: str, summary: ExportSummary) -> dict[str, Any]:

@@ -18,6 +18,8 @@ import torch
 
 OPSET = 17
 OUTPUT = "probabilities"
+EXAMPLE = ["an example", "a slightly longer example text", "and a third, longer example text to pad the others"]
+"""The traced batch, which also checks a fused graph against the plain one (export/fusion.py)."""
 
 
 class _Probabilities(torch.nn.Module):
@@ -71,25 +73,30 @@ def input_names(model: torch.nn.Module, tokenizer) -> list[str]:
     return names
 
 
-def export_classifier(model: torch.nn.Module, tokenizer, path: Path) -> list[str]:
-    """The classifier as one graph; a multi-label model (its config's problem_type) ends in per-label sigmoids."""
+def export_classifier(model: torch.nn.Module, tokenizer, path: Path) -> tuple[list[str], dict[str, int] | None]:
+    """The classifier as one graph; a multi-label model (its config's problem_type) ends in per-label sigmoids.
+    Returns the graph's inputs and its fused operators (None: the plain graph; export/fusion.py)."""
     from ratchet.models.load import is_multilabel_model
 
     names = input_names(model, tokenizer)
-    _export(_Probabilities(model, names, sigmoid=is_multilabel_model(model)), names, tokenizer, path)
-    return names
+    fused = _export(_Probabilities(model, names, sigmoid=is_multilabel_model(model)), names, tokenizer, path)
+    return names, fused
 
 
-def export_embedding_classifier(encoder: torch.nn.Module, head, tokenizer, path: Path) -> list[str]:
+def export_embedding_classifier(
+    encoder: torch.nn.Module, head, tokenizer, path: Path
+) -> tuple[list[str], dict[str, int] | None]:
     names = input_names(encoder, tokenizer)
-    _export(_EmbeddingClassifier(encoder, head, names), names, tokenizer, path)
-    return names
+    return names, _export(_EmbeddingClassifier(encoder, head, names), names, tokenizer, path)
 
 
-def _export(wrapper: torch.nn.Module, names: list[str], tokenizer, path: Path) -> None:
+def _export(wrapper: torch.nn.Module, names: list[str], tokenizer, path: Path) -> dict[str, int] | None:
+    from ratchet.export.fusion import fuse_graph, prepare_for_fusion
+
     wrapper.eval()  # export restores the wrapper's mode afterwards: it must already be eval
-    # Two rows of different lengths: the example has padding, so the masked path is what is traced.
-    example = tokenizer(["an example", "a slightly longer example text"], padding=True, return_tensors="pt")
+    fusible = prepare_for_fusion(wrapper)
+    # Rows of different lengths: the example has padding, so the masked path is what is traced.
+    example = tokenizer(EXAMPLE, padding=True, return_tensors="pt")
     args = tuple(example[name] if name in example else torch.zeros_like(example["input_ids"]) for name in names)
     axes = {name: {0: "batch", 1: "sequence"} for name in names}
     with warnings.catch_warnings(), torch.no_grad():
@@ -98,18 +105,25 @@ def _export(wrapper: torch.nn.Module, names: list[str], tokenizer, path: Path) -
             wrapper, args, str(path), input_names=names, output_names=[OUTPUT],
             dynamic_axes={**axes, OUTPUT: {0: "batch"}}, opset_version=OPSET, dynamo=False,
         )  # fmt: skip
+    if fusible is None:
+        return None
+    return fuse_graph(path, fusible, {name: arg.numpy() for name, arg in zip(names, args, strict=True)})
 
 
 def quantize_int8(source: Path, target: Path) -> None:
     """Dynamic int8 quantization of the weights (activations quantized on the fly): onnxruntime's own."""
     import logging
 
+    import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     root = logging.getLogger()
     level = root.level
     root.setLevel(logging.ERROR)  # "consider pre-processing": advice for static quantization of vision models
     try:
-        quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8)
+        # A fused graph's contrib ops (Attention, SkipLayerNormalization) escape ONNX shape inference, so
+        # their outputs' type is stated: float, like every activation of an exported classifier.
+        quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8,
+                         extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})  # fmt: skip
     finally:
         root.setLevel(level)

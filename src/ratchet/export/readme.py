@@ -24,8 +24,9 @@ def _describe(node: dict[str, Any], depth: int = 0) -> list[str]:
             w = node["windowing"]
             step = f"{w['stride']} tokens apart" if w["stride"] else "overlapping by half"
             windows = f"; long texts in windows of max_length tokens, {step}, pooled by {w['aggregation']}"
+        fused = "; attention in onnxruntime's fused kernels (contrib ops)" if node.get("fused") else ""
         return [f"{pad}- `{node['graph']}`: ONNX graph, inputs {', '.join(node['inputs'])}, tokenizer "
-                f"`{node['tokenizer']}`, max_length {node['max_length']}{windows} ({calibration})"]  # fmt: skip
+                f"`{node['tokenizer']}`, max_length {node['max_length']}{windows}{fused} ({calibration})"]  # fmt: skip
     regression = "one-vs-rest logistic regressions" if node.get("one_vs_rest") else "logistic regression"
     return [f"{pad}- `{node['arrays']}` + `{node['vocabularies']}`: TF-IDF + {regression} as arrays "
             f"({calibration})"]  # fmt: skip
