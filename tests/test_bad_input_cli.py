@@ -24,7 +24,7 @@ from ratchet_testing import FAST_TRAIN, synthetic_rows
 from ratchet.cli import main
 from ratchet.fsutil import hash_path
 
-CLI = [sys.executable, "-m", "ratchet.cli"]
+CLI = [sys.executable, "-m", "ratchet"]  # src/ratchet/__main__.py, as a user would type it
 
 
 def env() -> dict[str, str]:
