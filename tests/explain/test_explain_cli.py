@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -109,3 +110,27 @@ def test_bad_input_is_one_line(case: str, linear_run, tmp_path: Path) -> None:
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and expected in lines[0], done.stderr
     assert "Traceback" not in done.stderr and not Path(out).exists()
+
+
+def test_a_cross_fitted_report_explains_the_out_of_fold_mistakes_first(linear_run, tmp_path: Path) -> None:
+    """The shipped model was refit on every pool row, so the section orders rows by the held-out fold models'
+    mistakes (no pass of the shipped model over every row): a row those got confidently wrong is explained."""
+    import shutil
+
+    from ratchet.reporting.report import build_report
+
+    run = tmp_path / "run"
+    shutil.copytree(linear_run[0], run)
+    [saved] = run.glob("steps/*-report/valid_predictions.parquet")
+    frame = pd.read_parquet(saved)
+    assert len(frame) == 90  # every train+valid row, out of fold
+    row = int(frame.index[-1])
+    # The fold models got this row confidently wrong (its label says so; the shipped model still reads it right).
+    frame.loc[row, "label_id"] = (int(frame.loc[row, "pred_id"]) + 1) % 3
+    frame.loc[row, "confidence"] = 1.0
+    frame.to_parquet(saved)
+    html = build_report(run).read_text()
+    assert "of 90 train+valid rows" in html and "held-out fold models got most confidently wrong" in html
+    mistakes = html.split("Most confident mistakes", 1)[1].split("A sample of correct predictions", 1)[0]
+    words = re.sub(r"<[^>]+>", " ", mistakes).split()
+    assert all(word in words for word in frame.loc[row, "text"].split())

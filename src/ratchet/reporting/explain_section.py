@@ -1,8 +1,10 @@
 """Report section "Why the model decides": highlighted validation texts, per-class words, leakage warnings,
 and how faithful the attributions are.
 
-It explains the shipped model (RUN/model) on validation rows (data/valid.parquet): the most
-confident mistakes first, then a seeded sample, at most MAX_ROWS and within ROW_SECONDS, with
+It explains the shipped model (RUN/model) on validation rows (data/valid.parquet): its most
+confident mistakes first, then a seeded sample; in a cross-fitted run, on every train+valid row, the
+out-of-fold models' most confident mistakes first (the shipped model was refit on these rows, so its
+own mistakes there would be training errors). At most MAX_ROWS and within ROW_SECONDS, with
 REPORT_STEPS IG steps (cheap: the CLI uses 32). A run without a model or validation rows has no
 section; a model that cannot be explained gets the section with the reason, never a failed report.
 A multi-label model's rows are explained label by label (each predicted label's own sigmoid
@@ -34,6 +36,7 @@ every run: on the demo, 60 s of rows and 40 faithfulness rows made the report st
 FAITHFUL_ROWS = 10
 FAITHFUL_SECONDS = 5.0
 SHOWN = 5
+OUT_OF_FOLD_ORDER = " (first the rows that the held-out fold models got most confidently wrong)"
 TITLE = "Why the model decides"
 
 
@@ -63,11 +66,20 @@ def _build(run: RunFiles, model_dir, valid: pd.DataFrame) -> Safe:
         return section("why", TITLE, note("This model reads text pairs, which explain does not support yet."))
     clean = CleanParams(**predictor.meta["clean"]) if "clean" in predictor.meta else CleanParams()
     labels = [str(label) for label in predictor.labels]
+    # (A multi-label run's report step saves no out-of-fold rows: its error analysis reads one class per row.)
+    out_of_fold = None if label_id_array(valid["label_id"]).ndim == 2 else _out_of_fold(run)
+    if out_of_fold is not None:
+        # Cross-fitted: the shipped model was refit on every pool row (the validation slice included), so its
+        # own mistakes there are training errors. The rows the held-out fold models got most confidently
+        # wrong come first instead: the hard rows; the shipped model explains them.
+        valid = out_of_fold
+        decided, confidence = valid["pred_id"].to_numpy(), valid["confidence"].to_numpy()
     texts = [normalize_text(t, clean) for t in valid["text"].tolist()]
     truth = label_id_array(valid["label_id"])  # multi-label: the (rows, labels) 0/1 matrix of true sets
-    probs = predictor.predict_probs(texts)
-    decided = np.asarray(predictor.predict_ids(probs))
-    order = _row_order(truth, decided, probs.max(axis=1))
+    if out_of_fold is None:
+        probs = predictor.predict_probs(texts)
+        decided, confidence = np.asarray(predictor.predict_ids(probs)), probs.max(axis=1)
+    order = _row_order(truth, decided, confidence)
     explainer = Explainer(predictor)
     explained, truths, rows, started = [], [], [], time.time()
     for row in order[:MAX_ROWS]:
@@ -88,7 +100,8 @@ def _build(run: RunFiles, model_dir, valid: pd.DataFrame) -> Safe:
     parts: list[Any] = [
         note(
             f"The shipped model's word attributions ({_method_words(explained)}) on {len(rows)} of "
-            f"{len(texts)} validation rows in {seconds:.0f} s. Green words raise {whose}, red ones lower it; "
+            f"{len(texts)} {'train+valid' if out_of_fold is not None else 'validation'} rows in {seconds:.0f} s"
+            f"{OUT_OF_FOLD_ORDER if out_of_fold is not None else ''}. Green words raise {whose}, red ones lower it; "
             "hover a word for its score. " + ("The shipped model was refit on these rows. " if _refit(run) else "")
         )
     ]
@@ -100,6 +113,17 @@ def _build(run: RunFiles, model_dir, valid: pd.DataFrame) -> Safe:
     parts += _leakage(run, explained, labels)
     parts += _faithfulness(explainer, explained)
     return section("why", TITLE, *parts)
+
+
+def _out_of_fold(run: RunFiles) -> pd.DataFrame | None:
+    """The report step's out-of-fold predictions over every train+valid row (text, label_id, pred_id,
+    confidence), when the run was cross-fitted."""
+    from ratchet.reporting.rundata import validation_predictions
+
+    found = validation_predictions(run)
+    if found is None or not found[1].startswith("out-of-fold") or "text_pair" in found[0].columns:
+        return None
+    return found[0].reset_index(drop=True)
 
 
 def _row_order(truth: np.ndarray, decided: np.ndarray, confidence: np.ndarray) -> list[int]:
