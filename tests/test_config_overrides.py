@@ -58,6 +58,7 @@ def test_budget_accepts_seconds_and_durations_alike(given, seconds: float) -> No
         "gate.confidence=-0.1",
         "gate.n_bootstrap=3",
         "gate.metric=f2",
+        "gate.fold_test=sometimes",
         "train.warmup_share=1.5",
         "train.label_smoothing=-0.1",
         "train.dropout=1",

@@ -200,6 +200,7 @@ class JudgedTruth:
             stratified=True,
             folds=None if folds is None else folds[rows],
             margin=margin,
+            fold_test=gate.fold_test == "required",
         )
 
     def judged_at(self, store: ArtifactStore, metric: str, at: str, rows: np.ndarray, seed: int) -> str | None:

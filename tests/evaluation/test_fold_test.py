@@ -42,3 +42,41 @@ def test_judge_records_the_fold_test_and_keeps_a_clear_gain_across_folds() -> No
     same = judge(y, a, a.copy(), metric="macro_f1", min_gain=0.0, confidence=0.8, n_bootstrap=500, seed=0,
                  stratified=True, folds=folds)  # fmt: skip
     assert not same.kept and same.p_better == pytest.approx(0.5) and same.gain == 0.0
+
+
+def _one_fold_gain() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A candidate that fixes 20 rows of fold 0 and breaks 2 rows in each other fold: more rows right overall
+    (the row bootstrap is sure), but its gain is one fold's luck (the fold gains disagree)."""
+    y = np.tile(np.arange(3), 200)[:500]
+    folds = np.repeat(np.arange(5), 100)
+    reference = y.copy()
+    reference[:20] = (y[:20] + 1) % 3  # fold 0: 20 rows wrong
+    for fold in range(5):
+        reference[fold * 100 + 50 : fold * 100 + 80] = (y[fold * 100 + 50 : fold * 100 + 80] + 1) % 3
+    candidate = reference.copy()
+    candidate[:20] = y[:20]
+    for fold in range(1, 5):
+        candidate[fold * 100 : fold * 100 + 2] = (y[fold * 100 : fold * 100 + 2] + 2) % 3
+    return y, folds, np.eye(3)[reference] * 0.7 + 0.1, np.eye(3)[candidate] * 0.7 + 0.1
+
+
+@pytest.mark.parametrize("required", [True, False])
+def test_a_gain_from_one_fold_passes_the_bootstrap_but_not_the_required_fold_test(required: bool) -> None:
+    y, folds, reference, candidate = _one_fold_gain()
+    decision = judge(y, reference, candidate, metric="macro_f1", min_gain=0.0, confidence=0.8, n_bootstrap=500,
+                     seed=0, stratified=True, folds=folds, fold_test=required)  # fmt: skip
+    assert decision.gain > 0 and decision.p_better >= 0.95  # the rows alone would keep it
+    assert decision.fold_gains[0] > 0 and all(g < 0 for g in decision.fold_gains[1:])
+    assert decision.t_p_value > 0.2
+    assert decision.kept is not required
+    assert f"corrected t-test over 5 folds p={decision.t_p_value:.3f}" in decision.reason
+    if required:
+        assert decision.reason.startswith("rejected: corrected t-test") and "P(better)=" in decision.reason
+
+
+def test_a_non_inferiority_judgment_does_not_ask_the_fold_test() -> None:
+    """compress's question (no worse than a margin) is not the t-test's (better than zero)."""
+    y, folds, reference, _ = _one_fold_gain()
+    decision = judge(y, reference, reference.copy(), metric="macro_f1", min_gain=0.0, confidence=0.8,
+                     n_bootstrap=500, seed=0, stratified=True, folds=folds, margin=0.005, fold_test=True)  # fmt: skip
+    assert decision.kept

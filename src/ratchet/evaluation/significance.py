@@ -206,8 +206,10 @@ def judge(
     folds: np.ndarray | None = None,
     margin: float | None = None,
     metric_label: str | None = None,
+    fold_test: bool = False,
 ) -> GateDecision:
-    """The ratchet rule: keep the candidate iff gain > min_gain and p_better >= confidence.
+    """The ratchet rule: keep the candidate iff gain > min_gain and p_better >= confidence (and, with
+    ``fold_test`` and rows from 2+ folds, the corrected t-test of the fold gains has p <= 1 - confidence).
 
     ``margin`` asks the non-inferiority question instead (compress: a faster model that must not be
     worse): keep the candidate iff it loses at most ``margin`` in at least ``confidence`` of the
@@ -216,7 +218,10 @@ def judge(
     Pass judged rows only (validation, or out-of-fold). ``confidence`` is the threshold on p_better
     (one-sided); the reported interval is a two-sided ``ci_level`` percentile interval of the gain.
     ``stratified`` resamples within each true class; ``folds`` (the fold of each row) adds the
-    corrected t-test of the fold gains to the decision's record (it does not change the decision).
+    corrected t-test of the fold gains to the decision's record; ``fold_test`` makes it part of the decision.
+    Why both: the bootstrap resamples rows, so it sees which model is better on these rows, not whether the
+    change would win again with other training draws (a different seed of the same recipe often "wins" on
+    every resample); the fold gains vary with the fold fits, so their test carries that variance.
     ``metric_label`` names the metric in the reason when the scores are not plain probabilities
     (label sets at cross-tuned thresholds).
     """
@@ -259,6 +264,8 @@ def judge(
         f"{ci_level:.0%} CI [{cmp.ci_low:+.4f}, {cmp.ci_high:+.4f}], P(better)={cmp.p_better:.3f})"
     )
     kept, reason = _verdict(cmp, summary, min_gain=min_gain, confidence=confidence, margin=margin)
+    if test is not None and margin is None:
+        kept, reason = _with_fold_test(kept, reason, test, n_folds, confidence, required=fold_test)
     return GateDecision(
         kept=kept,
         metric=metric,
@@ -277,6 +284,16 @@ def judge(
         margin=margin,
         p_within=cmp.p_within,
     )
+
+
+def _with_fold_test(
+    kept: bool, reason: str, test: Any, n_folds: int, confidence: float, *, required: bool
+) -> tuple[bool, str]:
+    """The bootstrap's verdict, with the fold-level test in the reason and (``required``) in the decision."""
+    figure = f"corrected t-test over {n_folds} folds p={test.p_value:.3f}"
+    if kept and required and test.p_value > 1.0 - confidence:
+        return False, f"rejected: {figure} is above 1 - confidence {1.0 - confidence:.3f}; {reason[len('kept: ') :]}"
+    return kept, f"{reason}; {figure}"
 
 
 def _verdict(
