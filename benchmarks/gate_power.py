@@ -230,19 +230,36 @@ def finetune_effect(run: Path) -> float:
     return float(read_json(run / "metrics.json")["test"]["macro_f1"]) - base
 
 
+def kept_by(row: dict[str, Any], fold_test: bool, confidence: float = 0.8) -> bool:
+    """Would the rule have kept this run's candidate? From its recorded gain, P(better) and fold-test p: the row
+    bootstrap alone (gate.fold_test=recorded), or with the fold test (required; holdout runs have none)."""
+    if row.get("gain") is None or row.get("p_better") is None:
+        return False
+    rows_say = row["gain"] > 0 and row["p_better"] >= confidence
+    if not fold_test or row.get("t_p_value") is None:
+        return rows_say
+    return rows_say and row["t_p_value"] <= 1.0 - confidence
+
+
 def summarize(results: list[dict[str, Any]]) -> list[str]:
-    lines = ["scenario        mode      runs  kept   goal     test effect: of what ships  of the change  mean seconds"]
+    """One line per scenario and mode. "kept" is what the runs decided (under the rule of the code that ran
+    them); "rows" and "+folds" recompute the decision from the recorded figures under each rule (default
+    confidence 0.8), so results of either code version compare."""
+    lines = ["scenario        mode      runs  kept   rows  +folds  goal     test effect: of what ships  of the change  "
+             "mean seconds"]  # fmt: skip
     for scenario in dict.fromkeys(r["scenario"] for r in results):
         for mode in dict.fromkeys(r["mode"] for r in results):
             rows = [r for r in results if r["scenario"] == scenario and r["mode"] == mode]
             if not rows:
                 continue
             kept = np.mean([r["kept"] for r in rows])
+            by_rows, by_folds = (np.mean([kept_by(r, fold_test) for r in rows]) for fold_test in (False, True))
             effect = np.mean([r["test_effect"] for r in rows])
             seconds = np.mean([r["seconds"] for r in rows])
             changes = [r["candidate_test_effect"] for r in rows if r.get("candidate_test_effect") is not None]
             change = f"{np.mean(changes):+.4f} ({len(changes)})" if changes else "-"
-            lines.append(f"{scenario:15} {mode:9} {len(rows):4d}  {kept:4.0%}  {GOALS.get(scenario, ''):8} "
+            lines.append(f"{scenario:15} {mode:9} {len(rows):4d}  {kept:4.0%}  {by_rows:4.0%}  {by_folds:5.0%}  "
+                         f"{GOALS.get(scenario, ''):8} "
                          f"{effect:+.4f}{'':16}{change:15}{seconds:8.0f}")  # fmt: skip
     return lines
 

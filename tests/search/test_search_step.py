@@ -82,3 +82,44 @@ def test_search_skips_with_too_few_trials(tiny_model_dir, tmp_path) -> None:
     assert main([*args, "--model", str(tiny_model_dir("bert")), *SEARCH_TRAIN, "search.n_trials=1"]) == 0
     entry = read_json(out / "ledger.json")[-1]
     assert entry["status"] == "skipped" and "n_trials=1" in entry["note"]
+
+
+CROSSFIT_TRAIN = [s for s in SEARCH_TRAIN if not s.startswith("gate.folds")] + ["gate.folds=3", "gate.fold_workers=1"]
+
+
+@pytest.mark.parametrize("cut", [False, True])
+def test_cross_fitted_finalists_are_judged_on_the_other_folds_and_a_cut_fit_is_not_judged(
+    tiny_model_dir, tmp_path, monkeypatch, cut: bool
+) -> None:
+    """Cross-fitted: the trials race on fold 1, the best and the configured parameters are fitted on folds 2-3
+    and judged there (their fits recorded); a finalist fold stopped mid-schedule by the time budget is not the
+    recipe, so the step is skipped with the reason instead of reporting the truncated fit's loss."""
+    from ratchet.crossfit.service import CrossFitter
+
+    if cut:
+        fit_folds = CrossFitter.transformer
+
+        def deadline_cut(self, *args, **kwargs):
+            found = fit_folds(self, *args, **kwargs)
+            if kwargs.get("name", "").startswith("trial"):
+                found.folds[-1].info["stopped_by_deadline"] = True
+            return found
+
+        monkeypatch.setattr(CrossFitter, "transformer", deadline_cut)
+    data, test = write_data(tmp_path)
+    out = tmp_path / "run"
+    args = ["run", str(data), "--test", str(test), "--out", str(out), "--quiet"]
+    args += ["--model", str(tiny_model_dir("bert")), "--steps", "clean,split,search"]
+    assert main([*args, *CROSSFIT_TRAIN, "search.n_trials=3"]) == 0
+    metrics = read_json(out / "steps" / "03-search" / "manifest.json")["metrics"]
+    entry = read_json(out / "ledger.json")[-1]
+    finalists = metrics["finalists"]
+    assert set(finalists) == {"best trial", "configured parameters"}
+    assert all(f["folds_run"] == f["folds_planned"] == 2 for f in finalists.values())  # fold 1 chose the best
+    if cut:
+        assert entry["status"] == "skipped"
+        assert "stopped the best trial and configured parameters folds mid-schedule" in entry["note"]
+        assert all(f["cut_by_deadline"] == 1 for f in finalists.values())
+    else:
+        assert_rule_applied(entry)
+        assert entry["folds"] == 2 and "cut_by_deadline" not in finalists["best trial"]

@@ -39,6 +39,11 @@ class CrossFit:
     def complete(self) -> bool:
         return len(self.folds) == self.k
 
+    @property
+    def cut_folds(self) -> int:
+        """Fold fits the deadline stopped before their schedule ended."""
+        return sum(bool(f.info.get("stopped_by_deadline")) for f in self.folds)
+
     def refit_epochs(self, configured: float) -> float:
         """Epochs for a refit on every row: where the folds' mean judged macro-F1 peaked (the configured epochs
         when the folds recorded no curve). Every fold ran the whole schedule, so this only shortens it."""
@@ -60,6 +65,7 @@ class CrossFit:
             "folds_planned": self.k,
             "fold_seconds": [round(f.seconds, 2) for f in self.folds],
             "reused_folds": sum(f.reused for f in self.folds),
+            **({"cut_by_deadline": self.cut_folds} if self.cut_folds else {}),
             **({"note": self.note} if self.note else {}),
             **({"workers": self.workers} if self.workers else {}),
         }

@@ -148,9 +148,13 @@ class SearchStep:
             what = "no trial" if challenger else "the reference trial (configured parameters)"
             return Skipped(f"{what} did not finish within the time budget", metrics)
 
-        def probs_of(trial) -> np.ndarray:
+        finalists: dict[str, dict] = {}
+
+        def probs_of(trial, role: str) -> np.ndarray:
             if crossfit.crossfit:
-                return self._finalist(ctx, crossfit, backbone, trial, ctx.step_dir).probs
+                fit = self._finalist(ctx, crossfit, backbone, trial, ctx.step_dir)
+                finalists[role] = fit.summary()
+                return fit.probs
             found = load_trial_probs(ctx.step_dir, name, trial.number)
             # A trial run by a worker on another machine left its probabilities there: refit here.
             return found if found is not None else runner.refit(trial.user_attrs.get("overrides") or {})
@@ -169,12 +173,22 @@ class SearchStep:
             metrics["finalists_judged_on"] = (
                 f"folds 2-{crossfit.plan.k} (the first fold chose them): {crossfit.plan.n_judged} rows minus fold 1's"
             )
+        candidate_probs = probs_of(best, "best trial")
+        # Against the configured parameters as measured here; a challenger faces the incumbent.
+        reference_probs = None if challenger else probs_of(reference, "configured parameters")
+        if finalists:
+            metrics["finalists"] = finalists
+        cut = [role for role, fit in finalists.items() if fit.get("cut_by_deadline")]
+        if cut:
+            # A fit stopped mid-schedule (its learning rate still high) is not the recipe: judging it would
+            # report a loss the parameters did not cause.
+            return Skipped(f"the time budget stopped the {' and '.join(cut)} folds mid-schedule: no fair comparison",
+                           metrics)  # fmt: skip
         return Candidate(
-            probs=probs_of(best),
+            probs=candidate_probs,
             provides=provides,
             metrics=metrics,
-            # Against the configured parameters as measured here; a challenger faces the incumbent.
-            reference=None if challenger else probs_of(reference),
+            reference=reference_probs,
             reference_name="configured parameters",
         )
 
