@@ -5,7 +5,8 @@ The pipeline calls :func:`judge` for every gated step with judged rows only (val
 or out-of-fold rows of the train+valid pool; the test split is sealed): the candidate is kept
 iff its gain exceeds ``min_gain`` and the paired bootstrap says it is better with probability
 at least ``confidence``. With ``strata`` the bootstrap resamples within each class (stratified);
-with ``folds`` a fold-level corrected resampled t-test (Nadeau and Bengio 2003) is recorded beside it.
+with ``folds`` a fold-level corrected resampled t-test (Nadeau and Bengio 2003) is recorded beside it,
+and with ``fold_test`` (gate.fold_test=required, the default) the candidate must pass it too.
 """
 
 from __future__ import annotations
