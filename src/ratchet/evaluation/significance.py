@@ -28,6 +28,7 @@ from ratchet.evaluation.metrics import (
     row_log_loss,
     stratified_bootstrap_indices,
 )
+from ratchet.evaluation.verdict import verdict, with_fold_test
 
 _TIE = 1e-12  # resample differences this small are float noise: counted as ties
 
@@ -264,9 +265,9 @@ def judge(
         f"{metric_label or metric} {cmp.metric_a:.4f} -> {cmp.metric_b:.4f} (gain {cmp.gain:+.4f}, "
         f"{ci_level:.0%} CI [{cmp.ci_low:+.4f}, {cmp.ci_high:+.4f}], P(better)={cmp.p_better:.3f})"
     )
-    kept, reason = _verdict(cmp, summary, min_gain=min_gain, confidence=confidence, margin=margin)
+    kept, reason = verdict(cmp, summary, min_gain=min_gain, confidence=confidence, margin=margin)
     if test is not None and margin is None:
-        kept, reason = _with_fold_test(kept, reason, test, n_folds, confidence, required=fold_test)
+        kept, reason = with_fold_test(kept, reason, test, n_folds, confidence, required=fold_test)
     return GateDecision(
         kept=kept,
         metric=metric,
@@ -285,30 +286,3 @@ def judge(
         margin=margin,
         p_within=cmp.p_within,
     )
-
-
-def _with_fold_test(
-    kept: bool, reason: str, test: Any, n_folds: int, confidence: float, *, required: bool
-) -> tuple[bool, str]:
-    """The bootstrap's verdict, with the fold-level test in the reason and (``required``) in the decision."""
-    figure = f"corrected t-test over {n_folds} folds p={test.p_value:.3f}"
-    if kept and required and test.p_value > 1.0 - confidence:
-        return False, f"rejected: {figure} is above 1 - confidence {1.0 - confidence:.3f}; {reason[len('kept: ') :]}"
-    return kept, f"{reason}; {figure}"
-
-
-def _verdict(
-    cmp: BootstrapComparison, summary: str, *, min_gain: float, confidence: float, margin: float | None
-) -> tuple[bool, str]:
-    """(kept, the ledger's one-line reason): better by more than ``min_gain`` with ``confidence``, or (with a
-    ``margin``) no worse than the margin with ``confidence``."""
-    if margin is not None:
-        kept = cmp.p_within is not None and cmp.p_within >= confidence
-        within = f"P(loss <= {margin:.4f})={cmp.p_within:.3f}"
-        below = "" if kept else f" is below confidence {confidence:.3f}"
-        return kept, f"{'kept:' if kept else 'rejected:'} {within}{below}; {summary}"
-    if cmp.gain > min_gain and cmp.p_better >= confidence:
-        return True, f"kept: {summary}"
-    if cmp.gain <= min_gain:
-        return False, f"rejected: gain {cmp.gain:+.4f} is not above min_gain {min_gain:+.4f}; {summary}"
-    return False, f"rejected: P(better)={cmp.p_better:.3f} is below confidence {confidence:.3f}; {summary}"
