@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -75,32 +75,9 @@ class SearchStep:
         if left is not None and left <= 0:
             return Skipped("the time budget was spent before the search could start")
 
-        paths = {key: ctx.artifacts.get(key) for key in ("data.train", "data.valid", "data.labels")}
         crossfit = ctx.crossfit
-        folds_path = ctx.artifacts.maybe("data.folds") if crossfit.crossfit else None
-        cleaning_path = ctx.artifacts.maybe("data.cleaning") if crossfit.crossfit else None
-        for key, path in (("data.folds", folds_path), ("data.cleaning", cleaning_path)):
-            if path is not None:
-                paths[key] = path
-        base = dataclasses.asdict(self.params.train)
-        name = st.study_name_for(backbone, {k: hash_path(p) for k, p in paths.items()}, base, ctx.seed)
-        local = self.params.storage is None
-        url = f"sqlite:///{(ctx.step_dir / 'search.db').resolve()}" if local else str(self.params.storage)
-        spec = st.StudySpec(
-            study_name=name,
-            backbone=backbone,
-            train=_relative(paths["data.train"], ctx.run_dir),
-            valid=_relative(paths["data.valid"], ctx.run_dir),
-            labels=_relative(paths["data.labels"], ctx.run_dir),
-            base_params=base,
-            n_trials=self.params.n_trials,
-            seed=ctx.seed,
-            # TPE needs a few random points first; about a third of the budget, at least 3.
-            n_startup_trials=max(3, self.params.n_trials // 3),
-            storage=st.redact(url),
-            folds=None if folds_path is None else _relative(folds_path, ctx.run_dir),
-            cleaning=None if cleaning_path is None else _relative(cleaning_path, ctx.run_dir),
-        )
+        spec, url = self._study_spec(ctx, backbone)
+        name, local = spec.study_name, self.params.storage is None
         data = trial_data(ctx.run_dir, spec)
         # Trial-by-trial INFO lines would break the progress display; the manifest has the history.
         optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -191,6 +168,39 @@ class SearchStep:
             reference=reference_probs,
             reference_name="configured parameters",
         )
+
+    def _study_spec(self, ctx: StepContext, backbone: str) -> tuple[Any, str]:
+        """The study's spec (what workers read: data files, base parameters, seed) and its storage URL. The
+        study's name hashes the data it is fitted on, so a changed data set never resumes an old study."""
+        from ratchet.search import study as st
+
+        paths = {key: ctx.artifacts.get(key) for key in ("data.train", "data.valid", "data.labels")}
+        crossfit = ctx.crossfit.crossfit
+        folds_path = ctx.artifacts.maybe("data.folds") if crossfit else None
+        cleaning_path = ctx.artifacts.maybe("data.cleaning") if crossfit else None
+        for key, path in (("data.folds", folds_path), ("data.cleaning", cleaning_path)):
+            if path is not None:
+                paths[key] = path
+        base = dataclasses.asdict(self.params.train)
+        name = st.study_name_for(backbone, {k: hash_path(p) for k, p in paths.items()}, base, ctx.seed)
+        local = self.params.storage is None
+        url = f"sqlite:///{(ctx.step_dir / 'search.db').resolve()}" if local else str(self.params.storage)
+        spec = st.StudySpec(
+            study_name=name,
+            backbone=backbone,
+            train=_relative(paths["data.train"], ctx.run_dir),
+            valid=_relative(paths["data.valid"], ctx.run_dir),
+            labels=_relative(paths["data.labels"], ctx.run_dir),
+            base_params=base,
+            n_trials=self.params.n_trials,
+            seed=ctx.seed,
+            # TPE needs a few random points first; about a third of the budget, at least 3.
+            n_startup_trials=max(3, self.params.n_trials // 3),
+            storage=st.redact(url),
+            folds=None if folds_path is None else _relative(folds_path, ctx.run_dir),
+            cleaning=None if cleaning_path is None else _relative(cleaning_path, ctx.run_dir),
+        )
+        return spec, url
 
     def _finalist(self, ctx: StepContext, crossfit, backbone: str, trial, step_dir: Path):
         """A trial's parameters cross-fitted on every fold but the first, whose held-out rows chose among the
