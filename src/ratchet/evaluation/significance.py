@@ -267,7 +267,7 @@ def judge(
     )
     kept, reason = verdict(cmp, summary, min_gain=min_gain, confidence=confidence, margin=margin)
     if test is not None and margin is None:
-        kept, reason = with_fold_test(kept, reason, test, n_folds, confidence, required=fold_test)
+        kept, reason = with_fold_test(kept, reason, summary, test, n_folds, confidence, required=fold_test)
     return GateDecision(
         kept=kept,
         metric=metric,

@@ -10,12 +10,13 @@ if TYPE_CHECKING:  # (significance imports this module)
 
 
 def with_fold_test(
-    kept: bool, reason: str, test: CorrectedTTest, n_folds: int, confidence: float, *, required: bool
+    kept: bool, reason: str, summary: str, test: CorrectedTTest, n_folds: int, confidence: float, *, required: bool
 ) -> tuple[bool, str]:
-    """The bootstrap's verdict, with the fold-level test in the reason and (``required``) in the decision."""
+    """The bootstrap's verdict (``reason``, built on ``summary``), with the fold-level test in the reason and
+    (``required``) in the decision."""
     figure = f"corrected t-test over {n_folds} folds p={test.p_value:.3f}"
     if kept and required and test.p_value > 1.0 - confidence:
-        return False, f"rejected: {figure} is above 1 - confidence {1.0 - confidence:.3f}; {reason[len('kept: ') :]}"
+        return False, f"rejected: {figure} is above 1 - confidence {1.0 - confidence:.3f}; {summary}"
     return kept, f"{reason}; {figure}"
 
 

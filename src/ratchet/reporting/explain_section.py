@@ -66,16 +66,16 @@ def _build(run: RunFiles, model_dir, valid: pd.DataFrame) -> Safe:
         return section("why", TITLE, note("This model reads text pairs, which explain does not support yet."))
     clean = CleanParams(**predictor.meta["clean"]) if "clean" in predictor.meta else CleanParams()
     labels = [str(label) for label in predictor.labels]
+    truth = label_id_array(valid["label_id"])  # multi-label: the (rows, labels) 0/1 matrix of true sets
     # (A multi-label run's report step saves no out-of-fold rows: its error analysis reads one class per row.)
-    out_of_fold = None if label_id_array(valid["label_id"]).ndim == 2 else _out_of_fold(run)
+    out_of_fold = None if truth.ndim == 2 else _out_of_fold(run)
     if out_of_fold is not None:
         # Cross-fitted: the shipped model was refit on every pool row (the validation slice included), so its
         # own mistakes there are training errors. The rows the held-out fold models got most confidently
         # wrong come first instead: the hard rows; the shipped model explains them.
-        valid = out_of_fold
+        valid, truth = out_of_fold, label_id_array(out_of_fold["label_id"])
         decided, confidence = valid["pred_id"].to_numpy(), valid["confidence"].to_numpy()
     texts = [normalize_text(t, clean) for t in valid["text"].tolist()]
-    truth = label_id_array(valid["label_id"])  # multi-label: the (rows, labels) 0/1 matrix of true sets
     if out_of_fold is None:
         probs = predictor.predict_probs(texts)
         decided, confidence = np.asarray(predictor.predict_ids(probs)), probs.max(axis=1)
