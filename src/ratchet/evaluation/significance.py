@@ -193,6 +193,28 @@ def _paired_bootstrap_neg_log_loss(
     return _compare(len(y_true), n_bootstrap, seed, confidence, full, resample, strata, margin)
 
 
+def _paired_comparison(
+    y_true: np.ndarray, incumbent_probs: np.ndarray, candidate_probs: np.ndarray, metric: str, n_bootstrap: int,
+    seed: int, ci_level: float, strata: np.ndarray | None, margin: float | None,
+) -> BootstrapComparison:  # fmt: skip
+    """The paired bootstrap that fits the task and metric: label sets, log loss on probabilities, or a confusion
+    metric on decisions."""
+    if y_true.ndim == 2:
+        from ratchet.evaluation.multilabel_metrics import paired_resamples
+
+        full, resample = paired_resamples(y_true, incumbent_probs, candidate_probs, metric)
+        return _compare(len(y_true), n_bootstrap, seed, ci_level, full, resample, None, margin)
+    if metric == "neg_log_loss":
+        return _paired_bootstrap_neg_log_loss(
+            y_true, incumbent_probs, candidate_probs, n_bootstrap=n_bootstrap, seed=seed, confidence=ci_level,
+            strata=strata, margin=margin,
+        )  # fmt: skip
+    return paired_bootstrap(
+        y_true, incumbent_probs.argmax(axis=1), candidate_probs.argmax(axis=1), k=incumbent_probs.shape[1],
+        metric=metric, n_bootstrap=n_bootstrap, seed=seed, confidence=ci_level, strata=strata, margin=margin,
+    )  # fmt: skip
+
+
 def judge(
     y_true: np.ndarray,
     incumbent_probs: np.ndarray,
@@ -231,31 +253,9 @@ def judge(
     y_true, incumbent_probs, candidate_probs = check_pair(y_true, incumbent_probs, candidate_probs)
     if incumbent_probs.ndim != 2:
         raise ValueError(f"probabilities must be (n, k), got {incumbent_probs.shape}")
-    k = incumbent_probs.shape[1]
     strata = y_true if stratified and y_true.ndim == 1 else None  # label sets: plain row resampling
-    if y_true.ndim == 2:
-        from ratchet.evaluation.multilabel_metrics import paired_resamples
-
-        full, resample = paired_resamples(y_true, incumbent_probs, candidate_probs, metric)
-        cmp = _compare(len(y_true), n_bootstrap, seed, ci_level, full, resample, None, margin)
-    elif metric == "neg_log_loss":
-        cmp = _paired_bootstrap_neg_log_loss(
-            y_true, incumbent_probs, candidate_probs, n_bootstrap=n_bootstrap, seed=seed, confidence=ci_level,
-            strata=strata, margin=margin,
-        )  # fmt: skip
-    else:
-        cmp = paired_bootstrap(
-            y_true,
-            incumbent_probs.argmax(axis=1),
-            candidate_probs.argmax(axis=1),
-            k=k,
-            metric=metric,
-            n_bootstrap=n_bootstrap,
-            seed=seed,
-            confidence=ci_level,
-            strata=strata,
-            margin=margin,
-        )
+    cmp = _paired_comparison(y_true, incumbent_probs, candidate_probs, metric, n_bootstrap, seed, ci_level, strata,
+                             margin)  # fmt: skip
     n_folds = 1 if folds is None else len(np.unique(folds))
     test = None
     if folds is not None and n_folds > 1:
