@@ -133,7 +133,12 @@ def _embed(config: RunConfig) -> Any:
 def _blend(config: RunConfig) -> Any:
     from ratchet.steps.blend import BlendParams, BlendStep
 
-    return BlendStep(BlendParams(metric=config.gate.metric, multilabel_metric=config.gate.multilabel_metric))
+    return BlendStep(
+        BlendParams(
+            metric=config.gate.metric, multilabel_metric=config.gate.multilabel_metric, model=config.models[0],
+            train=config.train, ship=config.gate.ship,
+        )
+    )  # fmt: skip
 
 
 def _calibrate(config: RunConfig) -> Any:

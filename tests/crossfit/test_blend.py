@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
+
 import numpy as np
-from ratchet_testing import synthetic_rows
+import pytest
+from ratchet_testing import FAST_TRAIN, synthetic_rows, write_train_test
 
 from ratchet.models.ensemble import load_ensemble_predictor, save_ensemble
 from ratchet.models.linear import LinearTextModel
@@ -11,6 +15,7 @@ from ratchet.models.linear_folder import save_linear
 from ratchet.steps.blend import best_weight
 
 LABELS = ["negative", "neutral", "positive"]
+WEIGHT = 0.4
 
 
 def test_the_weight_favours_the_better_model_and_ties_keep_the_fine_tune() -> None:
@@ -34,3 +39,80 @@ def test_a_weighted_ensemble_folder_weighs_its_members(tmp_path) -> None:
     predictor = load_ensemble_predictor(tmp_path / "blend")
     parts = [member.predict_probs(texts[:9]) for member in predictor.members]
     np.testing.assert_allclose(predictor.predict_probs(texts[:9]), 0.7 * parts[0] + 0.3 * parts[1], rtol=1e-6)
+
+
+# -- a fine-tune the rule rejected, blended with the baseline -------------------------------------------------------
+def _run_with_train_rejected(tiny_model_dir, tmp_path, monkeypatch, folds: str) -> tuple[Path, dict]:
+    """A tiny run (clean, split, baseline, train, blend, evaluate) whose rule rejects train and keeps blend, so
+    that what blend proposes and ships can be checked whatever the tiny model's accuracy. The rule itself has
+    its own tests: here only the verdicts are forced, every number stays the real one."""
+    from ratchet.cli import main
+    from ratchet.fsutil import read_json
+    from ratchet.gate import JudgedTruth
+
+    real_judge = JudgedTruth.judge
+    verdicts = iter([False, True])  # train, then blend: the only gated steps of this recipe
+
+    def forced(self, *args, **kwargs):
+        decision = real_judge(self, *args, **kwargs)
+        return dataclasses.replace(decision, kept=next(verdicts))
+
+    monkeypatch.setattr(JudgedTruth, "judge", forced)
+    # A fixed weight, so that a tiny model's accuracy cannot give one side no weight (best_weight has its tests).
+    monkeypatch.setattr("ratchet.steps.blend.best_weight", lambda *args: WEIGHT)
+    data, test = write_train_test(tmp_path, 90, 24, seed=5)
+    out = tmp_path / "run"
+    settings = [s for s in FAST_TRAIN if not s.startswith("gate.folds")]
+    steps = "clean,split,baseline,train,blend,evaluate"
+    args = ["run", str(data), "--test", str(test), "--out", str(out), "--model", str(tiny_model_dir("bert")),
+            "--steps", steps, "--quiet", *settings, f"gate.folds={folds}"]  # fmt: skip
+    assert main(args) == 0
+    return out, {e["step"]: e for e in read_json(out / "ledger.json")}
+
+
+def _blended_by_fold(out: Path, folds: np.ndarray, weights: list[float]) -> np.ndarray:
+    baseline = np.load(out / "steps" / "03-baseline" / "judged_probs.npy")
+    finetune = np.load(out / "steps" / "04-train" / "valid_probs.npy")  # the rejected candidate's judged probs
+    expected = np.empty_like(finetune)
+    for fold, w in zip(np.unique(folds), weights, strict=True):
+        held = folds == fold
+        expected[held] = w * baseline[held] + (1 - w) * finetune[held]
+    return expected
+
+
+def test_a_rejected_cross_fitted_fine_tune_is_blended_from_the_cache_and_refit_when_kept(
+    tiny_model_dir, tmp_path, monkeypatch
+) -> None:
+    from ratchet.fsutil import read_json
+    from ratchet.predictor import load_predictor
+
+    out, ledger = _run_with_train_rejected(tiny_model_dir, tmp_path, monkeypatch, "3")
+    assert ledger["train"]["status"] == "rejected"
+    blend = read_json(out / "steps" / "05-blend" / "manifest.json")["metrics"]
+    assert ledger["blend"]["status"] == "kept" and "read back from the run's fit cache" in blend["fine_tune"]
+    # Judged on the cached out-of-fold fits, each fold with the weight chosen on the others.
+    folds = np.array(read_json(out / "data" / "folds.json")["fold_of"])
+    expected = _blended_by_fold(out, folds, blend["fold_weights"])
+    np.testing.assert_allclose(np.load(out / "steps" / "05-blend" / "valid_probs.npy"), expected, rtol=1e-5)
+    # Shipped: the fine-tune refit on every pool row (as train would have shipped it) beside the baseline.
+    pool = len(folds)
+    assert blend["fine_tune_refit"]["refit"]["rows"] == pool
+    model = read_json(out / "model" / "ratchet.json")
+    assert blend["baseline_weight"] == WEIGHT and blend["fold_weights"] == [WEIGHT] * 3
+    assert model["kind"] == "ensemble" and model["weights"] == pytest.approx([1 - WEIGHT, WEIGHT])
+    members = [read_json(out / "model" / "members" / str(i) / "ratchet.json")["kind"] for i in range(2)]
+    assert members == ["transformer", "linear"]
+    assert read_json(out / "metrics.json")["test"]["n"] == 24
+    assert load_predictor(out / "model").predict_probs(["a text"]).shape == (1, 3)
+
+
+def test_a_rejected_holdout_fine_tune_is_blended_as_train_saved_it(tiny_model_dir, tmp_path, monkeypatch) -> None:
+    from ratchet.fsutil import read_json
+
+    out, ledger = _run_with_train_rejected(tiny_model_dir, tmp_path, monkeypatch, "holdout")
+    assert ledger["train"]["status"] == "rejected"
+    blend = read_json(out / "steps" / "05-blend" / "manifest.json")["metrics"]
+    assert ledger["blend"]["status"] == "kept" and "fine_tune_refit" not in blend
+    # The judged fine-tune is the one that ships: train's own early-stopped model, byte for byte.
+    shipped = out / "model" / "members" / "0" / "model.safetensors"
+    assert shipped.read_bytes() == (out / "steps" / "04-train" / "model" / "model.safetensors").read_bytes()

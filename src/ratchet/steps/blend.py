@@ -6,6 +6,13 @@ baseline (blend = w * baseline + (1 - w) * fine-tune) is chosen on the judged ro
 candidate is judged honestly, each fold's rows blended with a weight chosen on the other
 folds only (a holdout plan's valid rows are cut into 5 for this), against the fine-tune
 alone. If kept, both models ship as one weighted ensemble folder.
+
+When the rule rejected train's fine-tune, the baseline would ship; the fine-tune's fold fits
+still sit in the run's fit cache, and two models that err on different rows can blend into
+a better one even when neither beats the other. blend then proposes that blend, judged against
+the baseline by the same rule (a second look at the same fits, which the ledger says), and a
+kept one refits the fine-tune on every train+valid row, as train would have. Nothing is
+trained to judge it: a fine-tune the cache does not hold is not blended.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from ratchet.config import TrainParams
 from ratchet.fsutil import read_json
 from ratchet.step import Candidate, Outcome, Skipped, StepContext
 from ratchet.steps.calibrate import HOLDOUT_FOLDS, judged
@@ -33,6 +41,12 @@ class BlendParams:
     """Multi-label runs: the metric the weight maximizes (gate.multilabel_metric), at per-label thresholds tuned
     for each weight; sigmoid probabilities average like softmax ones, label by label."""
     holdout_folds: int = HOLDOUT_FOLDS
+    model: str | None = None
+    """The backbone train fits when no earlier step chose one, and ``train`` its configured parameters: where the
+    rule rejected that fine-tune, its cached fold fits are blended with the baseline (None: never)."""
+    train: TrainParams | None = None
+    ship: str = "refit"
+    """gate.ship: a rejected fine-tune is blended only where a kept one would ship as a refit."""
 
 
 def best_weight(y: np.ndarray, baseline: np.ndarray, model: np.ndarray, metric: str) -> float:
@@ -57,7 +71,9 @@ def blend_score(y: np.ndarray, probs: np.ndarray, metric: str) -> float:
 class BlendStep:
     name: ClassVar[str] = "blend"
     requires: ClassVar[tuple[str, ...]] = ("data.train", "data.valid", "data.labels", "model.current")
-    optional: ClassVar[tuple[str, ...]] = ("data.folds", "model.baseline", "judged.baseline")
+    optional: ClassVar[tuple[str, ...]] = (
+        "data.folds", "model.baseline", "judged.baseline", "model.backbone", "train.params",
+    )  # fmt: skip
     provides: ClassVar[tuple[str, ...]] = ("model.current",)
     gated: ClassVar[bool] = True
     budget_share: ClassVar[float] = 0.0
@@ -71,42 +87,102 @@ class BlendStep:
         if baseline_dir is None or baseline_path is None:
             return Skipped("no baseline to blend with: add baseline to the steps")
         meta = read_json(current / "ratchet.json")
-        if current.resolve() == Path(baseline_dir).resolve() or meta.get("kind") == "linear":
-            return Skipped("the model that would ship is the baseline itself")
         if "weights" in meta:
             return Skipped("the model that would ship is a blend with the baseline already")
         found = judged(ctx, self.params.holdout_folds)
         if found is None:
             return Skipped("no shipped model with judged probabilities to blend")
         baseline = np.load(baseline_path)
-        rows = found.rows & np.isfinite(baseline).all(axis=1)
-        y, model, base, folds = found.labels[rows], found.probs[rows], baseline[rows], found.folds[rows]
+        metrics: dict[str, Any] = {}
+        rejected = current.resolve() == Path(baseline_dir).resolve() or meta.get("kind") == "linear"
+        if rejected:
+            cached = rejected_finetune(ctx, self.params)
+            if isinstance(cached, Skipped):
+                return cached
+            fit, backbone, params = cached
+            model, ship_model = fit.probs, self._finetune_shipper(ctx, fit, backbone, params)
+            metrics["fine_tune"] = (
+                f"train's fine-tune, rejected alone; its {len(fit.folds)} fold fit(s) read back from the run's fit "
+                "cache (a second look at the same fits)"
+            )
+        else:
+            model, ship_model = found.probs, lambda metrics: current
+        rows = found.rows & np.isfinite(baseline).all(axis=1) & np.isfinite(model).all(axis=1)
+        y, folds = found.labels[rows], found.folds[rows]
         metric = self.params.multilabel_metric if y.ndim == 2 else self.params.metric
+        blended, chosen = cross_blend(y, baseline[rows], model[rows], folds, metric)
         candidate = np.full_like(found.probs, np.nan)
-        chosen = []
-        blended = np.empty_like(model)
-        for fold in np.unique(folds):
-            held = folds == fold
-            w = best_weight(y[~held], base[~held], model[~held], metric)
-            chosen.append(w)
-            blended[held] = w * base[held] + (1 - w) * model[held]
         candidate[rows] = blended
-        weight = best_weight(y, base, model, metric)
-        metrics: dict[str, Any] = {
-            "baseline_weight": weight,
-            "fold_weights": chosen,
-            "judged_on": "each fold blended with a weight chosen on the other folds",
-        }
+        weight = best_weight(y, baseline[rows], model[rows], metric)
+        metrics.update(
+            baseline_weight=weight, fold_weights=chosen,
+            judged_on="each fold blended with a weight chosen on the other folds",
+        )  # fmt: skip
         if weight == 0.0:
             return Skipped("the best blend on the judged rows gives the baseline no weight", metrics)
+        if rejected and weight == 1.0:
+            return Skipped("the best blend on the judged rows gives the fine-tune no weight", metrics)
 
         def ship() -> dict[str, Path]:
             from ratchet.models.ensemble import save_ensemble
 
             out = ctx.step_dir / "blend"
-            save_ensemble([current, Path(baseline_dir)], out, weights=[1 - weight, weight])
+            save_ensemble([ship_model(metrics), Path(baseline_dir)], out, weights=[1 - weight, weight])
             weights = f"{1 - weight:.1f} / {weight:.1f}"
             metrics["shipped"] = f"the fine-tune and the TF-IDF baseline, probabilities weighted {weights}"
             return {"model.current": out}
 
         return Candidate(probs=candidate, metrics=metrics, ship=ship)
+
+    @staticmethod
+    def _finetune_shipper(ctx: StepContext, fit: Any, backbone: str, params: TrainParams):
+        """How the rejected fine-tune's shipped model is made once the blend is kept: holdout, the model train
+        saved (its fit is the one judged); cross-fitted, the refit train would have shipped."""
+
+        def shipped(metrics: dict[str, Any]) -> Path:
+            if not ctx.crossfit.crossfit:
+                return Path(fit.folds[0].model_dir)
+            from ratchet.steps.train import refit_finetune
+
+            model_dir = ctx.step_dir / "fine-tune"
+            refit: dict[str, Any] = {}
+            refit_finetune(ctx, fit, backbone, params, model_dir, refit)
+            metrics["fine_tune_refit"] = refit
+            return model_dir
+
+        return shipped
+
+
+def cross_blend(
+    y: np.ndarray, baseline: np.ndarray, model: np.ndarray, folds: np.ndarray, metric: str
+) -> tuple[np.ndarray, list[float]]:
+    """Each fold's rows blended with the weight that scores best on the other folds' rows, and those weights."""
+    chosen = []
+    blended = np.empty_like(model)
+    for fold in np.unique(folds):
+        held = folds == fold
+        w = best_weight(y[~held], baseline[~held], model[~held], metric)
+        chosen.append(w)
+        blended[held] = w * baseline[held] + (1 - w) * model[held]
+    return blended, chosen
+
+
+def rejected_finetune(ctx: StepContext, params: BlendParams) -> tuple[Any, str, TrainParams] | Skipped:
+    """train's fine-tune as the run's fit cache holds it (fit, backbone, parameters), or why there is none."""
+    from ratchet.crossfit.cached import cached_transformer
+    from ratchet.fewshot.shipping import picked_fewshot
+    from ratchet.steps.train import resolved_backbone, resolved_train_params
+
+    nothing = "the model that would ship is the baseline itself"
+    if params.model is None or params.train is None:
+        return Skipped(nothing)
+    if ctx.crossfit.crossfit and params.ship != "refit":
+        return Skipped(f"{nothing}; a rejected fine-tune is blended only when gate.ship=refit")
+    backbone = resolved_backbone(ctx, params.model)
+    if backbone == "linear" or picked_fewshot(ctx.artifacts.maybe("model.backbone")) is not None:
+        return Skipped(f"{nothing}, and no fine-tune of a transformer was fitted to blend it with")
+    train = resolved_train_params(ctx, params.train)
+    fit = cached_transformer(ctx.crossfit, backbone, train, seed=ctx.seed, name="train")
+    if fit is None or (not ctx.crossfit.crossfit and fit.folds[0].model_dir is None):
+        return Skipped(f"{nothing}, and the run's fit cache holds no fine-tune to blend it with")
+    return fit, backbone, train

@@ -65,8 +65,7 @@ class TrainStep:
             f"{crossfit.plan.k} folds" if crossfit.crossfit else "holdout", ctx.device,
         )  # fmt: skip
         model_dir = ctx.step_dir / "model"
-        meta = {"kind": "transformer", "backbone": backbone, "max_length": params.max_length,
-                "text_pair": data.train.pairs is not None, KEY: recipe(backbone, params, ctx.seed)}  # fmt: skip
+        meta = transformer_meta(ctx, backbone, params)
         # select, search or adapt may already have fine-tuned exactly this (same backbone, parameters, data
         # and seed, fold by fold): the run's fit cache then hands it over instead of training it again.
         ship_folds_only = crossfit.crossfit and self.params.ship == "folds"
@@ -89,22 +88,36 @@ class TrainStep:
             return Candidate(probs=fit.probs, provides={"model.current": model_dir}, metrics=metrics)
         if ship_folds_only:
             return Candidate(probs=fit.probs, metrics=metrics, ship=lambda: ship_folds(ctx, fit, folds_dir, metrics))
-        epochs = fit.refit_epochs(params.epochs)
-        metrics["refit_epochs"] = epochs
+        metrics["refit_epochs"] = fit.refit_epochs(params.epochs)
 
         def ship() -> dict[str, Path]:
-            refit = dataclasses.replace(params, epochs=epochs)
-            shipped_meta = {**meta, KEY: recipe(backbone, refit, ctx.seed)}
-            metrics["refit"] = crossfit.refit_transformer(
-                backbone, refit, seed=ctx.seed, out_dir=model_dir, meta=shipped_meta
-            )
-            metrics["shipped"] = (
-                f"the same fine-tune refit on all {len(crossfit.pool)} train+valid rows for {epochs:.2f} epochs; "
-                f"its estimate is the out-of-fold one of {len(fit.folds)} fold models"
-            )
+            refit_finetune(ctx, fit, backbone, params, model_dir, metrics)
             return refit_provides(model_dir, folds_dir, fit.k)
 
         return Candidate(probs=fit.probs, metrics=metrics, ship=ship)
+
+
+def transformer_meta(ctx: StepContext, backbone: str, params: TrainParams) -> dict[str, Any]:
+    """ratchet.json of a fine-tune of ``backbone`` with ``params`` on the run's data."""
+    text_pair = ctx.crossfit.holdout.train.pairs is not None
+    return {"kind": "transformer", "backbone": backbone, "max_length": params.max_length,
+            "text_pair": text_pair, KEY: recipe(backbone, params, ctx.seed)}  # fmt: skip
+
+
+def refit_finetune(
+    ctx: StepContext, fit: Any, backbone: str, params: TrainParams, model_dir: Path, metrics: dict[str, Any]
+) -> None:
+    """The shipped model of a cross-fitted fine-tune: the recipe refit on every train+valid row for the epochs at
+    which ``fit``'s folds peaked, saved to ``model_dir``; ``metrics`` records the refit and what ships."""
+    crossfit = ctx.crossfit
+    epochs = fit.refit_epochs(params.epochs)
+    refit = dataclasses.replace(params, epochs=epochs)
+    meta = transformer_meta(ctx, backbone, refit)
+    metrics["refit"] = crossfit.refit_transformer(backbone, refit, seed=ctx.seed, out_dir=model_dir, meta=meta)
+    metrics["shipped"] = (
+        f"the same fine-tune refit on all {len(crossfit.pool)} train+valid rows for {epochs:.2f} epochs; "
+        f"its estimate is the out-of-fold one of {len(fit.folds)} fold models"
+    )
 
 
 def ship_folds(ctx: StepContext, fit: Any, folds_dir: Path, metrics: dict[str, Any]) -> dict[str, Path]:
