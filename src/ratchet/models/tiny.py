@@ -9,6 +9,7 @@ default all-MiniLM-L6-v2 is: ratchet classifies it through its mean-pooling head
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Literal
 
@@ -79,7 +80,7 @@ def toy_dataset(n: int, *, seed: int = 0, n_labels: int = 2) -> tuple[list[str],
 
 
 def _bert(texts: list[str], vocab_size: int):
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
     from transformers import BertConfig, BertForMaskedLM
 
     specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
@@ -87,9 +88,9 @@ def _bert(texts: list[str], vocab_size: int):
     tok.normalizer = normalizers.BertNormalizer(lowercase=True)
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     tok.decoder = decoders.WordPiece()
-    tok.train_from_iterator(
-        texts, trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=specials, show_progress=False)
-    )
+    # Not WordPieceTrainer: it breaks ties between equally frequent merges in hash-map order, which Rust
+    # seeds per process, so every process got another vocabulary (and tiny-model tests other numbers).
+    tok.model = models.WordPiece(_wordpiece_vocab(tok, texts, specials, vocab_size), unk_token="[UNK]")
     cls, sep = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
     tok.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", cls), ("[SEP]", sep)]
@@ -108,6 +109,49 @@ def _bert(texts: list[str], vocab_size: int):
         return BertForMaskedLM(config)
 
     return tok, special, make
+
+
+def _wordpiece_vocab(tok, texts: list[str], specials: list[str], vocab_size: int) -> dict[str, int]:
+    """A WordPiece vocabulary made the same way in every process: the specials, every character alone and as a
+    continuation ("##e"), then the merges byte-pair training makes (the most frequent adjacent pair of pieces,
+    ties by spelling, not by hash order) until ``vocab_size``."""
+    from collections import Counter
+
+    words: Counter[str] = Counter()
+    for text in texts:
+        normalized = tok.normalizer.normalize_str(text)
+        words.update(word for word, _ in tok.pre_tokenizer.pre_tokenize_str(normalized))
+    pieces = {word: [word[0], *(f"##{c}" for c in word[1:])] for word in words}
+    chars = sorted({c for word in words for c in word})
+    vocab = [*specials, *chars, *(f"##{c}" for c in chars)]
+    known = set(vocab)
+    while len(vocab) < vocab_size:
+        pairs: Counter[tuple[str, str]] = Counter()
+        for word, count in words.items():
+            for pair in zip(pieces[word], pieces[word][1:], strict=False):
+                pairs[pair] += count
+        if not pairs:
+            break
+        (left, right), _ = min(pairs.items(), key=lambda item: (-item[1], item[0]))
+        merged = left + right.removeprefix("##")
+        for word, split in pieces.items():
+            pieces[word] = _merge(split, left, right, merged)
+        if merged not in known:
+            vocab.append(merged)
+            known.add(merged)
+    return {piece: i for i, piece in enumerate(vocab)}
+
+
+def _merge(split: list[str], left: str, right: str, merged: str) -> list[str]:
+    out, i = [], 0
+    while i < len(split):
+        if i + 1 < len(split) and split[i] == left and split[i + 1] == right:
+            out.append(merged)
+            i += 2
+        else:
+            out.append(split[i])
+            i += 1
+    return out
 
 
 def _gpt2(texts: list[str], vocab_size: int):
@@ -153,6 +197,12 @@ def _t5(texts: list[str], vocab_size: int):
         texts,
         trainers.UnigramTrainer(vocab_size=vocab_size, special_tokens=specials, unk_token="<unk>", show_progress=False),
     )
+    # The trainer's pieces are the same in every process; their ids are not (hash-map order), and their scores
+    # differ in the last bits (summation order). Rounded scores, the specials first, the rest by score and piece.
+    pieces = [(piece, round(score, 6)) for piece, score in json.loads(tok.to_str())["model"]["vocab"]]
+    rest = sorted((p for p in pieces if p[0] not in specials), key=lambda p: (-p[1], p[0]))
+    ordered = [(piece, 0.0) for piece in specials] + rest
+    tok.model = models.Unigram(ordered, unk_id=specials.index("<unk>"))
     # T5ForSequenceClassification pools the hidden state at the (single) EOS of each row.
     tok.post_processor = processors.TemplateProcessing(
         single="$A </s>", pair="$A </s> $B </s>", special_tokens=[("</s>", tok.token_to_id("</s>"))]
