@@ -147,3 +147,19 @@ def test_the_trial_one_past_n_trials_is_surplus_and_left_out_of_the_history() ->
     study.tell(racing, 0.6)
     study.tell(late, state=optuna.trial.TrialState.FAIL)
     assert [entry["number"] for entry in st.summarize(study)["history"]] == [0, 1]
+
+
+def test_cross_fitted_trials_leave_the_finalists_their_folds_of_the_budget() -> None:
+    """12 trials and two finalists of 4 folds each (k=5): the trials get 12/20 of the time left; a challenger (one
+    finalist) 12/16; without a budget, or judged on a holdout split (no finalist fits), the step's own deadline."""
+    import time
+
+    from ratchet.steps.search import trials_deadline
+
+    now = time.time()
+    deadline = now + 1000.0
+    assert trials_deadline(deadline, 5, 12) - now == pytest.approx(600.0, abs=2.0)
+    assert trials_deadline(deadline, 5, 12, finalists=1) - now == pytest.approx(750.0, abs=2.0)
+    assert trials_deadline(deadline, 1, 12) == deadline
+    assert trials_deadline(None, 5, 12) is None
+    assert trials_deadline(now - 5.0, 5, 12) == pytest.approx(now, abs=2.0)  # spent: the trials stop at once
