@@ -51,13 +51,7 @@ class SearchStep:
         self.params = params
 
     def run(self, ctx: StepContext) -> Outcome:
-        import optuna
-
         from ratchet.fewshot.shipping import picked_fewshot
-        from ratchet.search import study as st
-        from ratchet.search.finetune import fit_supports_hook
-        from ratchet.search.objective import build_runner, load_trial_probs
-        from ratchet.search.worker import run_trials, trial_data, wait_for_others
         from ratchet.steps.train import resolved_backbone
 
         if picked_fewshot(ctx.artifacts.maybe("model.backbone")) is not None:
@@ -75,6 +69,17 @@ class SearchStep:
         left = ctx.time_left()
         if left is not None and left <= 0:
             return Skipped("the time budget was spent before the search could start")
+        study, runner, metrics = self._search(ctx, backbone, challenger)
+        return self._judge(ctx, study, runner, metrics, backbone, challenger)
+
+    def _search(self, ctx: StepContext, backbone: str, challenger: bool) -> tuple[Any, Any, dict[str, Any]]:
+        """Open (or resume) the study, run this process's trials, close it -> (study, trial runner, metrics)."""
+        import optuna
+
+        from ratchet.search import study as st
+        from ratchet.search.finetune import fit_supports_hook
+        from ratchet.search.objective import build_runner
+        from ratchet.search.worker import run_trials, trial_data, wait_for_others
 
         crossfit = ctx.crossfit
         spec, url = self._study_spec(ctx, backbone)
@@ -94,12 +99,11 @@ class SearchStep:
             st.reopen(study)
         spec.save(ctx.step_dir)  # workers wait for this file: write it once the study is ready
 
-        cache = ctx.fit_cache
         folds = crossfit.plan.k if crossfit.crossfit else 1
         trials_until = trials_deadline(ctx.deadline, folds, self.params.n_trials, finalists=1 if challenger else 2)
         runner = build_runner(
             backbone, data, self.params.train, device=ctx.device, seed=ctx.seed,
-            workdir=ctx.step_dir, deadline=trials_until, cache=cache,
+            workdir=ctx.step_dir, deadline=trials_until, cache=ctx.fit_cache,
         )  # fmt: skip
         ctx.log.info("search: %s, %d trials, storage %s", backbone, self.params.n_trials, spec.storage)
         with ctx.progress.bar("search", total=self.params.n_trials) as bar:
@@ -110,10 +114,8 @@ class SearchStep:
         if not local:
             wait_for_others(study, ctx.deadline)
         st.close(study)
-
-        summary = st.summarize(study)
         metrics = {
-            **summary,
+            **st.summarize(study),
             "backbone": backbone,
             "storage": spec.storage,
             "trials_this_process": ran,
@@ -122,6 +124,17 @@ class SearchStep:
             "length_options": runner.length_options,
             "live_pruning": fit_supports_hook(),
         }
+        return study, runner, metrics
+
+    def _judge(
+        self, ctx: StepContext, study: Any, runner: Any, metrics: dict[str, Any], backbone: str, challenger: bool
+    ) -> Outcome:
+        """The best trial as a candidate against the configured parameters (a challenger: against the incumbent),
+        each measured on the judged rows the trials did not choose on."""
+        from ratchet.search import study as st
+        from ratchet.search.objective import load_trial_probs
+
+        crossfit = ctx.crossfit
         reference = st.reference_trial(study)
         best = st.best_trial(study)
         if best is None or (reference is None and not challenger):
@@ -135,16 +148,16 @@ class SearchStep:
                 fit = self._finalist(ctx, crossfit, backbone, trial, time_share)
                 finalists[role] = fit.summary()
                 return fit.probs
-            found = load_trial_probs(ctx.step_dir, name, trial.number)
+            found = load_trial_probs(ctx.step_dir, metrics["study_name"], trial.number)
             # A trial run by a worker on another machine left its probabilities there: refit here.
             return found if found is not None else runner.refit(trial.user_attrs.get("overrides") or {})
 
-        overrides = dict(best.user_attrs.get("overrides") or {})
-        metrics["reference_value"] = None if reference is None else reference.value
-        metrics["best_value"] = best.value
-        metrics["challenger"] = challenger
+        metrics.update(
+            reference_value=None if reference is None else reference.value, best_value=best.value,
+            challenger=challenger,
+        )  # fmt: skip
         provides = {"train.params": ctx.step_dir / "train_params.json"}
-        write_json(provides["train.params"], overrides)
+        write_json(provides["train.params"], dict(best.user_attrs.get("overrides") or {}))
         if challenger:
             # Kept only if the tuned transformer beats the baseline: then train fine-tunes it.
             provides["model.backbone"] = ctx.step_dir / "backbone.json"
