@@ -20,8 +20,9 @@ from typing import Any
 import numpy as np
 
 from ratchet.artifacts import ArtifactStore
-from ratchet.config import RunConfig
+from ratchet.config import GateParams, RunConfig
 from ratchet.devices import resolve_device
+from ratchet.evaluation.significance import GateDecision
 from ratchet.fsutil import read_json, write_json
 from ratchet.gate import AS_GIVEN, SETTLING, TUNED, JudgedTruth
 from ratchet.manifest import DONE_STATES, REFERENCE_PROBS, Manifest, load_probs, save_probs, step_dir_name
@@ -179,24 +180,9 @@ class Pipeline:
         elif isinstance(outcome, Candidate):
             if not step.gated:
                 raise RuntimeError(f"step {step.name!r} returned a Candidate but is not gated")
-            # No reference of its own: the model that would ship. Before anything ships (select's pick only
-            # stands in for the ledger), there is nothing to beat and the candidate is taken.
-            shipped = incumbent if store.has("model.current") else None
-            reference = outcome.reference if outcome.reference is not None else shipped
-            judged = gate
-            if outcome.metric is not None and outcome.reference is not None:
-                judged = dataclasses.replace(gate, metric=outcome.metric)
-                entry["gate_metric"] = judged.metric
-            at = SETTLING if getattr(step, "settles_thresholds", False) else at_before
-            decision = truth.judge(store, reference, outcome.probs, judged, seed, outcome.margin, at)
-            if truth.tunes(store, judged.metric):
-                thresholds["rule"] = at
-            if outcome.unmet is not None and decision is not None:  # measured, and failed: no accuracy saves it
-                alone = f"on accuracy alone it would be {decision.reason}"
-                decision = dataclasses.replace(decision, kept=False, reason=f"rejected: {outcome.unmet}; {alone}")
+            decision = self._judge(step, outcome, store, truth, incumbent, gate, at_before, entry, thresholds)
             kept = (decision is None and outcome.unmet is None) or (decision is not None and decision.kept)
             status = "kept" if kept else "rejected"
-            entry["reference_name"] = outcome.reference_name if outcome.reference is not None else "incumbent"
             probs = outcome.probs
             if kept:
                 provided = {**outcome.provides, **(outcome.ship() if outcome.ship is not None else {})}
@@ -226,22 +212,7 @@ class Pipeline:
             entry["thresholds"] = thresholds
         entry.update(status=status, after=after, gain=after - before if moved and before is not None else None)
         if decision is not None:
-            # before/after stay the shipped model's scores; the rule's own comparison (which may be a
-            # step's gate learner, e.g. relabel's) is reference -> candidate, with its gain.
-            entry.update(
-                reference=decision.before,
-                candidate=decision.after,
-                gain=decision.gain,
-                ci=[decision.ci_low, decision.ci_high],
-                p_better=decision.p_better,
-                reason=decision.reason,
-                rows=decision.n,
-                folds=decision.folds,
-            )
-            if decision.margin is not None:
-                entry.update(margin=decision.margin, p_within=decision.p_within)
-            if decision.t_stat is not None:
-                entry.update(t_stat=decision.t_stat, t_p_value=decision.t_p_value, fold_gains=decision.fold_gains)
+            entry.update(_decision_fields(decision))
         metrics = dict(outcome.metrics)
         for key in LEDGER_METRICS:
             if key in metrics:
@@ -249,6 +220,39 @@ class Pipeline:
         entry["seconds"] = time.time() - started  # a kept candidate's ship (a refit) counts too
         manifest.finish(status, provided, metrics, entry, entry["seconds"])
         return entry, incumbent, provided
+
+    def _judge(
+        self,
+        step: Any,
+        outcome: Candidate,
+        store: ArtifactStore,
+        truth: JudgedTruth,
+        incumbent: np.ndarray | None,
+        gate: GateParams,
+        at_before: str,
+        entry: dict[str, Any],
+        thresholds: dict[str, str],
+    ) -> GateDecision | None:
+        """The rule's decision on a candidate (None: nothing to beat yet), with what it was judged against and
+        how recorded in ``entry`` and ``thresholds``. A requirement the candidate measured and failed (``unmet``)
+        rejects it whatever its accuracy."""
+        # No reference of its own: the model that would ship. Before anything ships (select's pick only
+        # stands in for the ledger), there is nothing to beat and the candidate is taken.
+        shipped = incumbent if store.has("model.current") else None
+        reference = outcome.reference if outcome.reference is not None else shipped
+        judged = gate
+        if outcome.metric is not None and outcome.reference is not None:
+            judged = dataclasses.replace(gate, metric=outcome.metric)
+            entry["gate_metric"] = judged.metric
+        at = SETTLING if getattr(step, "settles_thresholds", False) else at_before
+        decision = truth.judge(store, reference, outcome.probs, judged, self.config.seed, outcome.margin, at)
+        if truth.tunes(store, judged.metric):
+            thresholds["rule"] = at
+        if outcome.unmet is not None and decision is not None:
+            alone = f"on accuracy alone it would be {decision.reason}"
+            decision = dataclasses.replace(decision, kept=False, reason=f"rejected: {outcome.unmet}; {alone}")
+        entry["reference_name"] = outcome.reference_name if outcome.reference is not None else "incumbent"
+        return decision
 
     def _thresholds_at(self, index: int) -> str:
         """How label sets are scored from step ``index`` on: at cross-tuned thresholds while a step that settles
@@ -280,6 +284,21 @@ class Pipeline:
     @staticmethod
     def _write_ledger(run_dir: Path, ledger: list[dict[str, Any]]) -> None:
         write_json(run_dir / "ledger.json", ledger)
+
+
+def _decision_fields(decision: GateDecision) -> dict[str, Any]:
+    """The rule's own comparison for the ledger: reference -> candidate (which may be a step's gate learner, e.g.
+    relabel's), with its gain and evidence; the entry's before/after stay the shipped model's scores."""
+    fields = {
+        "reference": decision.before, "candidate": decision.after, "gain": decision.gain,
+        "ci": [decision.ci_low, decision.ci_high], "p_better": decision.p_better, "reason": decision.reason,
+        "rows": decision.n, "folds": decision.folds,
+    }  # fmt: skip
+    if decision.margin is not None:
+        fields.update(margin=decision.margin, p_within=decision.p_within)
+    if decision.t_stat is not None:
+        fields.update(t_stat=decision.t_stat, t_p_value=decision.t_p_value, fold_gains=decision.fold_gains)
+    return fields
 
 
 def _ledger_line(entry: dict[str, Any]) -> str:
