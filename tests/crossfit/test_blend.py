@@ -116,3 +116,18 @@ def test_a_rejected_holdout_fine_tune_is_blended_as_train_saved_it(tiny_model_di
     # The judged fine-tune is the one that ships: train's own early-stopped model, byte for byte.
     shipped = out / "model" / "members" / "0" / "model.safetensors"
     assert shipped.read_bytes() == (out / "steps" / "04-train" / "model" / "model.safetensors").read_bytes()
+
+
+def test_without_a_fine_tune_in_the_fit_cache_blend_trains_nothing_and_says_why(tiny_model_dir, tmp_path) -> None:
+    """The baseline ships and no step fitted a transformer: blend reads the cache only, so it skips."""
+    from ratchet.cli import main
+    from ratchet.fsutil import read_json
+
+    data, test = write_train_test(tmp_path, 90, 24, seed=5)
+    out = tmp_path / "run"
+    args = ["run", str(data), "--test", str(test), "--out", str(out), "--model", str(tiny_model_dir("bert")),
+            "--steps", "clean,split,baseline,blend,evaluate", "--quiet", *FAST_TRAIN]  # fmt: skip
+    assert main(args) == 0
+    blend = {e["step"]: e for e in read_json(out / "ledger.json")}["blend"]
+    assert blend["status"] == "skipped" and "holds no fine-tune to blend it with" in blend["note"]
+    assert not (out / "cache" / "fits").exists() or not any((out / "cache" / "fits").iterdir())
