@@ -131,3 +131,15 @@ def test_without_a_fine_tune_in_the_fit_cache_blend_trains_nothing_and_says_why(
     blend = {e["step"]: e for e in read_json(out / "ledger.json")}["blend"]
     assert blend["status"] == "skipped" and "holds no fine-tune to blend it with" in blend["note"]
     assert not (out / "cache" / "fits").exists() or not any((out / "cache" / "fits").iterdir())
+
+
+def test_a_rejected_fine_tune_is_not_blended_when_its_refit_would_overrun_the_budget() -> None:
+    from ratchet.crossfit.results import CrossFit, FoldFit
+    from ratchet.steps.blend import refit_out_of_time
+
+    folds = [FoldFit(np.zeros((1, 3)), seconds=s) for s in (10.0, 12.0, 14.0)]
+    fit = CrossFit("train", np.zeros((3, 3)), folds, 3)
+    assert refit_out_of_time(fit, None) is None  # no budget
+    assert refit_out_of_time(fit, 100.0) is None
+    reason = refit_out_of_time(fit, 5.0)
+    assert reason == "a kept blend would refit the fine-tune (about 16 s), and the budget has 5 s left"

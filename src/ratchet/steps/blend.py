@@ -185,4 +185,22 @@ def rejected_finetune(ctx: StepContext, params: BlendParams) -> tuple[Any, str, 
     fit = cached_transformer(ctx.crossfit, backbone, train, seed=ctx.seed, name="train")
     if fit is None or (not ctx.crossfit.crossfit and fit.folds[0].model_dir is None):
         return Skipped(f"{nothing}, and the run's fit cache holds no fine-tune to blend it with")
+    late = refit_out_of_time(fit, ctx.time_left()) if ctx.crossfit.crossfit else None
+    if late is not None:
+        return Skipped(f"{nothing}; {late}")
     return fit, backbone, train
+
+
+def refit_out_of_time(fit: Any, left: float | None) -> str | None:
+    """Why a kept blend could not refit the cross-fitted fine-tune in the ``left`` seconds of the budget (about
+    REFIT_COST fold fits: more rows, plus loading), or None when it can (or there is no budget)."""
+    import statistics
+
+    from ratchet.crossfit.service import REFIT_COST
+
+    if left is None:
+        return None
+    refit = REFIT_COST * statistics.median(f.seconds for f in fit.folds)
+    if left >= refit:
+        return None
+    return f"a kept blend would refit the fine-tune (about {refit:.0f} s), and the budget has {max(left, 0):.0f} s left"
