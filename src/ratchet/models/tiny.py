@@ -143,6 +143,7 @@ def _wordpiece_vocab(tok, texts: list[str], specials: list[str], vocab_size: int
 
 
 def _merge(split: list[str], left: str, right: str, merged: str) -> list[str]:
+    """``split`` with every adjacent (left, right) replaced by ``merged``, left to right."""
     out, i = [], 0
     while i < len(split):
         if i + 1 < len(split) and split[i] == left and split[i + 1] == right:
