@@ -43,10 +43,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def one(args: argparse.Namespace, seed: int) -> dict:
+def one(args: argparse.Namespace, rows, seed: int) -> dict:
+    """One seed's draw of ``rows`` (the whole data set, loaded once), the run on it, and its comparison."""
     folder = args.out / f"seed{seed}"
     folder.mkdir(parents=True, exist_ok=True)
-    train, test = public_data.split(public_data.load(args.data), args.test_rows, args.train_rows, seed=seed)
+    train, test = public_data.split(rows, args.test_rows, args.train_rows, seed=seed)
     train.to_csv(folder / "train.csv", index=False)
     test.to_csv(folder / "test.csv", index=False)
     run = folder / "run"
@@ -70,10 +71,12 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     results_file = args.out / "results.jsonl"
     done = [json.loads(line) for line in results_file.read_text().splitlines()] if results_file.exists() else []
+    rows = None
     for seed in args.seeds:
         if any(r["seed"] == seed and r["data"] == args.data for r in done):
             continue
-        result = one(args, seed)
+        rows = public_data.load(args.data) if rows is None else rows  # read the package file once
+        result = one(args, rows, seed)
         with open(results_file, "a") as f:
             f.write(json.dumps(result) + "\n")
         print(json.dumps(result), flush=True)

@@ -40,15 +40,13 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory, corpus_texts: list[
     from ratchet.models.tiny import build_tiny_model, toy_dataset
 
     built: dict[str, Path] = {}
+    # The tokenizers also learn the toy task's texts, so its cue words are whole tokens: a test of what a model
+    # learned from a cue then does not hang on pieces the cue shares with other words.
+    texts = corpus_texts + toy_dataset(120, seed=0, n_labels=3)[0]
 
     def get(family: str = "bert") -> Path:
         if family not in built:
-            out = tmp_path_factory.mktemp(f"tiny-{family}")
-            # The tokenizer also learns the toy task's texts, so its cue words are whole tokens: a test of what a
-            # model learned from a cue then does not hang on pieces the cue shares with other words.
-            built[family] = build_tiny_model(
-                family, corpus_texts + toy_dataset(120, seed=0, n_labels=3)[0], out, seed=0
-            )
+            built[family] = build_tiny_model(family, texts, tmp_path_factory.mktemp(f"tiny-{family}"), seed=0)
         return built[family]
 
     return get
