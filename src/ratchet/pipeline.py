@@ -25,6 +25,7 @@ from ratchet.devices import resolve_device
 from ratchet.evaluation.significance import GateDecision
 from ratchet.fsutil import read_json, write_json
 from ratchet.gate import AS_GIVEN, SETTLING, TUNED, JudgedTruth
+from ratchet.ledger_entry import LEDGER_METRICS, decision_fields, ledger_line
 from ratchet.manifest import DONE_STATES, REFERENCE_PROBS, Manifest, load_probs, save_probs, step_dir_name
 from ratchet.multilabel_support import multilabel_unsupported
 from ratchet.reporting.progress import Progress
@@ -34,7 +35,6 @@ from ratchet.step import Candidate, Completed, Outcome, Skipped, Step, StepConte
 
 log = logging.getLogger("ratchet")
 
-LEDGER_METRICS = ("seed_spread", "ensemble", "crossfit", "shipped", "compress", "chunk", "picked")
 """Step metrics worth a place in the ledger itself (the rest stays in the step's manifest)."""
 
 __all__ = ["Candidate", "Completed", "Pipeline", "RunResult", "Skipped", "Step", "StepContext"]
@@ -143,7 +143,7 @@ class Pipeline:
                     extra_meta={"clean": dataclasses.asdict(self.config.clean)},
                 )
             self._write_ledger(run_dir, ledger)
-            self.progress.log(f"  {_ledger_line(entry)}")
+            self.progress.log(f"  {ledger_line(entry)}")
 
         metrics_path = run_dir / "metrics.json"
         metrics = read_json(metrics_path) if metrics_path.exists() else {}
@@ -212,7 +212,7 @@ class Pipeline:
             entry["thresholds"] = thresholds
         entry.update(status=status, after=after, gain=after - before if moved and before is not None else None)
         if decision is not None:
-            entry.update(_decision_fields(decision))
+            entry.update(decision_fields(decision))
         metrics = dict(outcome.metrics)
         for key in LEDGER_METRICS:
             if key in metrics:
@@ -284,33 +284,6 @@ class Pipeline:
     @staticmethod
     def _write_ledger(run_dir: Path, ledger: list[dict[str, Any]]) -> None:
         write_json(run_dir / "ledger.json", ledger)
-
-
-def _decision_fields(decision: GateDecision) -> dict[str, Any]:
-    """The rule's own comparison for the ledger: reference -> candidate (which may be a step's gate learner, e.g.
-    relabel's), with its gain and evidence; the entry's before/after stay the shipped model's scores."""
-    fields = {
-        "reference": decision.before, "candidate": decision.after, "gain": decision.gain,
-        "ci": [decision.ci_low, decision.ci_high], "p_better": decision.p_better, "reason": decision.reason,
-        "rows": decision.n, "folds": decision.folds,
-    }  # fmt: skip
-    if decision.margin is not None:
-        fields.update(margin=decision.margin, p_within=decision.p_within)
-    if decision.t_stat is not None:
-        fields.update(t_stat=decision.t_stat, t_p_value=decision.t_p_value, fold_gains=decision.fold_gains)
-    return fields
-
-
-def _ledger_line(entry: dict[str, Any]) -> str:
-    parts = [f"{entry['step']}: {entry['status']}"]
-    if entry.get("after") is not None:
-        parts.append(f"valid {entry['metric']} {entry['after']:.4f}")
-    if entry.get("gain") is not None and entry.get("before") is not None:
-        parts.append(f"gain {entry['gain']:+.4f}")
-    if entry.get("ci"):
-        parts.append(f"95% CI [{entry['ci'][0]:+.4f}, {entry['ci'][1]:+.4f}]")
-    parts.append(f"{entry['seconds']:.1f}s")
-    return "  ".join(parts)
 
 
 def _moves_incumbent(provided: set[str], incumbent: np.ndarray | None) -> bool:
