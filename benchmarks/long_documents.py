@@ -143,7 +143,8 @@ def compare(args, run: Path, train, test, lengths, corpus_share: float, entries:
     truth = np.array([index[str(label)] for label in test["label"]])
     test_long = lengths[test.index.to_numpy()] > args.max_length
     preds, seconds = {}, {}
-    models = {"truncation": run / "steps" / "03-train" / "model", "chunk": run / "steps" / "04-chunk" / "model"}
+    models = {"truncation": run / "steps" / "03-train" / "model", "chunk": run / "steps" / "04-chunk" / "model",
+              "routed_model": run / "steps" / "04-chunk" / "routed"}  # the routed folder, when chunk chose routing
     for name, folder in models.items():
         if not (folder / "ratchet.json").is_file():
             continue
@@ -166,8 +167,15 @@ def compare(args, run: Path, train, test, lengths, corpus_share: float, entries:
         "test_macro_f1": {name: round(macro_f1(truth, p, k), 4) for name, p in preds.items()},
         "wall_seconds": round(time.time() - started, 1),
     }  # fmt: skip
+    routed_model = preds.pop("routed_model", None)
     if len(preds) == 2:
+        # What a router ships (chunk.route): texts that fit read whole by the truncated model, long ones in windows.
+        preds["routed"] = np.where(test_long, preds["chunk"], preds["truncation"])
+        if routed_model is not None:  # chunk chose routing and shipped the folder: it predicts the same
+            report["routed_folder_agrees"] = float((routed_model == preds["routed"]).mean())
+        report["test_macro_f1"]["routed"] = round(macro_f1(truth, preds["routed"], k), 4)
         report["gain"] = paired_gain(truth, preds["chunk"], preds["truncation"], k, seed=args.seed)
+        report["routed_gain"] = paired_gain(truth, preds["routed"], preds["truncation"], k, seed=args.seed)
         report["long_test_macro_f1"] = {name: round(macro_f1(truth[test_long], p[test_long], k), 4)
                                         for name, p in preds.items()}  # fmt: skip
         report["short_test_macro_f1"] = {name: round(macro_f1(truth[~test_long], p[~test_long], k), 4)

@@ -126,6 +126,10 @@ def _load_base(model_dir: Path, device: str) -> Predictor:
         from ratchet.models.ensemble import load_ensemble_predictor
 
         return load_ensemble_predictor(model_dir, device)
+    if kind == "routed":
+        from ratchet.models.routed import load_routed_predictor
+
+        return load_routed_predictor(model_dir, device)
     if kind == "linear":
         from ratchet.models.linear_folder import load_linear_predictor
 

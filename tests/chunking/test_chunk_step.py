@@ -198,3 +198,35 @@ def test_each_fold_is_judged_with_the_pooling_chosen_on_the_other_folds() -> Non
     judged, choices = _cross_chosen(JudgedRows(), pooled, folds, "macro_f1")
     assert choices == {"0": "max", "1": "mean"}  # each fold gets the pooling the other fold prefers
     assert (judged.argmax(1) != labels).all()  # ...which is wrong on it: no flattering choice
+
+
+def test_a_routed_chunk_ships_both_models_and_refit_all_refits_both(tmp_path: Path, tiny_bert) -> None:
+    """chunk.route=always: texts that fit stay with train's fine-tune, long ones go to the windows; both ship in
+    one folder, which --refit-all refits member by member."""
+    import ratchet
+    from ratchet.cli import main
+    from ratchet.models.routed import LONG, MEMBERS, SHORT
+
+    data = write_csv(tmp_path / "data.csv", decisive_rows(60, seed=31) + short_rows(40, seed=32))
+    out = tmp_path / "run"
+    args = ["run", str(data), "--out", str(out), "--quiet", "--refit-all", "--model", str(tiny_bert),
+            "--steps", "clean,split,train,chunk,evaluate", *TRAIN, "chunk.route=always"]  # fmt: skip
+    assert main(args) == 0
+    ledger = {entry["step"]: entry for entry in read_json(out / "ledger.json")}
+    chunk = ledger["chunk"]
+    assert chunk["status"] == "kept" and chunk["chunk"]["routed"] is True
+    assert set(chunk["chunk"]["aggregation_scores"]) == {f"{how} (routed)" for how in ("mean", "max", "tokens",
+                                                                                       "confidence")}  # fmt: skip
+    assert 0 < chunk["chunk"]["judged_long_rows"] < chunk["rows"]
+    assert chunk["shipped"].startswith("texts of at most 16 tokens read by the model that shipped before")
+    shipped = read_json(out / "model" / "ratchet.json")
+    assert shipped["kind"] == "routed" and shipped["route"] == {"window": 16} and "refit_all" in shipped
+    assert ledger["refit_all"]["status"] == "completed"
+    refit = read_json(next((out / "steps").glob("*-refit_all")) / "manifest.json")["metrics"]
+    assert refit["kind"] == "routed" and refit["short"]["kind"] == refit["long"]["kind"] == "transformer"
+    assert "windowing" in read_json(out / "model" / MEMBERS / LONG / "ratchet.json")
+    assert "windowing" not in read_json(out / "model" / MEMBERS / SHORT / "ratchet.json")
+    # The decisive words past max_length are read on long texts, the cue words of short ones by the short member.
+    fresh = decisive_rows(20, seed=33) + short_rows(20, seed=34)
+    predicted = ratchet.load(out, device="cpu").predict([row["review"] for row in fresh])
+    assert (predicted == [row["sentiment"] for row in fresh]).mean() > 0.8

@@ -9,6 +9,8 @@ from ratchet.params import check_at_least, check_share
 
 AGGREGATIONS = ("mean", "max", "tokens", "confidence")
 """How window predictions become one per document (ratchet.chunking.aggregate)."""
+ROUTES = ("auto", "always", "never")
+"""Whether texts that fit in one window stay with the model that would otherwise ship (ratchet.models.routed)."""
 
 
 @dataclass(frozen=True)
@@ -24,10 +26,17 @@ class ChunkParams:
     """Poolings tried on the judged rows; the best by the gate metric ships. mean: the windows' mean logits;
     max: each class's highest window probability, renormalized; tokens: mean logits weighted by the window's
     token count; confidence: mean logits weighted by the window's top probability."""
+    route: str = "auto"
+    """always: texts that fit in max_length tokens are read by the model that would ship without chunk (the
+    truncated fine-tune, which reads them whole), only longer texts by the windowed one, and both ship (a
+    "routed" folder); never: the windowed model reads every text; auto: both tried, the better on the judged
+    rows ships (chosen with the pooling, each fold judged by the choice of the other folds)."""
 
     def __post_init__(self) -> None:
         check_share("chunk.threshold", self.threshold, high_open=False)
         check_at_least("chunk.stride", self.stride, 0)
+        if self.route not in ROUTES:
+            raise RatchetError(f"chunk.route={self.route!r} is not allowed: use one of {', '.join(ROUTES)}")
         unknown = [a for a in self.aggregations if a not in AGGREGATIONS]
         if unknown or not self.aggregations:
             raise RatchetError(

@@ -11,6 +11,7 @@ What each model kind gets (``method="ig"``):
   linear member's probability-space scores, which are its exact logit contributions rescaled by
   (p(text) - p(empty text)) / (z(text) - z(empty text)): the softmax has no exact split by word,
   the rescaling keeps each word's share of the logit and makes the member's scores add up.
+- a routed model (chunk's pair): the member that reads the text explains it, as that member would.
 
 ``method="occlusion"`` deletes one word at a time and scores the drop in the target's
 (calibrated) probability, for every kind alike.
@@ -134,8 +135,11 @@ class Explainer:
         for, whose linear kind stays in logit space; members are put in probability space."""
         from ratchet.models.ensemble import EnsemblePredictor
         from ratchet.models.linear_folder import LinearPredictor
+        from ratchet.models.routed import RoutedPredictor
 
         base = predictor.base
+        if isinstance(base, RoutedPredictor):  # the member that reads this text explains it (no temperature above)
+            return self._attribute(base.member_for(text), text, target, steps, top=top)
         temperature = float(predictor.decision.temperature)
         if isinstance(base, EnsemblePredictor):
             weights = base.meta.get("weights") or [1.0 / len(base.members)] * len(base.members)

@@ -63,7 +63,7 @@ class ExportedModel:
 # -- the model tree --------------------------------------------------------------------------------
 def _node(folder: Path, spec: dict[str, Any], providers: list[str], threads: int | None) -> dict[str, Any]:
     node = dict(spec)
-    if spec["kind"] == "ensemble":
+    if spec["kind"] in ("ensemble", "routed"):
         node["members"] = [_node(folder, member, providers, threads) for member in spec["members"]]
     elif spec["kind"] == "onnx":
         import onnxruntime
@@ -97,6 +97,8 @@ def _calibrated(node: dict[str, Any], texts: list[str], pairs: list[str] | None)
     if kind == "ensemble":
         members = zip(node["weights"], node["members"], strict=True)
         probs = sum(w * _calibrated(m, texts, pairs).astype(np.float64) for w, m in members)
+    elif kind == "routed":
+        probs = _routed(node, texts, pairs)
     elif kind == "onnx":
         probs = _run_graph(node, texts, pairs)
     else:
@@ -147,6 +149,20 @@ def _run_rows(node: dict[str, Any], inputs: list[tuple[list[int], list[int]]], p
                 types[r, :n] = inputs[i][1]
         feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
         out[rows] = session.run(None, {name: feed[name] for name in node["inputs"]})[0]
+    return out
+
+
+def _routed(node: dict[str, Any], texts: list[str], pairs: list[str] | None) -> np.ndarray:
+    """Texts of at most ``window`` tokens (the windowed member's tokenizer, special tokens included) go to the
+    first member, longer ones to the second, the windowed one (ratchet/models/routed.py)."""
+    short, long = node["members"]
+    batch = texts if pairs is None else list(zip(texts, pairs, strict=True))
+    is_long = np.array([len(e.ids) > int(node["window"]) for e in long["tokenizer"].encode_batch(batch)], dtype=bool)
+    out = np.zeros((len(texts), node["classes"]), dtype=np.float32)
+    for member, rows in ((short, np.flatnonzero(~is_long)), (long, np.flatnonzero(is_long))):
+        if len(rows):
+            part = None if pairs is None else [pairs[i] for i in rows]
+            out[rows] = _calibrated(member, [texts[i] for i in rows], part)
     return out
 
 

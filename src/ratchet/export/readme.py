@@ -18,6 +18,12 @@ def _describe(node: dict[str, Any], depth: int = 0) -> list[str]:
         for member in node["members"]:
             lines += _describe(member, depth + 1)
         return lines
+    if node["kind"] == "routed":
+        lines = [f"{pad}- routed: texts of at most {node['window']} tokens (the second member's tokenizer, special "
+                 f"tokens included) to the first member, longer ones to the second ({calibration})"]  # fmt: skip
+        for member in node["members"]:
+            lines += _describe(member, depth + 1)
+        return lines
     if node["kind"] == "onnx":
         windows = ""
         if node.get("windowing"):

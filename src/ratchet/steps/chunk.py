@@ -116,24 +116,38 @@ class ChunkStep:
         if not fit.folds:
             return Skipped(f"no windowed fine-tune fits the time budget: {fit.note}", metrics)
         pooled = _pooled_by_aggregation(crossfit, fit, p.chunk.aggregations)
+        long_judged = _long_rows(tokenizer, crossfit.judged_split(), params.max_length)
+        pooled = _with_routes(pooled, ctx.incumbent, long_judged, p.chunk.route)
         scores = {how: crossfit.score(probs, p.metric) for how, probs in pooled.items()}
-        chosen = _best(scores)  # what ships: the pooling best on every judged row
+        chosen = _best(scores)  # what ships: the pooling (and routing) best on every judged row
+        aggregation, routed = _parse_option(chosen)
         folds = crossfit.plan.fold_ids() if crossfit.crossfit else stratified_folds(
             crossfit.judged_labels(), HOLDOUT_FOLDS, ctx.seed
         )  # fmt: skip
         judged, fold_choices = _cross_chosen(crossfit, pooled, folds, p.metric)
         metrics["chunk"].update(
-            windows=fit.folds[0].info["windows"], aggregation_scores=scores, aggregation=chosen,
-            judged_with=fold_choices,
+            windows=fit.folds[0].info["windows"], aggregation_scores=scores, aggregation=aggregation, routed=routed,
+            judged_with=fold_choices, judged_long_rows=int(long_judged.sum()),
             reference_score=None if ctx.incumbent is None else crossfit.score(ctx.incumbent, p.metric),
         )  # fmt: skip
         metrics.update(crossfit=fit.summary(), history=fit.folds[0].history)
-        windowing = windowing_meta(p.chunk.stride, chosen, params.max_length)
+        windowing = windowing_meta(p.chunk.stride, aggregation, params.max_length)
+        reference = Path(ctx.artifacts.get("model.current"))
+
+        def routed_folder() -> Path:
+            """The folder that ships: the windowed model, or (routed) it and the reference side by side."""
+            if not routed:
+                return model_dir
+            from ratchet.models.routed import save_routed
+
+            save_routed(reference, model_dir, ctx.step_dir / "routed", params.max_length)
+            return ctx.step_dir / "routed"
+
         if not crossfit.crossfit:
             set_epochs(model_dir, best_epoch(fit.folds[0].history))
             write_json(model_dir / "ratchet.json", {**read_json(model_dir / "ratchet.json"), **windowing})
-            metrics["shipped"] = _shipped(chosen, p.chunk.stride, params.max_length)
-            return Candidate(probs=judged, provides={"model.current": model_dir}, metrics=metrics)
+            metrics["shipped"] = _shipped(aggregation, routed, p.chunk.stride, params.max_length)
+            return Candidate(probs=judged, provides={"model.current": routed_folder()}, metrics=metrics)
         epochs = fit.refit_epochs(params.epochs)
 
         def ship() -> dict[str, Path]:
@@ -146,10 +160,10 @@ class ChunkStep:
             record = _fit_windows(ctx, backbone, refit, tokenizer, everything, p.chunk, "refit", None, model_dir,
                                   shipped_meta, select_best=False)  # fmt: skip
             metrics["refit"] = {"rows": len(everything.train), "epochs": epochs, **record.info["windows"]}
-            metrics["shipped"] = _shipped(chosen, p.chunk.stride, params.max_length) + (
-                f", refit on all {len(crossfit.pool)} train+valid rows for {epochs:.2f} epochs"
+            metrics["shipped"] = _shipped(aggregation, routed, p.chunk.stride, params.max_length) + (
+                f"; the windowed model refit on all {len(crossfit.pool)} train+valid rows for {epochs:.2f} epochs"
             )
-            return {"model.current": model_dir}
+            return {"model.current": routed_folder()}
 
         return Candidate(probs=judged, metrics=metrics, ship=ship)
 
@@ -195,6 +209,35 @@ def _pooled_by_aggregation(crossfit: Any, fit: Any, aggregations: tuple[str, ...
     return out
 
 
+ROUTED = " (routed)"
+"""Suffix of an option in which texts that fit in one window keep the reference's probabilities."""
+
+
+def _long_rows(tokenizer: Any, split: Any, max_length: int) -> np.ndarray:
+    """Which rows of ``split`` are longer than one window (what a routed model sends to the windows)."""
+    from ratchet.data.coverage import token_lengths
+
+    return token_lengths(tokenizer, split.texts, split.pairs) > max_length
+
+
+def _with_routes(
+    pooled: dict[str, np.ndarray], reference: np.ndarray | None, is_long: np.ndarray, route: str
+) -> dict[str, np.ndarray]:
+    """The options judged: each pooling as it is and/or routed (the reference's probabilities on the rows that
+    fit in one window, which it read whole); never routed without reference probabilities to route to."""
+    from ratchet.models.routed import routed_probs
+
+    if route == "never" or reference is None:
+        return pooled
+    routed = {f"{how}{ROUTED}": routed_probs(reference, probs, is_long) for how, probs in pooled.items()}
+    return routed if route == "always" else {**pooled, **routed}
+
+
+def _parse_option(option: str) -> tuple[str, bool]:
+    """(aggregation, routed) of an option's name."""
+    return (option[: -len(ROUTED)], True) if option.endswith(ROUTED) else (option, False)
+
+
 def _best(scores: dict[str, float | None]) -> str:
     return max(scores, key=lambda how: scores[how] if scores[how] is not None else float("-inf"))
 
@@ -215,6 +258,9 @@ def _cross_chosen(
     return judged, choices
 
 
-def _shipped(aggregation: str, stride: int, max_length: int) -> str:
+def _shipped(aggregation: str, routed: bool, stride: int, max_length: int) -> str:
     step = f"{stride} tokens apart" if stride else "overlapping by half"
-    return f"the fine-tune on windows of {max_length} tokens ({step}), window predictions pooled by {aggregation}"
+    windows = f"the fine-tune on windows of {max_length} tokens ({step}), window predictions pooled by {aggregation}"
+    if not routed:
+        return windows
+    return f"texts of at most {max_length} tokens read by the model that shipped before, longer ones by {windows}"

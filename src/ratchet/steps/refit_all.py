@@ -111,4 +111,15 @@ def _refit(ctx: StepContext, model: Path, rows: Any, labels: list, out: Path) ->
             refits.append(done)
         save_ensemble([ctx.step_dir / "members" / m.name for m in members], out, weights=meta.get("weights"))
         return {"kind": "ensemble", "members": refits}, ""
+    if kind == "routed":  # chunk's pair: the model for texts that fit and the windowed one, each refit
+        from ratchet.models.routed import KEY, LONG, MEMBERS, SHORT, save_routed
+
+        parts = {}
+        for name in (SHORT, LONG):
+            done, why = _refit(ctx, model / MEMBERS / name, rows, labels, ctx.step_dir / "routed" / name)
+            if done is None:
+                return None, why
+            parts[name] = done
+        save_routed(ctx.step_dir / "routed" / SHORT, ctx.step_dir / "routed" / LONG, out, int(meta[KEY]["window"]))
+        return {"kind": "routed", **parts}, ""
     return None, f"a {kind} model cannot be refit"
