@@ -125,5 +125,5 @@ def test_a_bad_route_is_a_one_line_error() -> None:
     from ratchet.chunking.params import ChunkParams
     from ratchet.errors import RatchetError
 
-    with pytest.raises(RatchetError, match="chunk.route='sometimes' is not allowed: use one of auto, always, never"):
+    with pytest.raises(RatchetError, match=r"chunk\.route='sometimes' is not allowed: use one of auto, always, never"):
         ChunkParams(route="sometimes")
