@@ -143,8 +143,11 @@ def compare(args, run: Path, train, test, lengths, corpus_share: float, entries:
     truth = np.array([index[str(label)] for label in test["label"]])
     test_long = lengths[test.index.to_numpy()] > args.max_length
     preds, seconds = {}, {}
-    models = {"truncation": run / "steps" / "03-train" / "model", "chunk": run / "steps" / "04-chunk" / "model",
-              "routed_model": run / "steps" / "04-chunk" / "routed"}  # the routed folder, when chunk chose routing
+    models = {
+        "truncation": run / "steps" / "03-train" / "model",
+        "chunk": run / "steps" / "04-chunk" / "model",
+        "routed_model": run / "steps" / "04-chunk" / "routed",
+    }  # the routed folder, when chunk chose routing
     for name, folder in models.items():
         if not (folder / "ratchet.json").is_file():
             continue
