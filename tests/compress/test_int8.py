@@ -79,3 +79,33 @@ def test_an_int8_folder_exports_to_onnx_int8_and_explains(tiny_model_dir, tmp_pa
     explained = model.explain(TEXTS[:2], steps=16)
     assert [e["words"] for e in explained] == [t.split() for t in TEXTS[:2]]
     assert all(len(e["scores"]) == len(e["words"]) and np.isfinite(e["scores"]).all() for e in explained)
+
+
+def test_weights_are_scaled_per_channel_and_older_per_tensor_folders_still_load(tiny_model_dir, tmp_path) -> None:
+    import warnings
+
+    import torch
+    from safetensors.torch import load_file
+
+    from ratchet.compress.int8 import _encoder_attr, save_int8
+
+    source = fp32_folder(tiny_model_dir, tmp_path, "bert")
+    quantize_folder(source, tmp_path / "int8")
+    stored = load_file(str(tmp_path / "int8" / WEIGHTS_FILE))
+    weights = {k[: -len(".int8_weight")]: v for k, v in stored.items() if k.endswith(".int8_weight")}
+    assert weights
+    for name, values in weights.items():  # one scale and zero point per output row, along axis 0
+        assert stored[name + ".int8_scale"].shape == (values.shape[0],) and values.shape[0] > 1
+        assert stored[name + ".int8_axis"].tolist() == [0]
+    # A folder written with one scale per tensor (before per-channel scales) loads back to that very model.
+    model, tokenizer, _, meta = load_classifier(source)
+    attr = _encoder_attr(model)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        encoder = torch.ao.quantization.quantize_dynamic(getattr(model, attr), {torch.nn.Linear}, dtype=torch.qint8)
+    setattr(model, attr, encoder)
+    save_int8(model.eval(), tokenizer, LABELS, tmp_path / "older", meta)
+    older = load_file(str(tmp_path / "older" / WEIGHTS_FILE))
+    assert not any(k.endswith(".int8_axis") for k in older)
+    expected = TransformerPredictor(model, tokenizer, LABELS, meta).predict_probs(TEXTS)
+    np.testing.assert_array_equal(ratchet.load(tmp_path / "older").predict_proba(TEXTS), expected)

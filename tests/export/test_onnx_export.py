@@ -131,6 +131,12 @@ def test_int8_quantization_shrinks_the_graph_and_keeps_its_decisions(sbert_run, 
     fp32, int8 = next((tmp_path / "fp32").rglob("*.onnx")), next((tmp_path / "int8").rglob("*.onnx"))
     # Tiny models: the embedding matrix, which dynamic quantization leaves in fp32, is most of the graph.
     assert int8.name == "model.int8.onnx" and int8.stat().st_size < 0.7 * fp32.stat().st_size
+    # Weights are scaled per output channel (one scale per column), not one scale per matrix.
+    import onnx
+
+    scales = [tensor for tensor in onnx.load(str(int8)).graph.initializer if tensor.name.endswith("_scale")]
+    assert scales and all(len(tensor.dims) == 1 and tensor.dims[0] > 1 for tensor in scales if tensor.dims)
+    assert any(tensor.dims for tensor in scales)
     many = [r["review"] for r in synthetic_rows(300, seed=7)]
     close = open_export(tmp_path / "int8").predict_proba(many)
     exact = open_export(tmp_path / "fp32").predict_proba(many)

@@ -111,7 +111,12 @@ def _export(wrapper: torch.nn.Module, names: list[str], tokenizer, path: Path) -
 
 
 def quantize_int8(source: Path, target: Path) -> None:
-    """Dynamic int8 quantization of the weights (activations quantized on the fly): onnxruntime's own."""
+    """Dynamic int8 quantization of the weights (activations quantized on the fly): onnxruntime's own.
+
+    Per output channel, with 7-bit weights (reduce_range): on the TREC run's MiniLM, per-tensor scales lost
+    0.0065-0.008 test macro-F1 (96.6% of decisions kept), per-channel ones 0.002 (98.8%; 99.3% with
+    reduce_range). reduce_range keeps the u8 x s8 products of CPUs without VNNI (AVX2's vpmaddubsw) from
+    saturating, at no measured cost in accuracy on a CPU with VNNI."""
     import logging
 
     import onnx
@@ -123,7 +128,7 @@ def quantize_int8(source: Path, target: Path) -> None:
     try:
         # A fused graph's contrib ops (Attention, SkipLayerNormalization) escape ONNX shape inference, so
         # their outputs' type is stated: float, like every activation of an exported classifier.
-        quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8,
+        quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, per_channel=True, reduce_range=True,
                          extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})  # fmt: skip
     finally:
         root.setLevel(level)
