@@ -9,7 +9,11 @@ more long texts). The pipeline runs clean, split, train, chunk, evaluate on the 
 judging); then both models it trained, train's (each text cut to its first max_length tokens) and
 chunk's (windows of max_length tokens, pooled by the aggregation chunk chose on the valid rows),
 predict the same test sample, and the report gives both test macro-F1s, the gain with a paired
-bootstrap interval, the gain on the long test texts alone, and what the ledger decided.
+bootstrap interval, the gain on the long test texts alone, and what the ledger decided. "routed" is
+what a routed model predicts (``chunk.route``: the truncated model on texts that fit in max_length
+tokens, the windows on longer ones), computed from the two models' test predictions; when chunk chose
+routing, its routed folder predicts the test sample too (``routed_model``) and ``routed_folder_agrees``
+is the share of its decisions equal to the computed ones.
 
 Usage (logs and long_documents.json in the --out folder). On 2 CPU cores shared with other jobs,
 the small setting below took about 20 minutes (train 333 s, chunk 701 s, predicting 200 s);
