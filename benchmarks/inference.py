@@ -9,7 +9,7 @@ its int8 model and its distilled student (PyTorch).
 
     python benchmarks/inference.py RUN [--rows 1000] [--latency-rows 200] [--threads 2] [--serve]
 
-``--serve`` also starts ``ratchet serve`` (PyTorch, then the ONNX export) and sends ``--rows``
+``--serve`` also starts ``ratchet serve`` (PyTorch, then each ONNX export: fp32, int8) and sends ``--rows``
 texts from 8 concurrent clients, one text per request (a new connection per request, then kept-alive
 connections): texts/s against ``ratchet.load``'s batch throughput.
 
@@ -189,7 +189,7 @@ def main() -> None:
     texts = test["text"].astype(str).tolist()
     truth = np.array([index[str(v)] for v in test["label"]])
 
-    rows = []
+    rows, served = [], {}
     torch_model = ratchet.load(args.run, device="cpu")
     # Undecided probabilities for everyone (argmax): the comparison is of the models, not the class biases.
     rows.append(measure("ratchet (PyTorch fp32)", torch_model.predict_proba, folder_bytes(args.run / "model"),
@@ -208,8 +208,8 @@ def main() -> None:
             exported = open_export(out, args.threads)
             rows.append(measure(f"ONNX {'fp32' if quantize == 'none' else 'int8'} (export {time.time() - began:.0f} s)",
                                 exported.predict_proba, folder_bytes(out), texts, truth, args))  # fmt: skip
-            if args.serve and quantize == "none":
-                served = serve_rate(out, texts[: args.rows])
+            if args.serve:  # each export served, against its own batch throughput
+                served[quantize] = (serve_rate(out, texts[: args.rows]), rows[-1]["texts_per_s"])
         served_torch = serve_rate(args.run, texts[: args.rows]) if args.serve else None
     base = rows[0]
     print(f"{'model':34} {'p50 ms':>7} {'p95 ms':>7} {'texts/s':>8} {'x':>5} {'MB':>7} {'macro-F1':>9} {'agree':>6}")
@@ -220,12 +220,17 @@ def main() -> None:
               f"{row['speedup']:5.2f} {row['mb']:7.1f} {row['macro_f1']:9.4f} {agree:6.3f}")  # fmt: skip
     if args.serve:
         for client in ("new", "keep-alive"):
-            torch_rate, onnx_rate = served_torch[client], served[client]
+            torch_rate = served_torch[client]
+            exports = ", ".join(
+                f"ONNX {'fp32' if q == 'none' else q} {rates[client]:.1f} texts/s "
+                f"({rates[client] / batch:.2f}x its batch 64)"
+                for q, (rates, batch) in served.items()
+            )
             print(f"ratchet serve, 8 clients x 1 text, {client} connections: PyTorch {torch_rate:.1f} texts/s "
-                  f"({torch_rate / base['texts_per_s']:.2f}x ratchet.load batch 64), ONNX fp32 {onnx_rate:.1f} "
-                  f"texts/s ({onnx_rate / rows[-2]['texts_per_s']:.2f}x its batch 64)")  # fmt: skip
+                  f"({torch_rate / base['texts_per_s']:.2f}x ratchet.load batch 64), {exports}")  # fmt: skip
     print(json.dumps({"run": str(args.run), "threads": args.threads, "test_rows": len(texts),
-                      "serve_texts_per_s": {"pytorch": served_torch, "onnx": served} if args.serve else None,
+                      "serve_texts_per_s": {"pytorch": served_torch, **{f"onnx {q}": r for q, (r, _) in served.items()}}
+                      if args.serve else None,
                       "rows": [{k: v for k, v in r.items() if k != "pred"} for r in rows]}))  # fmt: skip
 
 
