@@ -230,3 +230,23 @@ def test_a_routed_chunk_ships_both_models_and_refit_all_refits_both(tmp_path: Pa
     fresh = decisive_rows(20, seed=33) + short_rows(20, seed=34)
     predicted = ratchet.load(out, device="cpu").predict([row["review"] for row in fresh])
     assert (predicted == [row["sentiment"] for row in fresh]).mean() > 0.8
+
+
+def test_cross_fitted_a_routed_chunk_ships_the_windowed_refit_beside_trains_refit(tmp_path: Path, tiny_bert) -> None:
+    from ratchet.models.routed import LONG, MEMBERS, SHORT
+
+    rows, test = decisive_rows(40, seed=41) + short_rows(24, seed=42), decisive_rows(10, seed=43) + short_rows(10, 44)
+    # Two folds give the fold t-test one degree of freedom: the row bootstrap alone judges (what ships is tested here).
+    extra = ["gate.folds=2", "gate.fold_test=recorded", "chunk.route=always"]
+    run, ledger = run_chunk(tmp_path, tiny_bert, rows, test, named=True, extra=extra)
+    chunk = ledger["chunk"]
+    assert chunk["rows"] == 64 and chunk["crossfit"]["folds_run"] == 2 and chunk["chunk"]["routed"] is True
+    assert chunk["chunk"]["judged_long_rows"] == 40  # every decisive row is long, no short row is
+    assert chunk["status"] == "kept" and "the windowed model refit on all 64 train+valid rows" in chunk["shipped"]
+    shipped = run / "model"
+    assert read_json(shipped / "ratchet.json")["kind"] == "routed"
+    # The short member is what train shipped (its refit), the long one chunk's windowed refit.
+    train_model = next((run / "steps").glob("*-train")) / "model"
+    assert read_json(shipped / MEMBERS / SHORT / "ratchet.json") == read_json(train_model / "ratchet.json")
+    assert read_json(shipped / MEMBERS / LONG / "ratchet.json")["windowing"]["window"] == 16
+    assert read_json(run / "metrics.json")["test"]["macro_f1"] > 0.8
