@@ -133,10 +133,14 @@ def compressed_models(run: Path) -> list[tuple[str, Path]]:
     return found
 
 
-def pipeline_peer(model_dir: Path, labels: list):
+def pipeline_peer(model_dir: Path, labels: list, texts: list[str]):
     """``transformers.pipeline`` on the same shipped transformer (the mean-pooling head through
     "feature-extraction" plus the head's weights; a Hugging Face head through "text-classification");
-    None for other kinds of model."""
+    None for other kinds of model.
+
+    A batched feature-extraction pipeline hands back each text's states padded to its batch's longest
+    text, so the mean runs over each text's own tokens only: their counts are taken from ``texts`` here,
+    before any timing, and the timed work stays the pipeline's."""
     from transformers import pipeline
 
     from ratchet.models.decision import softmax
@@ -151,13 +155,16 @@ def pipeline_peer(model_dir: Path, labels: list):
         from ratchet.models.folder_layout import encoder_dir, head_file
 
         extractor = pipeline("feature-extraction", model=str(encoder_dir(model_dir)), device="cpu")
+        tokens = {text: len(ids) for text, ids in zip(texts, extractor.tokenizer(
+            texts, truncation=True, max_length=max_length)["input_ids"], strict=True)}  # fmt: skip
         path, prefix = head_file(model_dir)
         weights = load_file(str(path))
         w, b = weights[f"{prefix}weight"], weights[f"{prefix}bias"]
 
         def predict(texts: list[str]) -> np.ndarray:
             states = extractor(list(texts), batch_size=64, truncation=True, max_length=max_length)
-            pooled = np.stack([np.asarray(s[0], dtype=np.float32).mean(axis=0) for s in states])
+            pooled = np.stack([np.asarray(s[0][: tokens[t]], dtype=np.float32).mean(axis=0)
+                               for s, t in zip(states, texts, strict=True)])  # fmt: skip
             return softmax(pooled @ w.T + b)
 
         return predict
@@ -197,7 +204,7 @@ def main() -> None:
     for name, folder in compressed_models(args.run):
         model = ratchet.load(folder, device="cpu")
         rows.append(measure(name, model.predict_proba, folder_bytes(folder), texts, truth, args))
-    peer = pipeline_peer(args.run / "model", labels)
+    peer = pipeline_peer(args.run / "model", labels, texts)
     if peer is not None:
         rows.append(measure("transformers.pipeline (fp32)", peer, folder_bytes(args.run / "model"), texts, truth, args))
     with tempfile.TemporaryDirectory() as work:
