@@ -127,3 +127,19 @@ def test_a_bad_route_is_a_one_line_error() -> None:
 
     with pytest.raises(RatchetError, match=r"chunk\.route='sometimes' is not allowed: use one of auto, always, never"):
         ChunkParams(route="sometimes")
+
+
+def test_a_temperature_on_the_routed_folder_reaches_the_explaining_member(routed) -> None:
+    """calibrate may put a temperature on the routed folder: the explanation's value is still the probability
+    predict reports, because the member explains at its temperature times the folder's."""
+    from ratchet.explain.explainer import Explainer
+
+    folder, _, _ = routed
+    Decision(1.5, None).save(folder)
+    predictor = load_predictor(folder)
+    long_text = TEXTS[1]
+    found = Explainer(predictor).explain([long_text], steps=16)[0]
+    reported = float(predictor.predict_probs([long_text])[0, found.label_id])
+    assert found.value == pytest.approx(reported, abs=1e-5)
+    uncalibrated = float(predictor.base.predict_probs([long_text])[0, found.label_id])
+    assert found.value != pytest.approx(uncalibrated, abs=1e-4)  # the folder's temperature moved it

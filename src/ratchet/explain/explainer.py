@@ -138,8 +138,9 @@ class Explainer:
         from ratchet.models.routed import RoutedPredictor
 
         base = predictor.base
-        if isinstance(base, RoutedPredictor):  # the member that reads this text explains it (no temperature above)
-            return self._attribute(base.member_for(text), text, target, steps, top=top)
+        if isinstance(base, RoutedPredictor):  # the member that reads this text explains it
+            return self._attribute(_with_outer_temperature(base.member_for(text), predictor), text, target, steps,
+                                   top=top)  # fmt: skip
         temperature = float(predictor.decision.temperature)
         if isinstance(base, EnsemblePredictor):
             weights = base.meta.get("weights") or [1.0 / len(base.members)] * len(base.members)
@@ -165,6 +166,18 @@ class Explainer:
             raise RatchetError(f"explain cannot read a model of kind {base.meta.get('kind')!r}: upgrade ratchet")
         found = integrated_gradients(module, text, target, *steps)
         return _Scores(found.scores, found.value, found.baseline_value, "probability", found.truncated_words)
+
+
+def _with_outer_temperature(member: Any, routed: Any) -> Any:
+    """``member`` with the routed folder's own temperature folded into its own: softmax(log softmax(z / T_m) / T_o)
+    is softmax(z / (T_m T_o)) (and likewise for sigmoids), so the member then explains what predict reports."""
+    from ratchet.predictor import DecidedPredictor
+
+    outer = float(routed.decision.temperature)
+    if outer == 1.0:
+        return member
+    combined = member.decision.with_(temperature=float(member.decision.temperature) * outer)
+    return DecidedPredictor(member.base, combined)
 
 
 def _integral_notes(method: str, found: _Scores) -> list[str]:
