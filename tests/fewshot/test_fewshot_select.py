@@ -144,3 +144,27 @@ def test_the_fast_preset_without_few_shot_data_fits_nothing_in_select(tiny_dirs,
     assert ledger["select"]["picked"] == f"picked {tiny_dirs['sbert']}"
     # train then fits the one model on every fold, as the fast preset did before it had select.
     assert ledger["train"]["crossfit"]["folds_run"] == 3 and ledger["train"]["crossfit"]["reused_folds"] == 0
+
+
+def test_a_few_shot_fit_that_faced_no_fine_tune_does_not_win(tiny_dirs, tmp_path, monkeypatch) -> None:
+    """Under a time budget select may measure no fine-tune: the few-shot candidate then faced only the linear
+    model, and beating it says nothing about the standard fine-tune, so the configured model goes on to train."""
+    from ratchet.steps.select import SelectStep
+    from ratchet.steps.select_fits import RungFits
+
+    monkeypatch.setattr(RungFits, "__call__", lambda self, name, epochs, share: None)  # out of time, every rung
+
+    def weak_linear(self, ctx, crossfit, baseline):  # a linear model the few-shot fit beats (always class 0)
+        return np.tile(np.array([1.0, 0.0, 0.0], np.float32), (crossfit.plan.n_judged, 1))
+
+    monkeypatch.setattr(SelectStep, "_linear_probs", weak_linear)
+    out = run_select(tmp_path, tiny_dirs["sbert"])
+    metrics = read_json(out / "steps" / "04-select" / "manifest.json")["metrics"]
+    name = f"fewshot:{tiny_dirs['sbert']}"
+    final = metrics["fewshot"]["final"]
+    assert final[name] > final["linear"]  # it beat the only rival it faced...
+    assert metrics["winner"] == str(tiny_dirs["sbert"])  # ...and still the configured fine-tune goes on
+    assert "few-shot candidate faced no fine-tune" in metrics["note"]
+    assert "method" not in read_json(out / "steps" / "04-select" / "backbone.json")
+    ledger = {entry["step"]: entry for entry in read_json(out / "ledger.json")}
+    assert ledger["select"]["picked"].startswith(f"picked {tiny_dirs['sbert']} (not measured in select's time; ")
