@@ -12,6 +12,8 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from ratchet.chunking.windows import Windows, encode_windows
 from ratchet.data.frames import Split
 
@@ -56,15 +58,13 @@ def window_task_data(data: Any, tokenizer: Any, backbone: str, max_length: int, 
                           backbone, max_length, data.fingerprint(), stride)  # fmt: skip
 
 
-def long_share(tokenizer: Any, split: Split, max_length: int) -> tuple[float, int]:
-    """(share, count) of ``split``'s rows longer than ``max_length`` tokens, special tokens included."""
+def long_rows(tokenizer: Any, split: Split, max_length: int) -> np.ndarray:
+    """Which of ``split``'s rows are longer than ``max_length`` tokens, special tokens included (bool mask)."""
     from ratchet.data.coverage import token_lengths
 
     if not len(split):
-        return 0.0, 0
-    lengths = token_lengths(tokenizer, split.texts, split.pairs)
-    long = int((lengths > max_length).sum())
-    return long / len(lengths), long
+        return np.zeros(0, dtype=bool)
+    return token_lengths(tokenizer, split.texts, split.pairs) > max_length
 
 
 def window_summary(windows: Windows) -> dict[str, Any]:

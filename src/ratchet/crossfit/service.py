@@ -84,12 +84,6 @@ class CrossFitter:
             return self.holdout.valid.label_ids
         return self.pool.label_ids[self.plan.judged_rows()]
 
-    def judged_split(self) -> Split:
-        """The judged rows themselves (texts, pairs, labels), laid out like every CrossFit's ``probs``."""
-        if not self.crossfit:
-            return self.holdout.valid
-        return self.pool.subset(self.plan.judged_rows())
-
     def score(self, probs: np.ndarray, metric: str = "macro_f1") -> float | None:
         """``metric`` over the judged rows ``probs`` covers (None: none)."""
         from ratchet.evaluation.metrics import score

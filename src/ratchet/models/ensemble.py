@@ -7,7 +7,6 @@ pipeline alone judges them. A folder of kind "ensemble" holds every member and i
 
 from __future__ import annotations
 
-import shutil
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,10 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from ratchet.fsutil import atomic_dir, read_json, write_json
-from ratchet.models.folder_layout import refuse_auto_loading
-
-MEMBERS = "members"
+from ratchet.fsutil import read_json
+from ratchet.models.folder_layout import MEMBERS, save_member_folder
 
 
 def seed_deadline(deadline: float | None, seeds_left: int, now: float) -> float | None:
@@ -45,21 +42,11 @@ def average_probs(members: list[np.ndarray]) -> np.ndarray:
 def save_ensemble(member_dirs: list[Path], out_dir: Path, weights: list[float] | None = None) -> None:
     """Folder of kind "ensemble": members/<i>/ (each a complete model folder) + labels.json + ratchet.json;
     ``weights`` (summing to 1) weigh the members' probabilities, equal when None."""
-    from ratchet.shipping import _link_or_copy
-
     first = read_json(Path(member_dirs[0]) / "ratchet.json")
-
-    def build(tmp: Path) -> None:
-        for index, member in enumerate(member_dirs):
-            shutil.copytree(member, tmp / MEMBERS / str(index), copy_function=_link_or_copy)
-        shutil.copy2(Path(member_dirs[0]) / "labels.json", tmp / "labels.json")
-        meta = {**first, "kind": "ensemble", "members": len(member_dirs)}
-        if weights is not None:
-            meta["weights"] = [float(w) for w in weights]
-        write_json(tmp / "ratchet.json", meta)
-        refuse_auto_loading(tmp, "ensemble")
-
-    atomic_dir(Path(out_dir), build)
+    meta = {**first, "kind": "ensemble", "members": len(member_dirs)}
+    if weights is not None:
+        meta["weights"] = [float(w) for w in weights]
+    save_member_folder(Path(out_dir), {str(i): Path(m) for i, m in enumerate(member_dirs)}, member_dirs[0], meta)
 
 
 @dataclass

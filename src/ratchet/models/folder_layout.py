@@ -25,6 +25,8 @@ from typing import Any
 from ratchet.fsutil import write_json
 
 ENCODER_DIR = "encoder"
+MEMBERS = "members"
+"""Where a folder of several models (the ensemble and routed kinds) keeps them."""
 POOLING_DIR = "pooling"
 CLASSIFIER_DIR = "classifier"
 CLASSIFIER_FILE = "model.safetensors"
@@ -115,3 +117,22 @@ def head_file(folder: Path) -> tuple[Path, str]:
 
     new = folder / CLASSIFIER_DIR / CLASSIFIER_FILE
     return (new, "linear.") if new.is_file() else (folder / HEAD_FILE, "classifier.")
+
+
+def save_member_folder(out_dir: Path, members: dict[str, Path], labels_from: Path, meta: dict[str, Any]) -> None:
+    """A model folder made of complete model folders (the ensemble and routed kinds): ``members/<name>/`` for each
+    (hard links where possible), ``labels_from``'s labels.json, ``meta`` as ratchet.json and a config.json that
+    refuses Auto loading, written atomically."""
+    import shutil
+
+    from ratchet.fsutil import atomic_dir
+    from ratchet.shipping import _link_or_copy
+
+    def build(tmp: Path) -> None:
+        for name, member in members.items():
+            shutil.copytree(member, tmp / MEMBERS / name, copy_function=_link_or_copy)
+        shutil.copy2(Path(labels_from) / "labels.json", tmp / "labels.json")
+        write_json(tmp / "ratchet.json", meta)
+        refuse_auto_loading(tmp, str(meta["kind"]))
+
+    atomic_dir(Path(out_dir), build)

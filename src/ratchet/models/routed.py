@@ -17,7 +17,6 @@ included, goes to the long member; the rest to the short one.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,10 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from ratchet.fsutil import atomic_dir, read_json, write_json
-from ratchet.models.folder_layout import refuse_auto_loading
+from ratchet.fsutil import read_json
+from ratchet.models.folder_layout import MEMBERS, save_member_folder
 
-MEMBERS = "members"
 SHORT, LONG = "short", "long"
 KEY = "route"
 
@@ -40,20 +38,10 @@ def routed_probs(short: np.ndarray, long: np.ndarray, is_long: np.ndarray) -> np
 
 def save_routed(short_dir: Path, long_dir: Path, out_dir: Path, window: int) -> None:
     """Folder of kind "routed" from two complete model folders (copied; hard links where possible)."""
-    from ratchet.shipping import _link_or_copy
-
-    long_meta = read_json(Path(long_dir) / "ratchet.json")
-
-    def build(tmp: Path) -> None:
-        for name, member in ((SHORT, short_dir), (LONG, long_dir)):
-            shutil.copytree(member, tmp / MEMBERS / name, copy_function=_link_or_copy)
-        shutil.copy2(Path(long_dir) / "labels.json", tmp / "labels.json")
-        # The long member's meta (backbone, windowing, recipe) stays visible: steps that skip windowed
-        # models (ensemble, compress, chunk itself) skip this one too.
-        write_json(tmp / "ratchet.json", {**long_meta, "kind": "routed", KEY: {"window": int(window)}})
-        refuse_auto_loading(tmp, "routed")
-
-    atomic_dir(Path(out_dir), build)
+    # The long member's meta (backbone, windowing, recipe) stays visible: steps that skip windowed models
+    # (ensemble, compress, chunk itself) skip this one too.
+    meta = {**read_json(Path(long_dir) / "ratchet.json"), "kind": "routed", KEY: {"window": int(window)}}
+    save_member_folder(Path(out_dir), {SHORT: Path(short_dir), LONG: Path(long_dir)}, Path(long_dir), meta)
 
 
 @dataclass

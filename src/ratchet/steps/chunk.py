@@ -60,7 +60,7 @@ class ChunkStep:
         self.params = params
 
     def run(self, ctx: StepContext) -> Outcome:
-        from ratchet.chunking.data import long_share
+        from ratchet.chunking.data import long_rows
         from ratchet.data.coverage import load_tokenizer
         from ratchet.data.frames import Split
 
@@ -79,7 +79,9 @@ class ChunkStep:
         crossfit = ctx.crossfit
         tokenizer = load_tokenizer(backbone)
         pool = crossfit.pool if crossfit.crossfit else Split.concat(crossfit.holdout.train, crossfit.holdout.valid)
-        share, n_long = long_share(tokenizer, pool, params.max_length)
+        long = long_rows(tokenizer, pool, params.max_length)  # the texts are tokenized once, here
+        n_long = int(long.sum())
+        share = n_long / len(long) if len(long) else 0.0
         report = {
             "long_share": round(share, 4), "long_rows": n_long, "rows": len(pool), "max_length": params.max_length,
             "threshold": p.chunk.threshold, "stride": p.chunk.stride, "named_in_recipe": p.always,
@@ -93,11 +95,16 @@ class ChunkStep:
             return Skipped(f"{why}: windows would repeat the truncated fine-tune", metrics)
         if share <= p.chunk.threshold and not p.always:
             return Skipped(f"{why}, not more than chunk.threshold={p.chunk.threshold:g}", metrics)
-        return self._candidate(ctx, backbone, params, tokenizer, metrics)
+        # The judged rows' lengths, laid out like every judged array: the pool's rows when cross-fitted, else the
+        # valid rows, which come last in the pool above.
+        judged_long = long[crossfit.plan.judged_rows()] if crossfit.crossfit else long[len(pool) - len(
+            crossfit.holdout.valid):]  # fmt: skip
+        return self._candidate(ctx, backbone, params, tokenizer, metrics, judged_long)
 
     def _candidate(
-        self, ctx: StepContext, backbone: str, params: TrainParams, tokenizer: Any, metrics: dict[str, Any]
-    ) -> Outcome:
+        self, ctx: StepContext, backbone: str, params: TrainParams, tokenizer: Any, metrics: dict[str, Any],
+        long_judged: np.ndarray,
+    ) -> Outcome:  # fmt: skip
         from ratchet.chunking.predict import windowing_meta
 
         p = self.params
@@ -116,7 +123,6 @@ class ChunkStep:
         if not fit.folds:
             return Skipped(f"no windowed fine-tune fits the time budget: {fit.note}", metrics)
         pooled = _pooled_by_aggregation(crossfit, fit, p.chunk.aggregations)
-        long_judged = _long_rows(tokenizer, crossfit.judged_split(), params.max_length)
         pooled = _with_routes(pooled, ctx.incumbent, long_judged, p.chunk.route)
         scores = {how: crossfit.score(probs, p.metric) for how, probs in pooled.items()}
         chosen = _best(scores)  # what ships: the pooling (and routing) best on every judged row
@@ -211,13 +217,6 @@ def _pooled_by_aggregation(crossfit: Any, fit: Any, aggregations: tuple[str, ...
 
 ROUTED = " (routed)"
 """Suffix of an option in which texts that fit in one window keep the reference's probabilities."""
-
-
-def _long_rows(tokenizer: Any, split: Any, max_length: int) -> np.ndarray:
-    """Which rows of ``split`` are longer than one window (what a routed model sends to the windows)."""
-    from ratchet.data.coverage import token_lengths
-
-    return token_lengths(tokenizer, split.texts, split.pairs) > max_length
 
 
 def _with_routes(
