@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from ratchet.artifacts import ArtifactStore
+from ratchet.budget_plan import step_budget
 from ratchet.config import GateParams, RunConfig
 from ratchet.devices import resolve_device
 from ratchet.evaluation.significance import GateDecision
@@ -113,18 +114,22 @@ class Pipeline:
                 manifest.reset_dir()
             step_dir.mkdir(parents=True, exist_ok=True)
             manifest.mark_running()
+            budget_plan = step_budget(self.steps, index, store, run_deadline)
             ctx = StepContext(
                 run_dir=run_dir,
                 step_dir=step_dir,
                 artifacts=store.view(step.name, step.requires, getattr(step, "optional", ())),
                 device=device,
                 seed=self.config.seed,
-                deadline=self._step_deadline(index, run_deadline),
+                deadline=None if budget_plan is None else budget_plan.deadline,
                 progress=self.progress,
                 services=services,
                 incumbent=None if incumbent is None else incumbent.copy(),
             )
             self.progress.log(f"[bold cyan]step {index + 1}/{len(self.steps)}: {step.name}")
+            if budget_plan is not None and budget_plan.not_counted:
+                log.info("budget: %s gets %.0f s of the %.0f s left (%s will not run)", step.name,
+                         budget_plan.seconds, budget_plan.left, ", ".join(budget_plan.not_counted))  # fmt: skip
             t0 = time.time()
             try:
                 unsupported = multilabel_unsupported(step.name) if truth.multilabel(store) else None
@@ -134,6 +139,8 @@ class Pipeline:
                 if not isinstance(exc, KeyboardInterrupt):
                     manifest.mark_failed(exc)
                 raise
+            if budget_plan is not None:
+                entry["budget"] = budget_plan.ledger()
             ledger.append(entry)
             if "model.current" in provided:
                 ship_model(
@@ -269,17 +276,6 @@ class Pipeline:
             if probs is not None and _moves_incumbent(set(provided), incumbent):  # as in _account
                 return probs
         return incumbent
-
-    def _step_deadline(self, index: int, run_deadline: float | None) -> float | None:
-        """Split the time left across the remaining steps by their declared budget shares."""
-        if run_deadline is None:
-            return None
-        share = float(getattr(self.steps[index], "budget_share", 0.0))
-        if share <= 0:
-            return run_deadline
-        remaining = sum(float(getattr(s, "budget_share", 0.0)) for s in self.steps[index:])
-        now = time.time()
-        return now + max(0.0, run_deadline - now) * share / remaining
 
     @staticmethod
     def _write_ledger(run_dir: Path, ledger: list[dict[str, Any]]) -> None:

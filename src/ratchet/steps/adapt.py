@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ratchet.adaptation.corpus import unlabeled_sha256
+from ratchet.artifacts import ArtifactView
 from ratchet.config import AdaptParams, CleanParams, TrainParams
 from ratchet.fsutil import read_json, write_json
 from ratchet.models.recipe_meta import KEY, recipe
@@ -59,6 +60,16 @@ class AdaptStep:
 
     def __init__(self, params: AdaptStepParams) -> None:
         self.params = params
+
+    def foreseen_skip(self, artifacts: ArtifactView) -> str | None:
+        """For the budget plan: cross-fitted, the corpus holds the unlabeled texts alone (every labeled text is
+        some fold's held-out row), so without --unlabeled there is nothing to adapt on."""
+        from ratchet.crossfit.folds import FoldPlan
+
+        folds = artifacts.maybe("data.folds")
+        if self.params.adapt.unlabeled or folds is None or not FoldPlan.load(folds).crossfit:
+            return None
+        return "cross-fitted, without an unlabeled corpus"
 
     def run(self, ctx: StepContext) -> Outcome:
         from transformers import AutoConfig

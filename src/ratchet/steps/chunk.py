@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from ratchet.artifacts import ArtifactView
 from ratchet.chunking.params import ChunkParams
 from ratchet.config import TrainParams
 from ratchet.crossfit.service import REFIT_COST
@@ -51,13 +52,28 @@ class ChunkStepParams:
 class ChunkStep:
     name: ClassVar[str] = "chunk"
     requires: ClassVar[tuple[str, ...]] = ("data.train", "data.valid", "data.labels", "model.current")
-    optional: ClassVar[tuple[str, ...]] = ("data.folds", "data.cleaning", "model.backbone", "train.params")
+    optional: ClassVar[tuple[str, ...]] = (
+        "data.folds", "data.cleaning", "data.report", "model.backbone", "train.params",
+    )  # fmt: skip
     provides: ClassVar[tuple[str, ...]] = ("model.current",)
     gated: ClassVar[bool] = True
     budget_share: ClassVar[float] = 0.4
 
     def __init__(self, params: ChunkStepParams) -> None:
         self.params = params
+
+    def foreseen_skip(self, artifacts: ArtifactView) -> str | None:
+        """Why windows will not run, as the data report's token lengths already tell (for the budget plan; the
+        step measures again when its turn comes, with the backbone and max_length then chosen)."""
+        p = self.params
+        path = artifacts.maybe("data.report")
+        if p.always or path is None:
+            return None
+        tokens = read_json(path).get("lengths", {}).get("tokens", {})
+        share = tokens.get("truncated_share")
+        if share is None or tokens.get("max_length") != p.train.max_length or share > p.chunk.threshold:
+            return None
+        return f"{share:.1%} of texts are longer than max_length={p.train.max_length} tokens"
 
     def run(self, ctx: StepContext) -> Outcome:
         from ratchet.chunking.data import long_rows

@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ratchet.adaptation.corpus import unlabeled_sha256
+from ratchet.artifacts import ArtifactView
 from ratchet.config import CleanParams, SelfTrainParams, TrainParams
 from ratchet.crossfit.results import FoldFit
 from ratchet.crossfit.service import REFIT_COST
@@ -71,6 +72,10 @@ class SelfTrainStep:
 
     def __init__(self, params: SelfTrainStepParams) -> None:
         self.params = params
+
+    def foreseen_skip(self, artifacts: ArtifactView) -> str | None:
+        """For the budget plan: without an unlabeled corpus there is nothing to pseudo-label."""
+        return None if self.params.unlabeled else "no unlabeled corpus"
 
     def run(self, ctx: StepContext) -> Outcome:
         p = self.params
