@@ -146,6 +146,8 @@ def pipeline_peer(model_dir: Path, labels: list, texts: list[str]):
     from ratchet.models.decision import softmax
 
     meta = json.loads((model_dir / "ratchet.json").read_text())
+    if meta.get("kind") == "ensemble":
+        return ensemble_peer(model_dir, meta, labels, texts)
     if meta.get("kind") != "transformer":
         return None
     max_length = int(meta.get("max_length", 256))
@@ -174,6 +176,39 @@ def pipeline_peer(model_dir: Path, labels: list, texts: list[str]):
     def predict(texts: list[str]) -> np.ndarray:
         out = classifier(list(texts), batch_size=64, truncation=True, max_length=max_length)
         return np.array([[{d["label"]: d["score"] for d in row}.get(n, 0.0) for n in names] for row in out])
+
+    return predict
+
+
+def ensemble_peer(model_dir: Path, meta: dict, labels: list, texts: list[str]):
+    """An ensemble folder (a blend of the fine-tune with the TF-IDF baseline, or seeds) through the same
+    weights: each transformer member through ``transformers.pipeline`` at its own temperature, the others
+    through ratchet (a TF-IDF member is scikit-learn either way), then the folder's own temperature. None when
+    no member is a transformer."""
+    from ratchet.models.decision import Decision
+    from ratchet.models.folder_layout import MEMBERS
+
+    members = sorted((model_dir / MEMBERS).iterdir(), key=lambda p: int(p.name))
+    weights = meta.get("weights") or [1.0 / len(members)] * len(members)
+
+    def calibrated(peer, decision: Decision):
+        return lambda batch: decision.calibrated(peer(batch))
+
+    parts, piped = [], 0
+    for member in members:
+        peer = pipeline_peer(member, labels, texts)
+        if peer is None:
+            parts.append(ratchet.load(member, device="cpu").predict_proba)
+        else:
+            piped += 1
+            parts.append(calibrated(peer, Decision.load(member)))
+    if not piped:
+        return None
+    folder = Decision.load(model_dir)
+
+    def predict(texts: list[str]) -> np.ndarray:
+        mixed = sum(w * part(texts).astype(np.float64) for w, part in zip(weights, parts, strict=True))
+        return folder.calibrated(mixed)
 
     return predict
 
