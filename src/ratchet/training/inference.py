@@ -7,7 +7,7 @@ import contextlib
 import numpy as np
 import torch
 
-from ratchet.training.batching import collate, plan_batches, to_device
+from ratchet.training.batching import collate, inference_batches, plan_batches, to_device
 from ratchet.training.encode import Encoded
 from ratchet.training.telemetry import cpu_has_native_bf16
 
@@ -68,7 +68,10 @@ def predict_probs(
     if len(encoded) == 0:
         return out
     multiple = pad_multiple_for(device)
-    batches = plan_batches(encoded.lengths, max_tokens=max_tokens, batch_size=batch_size, pad_multiple=multiple)
+    if device.type == "cpu":
+        batches = inference_batches(encoded.lengths, max_tokens=max_tokens, batch_size=batch_size)
+    else:  # a GPU wants full batches: filled in length order, as in training
+        batches = plan_batches(encoded.lengths, max_tokens=max_tokens, batch_size=batch_size, pad_multiple=multiple)
     was_training = model.training
     model.eval()
     pending: list[tuple[np.ndarray, torch.Tensor]] = []
