@@ -145,7 +145,8 @@ def test_help_lists_the_steps_and_explains_the_presets(capsys) -> None:
     assert f"{steps}, blend, calibrate, decide, evaluate, refit_all, report" in text
     fast = "clean, split, baseline, select (few-shot only), train, chunk, embed, blend, calibrate, decide, evaluate"
     fast += ", report"
-    balanced = "a backbone race in select, relabel, search (12 trials), a 2-seed ensemble and compress"
+    balanced = "a backbone race in select, relabel, search (12 trials, not on small data), a 2-seed ensemble"
+    balanced += " and compress"
     assert f"fast (default): {fast}; balanced: + {balanced};" in text
     assert "best: + adapt (30 trials, 3-seed ensemble)" in text
     assert main(["--version"]) == 0

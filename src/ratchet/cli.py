@@ -30,12 +30,13 @@ class _OneLineParser(argparse.ArgumentParser):
 
 def _preset_help() -> str:
     """From the recipe itself, so that the help never lists steps a preset no longer runs."""
-    from ratchet.presets import PRESET_SEEDS, PRESET_STEPS, PRESET_TRIALS
+    from ratchet.presets import PRESET_SEARCHES_SMALL_DATA, PRESET_SEEDS, PRESET_STEPS, PRESET_TRIALS
 
     fast = PRESET_STEPS["fast"]
 
     def added(preset: str, earlier: tuple[str, ...]) -> str:
-        named = {"search": f"search ({PRESET_TRIALS[preset]} trials)",
+        small = "" if PRESET_SEARCHES_SMALL_DATA[preset] else ", not on small data"
+        named = {"search": f"search ({PRESET_TRIALS[preset]} trials{small})",
                  "ensemble": f"a {PRESET_SEEDS[preset]}-seed ensemble"}  # fmt: skip
         new = [named.get(s, s) for s in PRESET_STEPS[preset] if s not in earlier]
         return ", ".join(new[:-1]) + f" and {new[-1]}" if len(new) > 1 else ", ".join(new)

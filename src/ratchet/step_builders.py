@@ -12,7 +12,7 @@ from typing import Any
 
 from ratchet.config import RunConfig
 from ratchet.errors import RatchetError
-from ratchet.presets import PRESET_SEEDS, PRESET_TRIALS
+from ratchet.presets import PRESET_SEARCHES_SMALL_DATA, PRESET_SEEDS, PRESET_TRIALS
 from ratchet.recipe import recipe_names
 
 
@@ -215,9 +215,10 @@ def _search(config: RunConfig) -> Any:
     from ratchet.steps.search import SearchStep, SearchStepParams
 
     n_trials = config.search.n_trials or PRESET_TRIALS[config.preset]
-    return SearchStep(
-        SearchStepParams(model=config.models[0], train=config.train, n_trials=n_trials, storage=config.search.storage)
-    )
+    small_data = "search" in (config.steps or ()) or PRESET_SEARCHES_SMALL_DATA[config.preset]  # named: always
+    storage = config.search.storage
+    params = SearchStepParams(config.models[0], config.train, n_trials, storage, small_data=small_data)
+    return SearchStep(params)
 
 
 STEP_BUILDERS: dict[str, Callable[[RunConfig], Any]] = {

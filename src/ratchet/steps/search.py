@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from ratchet.artifacts import ArtifactView
 from ratchet.config import TrainParams
 from ratchet.fsutil import hash_path, read_json, write_json
 from ratchet.step import Candidate, Outcome, Skipped, StepContext
@@ -37,6 +38,8 @@ class SearchStepParams:
     """Trials in the whole study (all workers together), the reference trial included."""
     storage: str | None = None
     """Optuna storage URL; None = SQLite file in this step's folder."""
+    small_data: bool = True
+    """Search where judging is cross-fitted (small data); False: skip it there (presets.PRESET_SEARCHES_SMALL_DATA)."""
 
 
 class SearchStep:
@@ -50,10 +53,25 @@ class SearchStep:
     def __init__(self, params: SearchStepParams) -> None:
         self.params = params
 
+    def foreseen_skip(self, artifacts: ArtifactView) -> str | None:
+        """Why search will not run: cross-fitted judging where it is not to search on small data."""
+        from ratchet.crossfit.folds import FoldPlan
+
+        folds = artifacts.maybe("data.folds")
+        if self.params.small_data or folds is None or not FoldPlan.load(folds).crossfit:
+            return None
+        return (
+            "judging is cross-fitted (few labeled rows), where the balanced preset does not search: on 600-row data "
+            "sets search never beat the configured parameters; use --preset best or name search in --steps"
+        )
+
     def run(self, ctx: StepContext) -> Outcome:
         from ratchet.fewshot.shipping import picked_fewshot
         from ratchet.steps.train import resolved_backbone
 
+        small_data = self.foreseen_skip(ctx.artifacts)
+        if small_data is not None:
+            return Skipped(small_data)
         if picked_fewshot(ctx.artifacts.maybe("model.backbone")) is not None:
             return Skipped("select picked the few-shot candidate: search tunes a standard fine-tune's parameters")
         backbone = resolved_backbone(ctx, self.params.model)
