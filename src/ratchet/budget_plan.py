@@ -2,9 +2,10 @@
 declared ``budget_share`` among the steps still to run.
 
 A step that can already tell it will not run (``foreseen_skip``: chunk on data with few long texts, selftrain
-without an unlabeled corpus, cross-fitted adapt without one) is not counted, so its share goes to the steps
-that will run. Counting it used to starve the early steps: on short texts the balanced preset reserved chunk's
-0.4 for a step that skipped at once, and select got about a tenth of the budget.
+without an unlabeled corpus, cross-fitted adapt without one, the balanced preset's search on cross-fitted data)
+is not counted, so its share goes to the steps that will run. Counting it used to starve the early steps: on
+short texts the balanced preset reserved chunk's 0.4 for a step that skipped at once, and select got about a
+tenth of the budget.
 """
 
 from __future__ import annotations

@@ -54,7 +54,7 @@ class SearchStep:
         self.params = params
 
     def foreseen_skip(self, artifacts: ArtifactView) -> str | None:
-        """Why search will not run: cross-fitted judging where it is not to search on small data."""
+        """Why search will not run: judging is cross-fitted and this search (the balanced preset's) skips small data."""
         from ratchet.crossfit.folds import FoldPlan
 
         folds = artifacts.maybe("data.folds")

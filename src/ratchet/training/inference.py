@@ -1,4 +1,5 @@
-"""Batched inference: length-sorted token-budget batches, one at a time, input order restored."""
+"""Batched inference: length-sorted token-budget batches (on a CPU the cheapest split), one at a time, input order
+restored."""
 
 from __future__ import annotations
 
