@@ -105,6 +105,12 @@ class FoldPlan:
         return cls.from_dict(read_json(path))
 
 
+def crossfitted(path: Path | None) -> bool:
+    """Whether the fold plan saved at ``path`` (data.folds) cross-fits; False without one (no split step yet).
+    Reads the mode alone: the budget plan asks before every step."""
+    return path is not None and read_json(path).get("mode") == CROSSFIT
+
+
 def holdout_plan(n_train: int, n_valid: int, seed: int, reason: str = "") -> FoldPlan:
     fold_of = np.concatenate([np.full(n_train, -1, dtype=np.int64), np.zeros(n_valid, dtype=np.int64)])
     return FoldPlan(HOLDOUT, fold_of, n_train, seed, reason)

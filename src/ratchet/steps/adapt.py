@@ -64,10 +64,9 @@ class AdaptStep:
     def foreseen_skip(self, artifacts: ArtifactView) -> str | None:
         """For the budget plan: cross-fitted, the corpus holds the unlabeled texts alone (every labeled text is
         some fold's held-out row), so without --unlabeled there is nothing to adapt on."""
-        from ratchet.crossfit.folds import FoldPlan
+        from ratchet.crossfit.folds import crossfitted
 
-        folds = artifacts.maybe("data.folds")
-        if self.params.adapt.unlabeled or folds is None or not FoldPlan.load(folds).crossfit:
+        if self.params.adapt.unlabeled or not crossfitted(artifacts.maybe("data.folds")):
             return None
         return "cross-fitted, without an unlabeled corpus"
 

@@ -55,10 +55,9 @@ class SearchStep:
 
     def foreseen_skip(self, artifacts: ArtifactView) -> str | None:
         """Why search will not run: judging is cross-fitted and this search (the balanced preset's) skips small data."""
-        from ratchet.crossfit.folds import FoldPlan
+        from ratchet.crossfit.folds import crossfitted
 
-        folds = artifacts.maybe("data.folds")
-        if self.params.small_data or folds is None or not FoldPlan.load(folds).crossfit:
+        if self.params.small_data or not crossfitted(artifacts.maybe("data.folds")):
             return None
         return (
             "judging is cross-fitted (few labeled rows), where the balanced preset does not search: on 600-row data "
