@@ -11,7 +11,8 @@ its int8 model and its distilled student (PyTorch).
 
 ``--serve`` also starts ``ratchet serve`` (PyTorch, then each ONNX export: fp32, int8) and sends ``--rows``
 texts from 8 concurrent clients, one text per request (a new connection per request, then kept-alive
-connections): texts/s against ``ratchet.load``'s batch throughput.
+connections; then, where Debian's ``wrk`` is installed, 8 kept-alive connections from that C load
+generator for 10 s): texts/s against ``ratchet.load``'s batch throughput.
 
 Prints a table and a JSON line. Not a test: it asserts nothing.
 """
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -110,10 +112,38 @@ def serve_rate(source: Path, texts: list[str], clients: int = 8) -> dict[str, fl
                 break
             except OSError:
                 time.sleep(0.2)
-        return {"new": rate(keep_alive=False), "keep-alive": rate(keep_alive=True)}
+        rates = {"new": rate(keep_alive=False), "keep-alive": rate(keep_alive=True)}
+        if shutil.which("wrk"):
+            rates["wrk"] = wrk_rate(port, texts, clients)
+        return rates
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def wrk_rate(port: int, texts: list[str], clients: int, seconds: int = 10) -> float:
+    """Texts/s answered to ``wrk`` (a C load generator, Debian's ``wrk``): ``clients`` kept-alive
+    connections sending one text each, cycling through ``texts``. Its clients cost the shared CPU far
+    less than Python threads do, so this is nearer the server's own capacity."""
+    import subprocess
+
+    bodies = "\n".join(f"bodies[{i + 1}] = {json.dumps(json.dumps({'texts': [t]}))}" for i, t in enumerate(texts))
+    script = f"""bodies = {{}}
+{bodies}
+counter = 0
+request = function()
+  counter = counter % #bodies + 1
+  return wrk.format("POST", "/predict", {{["Content-Type"] = "application/json"}}, bodies[counter])
+end
+"""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", encoding="utf-8") as lua:
+        lua.write(script)
+        lua.flush()
+        command = ["wrk", "-t1", f"-c{clients}", f"-d{seconds}s", "-s", lua.name, f"http://127.0.0.1:{port}"]
+        out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    if "Non-2xx" in out:
+        raise RuntimeError(f"the server answered errors to wrk: {out}")
+    return float(out.split("Requests/sec:")[1].split()[0])
 
 
 def compressed_models(run: Path) -> list[tuple[str, Path]]:
@@ -261,14 +291,15 @@ def main() -> None:
         print(f"{row['model']:34} {row['p50_ms']:7.1f} {row['p95_ms']:7.1f} {row['texts_per_s']:8.1f} "
               f"{row['speedup']:5.2f} {row['mb']:7.1f} {row['macro_f1']:9.4f} {agree:6.3f}")  # fmt: skip
     if args.serve:
-        for client in ("new", "keep-alive"):
+        for client in served_torch:
             torch_rate = served_torch[client]
             exports = ", ".join(
                 f"ONNX {'fp32' if q == 'none' else q} {rates[client]:.1f} texts/s "
                 f"({rates[client] / batch:.2f}x its batch 64)"
                 for q, (rates, batch) in served.items()
             )
-            print(f"ratchet serve, 8 clients x 1 text, {client} connections: PyTorch {torch_rate:.1f} texts/s "
+            how = "wrk, kept-alive" if client == "wrk" else f"{client} connections"
+            print(f"ratchet serve, 8 clients x 1 text, {how}: PyTorch {torch_rate:.1f} texts/s "
                   f"({torch_rate / base['texts_per_s']:.2f}x ratchet.load batch 64), {exports}")  # fmt: skip
     print(json.dumps({"run": str(args.run), "threads": args.threads, "test_rows": len(texts),
                       "serve_texts_per_s": {"pytorch": served_torch, **{f"onnx {q}": r for q, (r, _) in served.items()}}

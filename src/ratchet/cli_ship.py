@@ -33,6 +33,10 @@ def add_ship_commands(sub) -> None:
     )
     serve.add_argument("--max-batch", type=int, default=64, help="texts per model call when requests are batched")
     serve.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where a PyTorch model runs")
+    serve.add_argument(
+        "--parallel", type=int,
+        help="model calls at once, one CPU thread each (default: an export's cores per worker; PyTorch 1)",
+    )  # fmt: skip
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -58,12 +62,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise RatchetError("ratchet serve needs fastapi and uvicorn: pip install 'ratchet[serve]'") from None
     from ratchet.serve.app import ServeConfig, serve
 
-    for name in ("workers", "max_texts", "max_chars", "max_batch"):
-        if getattr(args, name) < 1:
+    for name in ("workers", "max_texts", "max_chars", "max_batch", "parallel"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
             raise RatchetError(f"--{name.replace('_', '-')} must be at least 1")
     config = ServeConfig(args.run, max_texts=args.max_texts, max_chars=args.max_chars, max_batch=args.max_batch,
-                         device=args.device)  # fmt: skip
-    serve(config, host=args.host, port=args.port, workers=args.workers)
+                         device=args.device, parallel=args.parallel, workers=args.workers)  # fmt: skip
+    serve(config, host=args.host, port=args.port)
     return 0
 
 

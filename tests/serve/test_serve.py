@@ -91,6 +91,7 @@ def test_health_and_metadata_describe_the_model(served) -> None:
     status, meta = call(port, "/metadata")
     assert status == 200 and meta["labels"] == ["negative", "neutral", "positive"]
     assert meta["model_hash"] == health["model_hash"] and len(meta["model_hash"]) == 16
+    assert meta["parallel_calls"] == 1  # PyTorch: one call at a time, on every thread
     truth = json.loads((run / "metrics.json").read_text())["test"]["macro_f1"]
     assert meta["test_metrics"]["macro_f1"] == pytest.approx(truth)
     assert [e["step"] for e in meta["ledger"]] == ["clean", "split", "train", "evaluate"]
@@ -134,14 +135,16 @@ def test_fifty_concurrent_requests_are_all_answered_and_batched(served) -> None:
 def test_an_export_folder_is_served_with_onnxruntime(sbert_run, tmp_path) -> None:
     run, test = sbert_run
     assert main(["export", str(run), "--out", str(tmp_path / "export")]) == 0
-    process, port = start(tmp_path / "export")
+    process, port = start(tmp_path / "export", "--parallel", "2")  # one-thread calls, two at once
     try:
         texts = pd.read_csv(test)["review"].tolist()
         expected = expected_predictions(run, test, tmp_path)
         status, answer = call(port, "/predict", {"texts": texts})
         assert status == 200 and call(port, "/health")[1]["backend"] == "onnxruntime"
         assert [p["label"] for p in answer["predictions"]] == expected["predicted_label"].tolist()
-        assert call(port, "/metadata")[1]["ledger"][-1]["step"] == "evaluate"  # the run's facts, found from the export
+        meta = call(port, "/metadata")[1]
+        assert meta["ledger"][-1]["step"] == "evaluate"  # the run's facts, found from the export
+        assert meta["parallel_calls"] == 2
     finally:
         process.terminate()
         _, errors = process.communicate(timeout=30)
