@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from ratchet.fsutil import atomic_write
+from ratchet.training.state import LoopState
 
 log = logging.getLogger("ratchet")
 
@@ -154,3 +155,19 @@ def load_state(checkpoint_dir: Path) -> dict[str, Any] | None:
         return None
     saved["loop"] = _from_plain(saved["loop"])
     return saved
+
+
+def resume(checkpoint_dir: Path, fingerprint: str, model, optimizer, scheduler) -> LoopState | None:
+    """The loop state of a checkpoint written with the same settings and data (``fingerprint``), with the
+    model, optimizer, schedule and every RNG restored from it; None when training starts afresh."""
+    saved = load_state(checkpoint_dir)
+    if saved is None:
+        return None
+    if saved["loop"]["fingerprint"] != fingerprint:
+        log.info("ignoring checkpoint in %s: it belongs to different settings or data", checkpoint_dir)
+        return None
+    model.load_state_dict(saved["model"])
+    optimizer.load_state_dict(saved["optimizer"])
+    scheduler.load_state_dict(saved["scheduler"])
+    restore_rng_states(saved["rng"])
+    return LoopState(**saved["loop"])

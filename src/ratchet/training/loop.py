@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import logging
 import math
@@ -27,13 +28,14 @@ from ratchet.fsutil import hash_json
 from ratchet.training import checkpoint as ckpt
 from ratchet.training import distributed as dist
 from ratchet.training import telemetry as tm
-from ratchet.training.batching import BatchStream, collate, padding_waste, to_device
+from ratchet.training.batching import BatchStream, padding_waste
 from ratchet.training.encode import Encoded
+from ratchet.training.feed import Feed
 from ratchet.training.frozen import StateCache, freeze_bottom
 from ratchet.training.inference import autocast, pad_multiple_for, predict_probs, use_bf16
 from ratchet.training.optim import build_optimizer, build_scheduler, class_weights, classification_loss
 from ratchet.training.pacing import DeadlinePace
-from ratchet.training.selection import choose_weights, monitor_rows, multilabel_fit_scores
+from ratchet.training.selection import choose_weights, monitor_rows, multilabel_fit_scores, note_evaluation
 from ratchet.training.state import FitResult, LoopState
 
 log = logging.getLogger("ratchet")
@@ -116,20 +118,13 @@ def fit(
         None if soft is None else [hashlib.sha256(soft.tobytes()).hexdigest(), temperature],
     ])  # fmt: skip
     watch_valid = len(valid) > 0
-    state = LoopState(fingerprint=fingerprint)
-    torch.manual_seed(seed + rank)
-    saved = ckpt.load_state(checkpoint_dir)
-    if saved is not None and saved["loop"]["fingerprint"] == fingerprint:
-        model.load_state_dict(saved["model"])
-        optimizer.load_state_dict(saved["optimizer"])
-        scheduler.load_state_dict(saved["scheduler"])
-        state = LoopState(**saved["loop"])
-        ckpt.restore_rng_states(saved["rng"])
+    torch.manual_seed(seed + rank)  # before resuming, which restores the RNG states it saved
+    state = ckpt.resume(checkpoint_dir, fingerprint, model, optimizer, scheduler)
+    if state is None:
+        state = LoopState(fingerprint=fingerprint)
+    else:
         total_steps = scheduler.lr_lambdas[0].decay_total  # a schedule shortened for the deadline stays shortened
         log.info("resuming training at step %d/%d from %s", state.step, total_steps, checkpoint_dir)
-    elif saved is not None:
-        log.info("ignoring checkpoint in %s: it belongs to different settings or data", checkpoint_dir)
-    del saved
     resumed_from_step = state.step
 
     train_model = model if frozen is None else frozen.view
@@ -138,26 +133,14 @@ def fit(
         train_model = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
     if params.compile:
         train_model = torch.compile(train_model)
+    feed = Feed(train, train_labels, weights, soft, frozen, pad_id, multiple, dev)
 
     # A large validation set is watched through a fixed stratified sample; the chosen weights get the whole set.
     monitor = monitor_rows(valid_labels)
-
-    def evaluate(full: bool = False) -> tuple[np.ndarray, float, float]:
-        data, truth = (
-            (valid, valid_labels) if full or monitor is None else (valid.subset(monitor), valid_labels[monitor])
-        )
-        rows = np.arange(rank, len(data), world)
-        part = predict_probs(
-            model if frozen is None else frozen.view, data if world == 1 else data.subset(rows), device=dev,
-            max_tokens=2 * params.max_tokens, batch_size=4 * params.batch_size, pad_id=pad_id, bf16=bf16,
-            batch_fn=None if frozen is None else frozen.collate,
-        )  # fmt: skip
-        probs = dist.gather_rows(part, rows, len(data))
-        if multilabel:
-            return probs, *multilabel_fit_scores(truth, probs)
-        score = float(f1_score(truth, probs.argmax(1), average="macro", zero_division=0))
-        loss = float(-np.log(np.clip(probs[np.arange(len(data)), truth], 1e-12, None)).mean())
-        return probs, score, loss
+    evaluate = functools.partial(
+        _evaluate, model if frozen is None else frozen.view, valid, valid_labels, monitor, params=params, dev=dev,
+        pad_id=pad_id, bf16=bf16, batch_fn=None if frozen is None else frozen.collate, multilabel=multilabel,
+    )  # fmt: skip
 
     def checkpoint() -> None:
         if rank == 0:
@@ -189,31 +172,21 @@ def fit(
             total_steps = pace.keep_in_time(scheduler.lr_lambdas[0], state.step, total_steps)
             for j in range(params.grad_accum):
                 rows = stream.rows(state.step * group + j * world + rank)
-                if frozen is None:
-                    batch = collate(train, rows, pad_id, multiple, skip_full_mask=True)
-                else:
-                    batch = frozen.collate(train, rows)
-                batch["labels"] = torch.from_numpy(train_labels[rows])
-                batch["weights"] = torch.from_numpy(weights[rows])
-                if soft is not None:
-                    batch["soft"] = torch.from_numpy(soft[rows])
-                inputs = to_device(batch, dev)
-                labels, row_weights, row_soft = inputs.pop("labels"), inputs.pop("weights"), inputs.pop("soft", None)
+                micro = feed(rows)
                 sync = j == params.grad_accum - 1 or world == 1
                 with contextlib.nullcontext() if sync else train_model.no_sync(), autocast(dev, bf16):
-                    logits = train_model(**inputs).logits
+                    logits = train_model(**micro.inputs).logits
                     loss = classification_loss(
-                        logits, labels, row_weights, label_smoothing=params.label_smoothing, class_weight=cw,
-                        soft_targets=row_soft, temperature=temperature,
+                        logits, micro.labels, micro.weights, label_smoothing=params.label_smoothing,
+                        class_weight=cw, soft_targets=micro.soft, temperature=temperature,
                     )  # fmt: skip
                     (loss / params.grad_accum).backward()
                 loss_acc += loss.detach()
                 state.loss_count += 1
-                n_real = int(train.lengths[rows].sum())
-                real_tokens += n_real
-                padded_tokens += (inputs["input_ids"] if frozen is None else inputs["inputs_embeds"][..., 0]).numel()
+                real_tokens += micro.real_tokens
+                padded_tokens += micro.padded_tokens
                 samples += len(rows)
-                window["tokens"] += n_real
+                window["tokens"] += micro.real_tokens
                 window["samples"] += len(rows)
             if params.grad_clip > 0:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), params.grad_clip, foreach=True)
@@ -246,15 +219,8 @@ def fit(
                 window = {"tokens": 0, "samples": 0, "time": time.perf_counter(), "step": state.step}
                 loss_acc.zero_()
                 state.loss_sum, state.loss_count, state.last_eval_step = 0.0, 0, state.step
-                # Watched only (select_best=False): nothing is chosen on these rows, the final weights are judged.
-                state.last_score, state.last_probs = score, probs
-                if select_best and score > state.best_score:
-                    state.best_score, state.best_probs, state.bad_evals = score, probs, 0
-                    state.best_file = ckpt.best_name(state.step)
-                    if rank == 0:
-                        ckpt.save_best(checkpoint_dir, model, state.step)
-                elif select_best:
-                    state.bad_evals += 1
+                if note_evaluation(state, score, probs, select_best=select_best) and rank == 0:
+                    ckpt.save_best(checkpoint_dir, model, state.step)
                 stopped_early = select_best and state.bad_evals >= params.patience
                 checkpoint()
                 if on_evaluate is not None:
@@ -287,3 +253,24 @@ def fit(
         stopped_by_deadline=stopped_by_deadline,
         resumed_from_step=resumed_from_step,
     )
+
+
+def _evaluate(
+    view, valid: Encoded, valid_labels: np.ndarray, monitor: np.ndarray | None, full: bool = False, *,
+    params: TrainParams, dev: torch.device, pad_id: int, bf16: bool, batch_fn, multilabel: bool,
+) -> tuple[np.ndarray, float, float]:  # fmt: skip
+    """Probabilities, score and loss on the validation rows (the watched sample unless ``full``), each rank
+    predicting its share."""
+    world, rank = dist.world_size(), dist.rank()
+    data, truth = (valid, valid_labels) if full or monitor is None else (valid.subset(monitor), valid_labels[monitor])
+    rows = np.arange(rank, len(data), world)
+    part = predict_probs(
+        view, data if world == 1 else data.subset(rows), device=dev, max_tokens=2 * params.max_tokens,
+        batch_size=4 * params.batch_size, pad_id=pad_id, bf16=bf16, batch_fn=batch_fn,
+    )  # fmt: skip
+    probs = dist.gather_rows(part, rows, len(data))
+    if multilabel:
+        return probs, *multilabel_fit_scores(truth, probs)
+    score = float(f1_score(truth, probs.argmax(1), average="macro", zero_division=0))
+    loss = float(-np.log(np.clip(probs[np.arange(len(data)), truth], 1e-12, None)).mean())
+    return probs, score, loss

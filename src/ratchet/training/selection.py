@@ -70,3 +70,18 @@ def choose_weights(
         state.best_score, state.best_probs = state.last_score, state.last_probs
     if whole_set_differs:
         state.best_probs, state.best_score, _ = evaluate(full=True)
+
+
+def note_evaluation(state: LoopState, score: float, probs: np.ndarray, *, select_best: bool) -> bool:
+    """Record an evaluation in ``state`` (the best so far, early stopping's count); True when the weights
+    just evaluated are the best so far and must be saved. Without select_best (a cross-fitted fold) the
+    rows are only watched: nothing is chosen on them."""
+    state.last_score, state.last_probs = score, probs
+    if not select_best:
+        return False
+    if score > state.best_score:
+        state.best_score, state.best_probs, state.bad_evals = score, probs, 0
+        state.best_file = ckpt.best_name(state.step)
+        return True
+    state.bad_evals += 1
+    return False
