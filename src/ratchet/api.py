@@ -104,6 +104,9 @@ class Predictor:
         from ratchet.data.clean import normalize_texts
         from ratchet.explain.explainer import Explainer
 
+        if self.meta.get("kind") == "export":
+            raise RatchetError("explanations need the run's own model (an export folder holds ONNX graphs): "
+                               "load the run instead")  # fmt: skip
         if getattr(self, "_explainer", None) is None:
             self._explainer = Explainer(self._predictor)  # keeps the differentiable modules between calls
         cleaned = normalize_texts(_text_list(texts, "texts"), self._clean)
@@ -111,7 +114,8 @@ class Predictor:
 
 
 def load(run_or_model: str | Path, device: str = "auto") -> Predictor:
-    """The model a run shipped (``RUN`` or ``RUN/model``), ready to predict."""
+    """The model a run shipped (``RUN`` or ``RUN/model``, or an export folder of ``ratchet export``, which
+    runs with onnxruntime on the CPU), ready to predict."""
     return Predictor(run_or_model, device=device)
 
 

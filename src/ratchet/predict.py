@@ -27,7 +27,7 @@ def model_dir_of(run_or_model: str | Path) -> Path:
         raise RatchetError(f"run folder not found: {path}: pass the --out folder of a finished run")
     if not path.is_dir():
         raise RatchetError(f"{path} is a file, not a run folder: pass the --out folder of a finished run")
-    if (path / "ratchet.json").exists():
+    if (path / "ratchet.json").exists() or (path / "export.json").exists():  # a model folder or an export
         return path
     if (path / "model" / "ratchet.json").exists():
         return path / "model"
@@ -61,6 +61,8 @@ def predict_file(
     if predictor.meta.get("text_pair") and columns.text_pair is None:
         raise RatchetError("this model reads text pairs: pass --text-pair-col with the second text column")
     check_no_collision(frame, predictor.labels)
+    if explain_top and predictor.meta.get("kind") == "export":
+        raise RatchetError("--explain needs the run's own model (an export folder holds ONNX graphs): pass the run")
     if explain_top and TOP_WORDS in frame.columns:
         raise RatchetError(f"the input already has a column named {TOP_WORDS!r}, which --explain writes: rename it")
     check_writable_folder(out.parent, "--out location")

@@ -96,8 +96,13 @@ class DecidedPredictor:
         return self.decision.decide(probs)
 
 
-def load_predictor(model_dir: Path, device: str = "cpu") -> DecidedPredictor:
-    """The model folder's predictor, with its decision.json (temperature, class biases) applied."""
+def load_predictor(model_dir: Path, device: str = "cpu") -> DecidedPredictor | Any:
+    """The model folder's predictor, with its decision.json (temperature, class biases) applied. An export
+    folder (``ratchet export``) is read with onnxruntime on the CPU, whatever ``device`` says."""
+    from ratchet.export.predictor import is_export, load_export_predictor
+
+    if is_export(model_dir):
+        return load_export_predictor(model_dir)
     return DecidedPredictor(_load_base(Path(model_dir), device), Decision.load(Path(model_dir)))
 
 

@@ -45,6 +45,7 @@ class ExportedModel:
         self.clean: dict[str, bool] = spec.get("clean", {})
         self.multilabel: bool = spec.get("task") == "multilabel"
         self.thresholds: list[float] | None = spec.get("thresholds") if self.multilabel else None
+        self.quantize: str = spec.get("quantize", "none")  # "int8": the graphs' weights are int8
         self.root = _node(self.folder, spec["model"], providers or ["CPUExecutionProvider"], threads)
 
     def predict_proba(self, texts: list[str], pairs: list[str] | None = None) -> np.ndarray:

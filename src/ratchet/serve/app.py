@@ -76,17 +76,21 @@ class _Model:
         source = Path(config.source)
         if (source / "export.json").is_file():
             self.backend, self.model_dir = "onnxruntime", source
-            from ratchet.export import open_export
-            from ratchet.models.decision import Decision
+            from ratchet.config import CleanParams
+            from ratchet.data.clean import normalize_texts
+            from ratchet.export import load_export_predictor
 
             self.parallel = config.parallel or max(1, min(8, _cores() // config.workers))
-            exported = open_export(source, threads=1 if self.parallel > 1 else None)
-            self.labels, self.text_pair = list(exported.labels), exported.text_pair
-            self.multilabel, self.thresholds = exported.multilabel, exported.thresholds
-            bias = exported.root["decision"].get("bias")
-            decision = Decision(bias=bias and tuple(bias), thresholds=self.thresholds and tuple(self.thresholds))
-            self.predict_proba = exported.predict_proba
-            self._decide = decision.label_sets if self.multilabel else decision.decide
+            exported = load_export_predictor(source, threads=1 if self.parallel > 1 else None)
+            self.labels, self.text_pair = list(exported.labels), bool(exported.meta["text_pair"])
+            self.multilabel, self.thresholds = exported.multilabel, exported.model.thresholds
+            clean = CleanParams(**exported.meta["clean"])
+
+            def predict_proba(texts: list[str], pairs: list[str] | None = None) -> np.ndarray:
+                repaired = None if pairs is None else normalize_texts(pairs, clean)
+                return exported.predict_probs(normalize_texts(texts, clean), repaired)
+
+            self.predict_proba, self._decide = predict_proba, exported.predict_ids
             spec = json.loads((source / "export.json").read_text(encoding="utf-8"))
             run = Path(spec["source"]["model_dir"]).parent
         else:
