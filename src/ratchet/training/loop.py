@@ -150,8 +150,7 @@ def fit(
     # --- the loop
     tm.reset_cuda_peak(dev)
     watch = tm.Stopwatch(dev)  # training time only: evaluation and checkpoint writes are left out
-    real_tokens = padded_tokens = samples = 0
-    window = {"tokens": 0, "samples": 0, "time": time.perf_counter(), "step": state.step}
+    trained = tm.Throughput()
     loss_acc = torch.zeros((), device=dev)  # summed on the device: reading it would sync, so only every log_every
     loss_acc += state.loss_sum
     stopped_early = select_best and state.bad_evals >= params.patience
@@ -183,11 +182,7 @@ def fit(
                     (loss / params.grad_accum).backward()
                 loss_acc += loss.detach()
                 state.loss_count += 1
-                real_tokens += micro.real_tokens
-                padded_tokens += micro.padded_tokens
-                samples += len(rows)
-                window["tokens"] += micro.real_tokens
-                window["samples"] += len(rows)
+                trained.add(micro.real_tokens, micro.padded_tokens, len(rows))
             if params.grad_clip > 0:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), params.grad_clip, foreach=True)
             optimizer.step()
@@ -198,25 +193,21 @@ def fit(
             if bar is not None:
                 shown["epoch"] = round(epoch, 2)
                 if state.step % params.log_every == 0:  # the only host-device sync between evaluations
-                    seconds = max(time.perf_counter() - window["time"], 1e-9)
                     shown["loss"] = round(loss_acc.item() / max(state.loss_count, 1), 4)
-                    shown["tok_s"] = int(window["tokens"] * world / seconds)
+                    shown["tok_s"] = int(trained.rates(world)[0])
                 bar.advance(1, **shown)
             due = math.floor(state.step * group * evals_at) > math.floor((state.step - 1) * group * evals_at)
             if watch_valid and (due or state.step == total_steps):
                 watch.stop()
                 probs, score, valid_loss = evaluate()
                 loss_total, loss_count = dist.sum_over_ranks([float(loss_acc.item()), state.loss_count], dev)
-                seconds = max(time.perf_counter() - window["time"], 1e-9)
+                tokens_per_s, samples_per_s = trained.rates(world)
                 state.history.append({
-                    "step": state.step, "epoch": round(epoch, 4),
-                    "train_loss": loss_total / max(loss_count, 1),
-                    "valid_macro_f1": score, "valid_loss": valid_loss,
-                    "tokens_per_s": window["tokens"] * world / seconds,
-                    "samples_per_s": window["samples"] * world / seconds,
-                    "lr": float(scheduler.get_last_lr()[0]),
+                    "step": state.step, "epoch": round(epoch, 4), "train_loss": loss_total / max(loss_count, 1),
+                    "valid_macro_f1": score, "valid_loss": valid_loss, "tokens_per_s": tokens_per_s,
+                    "samples_per_s": samples_per_s, "lr": float(scheduler.get_last_lr()[0]),
                 })  # fmt: skip
-                window = {"tokens": 0, "samples": 0, "time": time.perf_counter(), "step": state.step}
+                trained.new_window()
                 loss_acc.zero_()
                 state.loss_sum, state.loss_count, state.last_eval_step = 0.0, 0, state.step
                 if note_evaluation(state, score, probs, select_best=select_best) and rank == 0:
@@ -237,9 +228,9 @@ def fit(
                    whole_set_differs=monitor is not None, n_labels=n_labels)  # fmt: skip
     model.train(False)
 
+    totals = dist.sum_over_ranks([trained.real_tokens, trained.padded_tokens, trained.samples], dev)
     telemetry = tm.fit_telemetry(
-        watch.total, dist.sum_over_ranks([real_tokens, padded_tokens, samples], dev), model=model, train=train,
-        dev=dev, world=world, started=started, params=params, bf16=bf16,
+        watch.total, totals, model=model, train=train, dev=dev, world=world, started=started, params=params, bf16=bf16,
         frozen_layers=0 if frozen is None else frozen.cache.cut, schedule_shortened=pace.shortened,
         plan_waste=lambda: padding_waste(stream.plan(0), train.lengths, multiple),
     )  # fmt: skip

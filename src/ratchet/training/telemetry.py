@@ -144,6 +144,31 @@ class Stopwatch:
             self._start = None
 
 
+class Throughput:
+    """Tokens and samples trained: in total (the fit's telemetry) and since the last evaluation (each
+    history entry's rates, the progress bar's tokens/s). Per process: rates multiply by the ranks."""
+
+    def __init__(self) -> None:
+        self.real_tokens = self.padded_tokens = self.samples = 0
+        self.new_window()
+
+    def add(self, real_tokens: int, padded_tokens: int, samples: int) -> None:
+        self.real_tokens += real_tokens
+        self.padded_tokens += padded_tokens
+        self.samples += samples
+        self.window_tokens += real_tokens
+        self.window_samples += samples
+
+    def rates(self, world: int) -> tuple[float, float]:
+        """(tokens/s, samples/s) over every rank since the window began."""
+        seconds = max(time.perf_counter() - self.window_began, 1e-9)
+        return self.window_tokens * world / seconds, self.window_samples * world / seconds
+
+    def new_window(self) -> None:
+        self.window_tokens = self.window_samples = 0
+        self.window_began = time.perf_counter()
+
+
 def fit_telemetry(
     train_seconds: float,
     totals: list,
