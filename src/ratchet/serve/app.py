@@ -81,7 +81,9 @@ class _Model:
             from ratchet.export import load_export_predictor
 
             self.parallel = config.parallel or max(1, min(8, _cores() // config.workers))
-            exported = load_export_predictor(source, threads=1 if self.parallel > 1 else None)
+            # Each call's threads: the cores left to it by the workers and the calls beside it.
+            calls = self.parallel * config.workers
+            exported = load_export_predictor(source, threads=max(1, _cores() // calls) if calls > 1 else None)
             self.labels, self.text_pair = list(exported.labels), bool(exported.meta["text_pair"])
             self.multilabel, self.thresholds = exported.multilabel, exported.model.thresholds
             clean = CleanParams(**exported.meta["clean"])
