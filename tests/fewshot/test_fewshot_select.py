@@ -69,6 +69,8 @@ def test_few_classes_add_the_candidate_judged_on_the_same_out_of_fold_rows(tiny_
     final = metrics["fewshot"]["final"]
     assert set(final) == {name, metrics["rungs"][-1]["kept"][0] if metrics["winner"] == name else metrics["winner"]}
     assert metrics["rungs"][-1]["epochs"] == 2.0  # the rival was fully trained (its last rung)
+    # Each fold's checkpoint is one folder, gone after its fit, though the model's name is a path.
+    assert not [p.name for p in (out / "steps" / "04-select").iterdir() if p.name.startswith("checkpoint")]
     ledger = {entry["step"]: entry for entry in read_json(out / "ledger.json")}
     assert ledger["select"]["picked"].startswith(f"picked {metrics['winner']}")
 

@@ -10,6 +10,7 @@ folds ran.
 from __future__ import annotations
 
 import logging
+import re
 import statistics
 import time
 from collections.abc import Callable
@@ -192,7 +193,9 @@ class CrossFitter:
         ctx = self.ctx
 
         def fit_fold(split: FoldSplit, data: TaskData, deadline: float | None) -> FoldFit:
-            checkpoint = ctx.step_dir / f"checkpoint-{name}-fold{split.fold}-seed{seed}"
+            # One folder, whatever the name holds: a model's name may be a path or "org/model".
+            folder = re.sub(r"[^\w.-]+", "_", f"checkpoint-{name}-fold{split.fold}-seed{seed}")
+            checkpoint = ctx.step_dir / folder
             model_dir = holdout_model_dir
             if self.crossfit:
                 model_dir = None if fold_models is None else fold_models / f"fold-{split.fold}"
