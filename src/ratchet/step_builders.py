@@ -63,10 +63,15 @@ def _relabel(config: RunConfig) -> Any:
 def _train(config: RunConfig) -> Any:
     from ratchet.steps.train import TrainStep, TrainStepParams
 
-    keep_folds = "compress" in recipe_names(config)  # compress judges lighter versions of the fold models
     return TrainStep(
-        TrainStepParams(model=config.models[0], train=config.train, ship=config.gate.ship, keep_folds=keep_folds)
+        TrainStepParams(
+            model=config.models[0], train=config.train, ship=config.gate.ship, keep_folds=_train_keeps_folds(config)
+        )
     )
+
+
+def _train_keeps_folds(config: RunConfig) -> bool:
+    return "compress" in recipe_names(config)  # compress judges lighter versions of the fold models
 
 
 def _chunk(config: RunConfig) -> Any:
@@ -201,6 +206,7 @@ def _select(config: RunConfig) -> Any:
             train=config.train,
             eta=config.select.eta,
             fewshot=config.fewshot,
+            keep_folds=_train_keeps_folds(config) or config.gate.ship == "folds",
         )
     )
 

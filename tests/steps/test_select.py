@@ -128,3 +128,24 @@ def test_when_the_baseline_wins_search_challenges_it_and_the_baseline_ships(blin
     predictions = tmp_path / "pred.csv"
     assert main(["predict", str(out), str(test), "--out", str(predictions), "--quiet"]) == 0
     assert len(pd.read_csv(predictions)) == 30
+
+
+def test_train_reads_back_the_winners_fold_models_that_select_kept(tiny_model_dir, blind_model_dir, tmp_path) -> None:
+    """When train keeps its fold models (here to ship them; in balanced for compress), select keeps those of
+    its full-length cross-fitted fit, and train reads every fold back from the fit cache, models included."""
+    data, test = write_data(tmp_path, n=90)
+    good, blind = str(tiny_model_dir("bert")), str(blind_model_dir)
+    out = tmp_path / "run"
+    args = ["run", str(data), "--test", str(test), "--out", str(out), "--quiet"]
+    args += ["--steps", "clean,split,baseline,select,train", "--model", blind, "--model", good]
+    args += [*[o for o in FAST_TRAIN if not o.startswith("gate.folds")], "gate.folds=3", "gate.ship=folds"]
+    args += ["train.epochs=10", "train.patience=10"]  # what the good tiny model needs to learn the cues
+    assert main([*args, "select.include_default=false", "select.include_linear=false"]) == 0
+    assert read_json(out / "steps" / "04-select" / "backbone.json")["model"] == good
+    kept = sorted((out / "steps" / "04-select" / "fits").glob("*-folds/fold-*/ratchet.json"))
+    assert len(kept) == 3  # the winner's three fold models
+    train = {entry["step"]: entry for entry in read_json(out / "ledger.json")}["train"]
+    assert train["crossfit"]["folds_run"] == 3 and train["crossfit"]["reused_folds"] == 3
+    assert sorted(p.parent.name for p in (out / "steps" / "05-train" / "folds").glob("fold-*/ratchet.json")) == [
+        "fold-0", "fold-1", "fold-2",
+    ]  # fmt: skip

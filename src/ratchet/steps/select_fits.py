@@ -4,6 +4,7 @@ fine-tuning again."""
 
 from __future__ import annotations
 
+import shutil
 import time
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -22,14 +23,17 @@ class RungFits:
     full length, on every fold when cross-fitted), scored on its judged rows and remembered in the step folder,
     so a resumed select reads its fits back."""
 
-    def __init__(self, ctx: StepContext, crossfit: Any, train: TrainParams, transformers: list[str], probs: dict):
-        self.ctx, self.crossfit, self.train = ctx, crossfit, train
+    def __init__(self, ctx: StepContext, crossfit: Any, train: TrainParams, transformers: list[str], probs: dict,
+                 *, keep_folds: bool = False) -> None:  # fmt: skip
+        self.ctx, self.crossfit, self.train, self.keep_folds = ctx, crossfit, train, keep_folds
         first = next(crossfit.plan.splits())
         self.data, self.positions = crossfit.fold_data(first), crossfit.plan.positions(first)
         self.fits: dict[str, list[dict[str, Any]]] = {name: [] for name in transformers}
         self.fits_dir = ctx.step_dir / "fits"
         self.probs = probs
         """Judged probabilities by candidate (shared with the step: the linear and few-shot ones join it)."""
+        self.fold_models: dict[str, Path] = {}
+        """Where each candidate's full-length fit kept its fold models (keep_folds)."""
 
     def __call__(self, name: str, epochs: float, share: float) -> float | None:
         from ratchet.search.finetune import finetune
@@ -46,9 +50,13 @@ class RungFits:
             started = time.time()
             judged = crossfit.empty()
             if every_fold:
-                # The configured parameters at full length: exactly train's folds, which the fit cache keeps.
+                # The configured parameters at full length: exactly train's folds, which the fit cache keeps
+                # (with their models when train will keep its fold models: then it reads them back too).
+                folds = fits_dir / f"{key}-folds" if self.keep_folds else None
                 fit = crossfit.transformer(name, params, seed=ctx.seed, name=f"select-{name}", time_share=share,
-                                           refit_reserve=False)  # fmt: skip
+                                           refit_reserve=False, fold_models=folds)  # fmt: skip
+                if folds is not None:
+                    self.fold_models[name] = folds
                 if not fit.folds:
                     return None  # the time budget allows no fold: rank by the scores so far
                 judged, stopped = fit.probs, any(f.info.get("stopped_by_deadline") for f in fit.folds)
@@ -75,6 +83,12 @@ class RungFits:
         self.probs[name] = np.load(fits_dir / f"{key}.npy")
         ctx.log.info("select: %s, %.2f epochs -> macro-F1 %.4f", name, epochs, cached["valid_macro_f1"])
         return float(cached["valid_macro_f1"])
+
+    def drop_fold_models(self, keep: str) -> None:
+        """Remove the fold models of every candidate but ``keep`` (the fit cache's records stay, without them)."""
+        for name, folder in self.fold_models.items():
+            if name != keep:
+                shutil.rmtree(folder, ignore_errors=True)
 
 
 def with_epochs(params: TrainParams, epochs: float) -> TrainParams:
