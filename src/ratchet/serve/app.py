@@ -67,6 +67,7 @@ class ServeConfig:
     the CPU cores left to each of ``workers`` for an ONNX export, 1 for PyTorch (whose calls hold
     Python's lock for much of a forward pass: two at once answered 87 texts/s against 90)."""
     workers: int = 1
+    """Server processes, each with its own copy of the model."""
 
 
 class _Model:
@@ -93,8 +94,9 @@ class _Model:
                 return exported.predict_probs(normalize_texts(texts, clean), repaired)
 
             self.predict_proba, self._decide = predict_proba, exported.predict_ids
-            spec = json.loads((source / "export.json").read_text(encoding="utf-8"))
-            run = Path(spec["source"]["model_dir"]).parent
+            spec = _read(source / "export.json")  # where the export came from: the run whose facts /metadata shows
+            origin = spec.get("source") if isinstance(spec.get("source"), dict) else {}
+            run = Path(str(origin.get("model_dir", source))).parent
         else:
             import torch
 
