@@ -1,9 +1,10 @@
 """The training loop: one flat pass over token-budget batches, resumable to the bit.
 
-Read top to bottom: setup (schedule, optimizer, resume), the step loop (forward,
-backward, optimizer step; evaluation, early stopping and checkpoints at fixed steps),
-then the best weights are restored. Everything the loop does between two checkpoints
-is a pure function of the checkpoint, so ``kill -9`` + resume equals an uninterrupted run.
+Read top to bottom: setup (schedule, optimizer, resume), the step loop (one optimizer
+step each, training.step: forward, backward, update; evaluation, early stopping and
+checkpoints at fixed steps), then the best weights are restored. Everything the loop
+does between two checkpoints is a pure function of the checkpoint, so ``kill -9`` +
+resume equals an uninterrupted run.
 """
 
 from __future__ import annotations
@@ -32,11 +33,12 @@ from ratchet.training.batching import BatchStream, padding_waste
 from ratchet.training.encode import Encoded
 from ratchet.training.feed import Feed
 from ratchet.training.frozen import StateCache, freeze_bottom
-from ratchet.training.inference import autocast, pad_multiple_for, predict_probs, use_bf16
-from ratchet.training.optim import build_optimizer, build_scheduler, class_weights, classification_loss
+from ratchet.training.inference import pad_multiple_for, predict_probs, use_bf16
+from ratchet.training.optim import build_optimizer, build_scheduler, class_weights
 from ratchet.training.pacing import DeadlinePace
 from ratchet.training.selection import choose_weights, monitor_rows, multilabel_fit_scores, note_evaluation
 from ratchet.training.state import FitResult, LoopState
+from ratchet.training.step import OptimizerStep
 
 log = logging.getLogger("ratchet")
 
@@ -113,10 +115,7 @@ def fit(
     optimizer = build_optimizer(model, params.learning_rate, params.weight_decay, dev)
     scheduler = build_scheduler(optimizer, total_steps, warmup_steps)
     soft = None if soft_targets is None else np.ascontiguousarray(soft_targets, dtype=np.float32)
-    fingerprint = hash_json([
-        dataclasses.asdict(params), seed, world, bf16, len(train), len(valid), int(train.lengths.sum()), select_best,
-        None if soft is None else [hashlib.sha256(soft.tobytes()).hexdigest(), temperature],
-    ])  # fmt: skip
+    fingerprint = _fingerprint(params, seed, world, bf16, train, valid, select_best, soft, temperature)
     watch_valid = len(valid) > 0
     torch.manual_seed(seed + rank)  # before resuming, which restores the RNG states it saved
     state = ckpt.resume(checkpoint_dir, fingerprint, model, optimizer, scheduler)
@@ -134,6 +133,8 @@ def fit(
     if params.compile:
         train_model = torch.compile(train_model)
     feed = Feed(train, train_labels, weights, soft, frozen, pad_id, multiple, dev)
+    step = OptimizerStep(train_model, model, stream, feed, optimizer, scheduler, params, group, world, rank, dev,
+                         bf16, cw, temperature)  # fmt: skip
 
     # A large validation set is watched through a fixed stratified sample; the chosen weights get the whole set.
     monitor = monitor_rows(valid_labels)
@@ -156,7 +157,6 @@ def fit(
     stopped_early = select_best and state.bad_evals >= params.patience
     stopped_by_deadline = False
     pace = DeadlinePace(deadline if world == 1 else None, state.step)  # ranks would have to agree: one process only
-    # every field on each call: the bar shows the fields of its last call only
     shown: dict[str, Any] = {"loss": None, "tok_s": None, "epoch": 0.0}
     bar_cm = progress.bar("train", total=total_steps, **shown) if progress is not None and rank == 0 else None
     with bar_cm if bar_cm is not None else contextlib.nullcontext() as bar:
@@ -169,47 +169,15 @@ def fit(
                 stopped_by_deadline = True
                 break
             total_steps = pace.keep_in_time(scheduler.lr_lambdas[0], state.step, total_steps)
-            for j in range(params.grad_accum):
-                rows = stream.rows(state.step * group + j * world + rank)
-                micro = feed(rows)
-                sync = j == params.grad_accum - 1 or world == 1
-                with contextlib.nullcontext() if sync else train_model.no_sync(), autocast(dev, bf16):
-                    logits = train_model(**micro.inputs).logits
-                    loss = classification_loss(
-                        logits, micro.labels, micro.weights, label_smoothing=params.label_smoothing,
-                        class_weight=cw, soft_targets=micro.soft, temperature=temperature,
-                    )  # fmt: skip
-                    (loss / params.grad_accum).backward()
-                loss_acc += loss.detach()
-                state.loss_count += 1
-                trained.add(micro.real_tokens, micro.padded_tokens, len(rows))
-            if params.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), params.grad_clip, foreach=True)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
-            state.step += 1
+            step(state, loss_acc, trained)
             epoch = state.step * group / stream.per_epoch
             if bar is not None:
-                shown["epoch"] = round(epoch, 2)
-                if state.step % params.log_every == 0:  # the only host-device sync between evaluations
-                    shown["loss"] = round(loss_acc.item() / max(state.loss_count, 1), 4)
-                    shown["tok_s"] = int(trained.rates(world)[0])
-                bar.advance(1, **shown)
+                _advance(bar, shown, epoch, state, loss_acc, trained, params.log_every, world)
             due = math.floor(state.step * group * evals_at) > math.floor((state.step - 1) * group * evals_at)
             if watch_valid and (due or state.step == total_steps):
                 watch.stop()
                 probs, score, valid_loss = evaluate()
-                loss_total, loss_count = dist.sum_over_ranks([float(loss_acc.item()), state.loss_count], dev)
-                tokens_per_s, samples_per_s = trained.rates(world)
-                state.history.append({
-                    "step": state.step, "epoch": round(epoch, 4), "train_loss": loss_total / max(loss_count, 1),
-                    "valid_macro_f1": score, "valid_loss": valid_loss, "tokens_per_s": tokens_per_s,
-                    "samples_per_s": samples_per_s, "lr": float(scheduler.get_last_lr()[0]),
-                })  # fmt: skip
-                trained.new_window()
-                loss_acc.zero_()
-                state.loss_sum, state.loss_count, state.last_eval_step = 0.0, 0, state.step
+                _close_window(state, epoch, score, valid_loss, loss_acc, trained, scheduler, world, dev)
                 if note_evaluation(state, score, probs, select_best=select_best) and rank == 0:
                     ckpt.save_best(checkpoint_dir, model, state.step)
                 stopped_early = select_best and state.bad_evals >= params.patience
@@ -265,3 +233,44 @@ def _evaluate(
     score = float(f1_score(truth, probs.argmax(1), average="macro", zero_division=0))
     loss = float(-np.log(np.clip(probs[np.arange(len(data)), truth], 1e-12, None)).mean())
     return probs, score, loss
+
+
+def _close_window(
+    state: LoopState, epoch: float, score: float, valid_loss: float, loss_acc: torch.Tensor, trained: tm.Throughput,
+    scheduler, world: int, dev: torch.device,
+) -> None:  # fmt: skip
+    """The evaluation window's history entry (losses and rates summed over ranks); the next window starts empty."""
+    loss_total, loss_count = dist.sum_over_ranks([float(loss_acc.item()), state.loss_count], dev)
+    tokens_per_s, samples_per_s = trained.rates(world)
+    state.history.append({
+        "step": state.step, "epoch": round(epoch, 4), "train_loss": loss_total / max(loss_count, 1),
+        "valid_macro_f1": score, "valid_loss": valid_loss, "tokens_per_s": tokens_per_s,
+        "samples_per_s": samples_per_s, "lr": float(scheduler.get_last_lr()[0]),
+    })  # fmt: skip
+    trained.new_window()
+    loss_acc.zero_()
+    state.loss_sum, state.loss_count, state.last_eval_step = 0.0, 0, state.step
+
+
+def _fingerprint(
+    params: TrainParams, seed: int, world: int, bf16: bool, train: Encoded, valid: Encoded, select_best: bool,
+    soft: np.ndarray | None, temperature: float,
+) -> str:  # fmt: skip
+    """What a checkpoint must match to be resumed: the same fit, on the same rows, the same way."""
+    return hash_json([
+        dataclasses.asdict(params), seed, world, bf16, len(train), len(valid), int(train.lengths.sum()), select_best,
+        None if soft is None else [hashlib.sha256(soft.tobytes()).hexdigest(), temperature],
+    ])  # fmt: skip
+
+
+def _advance(
+    bar, shown: dict[str, Any], epoch: float, state: LoopState, loss_acc: torch.Tensor, trained: tm.Throughput,
+    log_every: int, world: int,
+) -> None:  # fmt: skip
+    """One step on the progress bar; loss and rate are read every ``log_every`` steps, the only host-device
+    sync between evaluations. Every field goes on each call: the bar shows the fields of its last call only."""
+    shown["epoch"] = round(epoch, 2)
+    if state.step % log_every == 0:
+        shown["loss"] = round(loss_acc.item() / max(state.loss_count, 1), 4)
+        shown["tok_s"] = int(trained.rates(world)[0])
+    bar.advance(1, **shown)
