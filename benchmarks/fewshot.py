@@ -6,7 +6,7 @@ then scored by macro-F1 on a fixed held-out test sample:
 
 - ``fewshot``: ratchet.fewshot.fit.fit_fewshot with its default FewShotParams (contrastive tuning of
   the default model on drawn pairs, then a logistic head), exactly what select's candidate fits;
-- ``standard``: ratchet's fine-tune (search.finetune.finetune) of the default model with its default
+- ``standard``: ratchet's fine-tune (finetuning.finetune.finetune) of the default model with its default
   TrainParams, final weights after the full schedule (no rows are left to early-stop on at k a class);
 - ``tfidf``: ratchet's TF-IDF + logistic-regression baseline (C chosen on an inner split, as select's).
 
@@ -78,7 +78,7 @@ def draw(labels: np.ndarray, per_class: int, seed: int) -> np.ndarray:
 
 def run_method(method: str, train, test, names: list[str], seed: int) -> np.ndarray:
     """Test-sample probabilities of ``method`` fitted on ``train`` (Split objects)."""
-    from ratchet.search.finetune import TaskData
+    from ratchet.finetuning.finetune import TaskData
 
     if method == "fewshot":
         from ratchet.fewshot.fit import fit_fewshot
@@ -88,8 +88,8 @@ def run_method(method: str, train, test, names: list[str], seed: int) -> np.ndar
         return fitted.valid_probs
     if method == "standard":
         from ratchet.config import TrainParams
+        from ratchet.finetuning.finetune import finetune
         from ratchet.predictor import load_predictor
-        from ratchet.search.finetune import finetune
 
         with tempfile.TemporaryDirectory() as tmp:
             empty = test.subset(np.zeros(0, dtype=np.int64))

@@ -11,8 +11,8 @@ from ratchet.config import TrainParams
 if TYPE_CHECKING:
     from ratchet.crossfit.folds import FoldPlan
     from ratchet.crossfit.service import CrossFitter
-    from ratchet.search.finetune import TaskData
-    from ratchet.search.fitcache import FitCache
+    from ratchet.finetuning.finetune import TaskData
+    from ratchet.finetuning.fitcache import FitCache
 
 FOLDS_KEY = "data.folds"
 CLEANING_KEY = "data.cleaning"
@@ -21,7 +21,7 @@ CLEANING_KEY = "data.cleaning"
 class RunServices:
     def __init__(self, run_dir: Path, device: str, configured: TrainParams, fold_workers: int | str = 1) -> None:
         from ratchet.crossfit.parallel import resolve_workers
-        from ratchet.search.fitcache import FitCache
+        from ratchet.finetuning.fitcache import FitCache
 
         self.run_dir = Path(run_dir)
         self.workers = resolve_workers(fold_workers, device)
@@ -33,7 +33,7 @@ class RunServices:
         """TaskData of the current data.train / data.valid / data.labels (one per version of the files, so its
         tokenization cache is shared by every fine-tune of the run on the same data)."""
         from ratchet.data.frames import read_labels, read_split
-        from ratchet.search.finetune import TaskData
+        from ratchet.finetuning.finetune import TaskData
 
         paths = [artifacts.get(key) for key in ("data.train", "data.valid", "data.labels")]
         key = tuple(f"{p}:{p.stat().st_mtime_ns}" for p in paths)

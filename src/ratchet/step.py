@@ -30,8 +30,8 @@ from ratchet.reporting.progress import Progress
 
 if TYPE_CHECKING:
     from ratchet.crossfit.service import CrossFitter
-    from ratchet.search.finetune import TaskData
-    from ratchet.search.fitcache import FitCache
+    from ratchet.finetuning.finetune import TaskData
+    from ratchet.finetuning.fitcache import FitCache
 
 log = logging.getLogger("ratchet")
 

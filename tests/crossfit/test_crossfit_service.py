@@ -11,7 +11,7 @@ from ratchet.crossfit.folds import crossfit_plan, group_ids
 from ratchet.crossfit.results import CrossFit, FoldFit
 from ratchet.crossfit.service import CrossFitter
 from ratchet.data.frames import Split
-from ratchet.search.finetune import TaskData
+from ratchet.finetuning.finetune import TaskData
 
 
 def fitter(deadline: float | None = None, n: int = 50, k: int = 5) -> CrossFitter:

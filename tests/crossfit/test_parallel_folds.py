@@ -17,8 +17,8 @@ from ratchet.crossfit.results import FoldFit
 from ratchet.crossfit.service import CrossFitter, fold_waves
 from ratchet.data.frames import Split
 from ratchet.errors import RatchetError
+from ratchet.finetuning.finetune import TaskData
 from ratchet.params import GateParams
-from ratchet.search.finetune import TaskData
 from ratchet.training.plan import TooLittleTime
 
 

@@ -48,7 +48,7 @@ def test_ratchet_predict_on_an_export_writes_what_it_writes_for_the_run(exported
 
 def test_ratchet_load_reads_an_export_like_the_run(exported) -> None:
     run, test, export = exported
-    texts = pd.read_csv(test)["review"].tolist() + ['"it &amp; works"', ""]  # repaired once, as ratchet does
+    texts = [*pd.read_csv(test)["review"].tolist(), '"it &amp; works"', ""]  # repaired once, as ratchet does
     from_run, from_export = ratchet.load(run), ratchet.load(export)
     assert list(from_export.classes_) == list(from_run.classes_) and from_export.meta["kind"] == "export"
     np.testing.assert_allclose(from_export.predict_proba(texts), from_run.predict_proba(texts), atol=1e-4)

@@ -10,8 +10,8 @@ from ratchet.data.frames import Split
 from ratchet.fewshot.entry import decide_entry
 from ratchet.fewshot.fit import embed, fit_fewshot, mean_pooling_backbone
 from ratchet.fewshot.params import FewShotParams
+from ratchet.finetuning.finetune import TaskData
 from ratchet.models.tiny import toy_dataset
-from ratchet.search.finetune import TaskData
 
 # A tiny encoder has no pretrained prior: it needs more rows and a higher learning rate than the real one.
 SMALL = FewShotParams(pairs_per_row=20, max_pairs=600, learning_rate=1e-2, max_length=32, frozen_layers=0)

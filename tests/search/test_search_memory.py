@@ -12,8 +12,8 @@ from ratchet_testing import synthetic_rows
 
 from ratchet.config import TrainParams
 from ratchet.data.frames import Split
+from ratchet.finetuning.finetune import TaskData
 from ratchet.search import study as st
-from ratchet.search.finetune import TaskData
 from ratchet.search.objective import TrialRunner
 from ratchet.search.worker import run_trials
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from ratchet.config import TrainParams
-from ratchet.search.finetune import TaskData, finetune
+from ratchet.finetuning.finetune import TaskData, finetune
 from ratchet.training.plan import SAFETY, TooLittleTime, plan_fit, stratified_subsample
 
 

@@ -1,4 +1,4 @@
-"""A step's train/valid rows as window rows, ready for the ordinary fine-tune (search.finetune).
+"""A step's train/valid rows as window rows, ready for the ordinary fine-tune (finetuning.finetune).
 
 Each window is a row that carries its document's label and weight; the training loop's batches
 stay token-budgeted (training.batching), so a document of many windows is many short rows spread
@@ -20,7 +20,7 @@ from ratchet.data.frames import Split
 
 @dataclass
 class WindowTaskData:
-    """Duck-types search.finetune.TaskData: ``train`` and ``valid`` hold one row per window."""
+    """Duck-types finetuning.finetune.TaskData: ``train`` and ``valid`` hold one row per window."""
 
     train: Split
     valid: Split

@@ -27,7 +27,7 @@ from ratchet.data.frames import Split
 from ratchet.training.plan import TooLittleTime
 
 if TYPE_CHECKING:
-    from ratchet.search.finetune import TaskData
+    from ratchet.finetuning.finetune import TaskData
 
 log = logging.getLogger("ratchet")
 
@@ -66,7 +66,7 @@ class CrossFitter:
 
     def fold_data(self, split: FoldSplit) -> TaskData:
         from ratchet.crossfit import cleaning
-        from ratchet.search.finetune import TaskData
+        from ratchet.finetuning.finetune import TaskData
 
         if not self.crossfit:
             return self.holdout
@@ -188,7 +188,7 @@ class CrossFitter:
         """Fine-tune per fold. Holdout: early stopping on the valid rows, the model saved to ``holdout_model_dir``.
         Cross-fitted: the whole schedule, final weights, judged on the held-out fold; each fold's model is
         saved to ``fold_models/fold-<i>`` when asked (gate.ship=folds), else nowhere."""
-        from ratchet.search.finetune import finetune
+        from ratchet.finetuning.finetune import finetune
 
         ctx = self.ctx
 
@@ -217,7 +217,7 @@ class CrossFitter:
     ) -> dict[str, Any]:
         """The shipped model of a cross-fitted candidate: the same fine-tune on every pool row (``params.epochs``
         fixed beforehand, e.g. by ``CrossFit.refit_epochs``), no evaluation, saved to ``out_dir``."""
-        from ratchet.search.finetune import TaskData, finetune
+        from ratchet.finetuning.finetune import TaskData, finetune
 
         ctx = self.ctx
         everything = TaskData(self.refit_rows(), self.pool.subset(np.zeros(0, dtype=np.int64)), self.labels)

@@ -65,7 +65,7 @@ def refit_fewshot(
     crossfit: CrossFitter, backbone: str, params: FewShotParams, *, seed: int, out_dir: Path
 ) -> dict[str, Any]:
     """The shipped model of a cross-fitted few-shot pick: the same fit on every pool row, saved to ``out_dir``."""
-    from ratchet.search.finetune import TaskData
+    from ratchet.finetuning.finetune import TaskData
 
     everything = TaskData(crossfit.refit_rows(), crossfit.pool.subset(np.zeros(0, dtype=np.int64)), crossfit.labels)
     fitted = cached_fit(crossfit.ctx, backbone, everything, params, seed=seed, deadline=None, save_to=out_dir,
@@ -88,9 +88,9 @@ def cached_fit(
     """One few-shot fit, read back from the run's cache when an identical one (backbone, parameters, data, seed,
     device) ran before - with its model, when a model is asked for."""
     from ratchet.fewshot.fit import fit_fewshot
+    from ratchet.finetuning.finetune import release_memory
+    from ratchet.finetuning.fitcache import backbone_identity, copy_model
     from ratchet.models.load import save_classifier
-    from ratchet.search.finetune import release_memory
-    from ratchet.search.fitcache import backbone_identity, copy_model
 
     root = Path(ctx.fit_cache.root).parent / METHOD
     key = hash_json([backbone_identity(backbone), dataclasses.asdict(params), data.fingerprint(), seed,
@@ -116,8 +116,8 @@ def cached_fit(
 
 def _store(entry: Path, fitted: Any, labels: list, model_meta: dict[str, Any] | None) -> None:
     """Write a finished fit into the cache: probabilities, record last; the model too when ``model_meta``."""
+    from ratchet.finetuning.finetune import save_array
     from ratchet.models.load import save_classifier
-    from ratchet.search.finetune import save_array
 
     def build(tmp: Path) -> None:
         save_array(tmp / PROBS, fitted.valid_probs)

@@ -21,7 +21,7 @@ from ratchet.errors import RatchetError
 from ratchet.fewshot.params import FewShotParams
 
 if TYPE_CHECKING:
-    from ratchet.search.finetune import TaskData
+    from ratchet.finetuning.finetune import TaskData
     from ratchet.training.encode import Encoded
 
 EMBED_TOKENS = 8192
@@ -159,7 +159,7 @@ def _frozen_bottom(model, backbone: str, layers: int, train_enc: Encoded, pairs,
     Each text is in about 2 x pairs_per_row pairs: computing its frozen bottom once instead of in every pair
     is most of the saving. Only rows some pair uses are cached, at most 2 x max_pairs of them.
     """
-    from ratchet.search.fitcache import backbone_identity
+    from ratchet.finetuning.fitcache import backbone_identity
     from ratchet.training.frozen import freeze_bottom, shared_cache
 
     if layers == 0:

@@ -18,10 +18,10 @@ import numpy as np
 import optuna
 
 from ratchet.config import TrainParams
+from ratchet.finetuning.finetune import TaskData, finetune, memory_snapshot, save_array
+from ratchet.finetuning.fitcache import FitCache
 from ratchet.fsutil import hash_json
 from ratchet.search import space
-from ratchet.search.finetune import TaskData, finetune, memory_snapshot, save_array
-from ratchet.search.fitcache import FitCache
 from ratchet.search.pruning import PruningReporter
 from ratchet.training.plan import TooLittleTime
 

@@ -21,8 +21,8 @@ from optuna.trial import TrialState
 from ratchet.config import TrainParams
 from ratchet.data.frames import read_labels, read_split
 from ratchet.errors import RatchetError
+from ratchet.finetuning.finetune import TaskData, release_memory
 from ratchet.search import study as st
-from ratchet.search.finetune import TaskData, release_memory
 from ratchet.search.objective import TrialRunner, build_runner
 
 log = logging.getLogger("ratchet")

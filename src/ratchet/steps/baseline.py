@@ -54,7 +54,7 @@ class BaselineStep:
                 "its estimate is the out-of-fold one"
             )
         ctx.log.info("baseline: TF-IDF + logistic regression, C %s", model.C)
-        from ratchet.search.finetune import save_array
+        from ratchet.finetuning.finetune import save_array
 
         judged = ctx.step_dir / "judged_probs.npy"  # blend reads the baseline's judged probabilities from here
         save_array(judged, fit.probs)

@@ -173,7 +173,7 @@ class ChunkStep:
         epochs = fit.refit_epochs(params.epochs)
 
         def ship() -> dict[str, Path]:
-            from ratchet.search.finetune import TaskData
+            from ratchet.finetuning.finetune import TaskData
 
             refit = dataclasses.replace(params, epochs=epochs)
             everything = TaskData(crossfit.refit_rows(), crossfit.pool.subset(np.zeros(0, dtype=np.int64)),
@@ -200,7 +200,7 @@ def _fit_windows(
     from ratchet.chunking.data import window_summary, window_task_data
     from ratchet.crossfit.parallel import worker_progress
     from ratchet.crossfit.results import FoldFit
-    from ratchet.search.finetune import finetune
+    from ratchet.finetuning.finetune import finetune
 
     windowed = window_task_data(data, tokenizer, backbone, params.max_length, chunk.stride)
     best = (not ctx.crossfit.crossfit) if select_best is None else select_best

@@ -79,8 +79,8 @@ def _refit(ctx: StepContext, model: Path, rows: Any, labels: list, out: Path) ->
         save_linear(fitted.model, labels, out, {**meta, "C": fitted.model.C})
         return {"kind": "linear", "C": fitted.model.C}, ""
     if kind == "transformer":
+        from ratchet.finetuning.finetune import TaskData, finetune
         from ratchet.models.recipe_meta import read_recipe
-        from ratchet.search.finetune import TaskData, finetune
 
         found = read_recipe(model)
         if found is None:

@@ -93,8 +93,8 @@ class SearchStep:
         """Open (or resume) the study, run this process's trials, close it -> (study, trial runner, metrics)."""
         import optuna
 
+        from ratchet.finetuning.finetune import fit_supports_hook
         from ratchet.search import study as st
-        from ratchet.search.finetune import fit_supports_hook
         from ratchet.search.objective import build_runner
         from ratchet.search.worker import run_trials, trial_data, wait_for_others
 

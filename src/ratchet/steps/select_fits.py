@@ -36,7 +36,7 @@ class RungFits:
         """Where each candidate's full-length fit kept its fold models (keep_folds)."""
 
     def __call__(self, name: str, epochs: float, share: float) -> float | None:
-        from ratchet.search.finetune import finetune
+        from ratchet.finetuning.finetune import finetune
 
         ctx, crossfit, fits_dir = self.ctx, self.crossfit, self.fits_dir
         left = ctx.time_left()
@@ -102,7 +102,7 @@ def load_fit(fits_dir: Path, key: str) -> dict[str, Any] | None:
 
 
 def save_fit(fits_dir: Path, key: str, record: dict[str, Any], probs: np.ndarray) -> None:
-    from ratchet.search.finetune import save_array
+    from ratchet.finetuning.finetune import save_array
 
     # Probabilities first, then the record: the record's presence means both are complete.
     save_array(fits_dir / f"{key}.npy", probs)

@@ -28,9 +28,9 @@ from ratchet.config import CleanParams, SelfTrainParams, TrainParams
 from ratchet.crossfit.results import FoldFit
 from ratchet.crossfit.service import REFIT_COST
 from ratchet.data.frames import Split
+from ratchet.finetuning.finetune import TaskData
 from ratchet.fsutil import read_json
 from ratchet.models.ensemble import average_probs
-from ratchet.search.finetune import TaskData
 from ratchet.step import Candidate, Outcome, Skipped, StepContext
 from ratchet.steps.train import resolved_backbone, resolved_train_params
 
@@ -133,7 +133,7 @@ class SelfTrainStep:
 
         def fit_fold(split, fold: TaskData, deadline: float | None) -> FoldFit:
             from ratchet.crossfit.parallel import worker_progress
-            from ratchet.search.finetune import finetune
+            from ratchet.finetuning.finetune import finetune
 
             progress = worker_progress(ctx.progress)
             folder = ctx.step_dir / "fold-teachers" / f"fold-{split.fold}"
@@ -158,7 +158,7 @@ class SelfTrainStep:
 
         def ship() -> dict[str, Path]:
             # The shipped teacher (refit on every pool row) labels the corpus for the shipped students.
-            from ratchet.search.finetune import finetune
+            from ratchet.finetuning.finetune import finetune
 
             rows, _, recorded = pseudo_labeled(Path(teacher_dir), crossfit.pool, record=True)
             metrics.update(recorded)
@@ -176,8 +176,8 @@ class SelfTrainStep:
 
     def _holdout_student(self, ctx: StepContext, backbone: str, data: TaskData, params: TrainParams, seed: int,
                          meta: dict[str, Any], seeds_left: int) -> Any:  # fmt: skip
+        from ratchet.finetuning.finetune import finetune
         from ratchet.models.ensemble import seed_deadline
-        from ratchet.search.finetune import finetune
 
         return finetune(
             backbone, data, params, device=ctx.device, seed=seed, checkpoint_dir=ctx.step_dir / f"checkpoint-{seed}",

@@ -202,7 +202,7 @@ def schedule_in_time(
 ) -> tuple[Any, Any, np.ndarray, np.ndarray | None]:  # fmt: skip
     """Under a budget: a schedule that ends in time (fewer epochs, or a subsample), never a cut one ->
     (plan, the training rows it fits: encoded, labels, weights); TooLittleTime when not even that fits."""
-    from ratchet.search.fitcache import backbone_identity
+    from ratchet.finetuning.fitcache import backbone_identity
 
     rate_key = (repr(identity or backbone_identity(backbone)), params.frozen_layers, params.max_length,
                 params.batch_size, params.max_tokens, device)  # fmt: skip

@@ -23,7 +23,7 @@ from ratchet.config import TrainParams
 from ratchet.data.frames import Split
 
 if TYPE_CHECKING:
-    from ratchet.search.fitcache import FitCache
+    from ratchet.finetuning.fitcache import FitCache
 
 
 @dataclass
@@ -125,9 +125,9 @@ def finetune(
     """
     import torch
 
+    from ratchet.finetuning.fitcache import copy_model
     from ratchet.models.load import load_for_classification, save_classifier
     from ratchet.models.source import resolve_model_path
-    from ratchet.search.fitcache import copy_model
     from ratchet.training.loop import fit
 
     key = None if cache is None else cache.key(backbone, params, seed, data, select_best)
@@ -152,7 +152,7 @@ def finetune(
         extra = {"on_evaluate": on_evaluate} if on_evaluate is not None and fit_supports_hook() else {}
         identity = None
         if params.frozen_layers != 0:
-            from ratchet.search.fitcache import backbone_identity
+            from ratchet.finetuning.fitcache import backbone_identity
             from ratchet.training.frozen import shared_cache
 
             identity = backbone_identity(backbone)

@@ -22,7 +22,7 @@ from ratchet.config import TrainParams
 from ratchet.fsutil import atomic_dir, hash_json, read_json, write_json
 
 if TYPE_CHECKING:
-    from ratchet.search.finetune import FinetuneResult, TaskData
+    from ratchet.finetuning.finetune import FinetuneResult, TaskData
 
 RECORD, PROBS, MODEL = "fit.json", "valid_probs.npy", "model"
 
@@ -71,7 +71,7 @@ class FitCache:
         return hash_json(dataclasses.asdict(params)) in self.keep_models_for
 
     def load(self, key: str) -> CachedFit | None:
-        from ratchet.search.finetune import FinetuneResult
+        from ratchet.finetuning.finetune import FinetuneResult
 
         folder = self.root / key
         if not (folder / RECORD).is_file():
@@ -91,7 +91,7 @@ class FitCache:
             return
 
         def build(tmp: Path) -> None:
-            from ratchet.search.finetune import save_array
+            from ratchet.finetuning.finetune import save_array
 
             save_array(tmp / PROBS, result.valid_probs)
             if write_model is not None:

@@ -12,10 +12,10 @@ from ratchet_testing import WORDS, synthetic_rows, write_train_test
 from ratchet.cli import main
 from ratchet.config import TrainParams
 from ratchet.data.frames import Split
+from ratchet.finetuning.finetune import TaskData, finetune
+from ratchet.finetuning.fitcache import FitCache
 from ratchet.fsutil import read_json
 from ratchet.predictor import load_predictor
-from ratchet.search.finetune import TaskData, finetune
-from ratchet.search.fitcache import FitCache
 from ratchet.training.plan import TooLittleTime
 
 PARAMS = TrainParams(epochs=2, learning_rate=3e-3, max_length=32, max_tokens=256, batch_size=8)
