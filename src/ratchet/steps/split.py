@@ -75,7 +75,6 @@ class SplitStep:
 
     def run(self, ctx: StepContext) -> Completed:
         p = self.params
-        data_dir = ctx.run_dir / "data"
         pool = pd.read_parquet(ctx.artifacts.get("data.clean"))
         near_path = ctx.artifacts.maybe("data.near_duplicates")
         near = read_json(near_path) if near_path is not None else {"groups": [], "test_copies": []}
@@ -87,28 +86,10 @@ class SplitStep:
         train, valid, test = split_keeping_groups(
             pool, near["groups"], p.valid_size, p.test_size if carve else None, p.seed, multilabel
         )
-        if carve:
-            assert test is not None
-            fingerprints = sorted(set(frame_fingerprints(test)))
-        else:
-            fingerprints = read_json(sealed_fingerprints)
-        frames, removed = remove_test_overlap({"train": train, "valid": valid}, fingerprints)
-        # Near-copies of a sealed test file (found by clean, which holds the test text) leave train and
-        # valid too; a carved test needs no such pass: near-duplicate groups were kept in one split.
-        copies = set(near["test_copies"])
-        near_removed = {name: int(frame[_ROW].isin(copies).sum()) for name, frame in frames.items()}
-        train, valid = (frames[k][~frames[k][_ROW].isin(copies)].reset_index(drop=True) for k in ("train", "valid"))
-        if valid.empty:
-            raise RatchetError("every validation text is also in the test set: give a test file with other texts")
+        fingerprints = sorted(set(frame_fingerprints(test))) if carve else read_json(sealed_fingerprints)
+        train, valid, removed, near_removed = _without_test_text(train, valid, fingerprints, near["test_copies"])
         labels, kind = (label_union(pool["label"]), "str") if multilabel else label_list(pool["label"])
-        fixes_applied = None
-        if p.label_fixes is not None and multilabel:
-            raise RatchetError("--label-fixes is not supported for multi-label runs yet: leave it out")
-        if p.label_fixes is not None:
-            from ratchet.relabel.fixes import apply_label_fixes, read_label_fixes
-
-            train, fixes_applied = apply_label_fixes(train, read_label_fixes(p.label_fixes, labels))
-            ctx.log.info("split: label fixes from %s: %s", p.label_fixes, fixes_applied)
+        train, fixes_applied = _apply_label_fixes(p, train, labels, multilabel, ctx)
         if multilabel:
             check_train_covers_sets(train, labels)
         else:
@@ -118,40 +99,20 @@ class SplitStep:
         if test is not None:
             test = test.drop(columns=[_ROW])
 
-        provides = {
-            "data.train": data_dir / "train.parquet",
-            "data.valid": data_dir / "valid.parquet",
-            "data.labels": data_dir / "labels.json",
-            "data.report": data_dir / "data_report.json",
-        }
-        write_parquet(provides["data.train"], _with_ids(train, labels, multilabel))
-        write_parquet(provides["data.valid"], _with_ids(valid, labels, multilabel))
-        record = {"labels": labels, "kind": kind, **({TASK_KEY: MULTILABEL} if multilabel else {})}
-        write_json(provides["data.labels"], record)
-        provides["data.folds"] = data_dir / "folds.json"
-        plan.save(provides["data.folds"])
-        if carve:
-            assert test is not None
-            provides["data.test"] = data_dir / "test.parquet"
+        provides = _write_splits(ctx.run_dir / "data", train, valid, test, labels, kind, multilabel, plan)
+        if test is not None:  # carved here: sealed from now on, with what clean would have recorded of a test file
+            data_dir = ctx.run_dir / "data"
             provides["data.test_fingerprints"] = data_dir / "test_fingerprints.json"
-            write_parquet(provides["data.test"], _with_ids(test, labels, multilabel))
             write_json(provides["data.test_fingerprints"], fingerprints)
             if near_path is not None:
                 provides["data.test_signatures"] = data_dir / "test_minhash.npy"
                 pairs = test["text_pair"].tolist() if "text_pair" in test.columns else None
                 save_signatures(provides["data.test_signatures"], sign(test["text"].tolist(), pairs).signatures)
 
-        counts = {"train": len(train), "valid": len(valid)}
-        if carve:
-            assert test is not None
-            counts["test"] = len(test)
+        counts = {"train": len(train), "valid": len(valid), **({"test": len(test)} if test is not None else {})}
         report["splits"] = counts
-        report["split"] = {
-            "valid_size": p.valid_size,
-            "test_size": p.test_size if carve else None,
-            "seed": p.seed,
-            "test_source": "split" if carve else "file",
-        }
+        report["split"] = {"valid_size": p.valid_size, "test_size": p.test_size if carve else None, "seed": p.seed,
+                           "test_source": "split" if carve else "file"}  # fmt: skip
         report["test_overlap_removed"] = removed
         if isinstance(report.get("near_duplicates"), dict) and "groups" in report["near_duplicates"]:
             report["near_duplicates"]["removed_as_test_copies"] = near_removed
@@ -177,6 +138,60 @@ class SplitStep:
         if fixes_applied is not None:
             metrics["label_fixes"] = fixes_applied
         return Completed(provides=provides, metrics=metrics)
+
+
+def _without_test_text(
+    train: pd.DataFrame, valid: pd.DataFrame, fingerprints: list[str], test_copies: list[int]
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, int], dict[str, int]]:
+    """Train and valid without rows whose text is in the test set, nor near-copies of a sealed test file's texts
+    (found by clean, which holds the test text; a carved test needs no such pass: near-duplicate groups were kept
+    in one split). Also the counts removed, exact and near, per split."""
+    frames, removed = remove_test_overlap({"train": train, "valid": valid}, fingerprints)
+    copies = set(test_copies)
+    near_removed = {name: int(frame[_ROW].isin(copies).sum()) for name, frame in frames.items()}
+    train, valid = (frames[k][~frames[k][_ROW].isin(copies)].reset_index(drop=True) for k in ("train", "valid"))
+    if valid.empty:
+        raise RatchetError("every validation text is also in the test set: give a test file with other texts")
+    return train, valid, removed, near_removed
+
+
+def _apply_label_fixes(
+    p: SplitStepParams, train: pd.DataFrame, labels: list, multilabel: bool, ctx: StepContext
+) -> tuple[pd.DataFrame, dict | None]:
+    """Reviewed label fixes (--label-fixes), applied to training rows only; what was applied, or None."""
+    if p.label_fixes is None:
+        return train, None
+    if multilabel:
+        raise RatchetError("--label-fixes is not supported for multi-label runs yet: leave it out")
+    from ratchet.relabel.fixes import apply_label_fixes, read_label_fixes
+
+    train, applied = apply_label_fixes(train, read_label_fixes(p.label_fixes, labels))
+    ctx.log.info("split: label fixes from %s: %s", p.label_fixes, applied)
+    return train, applied
+
+
+def _write_splits(
+    data_dir: Path, train: pd.DataFrame, valid: pd.DataFrame, test: pd.DataFrame | None, labels: list, kind: str,
+    multilabel: bool, plan: FoldPlan,
+) -> dict[str, Path]:  # fmt: skip
+    """The splits (with label ids), the label list and the fold plan on disk; the report's path, written last."""
+    provides = {
+        "data.train": data_dir / "train.parquet",
+        "data.valid": data_dir / "valid.parquet",
+        "data.labels": data_dir / "labels.json",
+        "data.report": data_dir / "data_report.json",
+        "data.folds": data_dir / "folds.json",
+    }
+    write_parquet(provides["data.train"], _with_ids(train, labels, multilabel))
+    write_parquet(provides["data.valid"], _with_ids(valid, labels, multilabel))
+    write_json(
+        provides["data.labels"], {"labels": labels, "kind": kind, **({TASK_KEY: MULTILABEL} if multilabel else {})}
+    )
+    plan.save(provides["data.folds"])
+    if test is not None:
+        provides["data.test"] = data_dir / "test.parquet"
+        write_parquet(provides["data.test"], _with_ids(test, labels, multilabel))
+    return provides
 
 
 def _fold_plan(
