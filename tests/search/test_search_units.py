@@ -163,3 +163,66 @@ def test_cross_fitted_trials_leave_the_finalists_their_folds_of_the_budget() -> 
     assert trials_deadline(deadline, 1, 12) == deadline
     assert trials_deadline(None, 5, 12) is None
     assert trials_deadline(now - 5.0, 5, 12) == pytest.approx(now, abs=2.0)  # spent: the trials stop at once
+
+
+def _fake_finetune(deadlines: list[float | None], stopped: set[int]):
+    """finetune as the trial runner calls it: records each trial's deadline; the calls in ``stopped`` were cut by
+    the budget."""
+    from types import SimpleNamespace
+
+    def finetune(backbone, data, params, *, deadline, **kwargs):
+        deadlines.append(deadline)
+        cut = len(deadlines) - 1 in stopped
+        return SimpleNamespace(plan=None, reused=False, stopped_by_deadline=cut, history=[], steps=3,
+                               valid_probs=np.full((4, 3), 1 / 3), best_score=0.5, telemetry={})  # fmt: skip
+
+    return finetune
+
+
+def _runner(tmp_path, window_s: float):
+    import time
+
+    from ratchet.search.objective import TrialRunner
+
+    return TrialRunner(backbone="tiny", data=None, base=TrainParams(), length_options=[64], device="cpu", seed=0,
+                       workdir=tmp_path, deadline=time.time() + window_s)  # fmt: skip
+
+
+def test_the_configured_parameters_may_use_the_whole_trial_window_a_sampled_trial_its_share(
+    monkeypatch, tmp_path
+) -> None:
+    import time
+
+    from ratchet.search import objective
+    from ratchet.search.worker import run_trials
+
+    deadlines: list[float | None] = []
+    monkeypatch.setattr(objective, "finetune", _fake_finetune(deadlines, stopped=set()))
+    study = optuna.create_study(direction="maximize")
+    st.ensure_reference(study)
+    runner = _runner(tmp_path, 300.0)
+    assert run_trials(study, runner, n_trials=2, deadline=runner.deadline) == 2
+    assert deadlines[0] == runner.deadline  # the reference: the whole window
+    assert deadlines[1] - time.time() == pytest.approx(300.0, abs=5.0)  # the last trial: all that is left
+    runner.trials_left = 30
+    assert runner.trial_deadline() - time.time() == pytest.approx(10.0, abs=1.0)  # one of 30: a thirtieth
+    assert runner.trial_deadline(reference=True) == runner.deadline
+
+
+def test_once_the_budget_stopped_the_configured_parameters_no_more_trials_run(monkeypatch, tmp_path) -> None:
+    from ratchet.search import objective
+    from ratchet.search.worker import run_trials
+
+    deadlines: list[float | None] = []
+    monkeypatch.setattr(objective, "finetune", _fake_finetune(deadlines, stopped={0}))
+    study = optuna.create_study(direction="maximize")
+    st.ensure_reference(study)
+    runner = _runner(tmp_path, 300.0)
+    assert run_trials(study, runner, n_trials=30, deadline=runner.deadline) == 1
+    assert [t.state for t in study.trials] == [optuna.trial.TrialState.PRUNED]
+    assert st.reference_lost(study) and st.reference_trial(study) is None
+    # A challenger's study has no reference trial: nothing is lost, its trials run.
+    challenger = optuna.create_study(direction="maximize")
+    assert not st.reference_lost(challenger)
+    monkeypatch.setattr(objective, "finetune", _fake_finetune([], stopped=set()))
+    assert run_trials(challenger, runner, n_trials=3, deadline=runner.deadline) == 3

@@ -232,6 +232,13 @@ def best_trial(study: optuna.Study) -> optuna.trial.FrozenTrial | None:
     return max(complete, key=lambda t: (t.value, -t.number))
 
 
+def reference_lost(study: optuna.Study) -> bool:
+    """The configured parameters' trial ended without a score (stopped by the budget, failed) and none waits to
+    run again: no other trial can be judged, so running more would waste the step's time."""
+    references = [trial for trial in study.get_trials(deepcopy=False) if trial.user_attrs.get("reference")]
+    return bool(references) and all(t.state in (TrialState.PRUNED, TrialState.FAIL) for t in references)
+
+
 def reference_trial(study: optuna.Study) -> optuna.trial.FrozenTrial | None:
     for trial in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
         if trial.user_attrs.get("reference"):

@@ -49,7 +49,8 @@ def run_trials(
     """Run trials one at a time until ``n_trials`` are finished or started in the whole study.
 
     Before each trial the time left is compared with the median trial so far: a trial that
-    would surely be cut by the deadline is not started (its compute would be wasted).
+    would surely be cut by the deadline is not started (its compute would be wasted). Nor is any
+    trial once the configured parameters' trial was lost: nothing could judge it.
     """
     done = 0
     durations: list[float] = []
@@ -58,6 +59,9 @@ def run_trials(
     while True:
         active = len(study.get_trials(deepcopy=False, states=(*st.FINISHED, TrialState.RUNNING)))
         if active >= n_trials or st.is_closed(study) or (max_trials is not None and done >= max_trials):
+            break
+        if st.reference_lost(study):
+            log.info("search: the configured parameters' trial did not finish: no trial could be judged, stopping")
             break
         if deadline is not None:
             left = deadline - time.time()
