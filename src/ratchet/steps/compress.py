@@ -33,6 +33,8 @@ from ratchet.steps.train import resolved_train_params
 
 SINGLES = 32
 """Texts timed one at a time (latency p50/p95)."""
+REFERENCE = "reference"
+"""The shipped model's name among the timed ones (a candidate is "int8" or "student")."""
 
 
 @dataclass(frozen=True)
@@ -73,7 +75,7 @@ class CompressStep:
         return {} if self.params.unlabeled is None else {"unlabeled": Path(self.params.unlabeled)}
 
     def run(self, ctx: StepContext) -> Outcome:
-        from ratchet.compress.speed import machine, measure, speedup
+        from ratchet.compress.speed import ROUNDS, machine, measure_alike, speedup
 
         p = self.params.compress
         shipped = Path(ctx.artifacts.get("model.current"))
@@ -85,7 +87,6 @@ class CompressStep:
         if isinstance(teachers, str):
             return Skipped(teachers)
         texts, pairs = _timed_texts(crossfit, p.speed_rows, ctx.seed)
-        reference = measure(shipped, texts, pairs, singles=SINGLES, device=ctx.device)
         measured: list[Measured] = []
         if "int8" in p.candidates:
             measured.append(self._int8(ctx, shipped, teachers))
@@ -97,16 +98,14 @@ class CompressStep:
                 measured.append(student)
         if not measured:
             return Skipped("no candidate could be built (see the log)")
-        report: dict[str, Any] = {"speed_at": p.speed_at, "machine": machine()}
+        report: dict[str, Any] = {"speed_at": p.speed_at, "machine": machine(), "timing_rounds": ROUNDS}
+        speeds = measure_alike({REFERENCE: shipped, **{item.name: item.folder for item in measured}}, texts, pairs,
+                               singles=SINGLES, device=ctx.device)  # fmt: skip
+        reference = speeds[REFERENCE]
         for item in measured:
-            item.speed = measure(item.folder, texts, pairs, singles=SINGLES, device=ctx.device)
+            item.speed = speeds[item.name]
             item.info.update(speed=item.speed.as_dict(), judged_score=crossfit.score(item.probs))
             report[item.name] = item.info
-        # Timed again after the candidates, the best of two kept: the first model timed pays for warm caches.
-        again = measure(shipped, texts, pairs, singles=SINGLES, device=ctx.device)
-        reference = dataclasses.replace(reference, p50_ms=min(reference.p50_ms, again.p50_ms),
-                                        p95_ms=min(reference.p95_ms, again.p95_ms),
-                                        texts_per_s=max(reference.texts_per_s, again.texts_per_s))  # fmt: skip
         report["reference"] = reference.as_dict()
         for item in measured:
             item.info["speedup"] = round(speedup(reference, item.speed, p.speed_at), 3)
