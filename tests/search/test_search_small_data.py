@@ -1,4 +1,4 @@
-"""The balanced preset does not search where judging is cross-fitted (small data); best and a named search do."""
+"""The balanced and best presets do not search where judging is cross-fitted (small data); a named search does."""
 
 from __future__ import annotations
 
@@ -29,25 +29,26 @@ def folds_store(tmp_path: Path, crossfit: bool) -> ArtifactStore:
     return store
 
 
-def test_only_the_balanced_presets_search_skips_small_data(tmp_path: Path) -> None:
+def test_the_presets_search_skips_small_data_a_named_one_does_not(tmp_path: Path) -> None:
     assert steps_of(tmp_path, preset="balanced")["search"].params.small_data is False
-    assert steps_of(tmp_path, preset="best")["search"].params.small_data is True
+    assert steps_of(tmp_path, preset="best")["search"].params.small_data is False
     recipe = ("clean", "split", "baseline", "search", "train", "evaluate")
     assert steps_of(tmp_path, preset="balanced", steps=recipe)["search"].params.small_data is True  # named
+    assert steps_of(tmp_path, preset="best", steps=recipe)["search"].params.small_data is True
 
 
 def test_search_foresees_its_skip_only_where_judging_is_cross_fitted(tmp_path: Path) -> None:
     balanced = SearchStep(SearchStepParams(model="m", small_data=False))
-    best = SearchStep(SearchStepParams(model="m"))
+    named = SearchStep(SearchStepParams(model="m"))
 
     def why(step: SearchStep, store: ArtifactStore) -> str | None:
         return step.foreseen_skip(store.view(step.name, step.requires, step.optional))
 
     crossfit, holdout = folds_store(tmp_path, True), folds_store(tmp_path, False)
     assert why(balanced, crossfit).startswith("judging is cross-fitted (few labeled rows)")
-    assert "--preset best" in why(balanced, crossfit)
+    assert "name search in --steps" in why(balanced, crossfit)
     assert why(balanced, holdout) is None  # many rows: a validation split large enough to search on
-    assert why(best, crossfit) is None and why(best, holdout) is None
+    assert why(named, crossfit) is None and why(named, holdout) is None
     assert why(balanced, ArtifactStore()) is None  # before split nothing tells
 
 

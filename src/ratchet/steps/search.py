@@ -54,14 +54,14 @@ class SearchStep:
         self.params = params
 
     def foreseen_skip(self, artifacts: ArtifactView) -> str | None:
-        """Why search will not run: judging is cross-fitted and this search (the balanced preset's) skips small data."""
+        """Why search will not run: judging is cross-fitted and this search (a preset's) skips small data."""
         from ratchet.crossfit.folds import crossfitted
 
         if self.params.small_data or not crossfitted(artifacts.maybe("data.folds")):
             return None
         return (
-            "judging is cross-fitted (few labeled rows), where the balanced preset does not search: on 600-row data "
-            "sets search never beat the configured parameters; use --preset best or name search in --steps"
+            "judging is cross-fitted (few labeled rows), where the presets do not search: on 600-row data sets "
+            "search never beat the configured parameters; name search in --steps to run it anyway"
         )
 
     def run(self, ctx: StepContext) -> Outcome:
