@@ -125,18 +125,15 @@ def finetune(
     """
     import torch
 
-    from ratchet.finetuning.fitcache import copy_model
     from ratchet.models.load import load_for_classification, save_classifier
     from ratchet.models.source import resolve_model_path
     from ratchet.training.loop import fit
 
     key = None if cache is None else cache.key(backbone, params, seed, data, select_best)
     original_epochs = params.epochs
-    hit = None if cache is None or key is None else cache.load(key)
-    if hit is not None and (save_to is None or hit.model_dir is not None):
-        if save_to is not None and hit.model_dir is not None:
-            copy_model(hit.model_dir, save_to, save_meta or {})
-        return hit.result
+    hit = _read_back(cache, key, save_to, save_meta)
+    if hit is not None:
+        return hit
 
     model = None
     try:
@@ -150,13 +147,9 @@ def finetune(
         train_enc, valid_enc = data.encoded(backbone, tokenizer, params.max_length)
         train_labels, train_weights = data.train.label_ids, data.train.weights
         extra = {"on_evaluate": on_evaluate} if on_evaluate is not None and fit_supports_hook() else {}
-        identity = None
-        if params.frozen_layers != 0:
-            from ratchet.finetuning.fitcache import backbone_identity
-            from ratchet.training.frozen import shared_cache
-
-            identity = backbone_identity(backbone)
-            extra["frozen_cache"] = shared_cache(identity, params.frozen_layers)
+        identity, frozen_cache = _frozen_states(backbone, params)
+        if frozen_cache is not None:
+            extra["frozen_cache"] = frozen_cache
         plan = None
         if deadline is not None:
             from ratchet.training.plan import schedule_in_time
@@ -164,26 +157,14 @@ def finetune(
             plan, train_enc, train_labels, train_weights = schedule_in_time(
                 model, tokenizer, backbone, identity, train_enc, train_labels, train_weights,
                 int(valid_enc.lengths.sum()), params, device=device, seed=seed, deadline=deadline,
-                checkpoint_dir=checkpoint_dir, frozen_cache=extra.get("frozen_cache"),
+                checkpoint_dir=checkpoint_dir, frozen_cache=frozen_cache,
             )  # fmt: skip
             params = dataclasses.replace(params, epochs=plan.epochs)
         fitted = fit(
-            model,
-            train_enc,
-            train_labels,
-            valid_enc,
-            data.valid.label_ids,
-            params,
-            device=device,
-            seed=seed,
-            checkpoint_dir=checkpoint_dir,
-            deadline=deadline,
-            sample_weights=train_weights,
-            pad_id=tokenizer.pad_token_id or 0,
-            progress=progress,
-            select_best=select_best,
-            **extra,
-        )
+            model, train_enc, train_labels, valid_enc, data.valid.label_ids, params, device=device, seed=seed,
+            checkpoint_dir=checkpoint_dir, deadline=deadline, sample_weights=train_weights,
+            pad_id=tokenizer.pad_token_id or 0, progress=progress, select_best=select_best, **extra,
+        )  # fmt: skip
         result = _result_of(fitted, plan)
         del fitted
         model.to("cpu")
@@ -199,6 +180,32 @@ def finetune(
     if not keep_checkpoint:
         shutil.rmtree(checkpoint_dir, ignore_errors=True)
     return result
+
+
+def _read_back(
+    cache: FitCache | None, key: str | None, save_to: Path | None, save_meta: dict[str, Any] | None
+) -> FinetuneResult | None:
+    """An identical fit's result from the run's cache, its model copied to ``save_to`` where one is asked for;
+    None when there is none (or it kept no model and one is asked for): then the fit runs."""
+    from ratchet.finetuning.fitcache import copy_model
+
+    hit = None if cache is None or key is None else cache.load(key)
+    if hit is None or (save_to is not None and hit.model_dir is None):
+        return None
+    if save_to is not None:
+        copy_model(hit.model_dir, save_to, save_meta or {})
+    return hit.result
+
+
+def _frozen_states(backbone: str, params: TrainParams) -> tuple[str | None, Any]:
+    """With frozen lower layers: the backbone's identity and the run's shared cache of their states."""
+    if params.frozen_layers == 0:
+        return None, None
+    from ratchet.finetuning.fitcache import backbone_identity
+    from ratchet.training.frozen import shared_cache
+
+    identity = backbone_identity(backbone)
+    return identity, shared_cache(identity, params.frozen_layers)
 
 
 def _result_of(fitted: Any, plan: Any) -> FinetuneResult:
