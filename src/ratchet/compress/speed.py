@@ -55,10 +55,11 @@ def measure_alike(
     from ratchet.predictor import load_predictor
 
     predictors = {name: load_predictor(folder, device=device) for name, folder in folders.items()}
+    sizes = {name: folder_mb(folder) for name, folder in folders.items()}  # once: the files do not change
     best: dict[str, Speed] = {}
     for _ in range(max(1, rounds)):
         for name, predictor in predictors.items():
-            speed = _timed(predictor, texts, pairs, singles, size_mb=folder_mb(folders[name]), warm=name in best)
+            speed = _timed(predictor, texts, pairs, singles, size_mb=sizes[name], warm=name in best)
             seen = best.get(name, speed)
             best[name] = Speed(
                 size_mb=speed.size_mb, p50_ms=min(seen.p50_ms, speed.p50_ms), p95_ms=min(seen.p95_ms, speed.p95_ms),

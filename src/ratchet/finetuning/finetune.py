@@ -1,8 +1,8 @@
-"""One short fine-tune for a search trial or a selection rung, with memory released afterwards.
+"""One fine-tune (a search trial, a selection rung, a fold, a refit), with memory released afterwards.
 
-Both ``select`` and ``search`` run many fine-tunes in one process. Each one builds its
-model here and drops every reference before returning (only numpy results leave), then
-collects garbage and empties the CUDA cache, so memory stays flat over 50 trials.
+``select``, ``search``, ``train`` and the cross-fitted folds run many fine-tunes in one process.
+Each one builds its model here and drops every reference before returning (only numpy results
+leave), then collects garbage and empties the CUDA cache, so memory stays flat over 50 trials.
 """
 
 from __future__ import annotations
