@@ -1,20 +1,18 @@
 """The training loop: one flat pass over token-budget batches, resumable to the bit.
 
-Read top to bottom: setup (schedule, optimizer, resume), the step loop (one optimizer
-step each, training.step: forward, backward, update; evaluation, early stopping and
-checkpoints at fixed steps), then the best weights are restored. Everything the loop
+Read top to bottom: setup (schedule, optimizer, resume), the step loop (training.steploop:
+one optimizer step each, training.step: forward, backward, update; evaluation, early stopping
+and checkpoints at fixed steps), then the best weights are restored. Everything the loop
 does between two checkpoints is a pure function of the checkpoint, so ``kill -9`` +
 resume equals an uninterrupted run.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import functools
 import hashlib
 import logging
-import math
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -35,10 +33,10 @@ from ratchet.training.feed import Feed
 from ratchet.training.frozen import StateCache, freeze_bottom
 from ratchet.training.inference import pad_multiple_for, predict_probs, use_bf16
 from ratchet.training.optim import build_optimizer, build_scheduler, class_weights
-from ratchet.training.pacing import DeadlinePace
-from ratchet.training.selection import choose_weights, monitor_rows, multilabel_fit_scores, note_evaluation
+from ratchet.training.selection import choose_weights, monitor_rows, multilabel_fit_scores
 from ratchet.training.state import FitResult, LoopState
 from ratchet.training.step import OptimizerStep
+from ratchet.training.steploop import StepLoop
 
 log = logging.getLogger("ratchet")
 
@@ -102,7 +100,6 @@ def fit(
     group = params.grad_accum * world
     total_steps = max(1, round(params.epochs * stream.per_epoch / group))
     warmup_steps = int(params.warmup_share * total_steps)
-    evals_at = params.evals_per_epoch / stream.per_epoch  # evaluations per micro-batch
 
     model.to(dev)
     model.train()
@@ -126,12 +123,7 @@ def fit(
         log.info("resuming training at step %d/%d from %s", state.step, total_steps, checkpoint_dir)
     resumed_from_step = state.step
 
-    train_model = model if frozen is None else frozen.view
-    if world > 1:
-        ids = [dev.index] if dev.type == "cuda" else None
-        train_model = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
-    if params.compile:
-        train_model = torch.compile(train_model)
+    train_model = _forward_model(model, frozen, world, dev, params.compile)
     feed = Feed(train, train_labels, weights, soft, frozen, pad_id, multiple, dev)
     step = OptimizerStep(train_model, model, stream, feed, optimizer, scheduler, params, group, world, rank, dev,
                          bf16, cw, temperature)  # fmt: skip
@@ -148,58 +140,25 @@ def fit(
             ckpt.save_state(checkpoint_dir, model, optimizer, scheduler, dataclasses.asdict(state))
         dist.barrier()
 
-    # --- the loop
-    tm.reset_cuda_peak(dev)
-    watch = tm.Stopwatch(dev)  # training time only: evaluation and checkpoint writes are left out
-    trained = tm.Throughput()
-    loss_acc = torch.zeros((), device=dev)  # summed on the device: reading it would sync, so only every log_every
-    loss_acc += state.loss_sum
-    stopped_early = select_best and state.bad_evals >= params.patience
-    stopped_by_deadline = False
-    pace = DeadlinePace(deadline if world == 1 else None, state.step)  # ranks would have to agree: one process only
-    shown: dict[str, Any] = {"loss": None, "tok_s": None, "epoch": 0.0}
-    bar_cm = progress.bar("train", total=total_steps, **shown) if progress is not None and rank == 0 else None
-    with bar_cm if bar_cm is not None else contextlib.nullcontext() as bar:
-        if bar is not None and state.step:
-            bar.advance(state.step)
-        watch.start()
-        while state.step < total_steps and not stopped_early:
-            check_now = world == 1 or state.step % params.log_every == 0
-            if check_now and deadline is not None and dist.any_rank(time.time() > deadline, dev):
-                stopped_by_deadline = True
-                break
-            total_steps = pace.keep_in_time(scheduler.lr_lambdas[0], state.step, total_steps)
-            step(state, loss_acc, trained)
-            epoch = state.step * group / stream.per_epoch
-            if bar is not None:
-                _advance(bar, shown, epoch, state, loss_acc, trained, params.log_every, world)
-            due = math.floor(state.step * group * evals_at) > math.floor((state.step - 1) * group * evals_at)
-            if watch_valid and (due or state.step == total_steps):
-                watch.stop()
-                probs, score, valid_loss = evaluate()
-                _close_window(state, epoch, score, valid_loss, loss_acc, trained, scheduler, world, dev)
-                if note_evaluation(state, score, probs, select_best=select_best) and rank == 0:
-                    ckpt.save_best(checkpoint_dir, model, state.step)
-                stopped_early = select_best and state.bad_evals >= params.patience
-                checkpoint()
-                if on_evaluate is not None:
-                    on_evaluate(dict(state.history[-1]))
-                watch.start()
-            elif state.step % params.checkpoint_every == 0:
-                watch.stop()
-                state.loss_sum = float(loss_acc.item())
-                checkpoint()
-                watch.start()
-        watch.stop()
+    def save_best() -> None:
+        if rank == 0:
+            ckpt.save_best(checkpoint_dir, model, state.step)
+
+    loop = StepLoop(
+        state, step, evaluate, checkpoint, save_best, params, scheduler, stream.per_epoch, total_steps, deadline, dev,
+        select_best, watch_valid, on_evaluate,
+    )  # fmt: skip
+    loop.run(progress)
 
     choose_weights(state, evaluate, model, checkpoint_dir, select_best=select_best, watch_valid=watch_valid,
                    whole_set_differs=monitor is not None, n_labels=n_labels)  # fmt: skip
     model.train(False)
 
+    trained = loop.trained
     totals = dist.sum_over_ranks([trained.real_tokens, trained.padded_tokens, trained.samples], dev)
     telemetry = tm.fit_telemetry(
-        watch.total, totals, model=model, train=train, dev=dev, world=world, started=started, params=params, bf16=bf16,
-        frozen_layers=0 if frozen is None else frozen.cache.cut, schedule_shortened=pace.shortened,
+        loop.watch.total, totals, model=model, train=train, dev=dev, world=world, started=started, params=params,
+        bf16=bf16, frozen_layers=0 if frozen is None else frozen.cache.cut, schedule_shortened=loop.pace.shortened,
         plan_waste=lambda: padding_waste(stream.plan(0), train.lengths, multiple),
     )  # fmt: skip
     return FitResult(
@@ -208,10 +167,19 @@ def fit(
         history=state.history,
         telemetry=telemetry,
         steps=state.step,
-        stopped_early=stopped_early,
-        stopped_by_deadline=stopped_by_deadline,
+        stopped_early=loop.stopped_early,
+        stopped_by_deadline=loop.stopped_by_deadline,
         resumed_from_step=resumed_from_step,
     )
+
+
+def _forward_model(model: torch.nn.Module, frozen, world: int, dev: torch.device, compile_it: bool):
+    """What runs the training forward pass: the model (or its frozen-layer view), wrapped for DDP or compiled."""
+    forward = model if frozen is None else frozen.view
+    if world > 1:
+        ids = [dev.index] if dev.type == "cuda" else None
+        forward = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
+    return torch.compile(forward) if compile_it else forward
 
 
 def _evaluate(
@@ -235,23 +203,6 @@ def _evaluate(
     return probs, score, loss
 
 
-def _close_window(
-    state: LoopState, epoch: float, score: float, valid_loss: float, loss_acc: torch.Tensor, trained: tm.Throughput,
-    scheduler, world: int, dev: torch.device,
-) -> None:  # fmt: skip
-    """The evaluation window's history entry (losses and rates summed over ranks); the next window starts empty."""
-    loss_total, loss_count = dist.sum_over_ranks([float(loss_acc.item()), state.loss_count], dev)
-    tokens_per_s, samples_per_s = trained.rates(world)
-    state.history.append({
-        "step": state.step, "epoch": round(epoch, 4), "train_loss": loss_total / max(loss_count, 1),
-        "valid_macro_f1": score, "valid_loss": valid_loss, "tokens_per_s": tokens_per_s,
-        "samples_per_s": samples_per_s, "lr": float(scheduler.get_last_lr()[0]),
-    })  # fmt: skip
-    trained.new_window()
-    loss_acc.zero_()
-    state.loss_sum, state.loss_count, state.last_eval_step = 0.0, 0, state.step
-
-
 def _fingerprint(
     params: TrainParams, seed: int, world: int, bf16: bool, train: Encoded, valid: Encoded, select_best: bool,
     soft: np.ndarray | None, temperature: float,
@@ -261,16 +212,3 @@ def _fingerprint(
         dataclasses.asdict(params), seed, world, bf16, len(train), len(valid), int(train.lengths.sum()), select_best,
         None if soft is None else [hashlib.sha256(soft.tobytes()).hexdigest(), temperature],
     ])  # fmt: skip
-
-
-def _advance(
-    bar, shown: dict[str, Any], epoch: float, state: LoopState, loss_acc: torch.Tensor, trained: tm.Throughput,
-    log_every: int, world: int,
-) -> None:  # fmt: skip
-    """One step on the progress bar; loss and rate are read every ``log_every`` steps, the only host-device
-    sync between evaluations. Every field goes on each call: the bar shows the fields of its last call only."""
-    shown["epoch"] = round(epoch, 2)
-    if state.step % log_every == 0:
-        shown["loss"] = round(loss_acc.item() / max(state.loss_count, 1), 4)
-        shown["tok_s"] = int(trained.rates(world)[0])
-    bar.advance(1, **shown)
