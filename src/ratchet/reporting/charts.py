@@ -53,25 +53,10 @@ def waterfall(ledger: list[dict[str, Any]], metric: str) -> Safe | None:
     Kept or completed steps move the level (green up, vermillion down); a rejected candidate is
     drawn hollow and grey beside an unchanged level; whiskers show the 95% interval of the gain.
     """
-    rows = []
-    for entry in map(_on_the_ledger_scale, ledger):
-        before, after = _finite(entry.get("before")), _finite(entry.get("after"))
-        candidate = _finite(entry.get("candidate"))
-        if after is None and candidate is None:
-            continue
-        if not entry.get("gated") and before is not None and after == before:
-            continue  # evaluate, report: they do not change the model, a flat bar says nothing
-        rows.append((entry, before, after, candidate))
+    rows = _waterfall_rows(ledger)
     if not rows:
         return None
-    values: list[float] = []
-    for entry, before, after, candidate in rows:
-        values += [v for v in (before, after, candidate) if v is not None]
-        ci = entry.get("ci")
-        if before is not None and isinstance(ci, list) and len(ci) == 2 and None not in ci:
-            values += [before + ci[0], before + ci[1]]
-    bounded = all(0.0 <= v <= 1.0 for v in values)
-    y_range = padded_range(values, floor=0.0 if bounded else None, ceil=1.0 if bounded else None)
+    y_range = _waterfall_range(rows)
     width = max(420, MARGIN["left"] + MARGIN["right"] + 92 * len(rows))
     height = 300
     bars = [_bar(entry, before, after, candidate) for entry, before, after, candidate in rows]
@@ -79,58 +64,15 @@ def waterfall(ledger: list[dict[str, Any]], metric: str) -> Safe | None:
     names = [name for name, _ in kinds]
     frame = Frame.make(width, height, (0, len(rows)), y_range, below=legend_height(names, width))
     marks = [axes(frame, x_label="", y_label=f"validation {metric}", x_ticks=False)]
-    bottom = frame.y(frame.y.lo)
     previous_level: tuple[float, float] | None = None  # (x of the previous bar's right edge, level)
-    for i, ((entry, before, after, _), (start, top_value, fill)) in enumerate(zip(rows, bars, strict=True)):
+    for i, ((entry, before, after, _), bar) in enumerate(zip(rows, bars, strict=True)):
         x0, x1 = frame.x(i + 0.2), frame.x(i + 0.8)
-        status = str(entry.get("status", ""))
-        name = str(entry.get("step", "?"))
-        rejected = status == "rejected"
-        if start is None:
-            y_top, y_bottom = frame.y(top_value), bottom
-        else:
-            y_a, y_b = frame.y(start), frame.y(top_value)
-            y_top, y_bottom = min(y_a, y_b), max(y_a, y_b)
-        gain = _finite(entry.get("gain"))
-        tip = f"{name} ({status}): {metric} {num(top_value)}" + (
-            f", gain {num(gain, signed=True)}" if gain is not None else ""
-        )
-        marks.append(
-            tag(
-                "rect",
-                tag("title", tip),
-                x=x0,
-                y=y_top,
-                width=round(x1 - x0, 2),
-                height=max(2.0, round(y_bottom - y_top, 2)),
-                fill="none" if rejected else fill,
-                stroke=fill,
-                stroke_width=2,
-                stroke_dasharray="5 3" if rejected else None,
-                class_="wf-bar",
-                data_step=name,
-                data_status=status,
-                data_value=num(top_value),
-            )
-        )
-        if previous_level is not None:
+        rect, *labels = _bar_marks(frame, entry, bar, (x0, x1), metric, height)
+        marks.append(rect)
+        if previous_level is not None:  # drawn over the bar before it, from its right edge
             px, level = previous_level
             marks.append(tag("line", x1=px, x2=x0, y1=frame.y(level), y2=frame.y(level), class_="connector"))
-        ci = entry.get("ci")
-        if start is not None and isinstance(ci, list) and len(ci) == 2 and None not in ci:
-            xc, lo, hi = (x0 + x1) / 2, frame.y(start + ci[0]), frame.y(start + ci[1])
-            marks.append(
-                tag(
-                    "path",
-                    tag("title", f"95% CI of the gain: [{num(ci[0], signed=True)}, {num(ci[1], signed=True)}]"),
-                    d=f"M{xc - 6},{lo} H{xc + 6} M{xc},{lo} V{hi} M{xc - 6},{hi} H{xc + 6}",
-                    class_="whisker",
-                )
-            )
-        label = num(top_value) if gain is None or start is None else f"{num(gain, signed=True)}"
-        marks.append(tag("text", label, x=(x0 + x1) / 2, y=y_top - 5, class_="value", text_anchor="middle"))
-        marks.append(tag("text", name, x=(x0 + x1) / 2, y=height - 24, class_="tick strong", text_anchor="middle"))
-        marks.append(tag("text", status, x=(x0 + x1) / 2, y=height - 10, class_="tick", text_anchor="middle"))
+        marks += labels
         level = after if after is not None else before
         previous_level = (x1, level) if level is not None else previous_level
     if names:
@@ -147,6 +89,90 @@ def waterfall(ledger: list[dict[str, Any]], metric: str) -> Safe | None:
         "Steps that neither score nor change the model are left out." + zoomed,
         id="ledger-waterfall",
     )
+
+
+Row = tuple[dict[str, Any], float | None, float | None, float | None]
+"""A ledger entry with its before, after and candidate scores."""
+
+
+def _waterfall_rows(ledger: list[dict[str, Any]]) -> list[Row]:
+    rows = []
+    for entry in map(_on_the_ledger_scale, ledger):
+        before, after = _finite(entry.get("before")), _finite(entry.get("after"))
+        candidate = _finite(entry.get("candidate"))
+        if after is None and candidate is None:
+            continue
+        if not entry.get("gated") and before is not None and after == before:
+            continue  # evaluate, report: they do not change the model, a flat bar says nothing
+        rows.append((entry, before, after, candidate))
+    return rows
+
+
+def _waterfall_range(rows: list[Row]) -> tuple[float, float]:
+    """The y range: every score and whisker end, within [0, 1] when the metric is."""
+    values: list[float] = []
+    for entry, before, after, candidate in rows:
+        values += [v for v in (before, after, candidate) if v is not None]
+        ci = entry.get("ci")
+        if before is not None and isinstance(ci, list) and len(ci) == 2 and None not in ci:
+            values += [before + ci[0], before + ci[1]]
+    bounded = all(0.0 <= v <= 1.0 for v in values)
+    return padded_range(values, floor=0.0 if bounded else None, ceil=1.0 if bounded else None)
+
+
+def _bar_marks(
+    frame: Frame, entry: dict[str, Any], bar: tuple[float | None, float, str], xs: tuple[float, float], metric: str,
+    height: int,
+) -> list[Safe]:  # fmt: skip
+    """One step's bar, then its whisker (the gain's 95% interval) and its labels."""
+    start, top_value, fill = bar
+    x0, x1 = xs
+    status = str(entry.get("status", ""))
+    name = str(entry.get("step", "?"))
+    rejected = status == "rejected"
+    if start is None:
+        y_top, y_bottom = frame.y(top_value), frame.y(frame.y.lo)
+    else:
+        y_a, y_b = frame.y(start), frame.y(top_value)
+        y_top, y_bottom = min(y_a, y_b), max(y_a, y_b)
+    gain = _finite(entry.get("gain"))
+    tip = f"{name} ({status}): {metric} {num(top_value)}" + (
+        f", gain {num(gain, signed=True)}" if gain is not None else ""
+    )
+    marks = [
+        tag(
+            "rect",
+            tag("title", tip),
+            x=x0,
+            y=y_top,
+            width=round(x1 - x0, 2),
+            height=max(2.0, round(y_bottom - y_top, 2)),
+            fill="none" if rejected else fill,
+            stroke=fill,
+            stroke_width=2,
+            stroke_dasharray="5 3" if rejected else None,
+            class_="wf-bar",
+            data_step=name,
+            data_status=status,
+            data_value=num(top_value),
+        )
+    ]
+    ci = entry.get("ci")
+    if start is not None and isinstance(ci, list) and len(ci) == 2 and None not in ci:
+        xc, lo, hi = (x0 + x1) / 2, frame.y(start + ci[0]), frame.y(start + ci[1])
+        marks.append(
+            tag(
+                "path",
+                tag("title", f"95% CI of the gain: [{num(ci[0], signed=True)}, {num(ci[1], signed=True)}]"),
+                d=f"M{xc - 6},{lo} H{xc + 6} M{xc},{lo} V{hi} M{xc - 6},{hi} H{xc + 6}",
+                class_="whisker",
+            )
+        )
+    label = num(top_value) if gain is None or start is None else f"{num(gain, signed=True)}"
+    marks.append(tag("text", label, x=(x0 + x1) / 2, y=y_top - 5, class_="value", text_anchor="middle"))
+    marks.append(tag("text", name, x=(x0 + x1) / 2, y=height - 24, class_="tick strong", text_anchor="middle"))
+    marks.append(tag("text", status, x=(x0 + x1) / 2, y=height - 10, class_="tick", text_anchor="middle"))
+    return marks
 
 
 def confusion_heatmap(matrix: list[list[int]], labels: list[str]) -> Safe:
