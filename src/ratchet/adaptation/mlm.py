@@ -175,18 +175,13 @@ def pretrain(
                              "train_seconds": 0.0}  # fmt: skip
     result = PretrainResult(objective, 0, total, len(lengths))
     torch.manual_seed(seed)
-    saved = ckpt.load_state(checkpoint_dir)
-    if saved is not None and saved["loop"].get("fingerprint") == fingerprint:
-        model.load_state_dict(saved["model"])
-        optimizer.load_state_dict(saved["optimizer"])
-        scheduler.load_state_dict(saved["scheduler"])
-        state = saved["loop"]
-        ckpt.restore_rng_states(saved["rng"])
+    resumed = _resume(checkpoint_dir, fingerprint, model, optimizer, scheduler)
+    if resumed is not None:
+        state = resumed
         result.resumed_at = state["step"]
         log.info("adapt: resuming pretraining at step %d/%d", state["step"], total)
     else:
         state["heldout_before"] = lm_loss(model, held, dev, seed)
-    del saved
 
     def save() -> None:
         ckpt.save_state(checkpoint_dir, model, optimizer, scheduler, state)
@@ -211,17 +206,10 @@ def pretrain(
             if deadline is not None and time.time() > deadline:
                 result.stopped_by_deadline = True
                 break
-            step = state["step"]
-            rows = stream.rows(step)
-            batch, targets = train(rows, step_generator(seed, step + 1))
+            rows = stream.rows(state["step"])
+            batch, targets = train(rows, step_generator(seed, state["step"] + 1))
             if targets:  # a batch of nothing but [UNK] has nothing to predict: the step passes without an update
-                with autocast(dev):
-                    loss = lm_forward(model, to_device(batch, dev), objective)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), GRAD_CLIP, foreach=True)
-                optimizer.step()
-                optimizer.zero_grad(set_to_none=True)
-                loss_acc += loss.detach().float()
+                loss_acc += _update(model, optimizer, batch, objective, dev)
                 n_acc += 1
             scheduler.step()
             state["step"] += 1
@@ -241,10 +229,39 @@ def pretrain(
             save()  # a deadline stop (or the end) is a resumable point too
 
     model.eval()
+    result.heldout_loss_after = lm_loss(model, held, dev, seed)
+    return _finished(result, state, dev, started)
+
+
+def _resume(checkpoint_dir: Path, fingerprint: str, model, optimizer, scheduler) -> dict[str, Any] | None:
+    """The saved loop state, with the model, optimizer, scheduler and RNGs restored, when the checkpoint in
+    ``checkpoint_dir`` is of this pretraining (its fingerprint); else None, nothing touched."""
+    saved = ckpt.load_state(checkpoint_dir)
+    if saved is None or saved["loop"].get("fingerprint") != fingerprint:
+        return None
+    model.load_state_dict(saved["model"])
+    optimizer.load_state_dict(saved["optimizer"])
+    scheduler.load_state_dict(saved["scheduler"])
+    ckpt.restore_rng_states(saved["rng"])
+    return saved["loop"]
+
+
+def _update(model, optimizer, batch: dict[str, torch.Tensor], objective: str, dev: torch.device) -> torch.Tensor:
+    """One optimizer update on ``batch``; its loss, detached, on the device (reading it would sync)."""
+    with autocast(dev):
+        loss = lm_forward(model, to_device(batch, dev), objective)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), GRAD_CLIP, foreach=True)
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    return loss.detach().float()
+
+
+def _finished(result: PretrainResult, state: dict[str, Any], dev: torch.device, started: float) -> PretrainResult:
+    """``result`` with what the loop state counted: steps, loss curve, throughput, padding, memory, time."""
     result.steps = state["step"]
     result.loss_curve = state["curve"]
     result.heldout_loss_before = state.get("heldout_before")
-    result.heldout_loss_after = lm_loss(model, held, dev, seed)
     result.tokens_per_s = state["tokens"] / state["train_seconds"] if state["train_seconds"] else 0.0
     result.padding_waste = 1.0 - state["tokens"] / state["padded"] if state["padded"] else 0.0
     result.peak_memory_mb = tm.peak_cuda_mb(dev) if dev.type == "cuda" else tm.peak_rss_mb()
