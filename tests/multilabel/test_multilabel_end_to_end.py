@@ -163,3 +163,49 @@ def test_python_api_fits_and_predicts_label_sets(tmp_path) -> None:
     assert list(clf.classes_) == ["politics", "sports", "tech"]
     decided = clf.predict(["football and senate", "a laptop"])
     assert decided.tolist() == [[1, 1, 0], [0, 0, 1]]
+
+
+def _c_by_seed(monkeypatch) -> None:
+    """C "chosen" as the seed dictates, so fold-by-fold choices differ (seeds 0, 1, 2: the grid's first three)."""
+    from ratchet.crossfit import linear_folds
+    from ratchet.models.linear import LinearFit
+
+    def choose(rows, n_labels, params, seed, deadline=None):
+        model = linear_folds.fit_linear_with_c(rows, n_labels, params, params.c_grid[seed % len(params.c_grid)], seed)
+        return LinearFit(model, np.zeros((0, n_labels)), 0.0, [], 0.0)
+
+    monkeypatch.setattr(linear_folds, "fit_linear_choosing_c", choose)
+
+
+def _baseline_metrics(out: Path) -> dict:
+    return next(m for m in (read_json(p) for p in (out / "steps").glob("*/manifest.json")) if m["step"] == "baseline")[
+        "metrics"
+    ]
+
+
+def test_label_set_folds_share_the_shipped_c(tmp_path, monkeypatch) -> None:
+    """Cross-tuned thresholds need fold models on one scale: every fold of a multi-label baseline fits with the
+    shipped model's C, even where fold-by-fold choices would differ."""
+    _c_by_seed(monkeypatch)
+    data = tmp_path / "train.csv"
+    write_sets(data, 150, seed=2)
+    out = tmp_path / "run"
+    assert main(["run", str(data), "--out", str(out), "--model", "linear", "--quiet", "--steps",
+                 "clean,split,baseline,evaluate", "gate.folds=3"]) == 0  # fmt: skip
+    metrics = _baseline_metrics(out)
+    assert metrics["fold_C"] == [metrics["C"]] * 3 and "one scale" in metrics["fold_C_shared"]
+
+
+def test_single_label_folds_still_choose_their_own_c(tmp_path, monkeypatch) -> None:
+    """Argmax decisions do not depend on the scale: a single-label fold keeps choosing C inside its training part."""
+    _c_by_seed(monkeypatch)
+    rng = np.random.default_rng(0)
+    labels = rng.choice(list(CUES), size=150)
+    texts = [" ".join([*rng.choice(FILLER, size=5).tolist(), CUES[label]]) for label in labels]
+    data = tmp_path / "train.csv"
+    pd.DataFrame({"text": texts, "label": labels}).to_csv(data, index=False)
+    out = tmp_path / "run"
+    assert main(["run", str(data), "--out", str(out), "--model", "linear", "--quiet", "--steps",
+                 "clean,split,baseline,evaluate", "gate.folds=3"]) == 0  # fmt: skip
+    metrics = _baseline_metrics(out)
+    assert len(set(metrics["fold_C"])) == 3 and "fold_C_shared" not in metrics

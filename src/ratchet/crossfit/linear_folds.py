@@ -4,6 +4,17 @@ In a holdout plan the baseline picks C on the valid rows it is judged on, as it 
 (a choice among four values on a large validation set). A cross-fitted fold must not look
 at its held-out rows at all, so each fold carves an inner validation share out of its own
 training part to pick C, then refits on the whole training part with that C.
+
+Label sets are the exception: the gate decides each fold's rows at per-label thresholds tuned on the
+other folds' rows, which only fits when every fold model scores on one scale, and C sets the scale.
+Chosen fold by fold on inner holdouts of about 120 rows, C came out 8, 8, 0.5, 32 and 2 on Reuters
+topics (1,000 articles, 23 labels): the C=0.5 fold's probabilities were so much softer that the
+thresholds from the other folds cut its micro-F1 to 0.62 (0.90 at its own thresholds, 0.83-0.89 on
+the other folds), and the baseline's out-of-fold estimate fell from about 0.86 to 0.79, which made a
+fine-tune that tied it look +0.064 better. So a multi-label baseline fits every fold with one C:
+the shipped model's, chosen on an inner holdout of the whole pool. That choice reads 15% of the
+judged rows' labels to pick one of four values; its optimism, if any, is the reference's, which
+makes the rule stricter with the candidates it is compared to, never more lenient.
 """
 
 from __future__ import annotations
@@ -34,6 +45,17 @@ def inner_holdout(labels: np.ndarray, share: float, seed: int) -> tuple[np.ndarr
     return fit, choose
 
 
+def one_c_for_every_fold(labels: np.ndarray) -> bool:
+    """Whether the fold models share one C: label sets, decided at thresholds cross-tuned across folds."""
+    return np.ndim(labels) == 2
+
+
+def fit_linear_with_c(rows: Split, n_labels: int, params: LinearParams, C: float, seed: int) -> LinearTextModel:
+    model = LinearTextModel(params, C=C, seed=seed)
+    model.fit(rows.texts, rows.label_ids, n_labels, pairs=rows.pairs, weights=rows.weights)
+    return model
+
+
 def fit_linear_choosing_c(
     rows: Split, n_labels: int, params: LinearParams, seed: int, deadline: float | None = None
 ) -> LinearFit:
@@ -48,6 +70,5 @@ def fit_linear_choosing_c(
         train_pairs=inner_fit.pairs, valid_pairs=inner_choose.pairs, weights=inner_fit.weights,
         params=params, seed=seed, deadline=deadline,
     )  # fmt: skip
-    model = LinearTextModel(params, C=chosen.model.C, seed=seed)
-    model.fit(rows.texts, rows.label_ids, n_labels, pairs=rows.pairs, weights=rows.weights)
+    model = fit_linear_with_c(rows, n_labels, params, chosen.model.C, seed)
     return LinearFit(model, chosen.valid_probs, chosen.best_score, chosen.grid, chosen.seconds)
