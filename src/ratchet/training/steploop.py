@@ -59,6 +59,7 @@ class StepLoop:
         # ranks would have to agree on a shortened schedule: one process only
         self.pace = DeadlinePace(self.deadline if self.world == 1 else None, self.state.step)
         self.shown: dict[str, Any] = {"loss": None, "tok_s": None, "epoch": 0.0}
+        self.evals_at = self.params.evals_per_epoch / self.per_epoch  # evaluations per micro-batch
 
     def run(self, progress=None) -> None:
         tm.reset_cuda_peak(self.dev)
@@ -91,9 +92,8 @@ class StepLoop:
         return check_now and self.deadline is not None and dist.any_rank(time.time() > self.deadline, self.dev)
 
     def _evaluation_due(self) -> bool:
-        evals_at = self.params.evals_per_epoch / self.per_epoch  # evaluations per micro-batch
         done = self.state.step * self.group
-        return math.floor(done * evals_at) > math.floor((done - self.group) * evals_at)
+        return math.floor(done * self.evals_at) > math.floor((done - self.group) * self.evals_at)
 
     def _paused(self, work: Callable[..., None], *args: Any) -> None:
         """``work`` off the training clock."""
