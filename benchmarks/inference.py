@@ -3,7 +3,8 @@
 For the same model and the run's sealed test rows (RUN/data/test.parquet), on the same CPU
 threads: latency at batch 1 (p50, p95 over ``--latency-rows`` texts), throughput at batch 64
 (texts/s over ``--rows`` texts), size on disk, test macro-F1 and the share of test predictions
-that agree with PyTorch's. Peers: ``ratchet.load`` (PyTorch, fp32), the export read with
+that agree with PyTorch's. Peers: ``ratchet.load`` (PyTorch, fp32, and the same model under bf16
+autocast: native on CPUs with AVX512-BF16 or AMX, emulated and slow elsewhere), the export read with
 ``ratchet_onnx.py`` (onnxruntime, fp32 and dynamic int8), and, when the run has a compress step,
 its int8 model and its distilled student (PyTorch).
 
@@ -20,10 +21,12 @@ Prints a table and a JSON line. Not a test: it asserts nothing.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +36,7 @@ from sklearn.metrics import f1_score
 import ratchet
 from ratchet.cli import main as cli
 from ratchet.export import open_export
+from ratchet.training.telemetry import cpu_has_native_bf16
 
 
 def folder_bytes(path: Path) -> int:
@@ -61,6 +65,46 @@ def measure(name: str, predict_proba, size: int, texts: list[str], truth: np.nda
     }  # fmt: skip
 
 
+def bf16(predict_proba):
+    """``predict_proba`` with the model's matrix products in bf16 (torch.autocast), as training runs them."""
+    import torch
+
+    def predict(texts: list[str]) -> np.ndarray:
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            return np.asarray(predict_proba(texts), dtype=np.float32)
+
+    return predict
+
+
+@contextlib.contextmanager
+def running_server(source: Path) -> Iterator[int]:
+    """``ratchet serve source`` in a subprocess on a free port, answering /health; yields the port."""
+    import http.client
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "ratchet.cli", "serve", str(source), "--port", str(port)],
+                              stderr=subprocess.DEVNULL, env={**os.environ})  # fmt: skip
+    try:
+        for _ in range(600):
+            try:
+                probe_connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+                probe_connection.request("GET", "/health")
+                probe_connection.getresponse().read()
+                break
+            except OSError:
+                time.sleep(0.2)
+        yield port
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
 def serve_rate(source: Path, texts: list[str], clients: int = 8) -> dict[str, float]:
     """Texts/s answered by ``ratchet serve source`` to ``clients`` threads sending one text per request.
 
@@ -69,21 +113,12 @@ def serve_rate(source: Path, texts: list[str], clients: int = 8) -> dict[str, fl
     clients run on the same CPU as the server, so their own work is in the figure.
     """
     import http.client
-    import os
-    import socket
-    import subprocess
-    import sys
     import threading
     from concurrent.futures import ThreadPoolExecutor
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "ratchet.cli", "serve", str(source), "--port", str(port)],
-                              stderr=subprocess.DEVNULL, env={**os.environ})  # fmt: skip
     local = threading.local()
 
-    def post(text: str, keep_alive: bool) -> None:
+    def post(port: int, text: str, keep_alive: bool) -> None:
         if not keep_alive or getattr(local, "connection", None) is None:
             local.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
         local.connection.request("POST", "/predict", body=json.dumps({"texts": [text]}),
@@ -96,29 +131,25 @@ def serve_rate(source: Path, texts: list[str], clients: int = 8) -> dict[str, fl
             local.connection.close()
             local.connection = None
 
-    def rate(keep_alive: bool) -> float:
+    def rate(port: int, keep_alive: bool) -> float:
         with ThreadPoolExecutor(clients) as pool:
-            list(pool.map(lambda t: post(t, keep_alive), texts[: clients * 4]))  # warm
+            list(pool.map(lambda t: post(port, t, keep_alive), texts[: clients * 4]))  # warm
             began = time.perf_counter()
-            list(pool.map(lambda t: post(t, keep_alive), texts))
+            list(pool.map(lambda t: post(port, t, keep_alive), texts))
             return len(texts) / (time.perf_counter() - began)
 
-    try:
-        for _ in range(600):
-            try:
-                probe_connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-                probe_connection.request("GET", "/health")
-                probe_connection.getresponse().read()
-                break
-            except OSError:
-                time.sleep(0.2)
-        rates = {"new": rate(keep_alive=False), "keep-alive": rate(keep_alive=True)}
+    with running_server(source) as port:
+        rates = {"new": rate(port, keep_alive=False), "keep-alive": rate(port, keep_alive=True)}
         if shutil.which("wrk"):
             rates["wrk"] = wrk_rate(port, texts, clients)
         return rates
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+
+
+def serve_rate_wrk_only(source: Path, texts: list[str], clients: int = 8) -> float:
+    """Texts/s answered by ``ratchet serve source`` to ``wrk`` alone (after a 4 s warm-up)."""
+    with running_server(source) as port:
+        wrk_rate(port, texts, clients, seconds=4)
+        return wrk_rate(port, texts, clients)
 
 
 def wrk_rate(port: int, texts: list[str], clients: int, seconds: int = 10) -> float:
@@ -266,6 +297,9 @@ def main() -> None:
     # Undecided probabilities for everyone (argmax): the comparison is of the models, not the class biases.
     rows.append(measure("ratchet (PyTorch fp32)", torch_model.predict_proba, folder_bytes(args.run / "model"),
                         texts, truth, args))  # fmt: skip
+    kind = "native" if cpu_has_native_bf16() else "emulated"
+    rows.append(measure(f"ratchet (PyTorch bf16, {kind})", bf16(torch_model.predict_proba),
+                        folder_bytes(args.run / "model"), texts, truth, args))  # fmt: skip
     for name, folder in compressed_models(args.run):
         model = ratchet.load(folder, device="cpu")
         rows.append(measure(name, model.predict_proba, folder_bytes(folder), texts, truth, args))
