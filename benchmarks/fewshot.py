@@ -76,7 +76,23 @@ def draw(labels: np.ndarray, per_class: int, seed: int) -> np.ndarray:
     return np.sort(np.concatenate(rows))
 
 
-def run_method(method: str, train, test, names: list[str], seed: int) -> np.ndarray:
+def fewshot_params(overrides: list[str]):
+    """FewShotParams with ``KEY=VALUE`` overrides (``max_length=256``), each value read as its default's type."""
+    import dataclasses
+
+    from ratchet.fewshot.params import FewShotParams
+
+    defaults = FewShotParams()
+    changes = {}
+    for item in overrides:
+        key, _, value = item.partition("=")
+        if not hasattr(defaults, key):
+            raise SystemExit(f"--fewshot {item}: FewShotParams has no field {key!r}")
+        changes[key] = type(getattr(defaults, key))(value)
+    return dataclasses.replace(defaults, **changes)
+
+
+def run_method(method: str, train, test, names: list[str], seed: int, fewshot=None) -> np.ndarray:
     """Test-sample probabilities of ``method`` fitted on ``train`` (Split objects)."""
     from ratchet.finetuning.finetune import TaskData
 
@@ -84,7 +100,8 @@ def run_method(method: str, train, test, names: list[str], seed: int) -> np.ndar
         from ratchet.fewshot.fit import fit_fewshot
         from ratchet.fewshot.params import FewShotParams
 
-        fitted = fit_fewshot("default", TaskData(train, test, names), FewShotParams(), device="cpu", seed=seed)
+        params = fewshot or FewShotParams()
+        fitted = fit_fewshot("default", TaskData(train, test, names), params, device="cpu", seed=seed)
         return fitted.valid_probs
     if method == "standard":
         from ratchet.config import TrainParams
@@ -115,19 +132,22 @@ def measure(args: argparse.Namespace) -> None:
     torch.set_num_threads(2)
     train_texts, train_labels, test_texts, test_labels, names = load(args.data, args.dir)
     test = Split(test_texts, None, test_labels, None)
+    fewshot = fewshot_params(args.fewshot)
     for per_class in args.per_class:
         for seed in args.draws:
             rows = draw(train_labels, per_class, seed)
             train = Split([train_texts[i] for i in rows], None, train_labels[rows], None)
             for method in args.methods:
                 started = time.time()
-                probs = run_method(method, train, test, names, seed)
+                probs = run_method(method, train, test, names, seed, fewshot)
                 record = {
                     "data": args.data, "per_class": per_class, "draw": seed, "method": method,
                     "train_rows": len(rows), "test_rows": len(test),
                     "macro_f1": round(float(score("macro_f1", test_labels, probs)), 4),
                     "seconds": round(time.time() - started, 1),
                 }  # fmt: skip
+                if method == "fewshot" and args.fewshot:
+                    record["fewshot"] = args.fewshot
                 print(json.dumps(record), flush=True)
                 if args.log is not None:
                     with open(args.log, "a", encoding="utf-8") as handle:
@@ -166,6 +186,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--per-class", type=int, nargs="+", default=[8, 16, 64])
     parser.add_argument("--draws", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
+    parser.add_argument("--fewshot", nargs="+", default=[], metavar="KEY=VALUE",
+                        help="FewShotParams overrides for the fewshot method, e.g. max_length=256")  # fmt: skip
     parser.add_argument("--log", type=Path, help="append one JSON line per (k, draw, method) here")
     parser.add_argument("--summary", type=Path, nargs="+", help="summarize JSON-line logs instead of measuring")
     args = parser.parse_args(argv)
