@@ -183,29 +183,26 @@ def _baseline_metrics(out: Path) -> dict:
     ]
 
 
-def test_label_set_folds_share_the_shipped_c(tmp_path, monkeypatch) -> None:
-    """Cross-tuned thresholds need fold models on one scale: every fold of a multi-label baseline fits with the
-    shipped model's C, even where fold-by-fold choices would differ."""
-    _c_by_seed(monkeypatch)
-    data = tmp_path / "train.csv"
-    write_sets(data, 150, seed=2)
-    out = tmp_path / "run"
-    assert main(["run", str(data), "--out", str(out), "--model", "linear", "--quiet", "--steps",
-                 "clean,split,baseline,evaluate", "gate.folds=3"]) == 0  # fmt: skip
-    metrics = _baseline_metrics(out)
-    assert metrics["fold_C"] == [metrics["C"]] * 3 and "one scale" in metrics["fold_C_shared"]
-
-
-def test_single_label_folds_still_choose_their_own_c(tmp_path, monkeypatch) -> None:
-    """Argmax decisions do not depend on the scale: a single-label fold keeps choosing C inside its training part."""
-    _c_by_seed(monkeypatch)
+def _single_label_data(path: Path) -> None:
     rng = np.random.default_rng(0)
     labels = rng.choice(list(CUES), size=150)
     texts = [" ".join([*rng.choice(FILLER, size=5).tolist(), CUES[label]]) for label in labels]
+    pd.DataFrame({"text": texts, "label": labels}).to_csv(path, index=False)
+
+
+@pytest.mark.parametrize("task", ["label sets", "single label"])
+def test_baseline_folds_share_the_shipped_c(tmp_path, monkeypatch, task) -> None:
+    """Fold models on one scale (cross-tuned thresholds, blend's weight and calibrate's temperature are fitted
+    across folds): every fold of the baseline fits with the shipped model's C, even where fold-by-fold choices
+    (seeded here to differ) would not agree."""
+    _c_by_seed(monkeypatch)
     data = tmp_path / "train.csv"
-    pd.DataFrame({"text": texts, "label": labels}).to_csv(data, index=False)
+    if task == "label sets":
+        write_sets(data, 150, seed=2)
+    else:
+        _single_label_data(data)
     out = tmp_path / "run"
     assert main(["run", str(data), "--out", str(out), "--model", "linear", "--quiet", "--steps",
                  "clean,split,baseline,evaluate", "gate.folds=3"]) == 0  # fmt: skip
     metrics = _baseline_metrics(out)
-    assert len(set(metrics["fold_C"])) == 3 and "fold_C_shared" not in metrics
+    assert metrics["fold_C"] == [metrics["C"]] * 3 and "the same C" in metrics["shipped"]

@@ -233,11 +233,11 @@ class CrossFitter:
         """The TF-IDF baseline per fold, and the model that ships (saved to ``out_dir``) -> (fit, LinearFit);
         ``out_dir`` None: the folds only (cross-fitted), nothing refit or saved.
 
-        Holdout: C chosen on the valid rows, the model fit on the train rows (as always). Cross-fitted: each
-        fold chooses C inside its training part; the shipped model does the same on every pool row. Label sets:
-        every fold fits with the shipped model's C, so that the fold models score on one scale (linear_folds).
+        Holdout: C chosen on the valid rows, the model fit on the train rows (as always). Cross-fitted: the
+        shipped model chooses C on an inner holdout of the pool and every fold fits with that C, so that the fold
+        models score on one scale (linear_folds).
         """
-        from ratchet.crossfit.linear_folds import fit_linear_choosing_c, fit_linear_with_c, one_c_for_every_fold
+        from ratchet.crossfit.linear_folds import fit_linear_choosing_c, fit_linear_with_c
         from ratchet.models.linear import fit_linear
         from ratchet.models.linear_folder import save_linear
 
@@ -255,24 +255,17 @@ class CrossFitter:
             probs[:] = fitted.valid_probs
             return CrossFit("baseline", probs, [fold], 1), fitted
 
-        shipped = None
-        if one_c_for_every_fold(self.pool.label_ids):
-            shipped = fit_linear_choosing_c(self.refit_rows(), n_labels, params, ctx.seed, ctx.deadline)
+        shipped = fit_linear_choosing_c(self.refit_rows(), n_labels, params, ctx.seed, ctx.deadline)
 
         def fit_fold(split: FoldSplit, data: TaskData, deadline: float | None) -> FoldFit:
             started, seed = time.time(), ctx.seed + split.fold
-            if shipped is None:
-                model = fit_linear_choosing_c(data.train, n_labels, params, seed, deadline).model
-            else:
-                model = fit_linear_with_c(data.train, n_labels, params, shipped.model.C, seed)
+            model = fit_linear_with_c(data.train, n_labels, params, shipped.model.C, seed)
             probs = model.predict_proba(data.valid.texts, data.valid.pairs)
             return FoldFit(probs, time.time() - started, info={"C": model.C})
 
         fit = self.run("baseline", fit_fold, parallel=True)
         if out_dir is None:
             return fit, None
-        if shipped is None:
-            shipped = fit_linear_choosing_c(self.refit_rows(), n_labels, params, ctx.seed, ctx.deadline)
         save_linear(shipped.model, self.labels, out_dir, {**meta, "C": shipped.model.C, "refit_rows": len(self.pool)})
         return fit, shipped
 
