@@ -85,105 +85,125 @@ class SelfTrainStep:
         why_not = _why_not(p, teacher_dir, backbone, data.train)
         if why_not:
             return Skipped(why_not)
-        crossfit = ctx.crossfit
         texts, corpus_stats = _unlabeled_texts(ctx, p, data.train, data.valid)
         params = dataclasses.replace(resolved_train_params(ctx, p.train), epochs=p.selftrain.epochs)
-        labels = data.labels
-        meta = {"kind": "transformer", "backbone": backbone, "max_length": params.max_length, "text_pair": False}
-        metrics: dict[str, Any] = {"teacher": str(teacher_dir), "backbone": backbone, "corpus": corpus_stats}
-        seeds = [ctx.seed + i for i in range(p.seeds)]
+        training = _SelfTraining(
+            ctx, p, Path(teacher_dir), backbone, texts, data.labels, params,
+            meta={"kind": "transformer", "backbone": backbone, "max_length": params.max_length, "text_pair": False},
+            seeds=[ctx.seed + i for i in range(p.seeds)],
+            metrics={"teacher": str(teacher_dir), "backbone": backbone, "corpus": corpus_stats},
+        )  # fmt: skip
+        return training.crossfitted() if ctx.crossfit.crossfit else training.holdout(data)
 
-        def pseudo_labeled(teacher: Path, gold: Split, record: bool) -> tuple[Split, Any, dict[str, Any]]:
-            """gold + the teacher's confident labels on the corpus (capped per class); ``record``: also the
-            step metrics that describe them (returned, not written, so a fold worker's travel back), and the
-            pseudo-labels' file."""
-            from ratchet.adaptation.pseudo_labels import choose_pseudo_labels
-            from ratchet.predictor import load_predictor
 
-            started = time.time()
-            probs = load_predictor(teacher, device=ctx.device).predict_probs(texts)
-            chosen = choose_pseudo_labels(probs, gold.label_ids, threshold=p.selftrain.threshold,
-                                          max_ratio=p.selftrain.max_ratio)  # fmt: skip
-            recorded: dict[str, Any] = {}
-            if record:
-                per_class = {str(labels[k]): counts for k, counts in chosen.stats["per_class"].items()}
-                recorded = {"pseudo_labels": {**chosen.stats, "per_class": per_class},
-                            "labeling_seconds": time.time() - started}  # fmt: skip
-                _save_pseudo_labels(ctx.step_dir / "pseudo_labels.parquet", texts, chosen, labels)
-            rows = [texts[i] for i in chosen.rows]
-            return _with_pseudo_labels(gold, rows, chosen.label_ids, p.selftrain.weight), chosen, recorded
+@dataclass
+class _SelfTraining:
+    """One run of the step: the teacher, the corpus and the student recipe its two ways of judging share."""
 
-        if not crossfit.crossfit:
-            # The teacher is the model that would ship, trained on the train rows only: its labels on the
-            # corpus carry nothing of the valid rows the students are judged on.
-            rows, chosen, recorded = pseudo_labeled(Path(teacher_dir), data.train, record=True)
-            metrics.update(recorded)
-            if len(chosen.rows) < MIN_PSEUDO:
-                return Skipped(_too_few(len(chosen.rows), p), metrics)
-            students = [self._holdout_student(ctx, backbone, TaskData(rows, data.valid, labels), params, seed, meta,
-                                              len(seeds) - i) for i, seed in enumerate(seeds)]  # fmt: skip
-            probs = average_probs([fit.valid_probs for fit in students])
-            metrics["student"] = _student_metrics(students[0], len(rows), params)
-            member_dirs = [ctx.step_dir / "students" / f"seed-{seed}" for seed in seeds]
-            return Candidate(probs=probs, metrics=metrics, ship=lambda: _ship(ctx, member_dirs, metrics))
+    ctx: StepContext
+    p: SelfTrainStepParams
+    teacher_dir: Path
+    backbone: str
+    texts: list[str]
+    """The unlabeled corpus (never a train, valid or test text)."""
+    labels: list
+    params: TrainParams
+    """The students' fine-tune (train's, with selftrain.epochs)."""
+    meta: dict[str, Any]
+    seeds: list[int]
+    metrics: dict[str, Any]
 
-        # Cross-fitted: each fold's teacher is fitted without that fold, so no held-out label reaches its
-        # pseudo-labels; its student is judged on the held-out fold like any candidate.
-        teacher_params = resolved_train_params(ctx, p.train)
+    def pseudo_labeled(self, teacher: Path, gold: Split, record: bool) -> tuple[Split, Any, dict[str, Any]]:
+        """gold + the teacher's confident labels on the corpus (capped per class); ``record``: also the
+        step metrics that describe them (returned, not written, so a fold worker's travel back), and the
+        pseudo-labels' file."""
+        from ratchet.adaptation.pseudo_labels import choose_pseudo_labels
+        from ratchet.predictor import load_predictor
 
-        def fit_fold(split, fold: TaskData, deadline: float | None) -> FoldFit:
-            from ratchet.crossfit.parallel import worker_progress
-            from ratchet.finetuning.finetune import finetune
+        started, labels, settings = time.time(), self.labels, self.p.selftrain
+        probs = load_predictor(teacher, device=self.ctx.device).predict_probs(self.texts)
+        chosen = choose_pseudo_labels(probs, gold.label_ids, threshold=settings.threshold,
+                                      max_ratio=settings.max_ratio)  # fmt: skip
+        recorded: dict[str, Any] = {}
+        if record:
+            per_class = {str(labels[k]): counts for k, counts in chosen.stats["per_class"].items()}
+            recorded = {"pseudo_labels": {**chosen.stats, "per_class": per_class},
+                        "labeling_seconds": time.time() - started}  # fmt: skip
+            _save_pseudo_labels(self.ctx.step_dir / "pseudo_labels.parquet", self.texts, chosen, labels)
+        rows = [self.texts[i] for i in chosen.rows]
+        return _with_pseudo_labels(gold, rows, chosen.label_ids, settings.weight), chosen, recorded
 
-            progress = worker_progress(ctx.progress)
-            folder = ctx.step_dir / "fold-teachers" / f"fold-{split.fold}"
-            finetune(backbone, fold, teacher_params, device=ctx.device, seed=ctx.seed,
-                     checkpoint_dir=folder.with_name(f"checkpoint-{split.fold}"), deadline=deadline, save_to=folder,
-                     save_meta=meta, select_best=False, progress=progress)  # fmt: skip
-            rows, chosen, recorded = pseudo_labeled(folder, fold.train, record=split.fold == 0)
-            fold_probs = []
-            for seed in seeds:
-                student = finetune(backbone, TaskData(rows, fold.valid, labels), params, device=ctx.device, seed=seed,
-                                   checkpoint_dir=ctx.step_dir / f"checkpoint-student-{split.fold}-{seed}",
-                                   deadline=deadline, select_best=False, progress=progress)  # fmt: skip
-                fold_probs.append(student.valid_probs)
-            return FoldFit(average_probs(fold_probs), info={"pseudo_labels": len(chosen.rows), "recorded": recorded})
+    def holdout(self, data: TaskData) -> Outcome:
+        """The teacher is the model that would ship, trained on the train rows only: its labels on the corpus
+        carry nothing of the valid rows the students are judged on."""
+        from ratchet.finetuning.finetune import finetune
+        from ratchet.models.ensemble import seed_deadline
 
+        ctx, metrics = self.ctx, self.metrics
+        rows, chosen, recorded = self.pseudo_labeled(self.teacher_dir, data.train, record=True)
+        metrics.update(recorded)
+        if len(chosen.rows) < MIN_PSEUDO:
+            return Skipped(_too_few(len(chosen.rows), self.p), metrics)
+        students = []
+        for i, seed in enumerate(self.seeds):
+            students.append(finetune(
+                self.backbone, TaskData(rows, data.valid, self.labels), self.params, device=ctx.device, seed=seed,
+                checkpoint_dir=ctx.step_dir / f"checkpoint-{seed}",
+                deadline=seed_deadline(ctx.deadline, len(self.seeds) - i, time.time()),
+                save_to=ctx.step_dir / "students" / f"seed-{seed}", save_meta=self.meta, progress=ctx.progress,
+            ))  # fmt: skip
+        probs = average_probs([fit.valid_probs for fit in students])
+        metrics["student"] = _student_metrics(students[0], len(rows), self.params)
+        member_dirs = [ctx.step_dir / "students" / f"seed-{seed}" for seed in self.seeds]
+        return Candidate(probs=probs, metrics=metrics, ship=lambda: _ship(ctx, member_dirs, metrics))
+
+    def crossfitted(self) -> Outcome:
+        """Each fold's teacher is fitted without that fold, so no held-out label reaches its pseudo-labels; its
+        students are judged on the held-out fold like any candidate."""
+        crossfit, metrics = self.ctx.crossfit, self.metrics
         # Each fold's fit: a FoldFit and files (fold 0's pseudo-label metrics travel in its info).
-        fit = crossfit.run("selftrain", fit_fold, reserve=-REFIT_COST, parallel=True)
+        fit = crossfit.run("selftrain", self.fit_fold, reserve=-REFIT_COST, parallel=True)
         for fold in fit.folds:
             metrics.update(fold.info.pop("recorded", {}))
         metrics["crossfit"] = fit.summary()
         metrics["fold_pseudo_labels"] = [f.info["pseudo_labels"] for f in fit.folds]
+        return Candidate(probs=fit.probs, metrics=metrics, ship=self.ship_refit)
 
-        def ship() -> dict[str, Path]:
-            # The shipped teacher (refit on every pool row) labels the corpus for the shipped students.
-            from ratchet.finetuning.finetune import finetune
-
-            rows, _, recorded = pseudo_labeled(Path(teacher_dir), crossfit.pool, record=True)
-            metrics.update(recorded)
-            everything = TaskData(rows, crossfit.pool.subset(np.zeros(0, dtype=np.int64)), labels)
-            member_dirs = []
-            for seed in seeds:
-                out = ctx.step_dir / "students" / f"seed-{seed}"
-                finetune(backbone, everything, params, device=ctx.device, seed=seed,
-                         checkpoint_dir=ctx.step_dir / f"checkpoint-refit-{seed}", deadline=None, save_to=out,
-                         save_meta=meta, select_best=False, progress=ctx.progress)  # fmt: skip
-                member_dirs.append(out)
-            return _ship(ctx, member_dirs, metrics)
-
-        return Candidate(probs=fit.probs, metrics=metrics, ship=ship)
-
-    def _holdout_student(self, ctx: StepContext, backbone: str, data: TaskData, params: TrainParams, seed: int,
-                         meta: dict[str, Any], seeds_left: int) -> Any:  # fmt: skip
+    def fit_fold(self, split: Any, fold: TaskData, deadline: float | None) -> FoldFit:
+        from ratchet.crossfit.parallel import worker_progress
         from ratchet.finetuning.finetune import finetune
-        from ratchet.models.ensemble import seed_deadline
 
-        return finetune(
-            backbone, data, params, device=ctx.device, seed=seed, checkpoint_dir=ctx.step_dir / f"checkpoint-{seed}",
-            deadline=seed_deadline(ctx.deadline, seeds_left, time.time()),
-            save_to=ctx.step_dir / "students" / f"seed-{seed}", save_meta=meta, progress=ctx.progress,
-        )  # fmt: skip
+        ctx = self.ctx
+        progress = worker_progress(ctx.progress)
+        folder = ctx.step_dir / "fold-teachers" / f"fold-{split.fold}"
+        finetune(self.backbone, fold, resolved_train_params(ctx, self.p.train), device=ctx.device, seed=ctx.seed,
+                 checkpoint_dir=folder.with_name(f"checkpoint-{split.fold}"), deadline=deadline, save_to=folder,
+                 save_meta=self.meta, select_best=False, progress=progress)  # fmt: skip
+        rows, chosen, recorded = self.pseudo_labeled(folder, fold.train, record=split.fold == 0)
+        fold_probs = []
+        for seed in self.seeds:
+            student = finetune(self.backbone, TaskData(rows, fold.valid, self.labels), self.params, device=ctx.device,
+                               seed=seed, checkpoint_dir=ctx.step_dir / f"checkpoint-student-{split.fold}-{seed}",
+                               deadline=deadline, select_best=False, progress=progress)  # fmt: skip
+            fold_probs.append(student.valid_probs)
+        return FoldFit(average_probs(fold_probs), info={"pseudo_labels": len(chosen.rows), "recorded": recorded})
+
+    def ship_refit(self) -> dict[str, Path]:
+        """The shipped teacher (refit on every pool row) labels the corpus for the shipped students."""
+        from ratchet.finetuning.finetune import finetune
+
+        ctx, pool = self.ctx, self.ctx.crossfit.pool
+        rows, _, recorded = self.pseudo_labeled(self.teacher_dir, pool, record=True)
+        self.metrics.update(recorded)
+        everything = TaskData(rows, pool.subset(np.zeros(0, dtype=np.int64)), self.labels)
+        member_dirs = []
+        for seed in self.seeds:
+            out = ctx.step_dir / "students" / f"seed-{seed}"
+            finetune(self.backbone, everything, self.params, device=ctx.device, seed=seed,
+                     checkpoint_dir=ctx.step_dir / f"checkpoint-refit-{seed}", deadline=None, save_to=out,
+                     save_meta=self.meta, select_best=False, progress=ctx.progress)  # fmt: skip
+            member_dirs.append(out)
+        return _ship(ctx, member_dirs, self.metrics)
 
 
 def _ship(ctx: StepContext, member_dirs: list[Path], metrics: dict[str, Any]) -> dict[str, Path]:
