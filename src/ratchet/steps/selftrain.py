@@ -107,11 +107,13 @@ class _SelfTraining:
     texts: list[str]
     """The unlabeled corpus (never a train, valid or test text)."""
     labels: list
-    params: TrainParams
-    """The students' fine-tune (train's, with selftrain.epochs)."""
+    params: TrainParams  # the students' fine-tune: train's, with selftrain.epochs
     meta: dict[str, Any]
     seeds: list[int]
     metrics: dict[str, Any]
+
+    def student_dir(self, seed: int) -> Path:  # a shipped student (an ensemble member when there are several)
+        return self.ctx.step_dir / "students" / f"seed-{seed}"
 
     def pseudo_labeled(self, teacher: Path, gold: Split, record: bool) -> tuple[Split, Any, dict[str, Any]]:
         """gold + the teacher's confident labels on the corpus (capped per class); ``record``: also the
@@ -150,11 +152,11 @@ class _SelfTraining:
                 self.backbone, TaskData(rows, data.valid, self.labels), self.params, device=ctx.device, seed=seed,
                 checkpoint_dir=ctx.step_dir / f"checkpoint-{seed}",
                 deadline=seed_deadline(ctx.deadline, len(self.seeds) - i, time.time()),
-                save_to=ctx.step_dir / "students" / f"seed-{seed}", save_meta=self.meta, progress=ctx.progress,
+                save_to=self.student_dir(seed), save_meta=self.meta, progress=ctx.progress,
             ))  # fmt: skip
         probs = average_probs([fit.valid_probs for fit in students])
         metrics["student"] = _student_metrics(students[0], len(rows), self.params)
-        member_dirs = [ctx.step_dir / "students" / f"seed-{seed}" for seed in self.seeds]
+        member_dirs = [self.student_dir(seed) for seed in self.seeds]
         return Candidate(probs=probs, metrics=metrics, ship=lambda: _ship(ctx, member_dirs, metrics))
 
     def crossfitted(self) -> Outcome:
@@ -198,7 +200,7 @@ class _SelfTraining:
         everything = TaskData(rows, pool.subset(np.zeros(0, dtype=np.int64)), self.labels)
         member_dirs = []
         for seed in self.seeds:
-            out = ctx.step_dir / "students" / f"seed-{seed}"
+            out = self.student_dir(seed)
             finetune(self.backbone, everything, self.params, device=ctx.device, seed=seed,
                      checkpoint_dir=ctx.step_dir / f"checkpoint-refit-{seed}", deadline=None, save_to=out,
                      save_meta=self.meta, select_best=False, progress=ctx.progress)  # fmt: skip
