@@ -141,12 +141,12 @@ def test_every_option_of_every_command_has_help_text() -> None:
 def test_help_lists_the_steps_and_explains_the_presets(capsys) -> None:
     assert main(["run", "--help"]) == 0
     text = " ".join(capsys.readouterr().out.split())
-    steps = "clean, split, baseline, relabel, select, search, adapt, train, chunk, ensemble, selftrain, compress, embed"
-    assert f"{steps}, blend, calibrate, decide, evaluate, refit_all, report" in text
-    fast = "clean, split, baseline, select (few-shot only), train, chunk, embed, blend, calibrate, decide, evaluate"
+    steps = "clean, split, baseline, relabel, select, search, adapt, train, chunk, ensemble, selftrain, compress, blend"
+    assert f"{steps}, embed, calibrate, decide, evaluate, refit_all, report" in text
+    fast = "clean, split, baseline, select (few-shot only), train, chunk, blend, embed, calibrate, decide, evaluate"
     fast += ", report"
     balanced = "a backbone race in select, relabel, search (12 trials, not on small data), a 2-seed ensemble"
-    balanced += " and compress"
+    balanced += " and compress (int8 only on small data)"
     assert f"fast (default): {fast}; balanced: + {balanced};" in text
     assert "best: + adapt (30 trials, 3-seed ensemble)" in text
     assert main(["--version"]) == 0

@@ -30,23 +30,25 @@ class _OneLineParser(argparse.ArgumentParser):
 
 def _preset_help() -> str:
     """From the recipe itself, so that the help never lists steps a preset no longer runs."""
-    from ratchet.presets import PRESET_SEARCHES_SMALL_DATA, PRESET_SEEDS, PRESET_STEPS, PRESET_TRIALS
+    from ratchet import presets
 
-    fast = PRESET_STEPS["fast"]
+    fast = presets.PRESET_STEPS["fast"]
 
     def added(preset: str, earlier: tuple[str, ...]) -> str:
-        small = "" if PRESET_SEARCHES_SMALL_DATA[preset] else ", not on small data"
-        named = {"search": f"search ({PRESET_TRIALS[preset]} trials{small})",
-                 "ensemble": f"a {PRESET_SEEDS[preset]}-seed ensemble"}  # fmt: skip
-        new = [named.get(s, s) for s in PRESET_STEPS[preset] if s not in earlier]
+        small = "" if presets.PRESET_SEARCHES_SMALL_DATA[preset] else ", not on small data"
+        student = "" if presets.PRESET_STUDENTS_SMALL_DATA[preset] else " (int8 only on small data)"
+        named = {"search": f"search ({presets.PRESET_TRIALS[preset]} trials{small})",
+                 "ensemble": f"a {presets.PRESET_SEEDS[preset]}-seed ensemble",
+                 "compress": f"compress{student}"}  # fmt: skip
+        new = [named.get(s, s) for s in presets.PRESET_STEPS[preset] if s not in earlier]
         return ", ".join(new[:-1]) + f" and {new[-1]}" if len(new) > 1 else ", ".join(new)
 
     # fast's select races nothing: it only lets the few-shot candidate in (step_builders._races_backbones)
     fast_names = ", ".join("select (few-shot only)" if s == "select" else s for s in fast)
     return (
         f"fast (default): {fast_names}; balanced: + a backbone race in select, {added('balanced', fast)}; "
-        f"best: + {added('best', PRESET_STEPS['balanced'])} ({PRESET_TRIALS['best']} trials, "
-        f"{PRESET_SEEDS['best']}-seed ensemble)"
+        f"best: + {added('best', presets.PRESET_STEPS['balanced'])} ({presets.PRESET_TRIALS['best']} trials, "
+        f"{presets.PRESET_SEEDS['best']}-seed ensemble)"
     )
 
 

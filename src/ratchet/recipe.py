@@ -12,7 +12,7 @@ from ratchet.presets import PRESET_STEPS
 
 STEP_NAMES: tuple[str, ...] = (
     "clean", "split", "baseline", "relabel", "select", "search", "adapt", "train", "chunk", "ensemble",
-    "selftrain", "compress", "embed", "blend", "calibrate", "decide", "evaluate", "refit_all", "report",
+    "selftrain", "compress", "blend", "embed", "calibrate", "decide", "evaluate", "refit_all", "report",
 )  # fmt: skip
 """Every step a recipe may name (step_builders.STEP_BUILDERS has one builder for each)."""
 

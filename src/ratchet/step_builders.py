@@ -12,7 +12,7 @@ from typing import Any
 
 from ratchet.config import RunConfig
 from ratchet.errors import RatchetError
-from ratchet.presets import PRESET_SEARCHES_SMALL_DATA, PRESET_SEEDS, PRESET_TRIALS
+from ratchet.presets import PRESET_SEARCHES_SMALL_DATA, PRESET_SEEDS, PRESET_STUDENTS_SMALL_DATA, PRESET_TRIALS
 from ratchet.recipe import recipe_names
 
 
@@ -87,9 +87,14 @@ def _chunk(config: RunConfig) -> Any:
 def _compress(config: RunConfig) -> Any:
     from ratchet.steps.compress import CompressStep, CompressStepParams
 
+    small_data_student = "compress" in (config.steps or ()) or PRESET_STUDENTS_SMALL_DATA[config.preset]  # named
     return CompressStep(
         CompressStepParams(
-            compress=config.compress, train=config.train, unlabeled=_unlabeled_path(config), clean=config.clean
+            compress=config.compress,
+            train=config.train,
+            unlabeled=_unlabeled_path(config),
+            clean=config.clean,
+            small_data_student=small_data_student,
         )
     )
 
@@ -240,8 +245,8 @@ STEP_BUILDERS: dict[str, Callable[[RunConfig], Any]] = {
     "ensemble": _ensemble,
     "selftrain": _selftrain,
     "compress": _compress,
-    "embed": _embed,
     "blend": _blend,
+    "embed": _embed,
     "calibrate": _calibrate,
     "decide": _decide,
     "evaluate": _evaluate,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -168,3 +169,36 @@ def test_a_kept_cross_fitted_student_is_refit_on_every_pool_row(tiny_model_dir, 
     assert compress["compress"]["student"]["refit_steps"] > 0
     probs = ratchet.load(run).predict_proba(["great product works well"])
     assert probs.shape == (1, 3)
+
+
+def test_the_presets_compress_distils_no_student_on_small_data_a_named_one_does(
+    tiny_model_dir, tmp_path: Path, monkeypatch
+) -> None:
+    from ratchet import step_builders
+    from ratchet.config import RunConfig
+    from ratchet.step_builders import build_steps
+
+    def compress_of(**settings) -> object:
+        config = RunConfig(data="d.csv", out=str(tmp_path / "cfg"), models=("m",), **settings)
+        return next(step for step in build_steps(config) if step.name == "compress")
+
+    assert compress_of(preset="balanced").params.small_data_student is False
+    assert compress_of(preset="best").params.small_data_student is False
+    named = ("clean", "split", "train", "compress", "evaluate")
+    assert compress_of(preset="balanced", steps=named).params.small_data_student is True
+
+    # The preset's compress in a cross-fitted run: the int8 candidate is judged, no fold student is distilled.
+    preset_compress = step_builders.STEP_BUILDERS["compress"]
+
+    def as_in_balanced(config):
+        step = preset_compress(config)
+        step.params = dataclasses.replace(step.params, small_data_student=False)
+        return step
+
+    monkeypatch.setitem(step_builders.STEP_BUILDERS, "compress", as_in_balanced)
+    run = run_compress(tmp_path, tiny_model_dir("bert"), "compress.min_speedup=0", folds="2")
+    compress = entry(run, "compress")
+    assert compress["compress"]["student"] == {"skipped": compress["compress"]["student"]["skipped"]}
+    assert compress["compress"]["student"]["skipped"].startswith("judging is cross-fitted (few labeled rows)")
+    assert compress["compress"]["chosen"] == "int8" and compress["compress"]["int8"]["crossfit"]["folds_run"] == 2
+    assert not (run / "steps" / "04-compress" / "student").exists()

@@ -43,7 +43,7 @@ def test_a_weighted_ensemble_folder_weighs_its_members(tmp_path) -> None:
 
 # -- a fine-tune the rule rejected, blended with the baseline -------------------------------------------------------
 def _run_with_train_rejected(tiny_model_dir, tmp_path, monkeypatch, folds: str) -> tuple[Path, dict]:
-    """A tiny run (clean, split, baseline, train, blend, evaluate) whose rule rejects train and keeps blend, so
+    """A tiny run (clean, split, baseline, train, blend, embed, evaluate) whose rule rejects train and keeps blend, so
     that what blend proposes and ships can be checked whatever the tiny model's accuracy. The rule itself has
     its own tests: here only the verdicts are forced, every number stays the real one."""
     from ratchet.cli import main
@@ -63,7 +63,7 @@ def _run_with_train_rejected(tiny_model_dir, tmp_path, monkeypatch, folds: str) 
     data, test = write_train_test(tmp_path, 90, 24, seed=5)
     out = tmp_path / "run"
     settings = [s for s in FAST_TRAIN if not s.startswith("gate.folds")]
-    steps = "clean,split,baseline,train,blend,evaluate"
+    steps = "clean,split,baseline,train,blend,embed,evaluate"  # the presets' order: embed after blend
     args = ["run", str(data), "--test", str(test), "--out", str(out), "--model", str(tiny_model_dir("bert")),
             "--steps", steps, "--quiet", *settings, f"gate.folds={folds}"]  # fmt: skip
     assert main(args) == 0
@@ -90,6 +90,9 @@ def test_a_rejected_cross_fitted_fine_tune_is_blended_from_the_cache_and_refit_w
     assert ledger["train"]["status"] == "rejected"
     blend = read_json(out / "steps" / "05-blend" / "manifest.json")["metrics"]
     assert ledger["blend"]["status"] == "kept" and "read back from the run's fit cache" in blend["fine_tune"]
+    # The paid-for fine-tune's blend had the first look; embed, the fallback for a run that ships the baseline,
+    # stands aside without embedding anything.
+    assert ledger["embed"]["status"] == "skipped" and "not the baseline" in ledger["embed"]["note"]
     # Judged on the cached out-of-fold fits, each fold with the weight chosen on the others.
     folds = np.array(read_json(out / "data" / "folds.json")["fold_of"])
     expected = _blended_by_fold(out, folds, blend["fold_weights"])

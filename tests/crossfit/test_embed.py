@@ -46,4 +46,4 @@ def test_embed_stands_aside_for_a_shipped_fine_tune_and_is_judged_otherwise(tiny
     steps = "clean,split,baseline,train,embed,evaluate"
     assert main([*base, "--out", str(after), "--steps", steps, "gate.min_gain=-1", "gate.confidence=0"]) == 0
     entry = {e["step"]: e for e in read_json(after / "ledger.json")}["embed"]
-    assert entry["status"] == "skipped" and "transformer model ships already" in entry["note"]
+    assert entry["status"] == "skipped" and "a transformer model, not the baseline" in entry["note"]

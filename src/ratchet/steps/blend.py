@@ -12,7 +12,9 @@ still sit in the run's fit cache, and two models that err on different rows can 
 a better one even when neither beats the other. blend then proposes that blend, judged against
 the baseline by the same rule (a second look at the same fits, which the ledger says), and a
 kept one refits the fine-tune on every train+valid row, as train would have. Nothing is
-trained to judge it: a fine-tune the cache does not hold is not blended.
+trained to judge it: a fine-tune the cache does not hold is not blended. The presets run this
+step before ``embed``, so that the fit already paid for gets the first look and embed's frozen
+encoder stands in only where neither the fine-tune nor its blend ships.
 """
 
 from __future__ import annotations
