@@ -26,6 +26,20 @@ def decision_fields(decision: GateDecision) -> dict[str, Any]:
     return fields
 
 
+def side_metric(multilabel: bool, gate_metric: str) -> str | None:
+    """The metric recorded beside the gate's for every step: accuracy, where the gate judges something else on
+    single labels. A step the rule keeps for macro-F1 may cost accuracy (on the drug reviews one shipped model
+    change moved macro-F1 +0.005 and accuracy -0.037); the ledger shows both. None: label sets (their report has
+    per-label tables), or a gate that judges accuracy already."""
+    return None if multilabel or gate_metric == "accuracy" else "accuracy"
+
+
+def side_fields(before: float | None, after: float | None, candidate: float | None) -> dict[str, float]:
+    """The side metric of the model before the step, after it, and of the step's candidate (kept or not)."""
+    values = {"before": before, "after": after, "candidate": candidate}
+    return {name: value for name, value in values.items() if value is not None}
+
+
 def ledger_line(entry: dict[str, Any]) -> str:
     parts = [f"{entry['step']}: {entry['status']}"]
     if entry.get("after") is not None:

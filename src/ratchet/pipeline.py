@@ -26,7 +26,7 @@ from ratchet.devices import resolve_device
 from ratchet.evaluation.significance import GateDecision
 from ratchet.fsutil import read_json, write_json
 from ratchet.gate import AS_GIVEN, SETTLING, TUNED, JudgedTruth
-from ratchet.ledger_entry import LEDGER_METRICS, decision_fields, ledger_line
+from ratchet.ledger_entry import LEDGER_METRICS, decision_fields, ledger_line, side_fields, side_metric
 from ratchet.manifest import DONE_STATES, REFERENCE_PROBS, Manifest, load_probs, save_probs, step_dir_name
 from ratchet.multilabel_support import multilabel_unsupported
 from ratchet.reporting.progress import Progress
@@ -177,6 +177,8 @@ class Pipeline:
         at_before, at_after = self._thresholds_at(index), self._thresholds_at(index + 1)
         before = truth.score(store, incumbent, gate.metric, at_before, seed)
         entry["before"] = before
+        side = side_metric(truth.multilabel(store), gate.metric)
+        side_before = None if side is None else truth.score(store, incumbent, side, AS_GIVEN, seed)
         thresholds = {"before": at_before, "after": at_after} if truth.tunes(store, gate.metric) else {}
         decision = None
         probs: np.ndarray | None = None
@@ -220,6 +222,11 @@ class Pipeline:
         entry.update(status=status, after=after, gain=after - before if moved and before is not None else None)
         if decision is not None:
             entry.update(decision_fields(decision))
+        if side is not None:
+            candidate = outcome.probs if isinstance(outcome, Candidate) else None
+            entry[side] = side_fields(
+                side_before, *(truth.score(store, p, side, AS_GIVEN, seed) for p in (incumbent, candidate))
+            )
         metrics = dict(outcome.metrics)
         for key in LEDGER_METRICS:
             if key in metrics:

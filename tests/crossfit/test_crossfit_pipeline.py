@@ -141,3 +141,39 @@ def test_a_tiny_model_run_judges_out_of_fold_and_ships_a_refit(tiny_model_dir, t
     calibrate = read_json(out / "steps" / "05-calibrate" / "manifest.json")["metrics"]
     assert decision["temperature"] == pytest.approx(calibrate["temperature"]) and len(decision["bias"]) == 3
     assert read_json(out / "metrics.json")["test"]["n"] == 24
+
+
+def test_the_ledger_records_accuracy_beside_the_gate_metric(tmp_path: Path) -> None:
+    import dataclasses
+
+    from ratchet.config import GateParams
+    from ratchet.crossfit.folds import FoldPlan
+
+    base, better, worse = probs_with_accuracy(0.6, 1), probs_with_accuracy(0.75, 2), probs_with_accuracy(0.4, 3)
+
+    def run(name: str, gate: GateParams) -> dict:
+        steps = [MakePool(), model_step("base", base, gated=False), model_step("better", better, gated=True),
+                 model_step("worse", worse, gated=True)]  # fmt: skip
+        config = dataclasses.replace(RunConfig(data="unused.csv", out=str(tmp_path / name)), gate=gate)
+        return {e["step"]: e for e in Pipeline(config, steps, preflight=False).run().ledger}
+
+    ledger = run("macro", GateParams())
+    plan = FoldPlan.load(tmp_path / "macro" / "steps" / "01-make_pool" / "folds.json")
+    labels = LABELS[plan.judged_rows()]
+
+    def accuracy(probs: np.ndarray) -> float:
+        return float((probs.argmax(axis=1) == labels).mean())
+
+    assert ledger["base"]["accuracy"] == pytest.approx({"after": accuracy(base)})
+    assert ledger["better"]["status"] == "kept"
+    assert ledger["better"]["accuracy"] == pytest.approx(
+        {"before": accuracy(base), "after": accuracy(better), "candidate": accuracy(better)}
+    )
+    # A rejected candidate's accuracy is recorded; the shipped model's does not move.
+    assert ledger["worse"]["status"] == "rejected"
+    assert ledger["worse"]["accuracy"] == pytest.approx(
+        {"before": accuracy(better), "after": accuracy(better), "candidate": accuracy(worse)}
+    )
+    assert accuracy(worse) < accuracy(better)
+    # A gate that judges accuracy has nothing to add beside it.
+    assert all("accuracy" not in entry for entry in run("accuracy", GateParams(metric="accuracy")).values())

@@ -126,6 +126,7 @@ def make_fake_run(
                 "ci": [-0.041, 0.022],
                 "p_better": 0.31,
                 "reason": "rejected: gain -0.0089 is not above min_gain +0.0000; neg_log_loss -0.9512 -> -0.9601",
+                "accuracy": {"before": 0.7123, "after": 0.7123, "candidate": 0.6902},
             },
         ),
     ]
@@ -154,6 +155,7 @@ def make_fake_run(
                     "ci": [0.031, 0.142],
                     "p_better": 0.998,
                     "reason": "kept: macro_f1 0.6123 -> 0.7011",
+                    "accuracy": {"before": 0.7123, "after": 0.7356, "candidate": 0.7356},
                 },
             )
         )

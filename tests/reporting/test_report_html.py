@@ -80,6 +80,9 @@ def test_ledger_rows_carry_the_runs_numbers(run: Path) -> None:
     assert ">-0.0089<" in table and ">[+0.0310, +0.1420]<" in table
     # relabel was judged on its own metric: the table names it, the chart keeps it off the macro-F1 axis.
     assert ">neg_log_loss:<br>-0.9512 -&gt; -0.9601<" in table
+    # Accuracy beside the gate metric: the shipped model's before -> after, a rejected candidate's own.
+    assert ">0.7123 (candidate 0.6902)<" in table and ">0.7123 -&gt; 0.7356<" in table
+    assert "a kept step may cost accuracy" in html
     chart = html[html.index('id="ledger-waterfall"') :]
     bar = re.search(r'<rect[^>]*data-step="relabel"[^>]*>', chart).group(0)
     assert 'data-value="0.6123"' in bar

@@ -30,6 +30,7 @@ def ledger_section(run: RunFiles) -> Safe | None:
                 num(entry.get("after")),
                 _candidate_cell(entry),
                 num(entry.get("gain"), signed=True),
+                _accuracy_cell(entry),
                 interval(entry.get("ci"), signed=True),
                 num(p_better, 3),
                 _fold_test(entry, _run_folds(run)),
@@ -50,6 +51,7 @@ def ledger_section(run: RunFiles) -> Safe | None:
         "after",
         "candidate",
         "gain",
+        "accuracy",
         "95% CI of gain",
         "P(better)",
         "fold test p",
@@ -61,7 +63,7 @@ def ledger_section(run: RunFiles) -> Safe | None:
         for entry in run.ledger
         if entry.get("shipped") and entry.get("status") in ("kept", "completed")
     ]
-    ledger_table = table(headers, rows, numeric=[2, 3, 4, 5, 6, 7, 8, 9], id="ledger-table", class_="ledger")
+    ledger_table = table(headers, rows, numeric=[2, 3, 4, 5, 6, 7, 8, 9, 10], id="ledger-table", class_="ledger")
     return section(
         "ledger",
         "Ledger: what each step bought",
@@ -70,7 +72,7 @@ def ledger_section(run: RunFiles) -> Safe | None:
         tag("p", "Which estimate belongs to which model:", class_="note") if shipped else None,
         tag("ul", *shipped, id="ledger-shipped") if shipped else None,
         intro=f"{judging_sentence(run, metric)}{thresholds_sentence(run)} A gated step is kept only when the "
-        f"paired bootstrap says it helps. {summary}",
+        f"paired bootstrap says it helps.{accuracy_sentence(run, metric)} {summary}",
     )
 
 
@@ -83,6 +85,16 @@ def judging_sentence(run: RunFiles, metric: str) -> str:
         f"{metric} before and after every step, judged out of fold: every one of the {judging.get('judged_rows')} "
         f"train+valid rows is predicted by the fit of its fold that never saw it ({judging.get('folds')} folds; "
         f"{judging.get('reason')}); the fold test is Nadeau and Bengio's corrected t-test of the fold gains."
+    )
+
+
+def accuracy_sentence(run: RunFiles, metric: str) -> str:
+    """What the accuracy column is (empty where no entry has one)."""
+    if not any(isinstance(entry.get("accuracy"), dict) for entry in run.ledger):
+        return ""
+    return (
+        f" The accuracy column reads the same judged rows as {metric}, on the same models; the rule looks at "
+        f"{metric} only, so a kept step may cost accuracy."
     )
 
 
@@ -120,6 +132,20 @@ def _decision_cell(entry: dict[str, Any]) -> Safe:
     if verdict in ("kept", "rejected") and entry.get("gain") is not None:
         short = rest.split("; ")[0] if "; " in rest else ""
     return tag("span", short, class_="reason", title=text if short != text else None)
+
+
+def _accuracy_cell(entry: dict[str, Any]) -> str:
+    """Accuracy beside the gate metric (single-label runs judged by another metric): "before -> after" where the
+    step moved the shipped model, and a candidate's own where the rule rejected it."""
+    side = entry.get("accuracy")
+    if not isinstance(side, dict) or side.get("before") is None:
+        return num(side.get("after")) if isinstance(side, dict) else ""
+    before, after, candidate = side.get("before"), side.get("after"), side.get("candidate")
+    if entry.get("status") == "rejected" and candidate is not None:
+        return f"{num(before)} (candidate {num(candidate)})"
+    if after is not None and abs(after - before) > 1e-12:
+        return f"{num(before)} -> {num(after)}"
+    return num(after)
 
 
 def _candidate_cell(entry: dict[str, Any]) -> Safe | str:
