@@ -73,13 +73,12 @@ class AdaptStep:
     def run(self, ctx: StepContext) -> Outcome:
         from transformers import AutoConfig
 
-        from ratchet.adaptation.corpus import build_corpus, split_heldout
+        from ratchet.adaptation.corpus import split_heldout
         from ratchet.adaptation.mlm import choose_objective
-        from ratchet.data.split import text_fingerprint
+        from ratchet.fewshot.shipping import picked_fewshot
         from ratchet.models.source import resolve_model_path
 
         p = self.params
-        from ratchet.fewshot.shipping import picked_fewshot
 
         if picked_fewshot(ctx.artifacts.maybe("model.backbone")) is not None:
             # Its probes are standard fine-tunes, and the adapted backbone it provides would drop the pick.
@@ -91,25 +90,9 @@ class AdaptStep:
         objective, why = choose_objective(AutoConfig.from_pretrained(original))
         if objective is None:
             return Skipped(why)
-        data = ctx.task_data()
-        train, valid = data.train, data.valid
+        train = ctx.task_data().train
         crossfit = ctx.crossfit
-        fingerprints_path = ctx.artifacts.maybe("data.test_fingerprints")
-        held_out = valid.texts + (valid.pairs or [])
-        labeled = train.texts + (train.pairs or [])
-        if crossfit.crossfit:
-            # Every labeled text is some fold's held-out row: none may reach the corpus the folds' probes
-            # start from, so cross-fitted adaptation learns from the unlabeled texts alone.
-            held_out, labeled = held_out + labeled, []
-        corpus = build_corpus(
-            labeled,
-            _unlabeled(p.adapt),
-            test_fingerprints=read_json(fingerprints_path) if fingerprints_path else (),
-            exclude_fingerprints=[text_fingerprint(t) for t in held_out],
-            clean=p.clean,
-            max_rows=p.adapt.max_corpus_rows,
-            seed=ctx.seed,
-        )
+        corpus = self._corpus(ctx)
         if len(corpus.texts) < MIN_CORPUS:
             why = " (cross-fitted judging keeps the labeled texts out of it)" if crossfit.crossfit else ""
             return Skipped(f"only {len(corpus.texts)} texts to adapt on{why} (need {MIN_CORPUS}): pass --unlabeled")
@@ -155,6 +138,30 @@ class AdaptStep:
             probs=candidate.probs, provides=provides, metrics=metrics, reference=reference.probs,
             reference_name="the same fine-tune from the original backbone", ship=ship,
         )  # fmt: skip
+
+    def _corpus(self, ctx: StepContext) -> Any:
+        """The pretraining corpus: training texts (holdout only) and --unlabeled texts, with every text of the
+        sealed test and of the judged rows taken out."""
+        from ratchet.adaptation.corpus import build_corpus
+        from ratchet.data.split import text_fingerprint
+
+        data, p = ctx.task_data(), self.params
+        fingerprints_path = ctx.artifacts.maybe("data.test_fingerprints")
+        held_out = data.valid.texts + (data.valid.pairs or [])
+        labeled = data.train.texts + (data.train.pairs or [])
+        if ctx.crossfit.crossfit:
+            # Every labeled text is some fold's held-out row: none may reach the corpus the folds' probes
+            # start from, so cross-fitted adaptation learns from the unlabeled texts alone.
+            held_out, labeled = held_out + labeled, []
+        return build_corpus(
+            labeled,
+            _unlabeled(p.adapt),
+            test_fingerprints=read_json(fingerprints_path) if fingerprints_path else (),
+            exclude_fingerprints=[text_fingerprint(t) for t in held_out],
+            clean=p.clean,
+            max_rows=p.adapt.max_corpus_rows,
+            seed=ctx.seed,
+        )
 
     def _adapt(self, ctx: StepContext, original: str, objective: str, texts: list[str], heldout: list[str],
                adapted_dir: Path, metrics: dict[str, Any]) -> None:  # fmt: skip
