@@ -175,5 +175,14 @@ def test_the_ledger_records_accuracy_beside_the_gate_metric(tmp_path: Path) -> N
         {"before": accuracy(better), "after": accuracy(better), "candidate": accuracy(worse)}
     )
     assert accuracy(worse) < accuracy(better)
+    # The end-of-run table shows it too.
+    from rich.console import Console
+
+    from ratchet.reporting.console import ledger_table
+
+    console = Console(record=True, width=200)
+    console.print(ledger_table(list(ledger.values())))
+    text = console.export_text()
+    assert "accuracy" in text and f"{accuracy(better):.4f}" in text
     # A gate that judges accuracy has nothing to add beside it.
     assert all("accuracy" not in entry for entry in run("accuracy", GateParams(metric="accuracy")).values())

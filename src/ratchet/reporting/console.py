@@ -20,10 +20,14 @@ TUNED_CAPTION = "* at per-label thresholds cross-tuned on the judged rows, until
 def ledger_table(ledger: list[dict]) -> Table:
     caption = TUNED_CAPTION if any(_tuned(entry) for entry in ledger) else None
     table = Table(title="ledger (validation)", title_justify="left", caption=caption, caption_justify="left")
-    for column in ("step", "status", "metric", "after", "gain", "95% CI", "seconds"):
+    # Accuracy beside the gate metric where the ledger records it (single labels judged by another metric).
+    accuracy = any(isinstance(entry.get("accuracy"), dict) for entry in ledger)
+    columns = ("step", "status", "metric", "after", "gain", "95% CI", *(("accuracy",) if accuracy else ()), "seconds")
+    for column in columns:
         table.add_column(column, justify="left" if column in ("step", "status", "metric") else "right")
     for entry in ledger:
         ci = entry.get("ci")
+        side = entry.get("accuracy") if isinstance(entry.get("accuracy"), dict) else {}
         table.add_row(
             entry["step"],
             entry["status"],
@@ -31,6 +35,7 @@ def ledger_table(ledger: list[dict]) -> Table:
             _num(entry.get("after")),
             _num(entry.get("gain"), signed=True),
             f"[{ci[0]:+.4f}, {ci[1]:+.4f}]" if ci else "",
+            *((_num(side.get("after")),) if accuracy else ()),
             f"{entry.get('seconds', 0):.1f}",
         )
     return table
