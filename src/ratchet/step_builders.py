@@ -84,10 +84,16 @@ def _chunk(config: RunConfig) -> Any:
     )  # fmt: skip
 
 
+def _on_small_data(config: RunConfig, step: str, by_preset: dict[str, bool]) -> bool:
+    """Whether ``step`` does its full work where judging is cross-fitted: always when --steps names it, else as
+    the preset says (presets.PRESET_SEARCHES_SMALL_DATA, PRESET_STUDENTS_SMALL_DATA)."""
+    return step in (config.steps or ()) or by_preset[config.preset]
+
+
 def _compress(config: RunConfig) -> Any:
     from ratchet.steps.compress import CompressStep, CompressStepParams
 
-    small_data_student = "compress" in (config.steps or ()) or PRESET_STUDENTS_SMALL_DATA[config.preset]  # named
+    small_data_student = _on_small_data(config, "compress", PRESET_STUDENTS_SMALL_DATA)
     return CompressStep(
         CompressStepParams(
             compress=config.compress,
@@ -226,7 +232,7 @@ def _search(config: RunConfig) -> Any:
     from ratchet.steps.search import SearchStep, SearchStepParams
 
     n_trials = config.search.n_trials or PRESET_TRIALS[config.preset]
-    small_data = "search" in (config.steps or ()) or PRESET_SEARCHES_SMALL_DATA[config.preset]  # named: always
+    small_data = _on_small_data(config, "search", PRESET_SEARCHES_SMALL_DATA)
     storage = config.search.storage
     params = SearchStepParams(config.models[0], config.train, n_trials, storage, small_data=small_data)
     return SearchStep(params)

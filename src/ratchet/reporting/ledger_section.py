@@ -138,12 +138,12 @@ def _accuracy_cell(entry: dict[str, Any]) -> str:
     """Accuracy beside the gate metric (single-label runs judged by another metric): "before -> after" where the
     step moved the shipped model, and a candidate's own where the rule rejected it."""
     side = entry.get("accuracy")
-    if not isinstance(side, dict) or side.get("before") is None:
-        return num(side.get("after")) if isinstance(side, dict) else ""
+    if not isinstance(side, dict):
+        return ""
     before, after, candidate = side.get("before"), side.get("after"), side.get("candidate")
-    if entry.get("status") == "rejected" and candidate is not None:
+    if before is not None and entry.get("status") == "rejected" and candidate is not None:
         return f"{num(before)} (candidate {num(candidate)})"
-    if after is not None and abs(after - before) > 1e-12:
+    if before is not None and after is not None and abs(after - before) > 1e-12:
         return f"{num(before)} -> {num(after)}"
     return num(after)
 
