@@ -26,6 +26,13 @@ def ship_model(source: Path, target: Path, extra_meta: dict[str, Any] | None = N
     atomic_dir(target, build)
 
 
+def a_model_of_kind(kind: object) -> str:
+    """'a linear model', 'an ensemble model': the article a shipped folder's kind takes in messages."""
+    word = str(kind)
+    article = "an" if word[:1].lower() in "aeiou" else "a"
+    return f"{article} {word} model"
+
+
 def _link_or_copy(src: str, dst: str) -> str:
     # Hard links cost no space; files are never modified in place (atomic writes), so sharing is safe.
     try:

@@ -12,6 +12,7 @@ from ratchet_testing import FAST_TRAIN, synthetic_rows, write_train_test
 from ratchet.models.ensemble import load_ensemble_predictor, save_ensemble
 from ratchet.models.linear import LinearTextModel
 from ratchet.models.linear_folder import save_linear
+from ratchet.shipping import a_model_of_kind
 from ratchet.steps.blend import best_weight
 
 LABELS = ["negative", "neutral", "positive"]
@@ -92,7 +93,8 @@ def test_a_rejected_cross_fitted_fine_tune_is_blended_from_the_cache_and_refit_w
     assert ledger["blend"]["status"] == "kept" and "read back from the run's fit cache" in blend["fine_tune"]
     # The paid-for fine-tune's blend had the first look; embed, the fallback for a run that ships the baseline,
     # stands aside without embedding anything.
-    assert ledger["embed"]["status"] == "skipped" and "not the baseline" in ledger["embed"]["note"]
+    assert ledger["embed"]["status"] == "skipped"
+    assert "would ship is an ensemble model, not the baseline" in ledger["embed"]["note"]
     # Judged on the cached out-of-fold fits, each fold with the weight chosen on the others.
     folds = np.array(read_json(out / "data" / "folds.json")["fold_of"])
     expected = _blended_by_fold(out, folds, blend["fold_weights"])
@@ -146,3 +148,16 @@ def test_a_rejected_fine_tune_is_not_blended_when_its_refit_would_overrun_the_bu
     assert refit_out_of_time(fit, 100.0) is None
     reason = refit_out_of_time(fit, 5.0)
     assert reason == "a kept blend would refit the fine-tune (about 16 s), and the budget has 5 s left"
+
+
+@pytest.mark.parametrize(
+    ("kind", "phrase"),
+    [
+        ("ensemble", "an ensemble model"),
+        ("onnx", "an onnx model"),
+        ("linear", "a linear model"),
+        ("routed", "a routed model"),
+    ],
+)
+def test_skip_messages_name_the_shipped_kind_with_its_article(kind, phrase):
+    assert a_model_of_kind(kind) == phrase

@@ -30,6 +30,7 @@ from ratchet.crossfit.service import REFIT_COST
 from ratchet.fsutil import read_json, write_json
 from ratchet.models.decision import HOLDOUT_FOLDS, stratified_folds
 from ratchet.models.recipe_meta import KEY, best_epoch, recipe, set_epochs
+from ratchet.shipping import a_model_of_kind
 from ratchet.step import Candidate, Outcome, Skipped, StepContext
 from ratchet.steps.train import resolved_backbone, resolved_train_params
 
@@ -85,7 +86,7 @@ class ChunkStep:
         meta = read_json(shipped / "ratchet.json")
         kind = meta.get("kind")
         if kind not in ("transformer", "linear"):
-            return Skipped(f"the shipped model is a {kind} model, not one fine-tune to train again on windows")
+            return Skipped(f"the shipped model is {a_model_of_kind(kind)}, not one fine-tune to train again on windows")
         if "windowing" in meta:
             return Skipped("the shipped model already reads long texts in windows")
         backbone = resolved_backbone(ctx, p.model)

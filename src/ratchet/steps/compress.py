@@ -28,6 +28,7 @@ from ratchet.crossfit.parallel import worker_progress
 from ratchet.crossfit.results import FoldFit
 from ratchet.crossfit.service import REFIT_COST
 from ratchet.fsutil import read_json
+from ratchet.shipping import a_model_of_kind
 from ratchet.step import Candidate, Outcome, Skipped, StepContext
 from ratchet.steps.train import resolved_train_params
 
@@ -252,7 +253,7 @@ def _why_not(shipped: Path) -> str | None:
             return "the shipped ensemble has no fine-tuned transformer to compress"
         return None
     if kind != "transformer":
-        return f"the shipped model is a {kind} model: there is no fine-tuned transformer to compress"
+        return f"the shipped model is {a_model_of_kind(kind)}: there is no fine-tuned transformer to compress"
     if "windowing" in read_json(shipped / "ratchet.json"):
         return "the shipped model reads texts in windows (chunk): compress does not judge windowed models yet"
     return None

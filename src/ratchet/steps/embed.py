@@ -24,6 +24,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ratchet.fsutil import read_json
+from ratchet.shipping import a_model_of_kind
 from ratchet.step import Candidate, Outcome, Skipped, StepContext
 from ratchet.steps.blend import best_weight
 
@@ -64,7 +65,9 @@ class EmbedStep:
         current = Path(ctx.artifacts.get("model.current"))
         if current.resolve() != Path(baseline_dir).resolve():
             kind = read_json(current / "ratchet.json").get("kind")
-            return Skipped(f"the model that would ship is a {kind} model, not the baseline that embed stands in for")
+            return Skipped(
+                f"the model that would ship is {a_model_of_kind(kind)}, not the baseline that embed stands in for"
+            )
         backbone = resolved_backbone(ctx, self.params.model)
         backbone = self.params.model if backbone == "linear" else backbone
         crossfit = ctx.crossfit

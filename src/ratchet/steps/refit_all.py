@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ratchet.fsutil import read_json, write_json
+from ratchet.shipping import a_model_of_kind
 from ratchet.step import Completed, Outcome, Skipped, StepContext
 
 NOT_EVALUATED = "refit on every labeled row after the sealed evaluation: not the model evaluated"
@@ -122,4 +123,4 @@ def _refit(ctx: StepContext, model: Path, rows: Any, labels: list, out: Path) ->
             parts[name] = done
         save_routed(ctx.step_dir / "routed" / SHORT, ctx.step_dir / "routed" / LONG, out, int(meta[KEY]["window"]))
         return {"kind": "routed", **parts}, ""
-    return None, f"a {kind} model cannot be refit"
+    return None, f"{a_model_of_kind(kind)} cannot be refit"
