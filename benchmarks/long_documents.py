@@ -11,9 +11,11 @@ chunk's (windows of max_length tokens, pooled by the aggregation chunk chose on 
 predict the same test sample, and the report gives both test macro-F1s, the gain with a paired
 bootstrap interval, the gain on the long test texts alone, and what the ledger decided. "routed" is
 what a routed model predicts (``chunk.route``: the truncated model on texts that fit in max_length
-tokens, the windows on longer ones), computed from the two models' test predictions; when chunk chose
-routing, its routed folder predicts the test sample too (``routed_model``) and ``routed_folder_agrees``
-is the share of its decisions equal to the computed ones.
+tokens, the windows on longer ones), "mixed" the mean of both models' probabilities on every text and
+"routed_mixed" on the long texts only (``chunk.mix``), all computed from the two models' test
+probabilities; when chunk shipped such a two-model folder, it predicts the test sample too
+(``routed_model``) and ``routed_folder_agrees`` is the share of its decisions equal to the computed
+ones. ``shipped_test_macro_f1`` is what the pipeline shipped, as its evaluate step scored it.
 
 Usage (logs and long_documents.json in the --out folder). On 2 CPU cores shared with other jobs,
 the small setting below took about 20 minutes (train 333 s, chunk 701 s, predicting 200 s);
@@ -146,20 +148,20 @@ def compare(args, run: Path, train, test, lengths, corpus_share: float, entries:
     index = {str(label): i for i, label in enumerate(labels)}
     truth = np.array([index[str(label)] for label in test["label"]])
     test_long = lengths[test.index.to_numpy()] > args.max_length
-    preds, seconds = {}, {}
+    probs, seconds = {}, {}
     models = {
         "truncation": run / "steps" / "03-train" / "model",
         "chunk": run / "steps" / "04-chunk" / "model",
         "routed_model": run / "steps" / "04-chunk" / "routed",
-    }  # the routed folder, when chunk chose routing
+    }  # the routed folder, when chunk chose routing or mixing
     for name, folder in models.items():
         if not (folder / "ratchet.json").is_file():
             continue
         t0 = time.time()
-        probs = load_predictor(folder).predict_probs(test["text"].tolist())
+        probs[name] = load_predictor(folder).predict_probs(test["text"].tolist())
         seconds[name] = round(time.time() - t0, 1)
-        preds[name] = probs.argmax(axis=1)
     k = len(labels)
+    chunk_entry = ledger.get("chunk", {})
     report = {
         "data": args.data, "seed": args.seed, "max_length": args.max_length, "epochs": args.epochs,
         "max_long_tokens": args.max_long_tokens, "compare_only": args.compare_only,
@@ -167,26 +169,39 @@ def compare(args, run: Path, train, test, lengths, corpus_share: float, entries:
         "corpus_long_share": round(corpus_share, 3),
         "train_long_share": round(float((lengths[train.index.to_numpy()] > args.max_length).mean()), 3),
         "test_long_share": round(float(test_long.mean()), 3),
-        "chunk_ledger": {key: ledger.get("chunk", {}).get(key) for key in
+        "chunk_ledger": {key: chunk_entry.get(key) for key in
                          ("status", "before", "after", "gain", "ci", "p_better", "note", "chunk", "seconds")},
         "train_seconds": round(ledger["train"]["seconds"], 1),
         "predict_seconds": seconds,
-        "test_macro_f1": {name: round(macro_f1(truth, p, k), 4) for name, p in preds.items()},
+        # What the pipeline shipped (chunk's choice where kept, else the truncated fine-tune), as evaluate scored it.
+        "shipped_test_macro_f1": round(read_json(run / "metrics.json")["test"]["macro_f1"], 4),
         "wall_seconds": round(time.time() - started, 1),
     }  # fmt: skip
-    routed_model = preds.pop("routed_model", None)
+    routed_model = probs.pop("routed_model", None)
+    preds = {name: p.argmax(axis=1) for name, p in probs.items()}
     if len(preds) == 2:
-        # What a router ships (chunk.route): texts that fit read whole by the truncated model, long ones in windows.
+        # The two-model options chunk judges (chunking.options), computed from both models' test probabilities:
+        # routed (texts that fit read by the truncated model), mixed 0.5 on every text, and on long texts only.
+        truncated, windows = probs["truncation"], probs["chunk"]
         preds["routed"] = np.where(test_long, preds["chunk"], preds["truncation"])
-        if routed_model is not None:  # chunk chose routing and shipped the folder: it predicts the same
-            report["routed_folder_agrees"] = float((routed_model == preds["routed"]).mean())
-        report["test_macro_f1"]["routed"] = round(macro_f1(truth, preds["routed"], k), 4)
-        report["gain"] = paired_gain(truth, preds["chunk"], preds["truncation"], k, seed=args.seed)
-        report["routed_gain"] = paired_gain(truth, preds["routed"], preds["truncation"], k, seed=args.seed)
+        preds["mixed"] = (0.5 * windows + 0.5 * truncated).argmax(axis=1)
+        preds["routed_mixed"] = np.where(test_long[:, None], 0.5 * windows + 0.5 * truncated, truncated).argmax(axis=1)
+        if routed_model is not None:  # the folder chunk shipped predicts what its option computes to
+            info = chunk_entry.get("chunk", {})
+            mixed = float(info.get("long_weight", 1.0)) != 1.0
+            option = ("routed_mixed" if mixed else "routed") if info.get("routed") else "mixed"
+            report["routed_folder_option"] = option
+            report["routed_folder_agrees"] = float((routed_model.argmax(axis=1) == preds[option]).mean())
+        report["test_macro_f1"] = {name: round(macro_f1(truth, p, k), 4) for name, p in preds.items()}
+        report["gains"] = {name: paired_gain(truth, preds[name], preds["truncation"], k, seed=args.seed)
+                           for name in ("chunk", "routed", "mixed", "routed_mixed")}  # fmt: skip
+        report["gain"], report["routed_gain"] = report["gains"]["chunk"], report["gains"]["routed"]
         report["long_test_macro_f1"] = {name: round(macro_f1(truth[test_long], p[test_long], k), 4)
                                         for name, p in preds.items()}  # fmt: skip
         report["short_test_macro_f1"] = {name: round(macro_f1(truth[~test_long], p[~test_long], k), 4)
                                          for name, p in preds.items()}  # fmt: skip
+    else:
+        report["test_macro_f1"] = {name: round(macro_f1(truth, p, k), 4) for name, p in preds.items()}
     (args.out / "long_documents.json").write_text(json.dumps(report, indent=2, default=str))
     print(json.dumps(report, indent=2, default=str))
     return 0

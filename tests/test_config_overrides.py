@@ -76,3 +76,14 @@ def test_out_of_range_settings_are_refused_naming_the_key(assignment: str) -> No
 def test_resume_and_overwrite_together_are_refused() -> None:
     with pytest.raises(RatchetError, match="contradict"):
         RunConfig(data="train.csv", out="run", resume=True, overwrite=True)
+
+
+@pytest.mark.parametrize(("text", "expected"), [("0.5", (0.5,)), ("[1, 0.5]", (1.0, 0.5)), ("[1e-1]", (0.1,))])
+def test_a_list_of_numbers_takes_a_lone_number_and_reads_each_as_a_number(text: str, expected: tuple) -> None:
+    mix = apply_overrides(_config(), [f"chunk.mix={text}"]).chunk.mix
+    assert mix == expected and all(isinstance(w, float) for w in mix)
+
+
+def test_a_word_in_a_list_of_numbers_is_refused_naming_the_key() -> None:
+    with pytest.raises(RatchetError, match=r"chunk\.mix='half' should be a float"):
+        apply_overrides(_config(), ["chunk.mix=[1, half]"])

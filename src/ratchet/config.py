@@ -201,7 +201,10 @@ def _coerce(value: Any, hint: Any, key: str) -> Any:
         non_none = [a for a in args if a is not type(None)]
         return _coerce(value, non_none[0], key) if len(non_none) == 1 else value
     if origin is tuple:
-        items = [value] if isinstance(value, str) else list(value)
+        items = list(value) if isinstance(value, list | tuple) else [value]  # a lone value: a tuple of one
+        element = args[0] if len(args) == 2 and args[1] is Ellipsis else None
+        if element in (int, float):  # numbers checked (and "1e-4" read) like a lone number's
+            items = [_coerce(item, element, key) for item in items]
         return tuple(items)
     if origin is Literal:
         if value not in args:

@@ -210,7 +210,7 @@ def test_a_routed_chunk_ships_both_models_and_refit_all_refits_both(tmp_path: Pa
     data = write_csv(tmp_path / "data.csv", decisive_rows(60, seed=31) + short_rows(40, seed=32))
     out = tmp_path / "run"
     args = ["run", str(data), "--out", str(out), "--quiet", "--refit-all", "--model", str(tiny_bert),
-            "--steps", "clean,split,train,chunk,evaluate", *TRAIN, "chunk.route=always"]  # fmt: skip
+            "--steps", "clean,split,train,chunk,evaluate", *TRAIN, "chunk.route=always", "chunk.mix=[1]"]  # fmt: skip
     assert main(args) == 0
     ledger = {entry["step"]: entry for entry in read_json(out / "ledger.json")}
     chunk = ledger["chunk"]
@@ -249,4 +249,28 @@ def test_cross_fitted_a_routed_chunk_ships_the_windowed_refit_beside_trains_refi
     train_model = next((run / "steps").glob("*-train")) / "model"
     assert read_json(shipped / MEMBERS / SHORT / "ratchet.json") == read_json(train_model / "ratchet.json")
     assert read_json(shipped / MEMBERS / LONG / "ratchet.json")["windowing"]["window"] == 16
+    assert read_json(run / "metrics.json")["test"]["macro_f1"] > 0.8
+
+
+def test_a_mixed_chunk_ships_both_models_reading_every_text(tmp_path: Path, tiny_bert) -> None:
+    """chunk.mix=[0.5] without routing: the only options average the windows with train's fine-tune on every
+    text; cross-fitted, the kept option ships train's refit and the windowed refit in one folder (window 0)."""
+    import ratchet
+    from ratchet.models.routed import LONG, MEMBERS, SHORT
+    from ratchet.predictor import load_predictor
+
+    rows, test = decisive_rows(40, seed=51) + short_rows(24, seed=52), decisive_rows(10, seed=53) + short_rows(10, 54)
+    extra = ["gate.folds=2", "gate.fold_test=recorded", "chunk.route=never", "chunk.mix=[0.5]"]
+    run, ledger = run_chunk(tmp_path, tiny_bert, rows, test, named=True, extra=extra)
+    chunk = ledger["chunk"]
+    assert set(chunk["chunk"]["aggregation_scores"]) == {f"{how} (mixed 0.5)" for how in ("mean", "max", "tokens",
+                                                                                         "confidence")}  # fmt: skip
+    assert chunk["status"] == "kept" and chunk["chunk"]["long_weight"] == 0.5 and chunk["chunk"]["routed"] is False
+    assert chunk["shipped"].startswith("every text read by both: the fine-tune on windows of 16 tokens")
+    shipped = run / "model"
+    assert read_json(shipped / "ratchet.json")["route"] == {"window": 0, "long_weight": 0.5}
+    texts = pd.read_csv(run.parent / "test.csv")["review"].tolist()
+    members = [load_predictor(shipped / MEMBERS / name).predict_probs(texts) for name in (SHORT, LONG)]
+    np.testing.assert_allclose(ratchet.load(run, device="cpu").predict_proba(texts), (members[0] + members[1]) / 2,
+                               atol=1e-5)  # fmt: skip
     assert read_json(run / "metrics.json")["test"]["macro_f1"] > 0.8

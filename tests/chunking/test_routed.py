@@ -68,7 +68,8 @@ def test_a_text_of_exactly_one_window_stays_with_the_short_member(routed) -> Non
     words = " ".join(r["review"] for r in ROWS).split()
     fits = next(" ".join(words[:n]) for n in range(1, len(words)) if token_lengths(tokenizer, [" ".join(words[:n])])[0] == WINDOW)  # fmt: skip # noqa: E501
     over = next(" ".join(words[:n]) for n in range(1, len(words)) if token_lengths(tokenizer, [" ".join(words[:n])])[0] > WINDOW)  # fmt: skip # noqa: E501
-    assert predictor.member_for(fits) is predictor.short and predictor.member_for(over) is predictor.long
+    assert predictor.members_for(fits) == [(predictor.short, 1.0)]
+    assert predictor.members_for(over) == [(predictor.long, 1.0)]
 
 
 def test_the_onnx_export_routes_as_ratchet_does(routed, tmp_path) -> None:
@@ -107,18 +108,104 @@ def test_explain_asks_the_member_that_reads_the_text(routed) -> None:
 
 
 def test_routed_options_take_the_reference_on_texts_that_fit() -> None:
-    from ratchet.steps.chunk import ROUTED, _parse_option, _with_routes
+    from ratchet.chunking.options import Option, chunk_options
 
     windows = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]], dtype=np.float32)
     reference = np.array([[0.1, 0.9], [0.7, 0.3], [0.5, 0.5]], dtype=np.float32)
     is_long = np.array([True, False, False])
-    both = _with_routes({"mean": windows}, reference, is_long, "auto")
-    assert list(both) == ["mean", f"mean{ROUTED}"]  # the plain option first: a tie keeps one model, not two
-    np.testing.assert_array_equal(both[f"mean{ROUTED}"], np.array([[0.9, 0.1], [0.7, 0.3], [0.5, 0.5]], np.float32))
-    assert list(_with_routes({"mean": windows}, reference, is_long, "always")) == [f"mean{ROUTED}"]
-    assert list(_with_routes({"mean": windows}, reference, is_long, "never")) == ["mean"]
-    assert list(_with_routes({"mean": windows}, None, is_long, "auto")) == ["mean"]  # nothing to route to
-    assert _parse_option(f"max{ROUTED}") == ("max", True) and _parse_option("max") == ("max", False)
+
+    def names(route: str, mix=(1.0,), ref=reference) -> list[str]:
+        return list(chunk_options({"mean": windows}, ref, is_long, route, mix))
+
+    both = chunk_options({"mean": windows}, reference, is_long, "auto", (1.0,))
+    assert list(both) == ["mean", "mean (routed)"]  # the plain option first: a tie keeps one model, not two
+    assert both["mean (routed)"][0] == Option("mean", routed=True)
+    np.testing.assert_array_equal(both["mean (routed)"][1], np.array([[0.9, 0.1], [0.7, 0.3], [0.5, 0.5]], np.float32))
+    assert names("always") == ["mean (routed)"] and names("never") == ["mean"]
+    assert names("auto", ref=None) == ["mean"]  # nothing to route to
+    assert names("auto", ref=None, mix=(1.0, 0.5)) == ["mean"]  # nor to mix with
+
+
+def test_mixed_options_average_the_windows_with_the_reference_where_the_windows_read() -> None:
+    from ratchet.chunking.options import Option, chunk_options
+
+    windows = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]], dtype=np.float32)
+    reference = np.array([[0.1, 0.9], [0.7, 0.3], [0.5, 0.5]], dtype=np.float32)
+    is_long = np.array([True, False, False])
+    options = chunk_options({"mean": windows}, reference, is_long, "auto", (0.5, 1.0))
+    # The windows alone first, whatever order the weights were given in.
+    assert list(options) == ["mean", "mean (routed)", "mean (mixed 0.5)", "mean (routed, mixed 0.5)"]
+    everywhere, on_long = options["mean (mixed 0.5)"], options["mean (routed, mixed 0.5)"]
+    assert everywhere[0] == Option("mean", routed=False, long_weight=0.5) and everywhere[0].needs_reference
+    np.testing.assert_allclose(everywhere[1], (windows + reference) / 2)
+    np.testing.assert_allclose(on_long[1], [[0.5, 0.5], [0.7, 0.3], [0.5, 0.5]])  # short rows: the reference's
+    assert not Option("max").needs_reference
+
+
+def test_the_ledger_says_which_models_read_which_texts() -> None:
+    from ratchet.chunking.options import Option, describe
+
+    windows = "the fine-tune on windows of 16 tokens (overlapping by half), window predictions pooled by mean"
+    assert describe(Option("mean"), 0, 16) == windows
+    assert describe(Option("mean", routed=True), 0, 16) == (
+        f"texts of at most 16 tokens read by the model that shipped before, longer ones by {windows}"
+    )
+    mixed = f"{windows} (weight 0.5) and the model that shipped before (weight 0.5), probabilities mixed"
+    assert describe(Option("mean", long_weight=0.5), 0, 16) == f"every text read by both: {mixed}"
+    assert describe(Option("mean", routed=True, long_weight=0.5), 0, 16) == (
+        f"texts of at most 16 tokens read by the model that shipped before, longer ones by both: {mixed}"
+    )
+
+
+@pytest.fixture
+def mixed(routed, tmp_path) -> tuple[Path, Path, Path]:
+    _, short, long = routed
+    save_routed(short, long, tmp_path / "mixed", WINDOW, long_weight=0.25)
+    return tmp_path / "mixed", short, long
+
+
+def test_a_mixed_folder_weighs_both_members_on_long_texts(mixed) -> None:
+    folder, short, long = mixed
+    predictor = load_predictor(folder)
+    assert predictor.base.meta["route"] == {"window": WINDOW, "long_weight": 0.25}
+    is_long = token_lengths(predictor.base.long.base.tokenizer, TEXTS) > WINDOW
+    short_probs, long_probs = load_predictor(short).predict_probs(TEXTS), load_predictor(long).predict_probs(TEXTS)
+    expected = np.where(is_long[:, None], 0.25 * long_probs + 0.75 * short_probs, short_probs)
+    np.testing.assert_allclose(ratchet.load(folder).predict_proba(TEXTS), expected, atol=1e-6)
+    over = predictor.base.members_for(TEXTS[1])
+    assert is_long[1] and over == [(predictor.base.long, 0.25), (predictor.base.short, 0.75)]
+
+
+def test_a_mixed_folder_with_window_0_mixes_every_text(routed, tmp_path) -> None:
+    _, short, long = routed
+    save_routed(short, long, tmp_path / "everywhere", 0, long_weight=0.5)
+    expected = 0.5 * load_predictor(short).predict_probs(TEXTS) + 0.5 * load_predictor(long).predict_probs(TEXTS)
+    np.testing.assert_allclose(ratchet.load(tmp_path / "everywhere").predict_proba(TEXTS), expected, atol=1e-6)
+
+
+def test_the_onnx_export_mixes_as_ratchet_does(mixed, tmp_path) -> None:
+    import json
+
+    folder, _, _ = mixed
+    export = tmp_path / "export-mixed"
+    assert main(["export", str(folder), "--out", str(export)]) == 0
+    assert json.loads((export / "export.json").read_text())["model"]["long_weight"] == 0.25
+    np.testing.assert_allclose(open_export(export).predict_proba(TEXTS), ratchet.load(folder).predict_proba(TEXTS),
+                               atol=1e-5)  # fmt: skip
+    assert "longer ones to both, weighted 0.25 (second) / 0.75 (first)" in (export / "README.md").read_text()
+
+
+def test_explain_weighs_both_members_of_a_mixed_long_text(mixed) -> None:
+    from ratchet.explain.explainer import Explainer
+
+    folder, _, long = mixed
+    long_text = TEXTS[1]
+    found = Explainer(load_predictor(folder)).explain([long_text], steps=16)[0]
+    reported = float(load_predictor(folder).predict_probs([long_text])[0, found.label_id])
+    assert found.space == "probability" and found.value == pytest.approx(reported, abs=1e-5)
+    # Both members speak: the windowed member alone would give other scores and another value.
+    alone = Explainer(load_predictor(long)).explain([long_text], target=found.label, steps=16)[0]
+    assert not np.allclose(found.scores, alone.scores, atol=1e-3) and found.value != pytest.approx(alone.value)
 
 
 def test_a_bad_route_is_a_one_line_error() -> None:

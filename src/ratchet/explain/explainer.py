@@ -11,7 +11,10 @@ What each model kind gets (``method="ig"``):
   linear member's probability-space scores, which are its exact logit contributions rescaled by
   (p(text) - p(empty text)) / (z(text) - z(empty text)): the softmax has no exact split by word,
   the rescaling keeps each word's share of the logit and makes the member's scores add up.
-- a routed model (chunk's pair): the member that reads the text explains it, as that member would.
+- a routed model (chunk's pair): the member that reads the text explains it, as that member would;
+  where the folder mixes both members on long texts (``long_weight`` below 1), both explain such a
+  text, weighted like an ensemble's members (each with the folder's temperature folded into its own:
+  exact without one, an approximation where calibrate put one on the mixed folder).
 
 ``method="occlusion"`` deletes one word at a time and scores the drop in the target's
 (calibrated) probability, for every kind alike.
@@ -138,19 +141,16 @@ class Explainer:
         from ratchet.models.routed import RoutedPredictor
 
         base = predictor.base
-        if isinstance(base, RoutedPredictor):  # the member that reads this text explains it
-            return self._attribute(_with_outer_temperature(base.member_for(text), predictor), text, target, steps,
-                                   top=top)  # fmt: skip
+        if isinstance(base, RoutedPredictor):  # the member(s) that read the text explain it
+            readers = [(_with_outer_temperature(member, predictor), w) for member, w in base.members_for(text)]
+            if len(readers) == 1:
+                return self._attribute(readers[0][0], text, target, steps, top=top)
+            return _weighted([self._attribute(member, text, target, steps) for member, _ in readers],
+                             [w for _, w in readers])  # fmt: skip
         temperature = float(predictor.decision.temperature)
         if isinstance(base, EnsemblePredictor):
             weights = base.meta.get("weights") or [1.0 / len(base.members)] * len(base.members)
-            parts = [self._attribute(member, text, target, steps) for member in base.members]
-            total = sum(w * p.scores for w, p in zip(weights, parts, strict=True))
-            return _Scores(
-                np.asarray(total, dtype=np.float64), sum(w * p.value for w, p in zip(weights, parts, strict=True)),
-                sum(w * p.baseline_value for w, p in zip(weights, parts, strict=True)), "probability",
-                max(p.truncated_words for p in parts),
-            )  # fmt: skip
+            return _weighted([self._attribute(member, text, target, steps) for member in base.members], weights)
         if isinstance(base, LinearPredictor):
             found = linear_contributions(base.model, text, target)
             logit = _Scores(found.scores + found.unassigned / max(len(found.scores), 1), found.score,
@@ -166,6 +166,15 @@ class Explainer:
             raise RatchetError(f"explain cannot read a model of kind {base.meta.get('kind')!r}: upgrade ratchet")
         found = integrated_gradients(module, text, target, *steps)
         return _Scores(found.scores, found.value, found.baseline_value, "probability", found.truncated_words)
+
+
+def _weighted(parts: list[_Scores], weights: list[float]) -> _Scores:
+    """Probability-space scores of a weighted sum of models' probabilities: each part weighted and added."""
+    pairs = list(zip(weights, parts, strict=True))
+    return _Scores(
+        np.asarray(sum(w * p.scores for w, p in pairs), dtype=np.float64), sum(w * p.value for w, p in pairs),
+        sum(w * p.baseline_value for w, p in pairs), "probability", max(p.truncated_words for p in parts),
+    )  # fmt: skip
 
 
 def _with_outer_temperature(member: Any, routed: Any) -> Any:

@@ -118,11 +118,11 @@ def _export_node(model_dir: Path, out: Path, name: str, quantize: str, summary: 
         )
         return node  # fmt: skip
     if kind == "routed":  # chunk's pair: texts that fit in one window to the first member, longer ones to the second
-        from ratchet.models.routed import KEY, LONG, MEMBERS, SHORT
+        from ratchet.models.routed import KEY, LONG, MEMBERS, SHORT, long_weight_of
 
         members = [_export_node(model_dir / MEMBERS / m, out, f"{name}-{m}", quantize, summary) for m in (SHORT, LONG)]
-        return {**node, "kind": "routed", "window": int(meta[KEY]["window"]), "classes": len(labels),
-                "members": members}  # fmt: skip
+        return {**node, "kind": "routed", "window": int(meta[KEY]["window"]), "long_weight": long_weight_of(meta[KEY]),
+                "classes": len(labels), "members": members}  # fmt: skip
     if kind == "linear":
         one_vs_rest = {"one_vs_rest": True} if meta.get("task") == "multilabel" else {}  # one sigmoid per label
         return {**node, **_export_linear(model_dir, out, name, summary), "classes": len(labels), **one_vs_rest}

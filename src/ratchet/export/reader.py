@@ -178,15 +178,24 @@ def _batches(lengths: np.ndarray) -> list[np.ndarray]:
 
 def _routed(node: dict[str, Any], texts: list[str], pairs: list[str] | None) -> np.ndarray:
     """Texts of at most ``window`` tokens (the windowed member's tokenizer, special tokens included) go to the
-    first member, longer ones to the second, the windowed one (ratchet/models/routed.py)."""
+    first member, longer ones to the second, the windowed one; with ``long_weight`` below 1 the longer ones get
+    that weight x the second's probabilities + the rest x the first's (ratchet/models/routed.py)."""
     short, long = node["members"]
+    weight = float(node.get("long_weight", 1.0))
     batch = texts if pairs is None else list(zip(texts, pairs, strict=True))
     is_long = np.array([len(e.ids) > int(node["window"]) for e in long["tokenizer"].encode_batch(batch)], dtype=bool)
+
+    def read(member: dict[str, Any], rows: np.ndarray) -> np.ndarray:
+        return _calibrated(member, [texts[i] for i in rows], None if pairs is None else [pairs[i] for i in rows])
+
     out = np.zeros((len(texts), node["classes"]), dtype=np.float32)
-    for member, rows in ((short, np.flatnonzero(~is_long)), (long, np.flatnonzero(is_long))):
-        if len(rows):
-            part = None if pairs is None else [pairs[i] for i in rows]
-            out[rows] = _calibrated(member, [texts[i] for i in rows], part)
+    short_rows = np.flatnonzero(~is_long) if weight == 1.0 else np.arange(len(texts))  # mixing: it reads all
+    long_rows = np.flatnonzero(is_long)
+    if len(short_rows):
+        out[short_rows] = read(short, short_rows)
+    if len(long_rows):
+        probs = read(long, long_rows)
+        out[long_rows] = probs if weight == 1.0 else weight * probs + (1.0 - weight) * out[long_rows]
     return out
 
 

@@ -19,8 +19,11 @@ def _describe(node: dict[str, Any], depth: int = 0) -> list[str]:
             lines += _describe(member, depth + 1)
         return lines
     if node["kind"] == "routed":
+        weight = float(node.get("long_weight", 1.0))
+        longer = "longer ones to the second" if weight == 1.0 else (
+            f"longer ones to both, weighted {weight:.2f} (second) / {1 - weight:.2f} (first)")  # fmt: skip
         lines = [f"{pad}- routed: texts of at most {node['window']} tokens (the second member's tokenizer, special "
-                 f"tokens included) to the first member, longer ones to the second ({calibration})"]  # fmt: skip
+                 f"tokens included) to the first member, {longer} ({calibration})"]  # fmt: skip
         for member in node["members"]:
             lines += _describe(member, depth + 1)
         return lines

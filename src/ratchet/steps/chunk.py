@@ -11,7 +11,9 @@ so choosing the pooling does not flatter it. The reference is the model that wou
 fine-tune on the first max_length tokens of each text (head truncation), which is what train shipped;
 or, when that fine-tune did not beat the TF-IDF baseline (which reads whole texts), the baseline that
 ships. Kept: the windowed model ships with its windowing in ratchet.json, and predict, ratchet.load,
-serve and export apply it.
+serve and export apply it. Beside each pooling the options judged are routed (texts that fit in one
+window keep the reference's probabilities) and mixed (the windows' probabilities averaged with the
+reference's, weights chunk.mix): chunking.options; those ship both models in a "routed" folder.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ratchet.artifacts import ArtifactView
+from ratchet.chunking.options import chunk_options, describe
 from ratchet.chunking.params import ChunkParams
 from ratchet.config import TrainParams
 from ratchet.crossfit.service import REFIT_COST
@@ -140,36 +143,38 @@ class ChunkStep:
         if not fit.folds:
             return Skipped(f"no windowed fine-tune fits the time budget: {fit.note}", metrics)
         pooled = _pooled_by_aggregation(crossfit, fit, p.chunk.aggregations)
-        pooled = _with_routes(pooled, ctx.incumbent, long_judged, p.chunk.route)
-        scores = {how: crossfit.score(probs, p.metric) for how, probs in pooled.items()}
-        chosen = _best(scores)  # what ships: the pooling (and routing) best on every judged row
-        aggregation, routed = _parse_option(chosen)
+        options = chunk_options(pooled, ctx.incumbent, long_judged, p.chunk.route, p.chunk.mix)
+        pooled = {name: probs for name, (_, probs) in options.items()}
+        scores = {name: crossfit.score(probs, p.metric) for name, probs in pooled.items()}
+        chosen = options[_best(scores)][0]  # what ships: the pooling (routing, mixing) best on every judged row
         folds = crossfit.plan.fold_ids() if crossfit.crossfit else stratified_folds(
             crossfit.judged_labels(), HOLDOUT_FOLDS, ctx.seed
         )  # fmt: skip
         judged, fold_choices = _cross_chosen(crossfit, pooled, folds, p.metric)
         metrics["chunk"].update(
-            windows=fit.folds[0].info["windows"], aggregation_scores=scores, aggregation=aggregation, routed=routed,
-            judged_with=fold_choices, judged_long_rows=int(long_judged.sum()),
+            windows=fit.folds[0].info["windows"], aggregation_scores=scores, aggregation=chosen.aggregation,
+            routed=chosen.routed, long_weight=chosen.long_weight, judged_with=fold_choices,
+            judged_long_rows=int(long_judged.sum()),
             reference_score=None if ctx.incumbent is None else crossfit.score(ctx.incumbent, p.metric),
         )  # fmt: skip
         metrics.update(crossfit=fit.summary(), history=fit.folds[0].history)
-        windowing = windowing_meta(p.chunk.stride, aggregation, params.max_length)
+        windowing = windowing_meta(p.chunk.stride, chosen.aggregation, params.max_length)
         reference = Path(ctx.artifacts.get("model.current"))
 
         def routed_folder() -> Path:
-            """The folder that ships: the windowed model, or (routed) it and the reference side by side."""
-            if not routed:
+            """The folder that ships: the windowed model, or (routed, mixed) it and the reference side by side."""
+            if not chosen.needs_reference:
                 return model_dir
             from ratchet.models.routed import save_routed
 
-            save_routed(reference, model_dir, ctx.step_dir / "routed", params.max_length)
+            window = params.max_length if chosen.routed else 0  # mixed everywhere: every text is "long"
+            save_routed(reference, model_dir, ctx.step_dir / "routed", window, chosen.long_weight)
             return ctx.step_dir / "routed"
 
         if not crossfit.crossfit:
             set_epochs(model_dir, best_epoch(fit.folds[0].history))
             write_json(model_dir / "ratchet.json", {**read_json(model_dir / "ratchet.json"), **windowing})
-            metrics["shipped"] = _shipped(aggregation, routed, p.chunk.stride, params.max_length)
+            metrics["shipped"] = describe(chosen, p.chunk.stride, params.max_length)
             return Candidate(probs=judged, provides={"model.current": routed_folder()}, metrics=metrics)
         epochs = fit.refit_epochs(params.epochs)
 
@@ -183,7 +188,7 @@ class ChunkStep:
             record = _fit_windows(ctx, backbone, refit, tokenizer, everything, p.chunk, "refit", None, model_dir,
                                   shipped_meta, select_best=False)  # fmt: skip
             metrics["refit"] = {"rows": len(everything.train), "epochs": epochs, **record.info["windows"]}
-            metrics["shipped"] = _shipped(aggregation, routed, p.chunk.stride, params.max_length) + (
+            metrics["shipped"] = describe(chosen, p.chunk.stride, params.max_length) + (
                 f"; the windowed model refit on all {len(crossfit.pool)} train+valid rows for {epochs:.2f} epochs"
             )
             return {"model.current": routed_folder()}
@@ -232,28 +237,6 @@ def _pooled_by_aggregation(crossfit: Any, fit: Any, aggregations: tuple[str, ...
     return out
 
 
-ROUTED = " (routed)"
-"""Suffix of an option in which texts that fit in one window keep the reference's probabilities."""
-
-
-def _with_routes(
-    pooled: dict[str, np.ndarray], reference: np.ndarray | None, is_long: np.ndarray, route: str
-) -> dict[str, np.ndarray]:
-    """The options judged: each pooling as it is and/or routed (the reference's probabilities on the rows that
-    fit in one window, which it read whole); never routed without reference probabilities to route to."""
-    from ratchet.models.routed import routed_probs
-
-    if route == "never" or reference is None:
-        return pooled
-    routed = {f"{how}{ROUTED}": routed_probs(reference, probs, is_long) for how, probs in pooled.items()}
-    return routed if route == "always" else {**pooled, **routed}
-
-
-def _parse_option(option: str) -> tuple[str, bool]:
-    """(aggregation, routed) of an option's name."""
-    return (option[: -len(ROUTED)], True) if option.endswith(ROUTED) else (option, False)
-
-
 def _best(scores: dict[str, float | None]) -> str:
     return max(scores, key=lambda how: scores[how] if scores[how] is not None else float("-inf"))
 
@@ -272,11 +255,3 @@ def _cross_chosen(
         choices[str(int(fold))] = how = _best(others)
         judged[held] = pooled[how][held]
     return judged, choices
-
-
-def _shipped(aggregation: str, routed: bool, stride: int, max_length: int) -> str:
-    step = f"{stride} tokens apart" if stride else "overlapping by half"
-    windows = f"the fine-tune on windows of {max_length} tokens ({step}), window predictions pooled by {aggregation}"
-    if not routed:
-        return windows
-    return f"texts of at most {max_length} tokens read by the model that shipped before, longer ones by {windows}"

@@ -113,7 +113,7 @@ def _refit(ctx: StepContext, model: Path, rows: Any, labels: list, out: Path) ->
         save_ensemble([ctx.step_dir / "members" / m.name for m in members], out, weights=meta.get("weights"))
         return {"kind": "ensemble", "members": refits}, ""
     if kind == "routed":  # chunk's pair: the model for texts that fit and the windowed one, each refit
-        from ratchet.models.routed import KEY, LONG, MEMBERS, SHORT, save_routed
+        from ratchet.models.routed import KEY, LONG, MEMBERS, SHORT, long_weight_of, save_routed
 
         parts = {}
         for name in (SHORT, LONG):
@@ -121,6 +121,7 @@ def _refit(ctx: StepContext, model: Path, rows: Any, labels: list, out: Path) ->
             if done is None:
                 return None, why
             parts[name] = done
-        save_routed(ctx.step_dir / "routed" / SHORT, ctx.step_dir / "routed" / LONG, out, int(meta[KEY]["window"]))
+        save_routed(ctx.step_dir / "routed" / SHORT, ctx.step_dir / "routed" / LONG, out, int(meta[KEY]["window"]),
+                    long_weight_of(meta[KEY]))  # fmt: skip
         return {"kind": "routed", **parts}, ""
     return None, f"{a_model_of_kind(kind)} cannot be refit"
