@@ -16,6 +16,9 @@ tokens, the windows on longer ones), "mixed" the mean of both models' probabilit
 probabilities; when chunk shipped such a two-model folder, it predicts the test sample too
 (``routed_model``) and ``routed_folder_agrees`` is the share of its decisions equal to the computed
 ones. ``shipped_test_macro_f1`` is what the pipeline shipped, as its evaluate step scored it.
+``--seed-control`` fits the truncated fine-tune once more with the next seed (the ensemble step, in
+OUT/control: same samples, split and recipe) and reports ``truncation_2seeds``, the two seeds' mean
+probabilities: how much of a mixed option's gain any average of two fine-tunes would give.
 
 Usage (logs and long_documents.json in the --out folder). On 2 CPU cores shared with other jobs,
 the small setting below took about 20 minutes (train 333 s, chunk 701 s, predicting 200 s);
@@ -105,6 +108,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="the run in --out is finished: only predict the test sample with both of its models",
     )
+    parser.add_argument(
+        "--seed-control",
+        action="store_true",
+        help="also fit the truncated fine-tune with a second seed (in OUT/control, same samples and split) and "
+        "score the two seeds' mean: what averaging two fine-tunes buys without windows",
+    )
     parser.add_argument("overrides", nargs="*", help="extra key=value config overrides")
     args = parser.parse_args(argv)
 
@@ -123,18 +132,25 @@ def main(argv: list[str] | None = None) -> int:
     test = draw(rest, lengths[rest.index.to_numpy()], args.test_rows, args.long_share, args.max_length, rng, cap)
     args.out.mkdir(parents=True, exist_ok=True)
     run = args.out / "run"
+
+    def pipeline(out: Path, steps: tuple[str, ...], *extra: str) -> list:
+        config = RunConfig(data=str(args.out / "train.csv"), test=str(args.out / "test.csv"), out=str(out),
+                           steps=steps, seed=args.seed, overwrite=True)  # fmt: skip
+        config = apply_overrides(config, [f"train.max_length={args.max_length}", f"train.epochs={args.epochs}",
+                                          "gate.folds=holdout", *args.overrides, *extra])  # fmt: skip
+        return Pipeline.from_config(config).run().ledger
+
     if args.compare_only:  # the same seed draws the same samples: check they are the run's
         assert pd.read_csv(args.out / "test.csv")["text"].tolist() == test["text"].tolist()
-        return compare(args, run, train, test, lengths, corpus_share, read_json(run / "ledger.json"), started)
-    train.to_csv(args.out / "train.csv", index=False)
-    test.to_csv(args.out / "test.csv", index=False)
-    steps = ("clean", "split", "train", "chunk", "evaluate")
-    config = RunConfig(data=str(args.out / "train.csv"), test=str(args.out / "test.csv"), out=str(run), steps=steps,
-                       seed=args.seed, overwrite=True)  # fmt: skip
-    config = apply_overrides(config, [f"train.max_length={args.max_length}", f"train.epochs={args.epochs}",
-                                      "gate.folds=holdout", *args.overrides])  # fmt: skip
-    result = Pipeline.from_config(config).run()
-    return compare(args, run, train, test, lengths, corpus_share, result.ledger, started)
+        entries = read_json(run / "ledger.json")
+    else:
+        train.to_csv(args.out / "train.csv", index=False)
+        test.to_csv(args.out / "test.csv", index=False)
+        entries = pipeline(run, ("clean", "split", "train", "chunk", "evaluate"))
+    if args.seed_control and not (args.out / "control" / "run" / "ledger.json").is_file():
+        # The same recipe, samples and split; ensemble fits the truncated fine-tune again with seed + 1.
+        pipeline(args.out / "control" / "run", ("clean", "split", "train", "ensemble", "evaluate"), "search.seeds=2")
+    return compare(args, run, train, test, lengths, corpus_share, entries, started)
 
 
 def compare(args, run: Path, train, test, lengths, corpus_share: float, entries: list, started: float) -> int:
@@ -177,9 +193,17 @@ def compare(args, run: Path, train, test, lengths, corpus_share: float, entries:
         "shipped_test_macro_f1": round(read_json(run / "metrics.json")["test"]["macro_f1"], 4),
         "wall_seconds": round(time.time() - started, 1),
     }  # fmt: skip
+    control = args.out / "control" / "run" / "steps"
+    if args.seed_control and (control / "04-ensemble").is_dir():
+        texts = test["text"].tolist()
+        first = load_predictor(control / "03-train" / "model").predict_probs(texts)
+        second = load_predictor(control / "04-ensemble" / "seeds" / f"seed-{args.seed + 1}").predict_probs(texts)
+        probs["truncation_2seeds"] = (first + second) / 2
+        # The control's first seed is the run's own truncated fine-tune, fitted again: the same decisions expected.
+        report["control_first_seed_agrees"] = float((first.argmax(1) == probs["truncation"].argmax(1)).mean())
     routed_model = probs.pop("routed_model", None)
     preds = {name: p.argmax(axis=1) for name, p in probs.items()}
-    if len(preds) == 2:
+    if "truncation" in preds and "chunk" in preds:
         # The two-model options chunk judges (chunking.options), computed from both models' test probabilities:
         # routed (texts that fit read by the truncated model), mixed 0.5 on every text, and on long texts only.
         truncated, windows = probs["truncation"], probs["chunk"]
@@ -194,7 +218,8 @@ def compare(args, run: Path, train, test, lengths, corpus_share: float, entries:
             report["routed_folder_agrees"] = float((routed_model.argmax(axis=1) == preds[option]).mean())
         report["test_macro_f1"] = {name: round(macro_f1(truth, p, k), 4) for name, p in preds.items()}
         report["gains"] = {name: paired_gain(truth, preds[name], preds["truncation"], k, seed=args.seed)
-                           for name in ("chunk", "routed", "mixed", "routed_mixed")}  # fmt: skip
+                           for name in ("chunk", "routed", "mixed", "routed_mixed", "truncation_2seeds")
+                           if name in preds}  # fmt: skip
         report["gain"], report["routed_gain"] = report["gains"]["chunk"], report["gains"]["routed"]
         report["long_test_macro_f1"] = {name: round(macro_f1(truth[test_long], p[test_long], k), 4)
                                         for name, p in preds.items()}  # fmt: skip

@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 from ratchet.config import TrainParams
 from ratchet.fsutil import read_json
 from ratchet.models.recipe_meta import KEY, best_epoch, recipe, set_epochs
+from ratchet.shipping import a_model_of_kind
 from ratchet.step import Candidate, Outcome, Skipped, StepContext
 from ratchet.steps.train import resolved_backbone, resolved_train_params
 
@@ -56,7 +57,8 @@ class EnsembleStep:
         shipped = ctx.artifacts.get("model.current")
         meta = read_json(Path(shipped) / "ratchet.json")
         if meta.get("kind") != "transformer":
-            return Skipped(f"the shipped model is a {meta.get('kind')} model, not one fine-tune to repeat with seeds")
+            kind = a_model_of_kind(meta.get("kind"))
+            return Skipped(f"the shipped model is {kind}, not one fine-tune to repeat with seeds")
         if meta.get("method") == "fewshot":
             return Skipped("the shipped model is a few-shot fit: its seeds would need few-shot fits, not fine-tunes")
         if "windowing" in meta:  # chunk's model: its seeds would need windows too, which this step does not cut
