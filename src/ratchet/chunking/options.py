@@ -4,9 +4,11 @@
 - routed (``mean (routed)``): texts that fit in one window keep the reference's probabilities (the model
   that would ship without chunk, which reads them whole), longer ones get the windows';
 - mixed (``mean (mixed 0.5)``, ``mean (routed, mixed 0.5)``): where the windows read a text (every text,
-  or only the long ones), their probabilities weighted 0.5 and the reference's the rest. Both models then
-  read those texts; on news articles (benchmarks/long_documents.py) the two fine-tunes, one on the head
-  of each text and one on its windows, erred differently enough that their mean beat either alone.
+  or only the long ones), their probabilities weighted 0.5 and the reference's the rest (chunk.mix; off
+  by default). Both models then read those texts; on news articles (benchmarks/long_documents.py) the two
+  fine-tunes, one on the head of each text and one on its windows, erred differently enough that their
+  mean scored better than the windows alone on average, but the extra options cost the rule's choice
+  among them more than that on small validation splits (ChunkParams.mix).
 
 Every option that needs the reference's probabilities ships as a "routed" folder (ratchet.models.routed):
 window max_length when routed, 0 (every text) when mixed everywhere.
