@@ -206,10 +206,12 @@ def compare(args, run: Path, train, test, lengths, corpus_share: float, entries:
     if "truncation" in preds and "chunk" in preds:
         # The two-model options chunk judges (chunking.options), computed from both models' test probabilities:
         # routed (texts that fit read by the truncated model), mixed 0.5 on every text, and on long texts only.
-        truncated, windows = probs["truncation"], probs["chunk"]
-        preds["routed"] = np.where(test_long, preds["chunk"], preds["truncation"])
-        preds["mixed"] = (0.5 * windows + 0.5 * truncated).argmax(axis=1)
-        preds["routed_mixed"] = np.where(test_long[:, None], 0.5 * windows + 0.5 * truncated, truncated).argmax(axis=1)
+        from ratchet.models.routed import routed_probs
+
+        truncated, windows, every_text = probs["truncation"], probs["chunk"], np.ones(len(test_long), dtype=bool)
+        preds["routed"] = routed_probs(truncated, windows, test_long).argmax(axis=1)
+        preds["mixed"] = routed_probs(truncated, windows, every_text, 0.5).argmax(axis=1)
+        preds["routed_mixed"] = routed_probs(truncated, windows, test_long, 0.5).argmax(axis=1)
         if routed_model is not None:  # the folder chunk shipped predicts what its option computes to
             info = chunk_entry.get("chunk", {})
             mixed = float(info.get("long_weight", 1.0)) != 1.0
