@@ -1,28 +1,34 @@
 """Long documents: the chunk step (windows, pooled per text) against plain truncation, default model, same data.
 
-Data: a public long-document set from public_data.py (``news_articles``: English news articles, label
-= the outlet, Apache-2.0 package licence, source and citation in public_data.py; or ``bbc_news``,
-MIT). Each seed draws a train and a test sample in which ``--long-share`` of the texts (a third by
-default) are longer than ``--max-length`` tokens of the default model's tokenizer and the rest fit,
-per class as far as the class allows (the sample, not the corpus, sets the share: the corpus has
-more long texts). The pipeline runs clean, split, train, chunk, evaluate on the train sample (holdout
-judging); then both models it trained, train's (each text cut to its first max_length tokens) and
-chunk's (windows of max_length tokens, pooled by the aggregation chunk chose on the valid rows),
-predict the same test sample, and the report gives both test macro-F1s, the gain with a paired
-bootstrap interval, the gain on the long test texts alone, and what the ledger decided. "routed" is
-what a routed model predicts (``chunk.route``: the truncated model on texts that fit in max_length
-tokens, the windows on longer ones), "mixed" the mean of both models' probabilities on every text and
-"routed_mixed" on the long texts only (``chunk.mix``), all computed from the two models' test
-probabilities; when chunk shipped such a two-model folder, it predicts the test sample too
-(``routed_model``) and ``routed_folder_agrees`` is the share of its decisions equal to the computed
-ones. ``shipped_test_macro_f1`` is what the pipeline shipped, as its evaluate step scored it.
+Data: a public long-document set from public_data.py (``news_articles``: English news articles, label =
+the outlet, Apache-2.0 package licence, source and citation in public_data.py; or ``bbc_news``, MIT).
+Each seed draws a train and a test sample in which ``--long-share`` of the texts (a third by default)
+are longer than ``--max-length`` tokens of the default model's tokenizer and the rest fit, per class as
+far as the class allows (the sample, not the corpus, sets the share: the corpus has more long texts).
+The pipeline runs clean, split, train, chunk, evaluate on the train sample (holdout judging for cost;
+the override ``gate.folds=auto`` judges as a run of this size does by default, every train+valid row out
+of fold over 5 folds, 4-6x the time); then both models it trained, train's (each text cut to its
+first max_length tokens) and chunk's (windows of max_length tokens, pooled by the aggregation chunk
+chose on the valid rows; a cross-fitted run refits it only where chunk is kept), predict the same test
+sample, and the report gives both test macro-F1s, the gain with a paired bootstrap interval, the gain on
+the long test texts alone, and what the ledger decided. "routed" is what a routed model predicts
+(``chunk.route``: the truncated model on texts that fit in max_length tokens, the windows on longer
+ones), "mixed" the mean of both models' probabilities on every text and "routed_mixed" on the long texts
+only (``chunk.mix``), all computed from the two models' test probabilities; when chunk shipped such a
+two-model folder, it predicts the test sample too (``routed_model``) and ``routed_folder_agrees`` is the
+share of its decisions equal to the computed ones. ``shipped_test_macro_f1`` is what the pipeline
+shipped, as its evaluate step scored it.
 ``--seed-control`` fits the truncated fine-tune once more with the next seed (the ensemble step, in
 OUT/control: same samples, split and recipe) and reports ``truncation_2seeds``, the two seeds' mean
 probabilities: how much of a mixed option's gain any average of two fine-tunes would give.
 
 Usage (logs and long_documents.json in the --out folder). On 2 CPU cores shared with other jobs,
 the small setting below took about 20 minutes (train 333 s, chunk 701 s, predicting 200 s);
-``--compare-only`` redoes only the test predictions of a finished run:
+``--compare-only`` redoes only the test predictions of a finished run, and ``--from-run OUT0`` copies a
+finished run of the same seed and resumes it with other overrides (``chunk.mix=[1,0.5]``, or
+``gate.confidence=0 gate.min_gain=-1`` to ship chunk's choice whatever the rule says, so that the windowed
+model is refit and scored on the test): clean, split and train are kept, and chunk reads its fold fits back
+from the run's fit cache, so only its choice and refit run again:
 
     nice -n 10 python benchmarks/long_documents.py --out /work/bench/chunk/news-s0 --seed 0 \
         --train-rows 120 --test-rows 150 --epochs 3 --max-long-tokens 640
@@ -32,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -114,6 +121,13 @@ def main(argv: list[str] | None = None) -> int:
         help="also fit the truncated fine-tune with a second seed (in OUT/control, same samples and split) and "
         "score the two seeds' mean: what averaging two fine-tunes buys without windows",
     )
+    parser.add_argument(
+        "--from-run",
+        type=Path,
+        default=None,
+        help="a finished OUT of the same seed and sample flags: copy its run and resume it with this call's "
+        "overrides (steps whose inputs are unchanged are kept; chunk reads its fold fits from the run's cache)",
+    )
     parser.add_argument("overrides", nargs="*", help="extra key=value config overrides")
     args = parser.parse_args(argv)
 
@@ -133,9 +147,9 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     run = args.out / "run"
 
-    def pipeline(out: Path, steps: tuple[str, ...], *extra: str) -> list:
+    def pipeline(out: Path, steps: tuple[str, ...], *extra: str, resume: bool = False) -> list:
         config = RunConfig(data=str(args.out / "train.csv"), test=str(args.out / "test.csv"), out=str(out),
-                           steps=steps, seed=args.seed, overwrite=True)  # fmt: skip
+                           steps=steps, seed=args.seed, overwrite=not resume, resume=resume)  # fmt: skip
         config = apply_overrides(config, [f"train.max_length={args.max_length}", f"train.epochs={args.epochs}",
                                           "gate.folds=holdout", *args.overrides, *extra])  # fmt: skip
         return Pipeline.from_config(config).run().ledger
@@ -146,7 +160,14 @@ def main(argv: list[str] | None = None) -> int:
     else:
         train.to_csv(args.out / "train.csv", index=False)
         test.to_csv(args.out / "test.csv", index=False)
-        entries = pipeline(run, ("clean", "split", "train", "chunk", "evaluate"))
+        if args.from_run is not None:  # the same seed draws the same samples: the copied run is of this data
+            assert pd.read_csv(args.from_run / "test.csv")["text"].tolist() == test["text"].tolist()
+            shutil.rmtree(run, ignore_errors=True)
+            shutil.copytree(args.from_run / "run", run)
+            for manifest in run.glob("steps/*-chunk/manifest.json"):
+                manifest.unlink()  # chunk decides again under this call's overrides (a gate setting, say)
+        steps = ("clean", "split", "train", "chunk", "evaluate")
+        entries = pipeline(run, steps, resume=args.from_run is not None)
     if args.seed_control and not (args.out / "control" / "run" / "ledger.json").is_file():
         # The same recipe, samples and split; ensemble fits the truncated fine-tune again with seed + 1.
         pipeline(args.out / "control" / "run", ("clean", "split", "train", "ensemble", "evaluate"), "search.seeds=2")
