@@ -154,14 +154,18 @@ def main(argv: list[str] | None = None) -> int:
                                           "gate.folds=holdout", *args.overrides, *extra])  # fmt: skip
         return Pipeline.from_config(config).run().ledger
 
-    if args.compare_only:  # the same seed draws the same samples: check they are the run's
-        assert pd.read_csv(args.out / "test.csv")["text"].tolist() == test["text"].tolist()
+    def check_same_draw(folder: Path) -> None:
+        """The same seed draws the same samples: a finished OUT read back must hold this draw."""
+        assert pd.read_csv(folder / "test.csv")["text"].tolist() == test["text"].tolist()
+
+    if args.compare_only:
+        check_same_draw(args.out)
         entries = read_json(run / "ledger.json")
     else:
         train.to_csv(args.out / "train.csv", index=False)
         test.to_csv(args.out / "test.csv", index=False)
-        if args.from_run is not None:  # the same seed draws the same samples: the copied run is of this data
-            assert pd.read_csv(args.from_run / "test.csv")["text"].tolist() == test["text"].tolist()
+        if args.from_run is not None:
+            check_same_draw(args.from_run)
             shutil.rmtree(run, ignore_errors=True)
             shutil.copytree(args.from_run / "run", run)
             for manifest in run.glob("steps/*-chunk/manifest.json"):
