@@ -21,6 +21,11 @@ shipped, as its evaluate step scored it.
 ``--seed-control`` fits the truncated fine-tune once more with the next seed (the ensemble step, in
 OUT/control: same samples, split and recipe) and reports ``truncation_2seeds``, the two seeds' mean
 probabilities: how much of a mixed option's gain any average of two fine-tunes would give.
+``--steps-control`` fits the truncated fine-tune once more (in OUT/steps-control: same samples, split and
+recipe) for ``--epochs`` times the windowed fit's optimizer steps per epoch over the truncated fit's, so it
+takes as many optimizer steps as the windowed model, and reports ``truncation_equal_steps`` and the
+windows' gain over it: how much of the windows' gain is their extra training rows rather than the text
+past max_length.
 
 Usage (logs and long_documents.json in the --out folder). On 2 CPU cores shared with other jobs,
 the small setting below took about 20 minutes (train 333 s, chunk 701 s, predicting 200 s);
@@ -122,6 +127,12 @@ def main(argv: list[str] | None = None) -> int:
         "score the two seeds' mean: what averaging two fine-tunes buys without windows",
     )
     parser.add_argument(
+        "--steps-control",
+        action="store_true",
+        help="also fit the truncated fine-tune for as many optimizer steps as the windowed model took (in "
+        "OUT/steps-control, same samples and split)",
+    )
+    parser.add_argument(
         "--from-run",
         type=Path,
         default=None,
@@ -175,7 +186,26 @@ def main(argv: list[str] | None = None) -> int:
     if args.seed_control and not (args.out / "control" / "run" / "ledger.json").is_file():
         # The same recipe, samples and split; ensemble fits the truncated fine-tune again with seed + 1.
         pipeline(args.out / "control" / "run", ("clean", "split", "train", "ensemble", "evaluate"), "search.seeds=2")
+    if args.steps_control and not (args.out / "steps-control" / "run" / "ledger.json").is_file():
+        # Windows multiply the training rows: the same recipe on truncated texts for as many optimizer steps.
+        pipeline(args.out / "steps-control" / "run", ("clean", "split", "train", "evaluate"),
+                 f"train.epochs={equal_steps_epochs(args.epochs, run)}")  # fmt: skip
     return compare(args, run, train, test, lengths, corpus_share, entries, started)
+
+
+def equal_steps_epochs(epochs: float, run: Path) -> float:
+    """``epochs`` scaled by the windowed fit's optimizer steps per epoch over the truncated fit's (their step
+    manifests' histories): batches hold a token budget, so the step ratio, not windows per text, is what to match."""
+    from ratchet.fsutil import read_json
+
+    def steps_per_epoch(step: str) -> float:
+        manifest = next(iter(sorted(run.glob(f"steps/*-{step}/manifest.json"))), None)
+        history = read_json(manifest).get("metrics", {}).get("history") if manifest else None
+        if not history:
+            raise SystemExit(f"--steps-control needs {step}'s training history: {step} did not fine-tune in this run")
+        return history[-1]["step"] / history[-1]["epoch"]
+
+    return round(epochs * steps_per_epoch("chunk") / steps_per_epoch("train"), 2)
 
 
 def compare(args, run: Path, train, test, lengths, corpus_share: float, entries: list, started: float) -> int:
@@ -226,6 +256,14 @@ def compare(args, run: Path, train, test, lengths, corpus_share: float, entries:
         probs["truncation_2seeds"] = (first + second) / 2
         # The control's first seed is the run's own truncated fine-tune, fitted again: the same decisions expected.
         report["control_first_seed_agrees"] = float((first.argmax(1) == probs["truncation"].argmax(1)).mean())
+    equal_steps = args.out / "steps-control" / "run"
+    if args.steps_control and (equal_steps / "ledger.json").is_file():
+        probs["truncation_equal_steps"] = load_predictor(equal_steps / "steps" / "03-train" / "model").predict_probs(
+            test["text"].tolist()
+        )
+        train_entry = {entry["step"]: entry for entry in read_json(equal_steps / "ledger.json")}["train"]
+        report["equal_steps"] = {"epochs": equal_steps_epochs(args.epochs, run),
+                                 "train_seconds": round(train_entry["seconds"], 1)}  # fmt: skip
     routed_model = probs.pop("routed_model", None)
     preds = {name: p.argmax(axis=1) for name, p in probs.items()}
     if "truncation" in preds and "chunk" in preds:
@@ -245,8 +283,12 @@ def compare(args, run: Path, train, test, lengths, corpus_share: float, entries:
             report["routed_folder_agrees"] = float((routed_model.argmax(axis=1) == preds[option]).mean())
         report["test_macro_f1"] = {name: round(macro_f1(truth, p, k), 4) for name, p in preds.items()}
         report["gains"] = {name: paired_gain(truth, preds[name], preds["truncation"], k, seed=args.seed)
-                           for name in ("chunk", "routed", "mixed", "routed_mixed", "truncation_2seeds")
-                           if name in preds}  # fmt: skip
+                           for name in ("chunk", "routed", "mixed", "routed_mixed", "truncation_2seeds",
+                                        "truncation_equal_steps") if name in preds}  # fmt: skip
+        if "truncation_equal_steps" in preds:  # the windows against truncation trained as long
+            report["gains"]["chunk_vs_equal_steps"] = paired_gain(
+                truth, preds["chunk"], preds["truncation_equal_steps"], k, seed=args.seed
+            )
         report["gain"], report["routed_gain"] = report["gains"]["chunk"], report["gains"]["routed"]
         report["long_test_macro_f1"] = {name: round(macro_f1(truth[test_long], p[test_long], k), 4)
                                         for name, p in preds.items()}  # fmt: skip
