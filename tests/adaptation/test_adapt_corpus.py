@@ -69,3 +69,28 @@ def test_heldout_split_is_disjoint_and_seeded() -> None:
     fit, held = split_heldout(texts, seed=1)
     assert len(held) == 4 and not set(fit) & set(held) and sorted(fit + held) == sorted(texts)
     assert split_heldout(texts, seed=1) == (fit, held)
+
+
+def test_the_unlabeled_corpus_students_learn_from_holds_no_test_train_or_valid_text(tmp_path) -> None:
+    from ratchet.adaptation.corpus import unlabeled_corpus
+    from ratchet.config import CleanParams
+    from ratchet.fsutil import write_json
+
+    train = ["a training text that stays", "another training text"]
+    fresh = [f"fresh unlabeled text number {i}" for i in range(6)]
+    file = tmp_path / "unlabeled.txt"
+    file.write_text("\n".join([TEST_TEXTS[0], train[1], VALID_TEXT, *fresh]) + "\n", encoding="utf-8")
+    sealed = tmp_path / "test_fingerprints.json"
+    write_json(sealed, [text_fingerprint(TEST_TEXTS[0])])
+
+    def drawn(max_unlabeled: int, fingerprints) -> tuple[list[str], dict]:
+        return unlabeled_corpus(str(file), train, [VALID_TEXT], clean=CleanParams(), max_unlabeled=max_unlabeled,
+                                test_fingerprints_file=fingerprints, seed=0)  # fmt: skip
+
+    texts, stats = drawn(100, sealed)
+    assert texts == fresh  # the test copy, the training text and the valid text are gone; no training text returns
+    assert (stats["removed_test"], stats["removed_duplicate"], stats["removed_valid"]) == (1, 1, 1)
+    sampled, stats = drawn(4, sealed)
+    assert len(sampled) == 4 and set(sampled) <= set(fresh) and stats["sampled_out"] == 2
+    assert drawn(4, sealed)[0] == sampled  # seeded: the same sample on every run
+    assert TEST_TEXTS[0] in drawn(100, None)[0]  # without the split's fingerprints nothing is known to be test

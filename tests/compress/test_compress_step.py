@@ -202,3 +202,17 @@ def test_the_presets_compress_distils_no_student_on_small_data_a_named_one_does(
     assert compress["compress"]["student"]["skipped"].startswith("judging is cross-fitted (few labeled rows)")
     assert compress["compress"]["chosen"] == "int8" and compress["compress"]["int8"]["crossfit"]["folds_run"] == 2
     assert not (run / "steps" / "04-compress" / "student").exists()
+
+
+def test_the_student_also_learns_the_teachers_labels_on_unlabeled_texts_never_on_test_ones(
+    trained, tiny_model_dir, tmp_path: Path
+) -> None:
+    test_texts = pd.read_csv(trained / "test.csv")["review"].tolist()
+    fresh = [f"an unlabeled review number {i} of the product" for i in range(7)]
+    unlabeled = tmp_path / "unlabeled.txt"
+    unlabeled.write_text("\n".join([*test_texts[:3], *fresh]) + "\n", encoding="utf-8")
+    run = with_teacher(trained, tmp_path, tiny_model_dir, "--unlabeled", str(unlabeled),
+                       "compress.candidates=[student]", "compress.min_speedup=0", "compress.epochs=1")  # fmt: skip
+    corpus = entry(run, "compress")["compress"]["student"]["unlabeled"]
+    # The sealed test texts never reach the student; the fresh ones all do (under compress.max_unlabeled).
+    assert corpus["rows"] == len(fresh) and corpus["removed_test"] == 3

@@ -112,6 +112,35 @@ def build_corpus(
     return AdaptCorpus(texts, stats)
 
 
+def unlabeled_corpus(
+    path: str,
+    train_texts: Sequence[str],
+    valid_texts: Sequence[str],
+    *,
+    clean: CleanParams,
+    max_unlabeled: int,
+    test_fingerprints_file: str | Path | None,
+    seed: int,
+) -> tuple[list[str], dict[str, Any]]:
+    """The texts of the unlabeled file ``path`` minus test copies (the split's fingerprint file) and every train
+    and valid text, at most ``max_unlabeled`` of them (as adapt builds its corpus): what selftrain pseudo-labels
+    and compress's student learns from; -> (texts, build_corpus's stats)."""
+    from ratchet.data.io import read_unlabeled_texts
+    from ratchet.data.split import text_fingerprint
+    from ratchet.fsutil import read_json
+
+    corpus = build_corpus(
+        train_texts,  # listed first, so an unlabeled copy of a training text counts as a duplicate and goes
+        read_unlabeled_texts(path),
+        test_fingerprints=read_json(Path(test_fingerprints_file)) if test_fingerprints_file else (),
+        exclude_fingerprints=[text_fingerprint(t) for t in valid_texts],
+        clean=clean,
+        max_rows=len(train_texts) + max_unlabeled,
+        seed=seed,
+    )
+    return corpus.texts[corpus.stats["from_train"] :], corpus.stats
+
+
 def candidate_fingerprints(text: str) -> set[str]:
     """Fingerprints of the whole text, each line, each sentence and each run of up to MAX_WINDOW sentences."""
     spans = _sentence_spans(text)

@@ -10,9 +10,12 @@ texts first, and only texts the teacher gives at least ``threshold`` probability
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from ratchet.data.frames import Split
 
 
 @dataclass
@@ -50,3 +53,27 @@ def choose_pseudo_labels(
         "mean_confidence_chosen": float(confidence[rows].mean()) if len(rows) else None,
     }
     return PseudoLabels(rows.astype(np.int64), guess[rows].astype(np.int64), confidence[rows], stats)
+
+
+def with_pseudo_labels(train: Split, texts: list[str], label_ids: np.ndarray, weight: float) -> Split:
+    """The gold training rows followed by the pseudo-labeled ``texts``, each of these weighing ``weight``."""
+    gold_weights = train.weights if train.weights is not None else np.ones(len(train), dtype=np.float32)
+    weights = np.concatenate([gold_weights, np.full(len(texts), weight, dtype=np.float32)])
+    return Split(
+        texts=train.texts + texts,
+        pairs=None,
+        label_ids=np.concatenate([train.label_ids, label_ids]).astype(np.int64),
+        weights=None if np.all(weights == 1.0) else weights,
+    )
+
+
+def save_pseudo_labels(path: Path, texts: list[str], chosen: PseudoLabels, labels: list) -> None:
+    """What the student learned from, for audit: text, pseudo-label and the teacher's confidence."""
+    import pandas as pd
+
+    frame = pd.DataFrame({
+        "text": [texts[i] for i in chosen.rows],
+        "label": [str(labels[k]) for k in chosen.label_ids],
+        "confidence": chosen.confidence.astype(np.float32),
+    })  # fmt: skip
+    frame.to_parquet(path, index=False)

@@ -234,12 +234,16 @@ class CompressStep:
         """Up to compress.max_unlabeled texts of --unlabeled (never a train, valid or test text)."""
         if self.params.unlabeled is None or self.params.compress.max_unlabeled == 0:
             return [], {"rows": 0}
-        from ratchet.steps.selftrain import unlabeled_texts
+        from ratchet.adaptation.corpus import unlabeled_corpus
 
         data = ctx.task_data()
-        texts, stats = unlabeled_texts(ctx, self.params.unlabeled, self.params.clean,
-                                       self.params.compress.max_unlabeled, data.train, data.valid)  # fmt: skip
-        return texts, {"rows": len(texts), **{k: v for k, v in stats.items() if isinstance(v, int)}}
+        texts, stats = unlabeled_corpus(
+            self.params.unlabeled, data.train.texts, data.valid.texts, clean=self.params.clean,
+            max_unlabeled=self.params.compress.max_unlabeled,
+            test_fingerprints_file=ctx.artifacts.maybe("data.test_fingerprints"), seed=ctx.seed,
+        )  # fmt: skip
+        # build_corpus's own "rows" counts the training texts too: the student's extra rows are these texts.
+        return texts, {**{k: v for k, v in stats.items() if isinstance(v, int)}, "rows": len(texts)}
 
 
 def _why_not(shipped: Path) -> str | None:

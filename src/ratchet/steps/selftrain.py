@@ -22,14 +22,13 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ratchet.adaptation.corpus import unlabeled_sha256
+from ratchet.adaptation.corpus import unlabeled_corpus, unlabeled_sha256
 from ratchet.artifacts import ArtifactView
 from ratchet.config import CleanParams, SelfTrainParams, TrainParams
 from ratchet.crossfit.results import FoldFit
 from ratchet.crossfit.service import REFIT_COST
 from ratchet.data.frames import Split
 from ratchet.finetuning.finetune import TaskData
-from ratchet.fsutil import read_json
 from ratchet.models.ensemble import average_probs
 from ratchet.step import Candidate, Outcome, Skipped, StepContext
 from ratchet.steps.train import resolved_backbone, resolved_train_params
@@ -85,7 +84,15 @@ class SelfTrainStep:
         why_not = _why_not(p, teacher_dir, backbone, data.train)
         if why_not:
             return Skipped(why_not)
-        texts, corpus_stats = _unlabeled_texts(ctx, p, data.train, data.valid)
+        texts, corpus_stats = unlabeled_corpus(
+            p.unlabeled,
+            data.train.texts,
+            data.valid.texts,
+            clean=p.clean,
+            max_unlabeled=p.selftrain.max_unlabeled,
+            test_fingerprints_file=ctx.artifacts.maybe("data.test_fingerprints"),
+            seed=ctx.seed,
+        )
         params = dataclasses.replace(resolved_train_params(ctx, p.train), epochs=p.selftrain.epochs)
         training = _SelfTraining(
             ctx, p, Path(teacher_dir), backbone, texts, data.labels, params,
@@ -119,7 +126,7 @@ class _SelfTraining:
         """gold + the teacher's confident labels on the corpus (capped per class); ``record``: also the
         step metrics that describe them (returned, not written, so a fold worker's travel back), and the
         pseudo-labels' file."""
-        from ratchet.adaptation.pseudo_labels import choose_pseudo_labels
+        from ratchet.adaptation.pseudo_labels import choose_pseudo_labels, save_pseudo_labels, with_pseudo_labels
         from ratchet.predictor import load_predictor
 
         started, labels, settings = time.time(), self.labels, self.p.selftrain
@@ -131,9 +138,9 @@ class _SelfTraining:
             per_class = {str(labels[k]): counts for k, counts in chosen.stats["per_class"].items()}
             recorded = {"pseudo_labels": {**chosen.stats, "per_class": per_class},
                         "labeling_seconds": time.time() - started}  # fmt: skip
-            _save_pseudo_labels(self.ctx.step_dir / "pseudo_labels.parquet", self.texts, chosen, labels)
+            save_pseudo_labels(self.ctx.step_dir / "pseudo_labels.parquet", self.texts, chosen, labels)
         rows = [self.texts[i] for i in chosen.rows]
-        return _with_pseudo_labels(gold, rows, chosen.label_ids, settings.weight), chosen, recorded
+        return with_pseudo_labels(gold, rows, chosen.label_ids, settings.weight), chosen, recorded
 
     def holdout(self, data: TaskData) -> Outcome:
         """The teacher is the model that would ship, trained on the train rows only: its labels on the corpus
@@ -251,51 +258,3 @@ def _why_not(p: SelfTrainStepParams, teacher_dir: Path | None, backbone: str, tr
     if train.pairs is not None:
         return "the task classifies text pairs; an unlabeled corpus of single texts cannot be pseudo-labeled for it"
     return None
-
-
-def _unlabeled_texts(ctx: StepContext, p: SelfTrainStepParams, train: Split, valid: Split) -> tuple[list[str], dict]:
-    return unlabeled_texts(ctx, p.unlabeled, p.clean, p.selftrain.max_unlabeled, train, valid)
-
-
-def unlabeled_texts(
-    ctx: StepContext, path: str, clean: Any, max_unlabeled: int, train: Split, valid: Split
-) -> tuple[list[str], dict]:
-    """The unlabeled texts minus test copies and every train and valid text (as adapt builds its corpus)."""
-    from ratchet.adaptation.corpus import build_corpus
-    from ratchet.data.io import read_unlabeled_texts
-    from ratchet.data.split import text_fingerprint
-
-    fingerprints_path = ctx.artifacts.maybe("data.test_fingerprints")
-    corpus = build_corpus(
-        train.texts,  # listed first, so an unlabeled copy of a training text counts as a duplicate and goes
-        read_unlabeled_texts(path),
-        test_fingerprints=read_json(fingerprints_path) if fingerprints_path else (),
-        exclude_fingerprints=[text_fingerprint(t) for t in valid.texts],
-        clean=clean,
-        max_rows=len(train.texts) + max_unlabeled,
-        seed=ctx.seed,
-    )
-    return corpus.texts[corpus.stats["from_train"] :], corpus.stats
-
-
-def _with_pseudo_labels(train: Split, texts: list[str], label_ids: np.ndarray, weight: float) -> Split:
-    gold_weights = train.weights if train.weights is not None else np.ones(len(train), dtype=np.float32)
-    weights = np.concatenate([gold_weights, np.full(len(texts), weight, dtype=np.float32)])
-    return Split(
-        texts=train.texts + texts,
-        pairs=None,
-        label_ids=np.concatenate([train.label_ids, label_ids]).astype(np.int64),
-        weights=None if np.all(weights == 1.0) else weights,
-    )
-
-
-def _save_pseudo_labels(path: Path, texts: list[str], chosen, labels: list) -> None:
-    """What the student learned from, for audit: text, pseudo-label and the teacher's confidence."""
-    import pandas as pd
-
-    frame = pd.DataFrame({
-        "text": [texts[i] for i in chosen.rows],
-        "label": [str(labels[k]) for k in chosen.label_ids],
-        "confidence": chosen.confidence.astype(np.float32),
-    })  # fmt: skip
-    frame.to_parquet(path, index=False)
