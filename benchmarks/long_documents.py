@@ -82,6 +82,37 @@ def draw(
     return pd.concat(picked).sample(frac=1.0, random_state=int(rng.integers(1 << 31)))
 
 
+def add_sample_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags that fix a seed's samples and recipe (``draw_samples`` reads them), with --out."""
+    parser.add_argument("--data", choices=("news_articles", "bbc_news"), default="news_articles")
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--max-length", type=int, default=256)
+    parser.add_argument("--train-rows", type=int, default=300)
+    parser.add_argument("--test-rows", type=int, default=300)
+    parser.add_argument("--long-share", type=float, default=1 / 3)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--epochs", type=float, default=5.0)
+    parser.add_argument(
+        "--max-long-tokens",
+        type=int,
+        default=None,
+        help="draw long texts only among those of at most this many tokens (fewer windows: cheaper)",
+    )
+
+
+def draw_samples(args: argparse.Namespace) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray, float]:
+    """The seed's train and test samples (``args``: data, seed, train_rows, test_rows, long_share, max_length,
+    max_long_tokens); -> (train, test, every corpus text's token length, the corpus's long share)."""
+    df = public_data.load(args.data).drop_duplicates("text").reset_index(drop=True)
+    lengths = token_lengths(df["text"].tolist())
+    rng = np.random.default_rng(args.seed)
+    cap = args.max_long_tokens
+    train = draw(df, lengths, args.train_rows, args.long_share, args.max_length, rng, cap)
+    rest = df.drop(index=train.index)
+    test = draw(rest, lengths[rest.index.to_numpy()], args.test_rows, args.long_share, args.max_length, rng, cap)
+    return train, test, lengths, float((lengths > args.max_length).mean())
+
+
 def macro_f1(truth: np.ndarray, pred: np.ndarray, k: int) -> float:
     from ratchet.evaluation.metrics import confusion_matrix, confusion_score
 
@@ -101,20 +132,7 @@ def paired_gain(truth, ours, theirs, k: int, n_boot: int = 2000, seed: int = 0) 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", choices=("news_articles", "bbc_news"), default="news_articles")
-    parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--max-length", type=int, default=256)
-    parser.add_argument("--train-rows", type=int, default=300)
-    parser.add_argument("--test-rows", type=int, default=300)
-    parser.add_argument("--long-share", type=float, default=1 / 3)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--epochs", type=float, default=5.0)
-    parser.add_argument(
-        "--max-long-tokens",
-        type=int,
-        default=None,
-        help="draw long texts only among those of at most this many tokens (fewer windows: cheaper)",
-    )
+    add_sample_arguments(parser)
     parser.add_argument(
         "--compare-only",
         action="store_true",
@@ -147,14 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     from ratchet.pipeline import Pipeline
 
     started = time.time()
-    df = public_data.load(args.data).drop_duplicates("text").reset_index(drop=True)
-    lengths = token_lengths(df["text"].tolist())
-    corpus_share = float((lengths > args.max_length).mean())
-    rng = np.random.default_rng(args.seed)
-    cap = args.max_long_tokens
-    train = draw(df, lengths, args.train_rows, args.long_share, args.max_length, rng, cap)
-    rest = df.drop(index=train.index)
-    test = draw(rest, lengths[rest.index.to_numpy()], args.test_rows, args.long_share, args.max_length, rng, cap)
+    train, test, lengths, corpus_share = draw_samples(args)
     args.out.mkdir(parents=True, exist_ok=True)
     run = args.out / "run"
 
