@@ -12,8 +12,8 @@ as a cross-fitted run's refit ships them), with the default model and the pipeli
   (``--epochs`` times the step ratio of the two fits above);
 
 then scores all on the seed's sealed test sample (macro-F1, paired bootstrap gains, long and short texts
-apart). No rule, no folds: the three models only. On 2 CPU cores the 360-text setting takes about 15 minutes
-a seed:
+apart). No rule, no folds: the three models only. On 2 CPU cores the 360-text setting took 669-1,942 s a
+seed (the longest while another benchmark shared the cores):
 
     python benchmarks/long_documents_steps.py --out DIR --seed 0 --max-length 256 --train-rows 360 \\
         --test-rows 300 --epochs 5 --max-long-tokens 768
