@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from long_documents import add_sample_arguments, draw_samples, macro_f1, paired_gain  # this folder is on sys.path
+from long_document_samples import add_sample_arguments, draw_samples, macro_f1, paired_gain  # on sys.path
 
 
 def fit(data, params, out: Path, name: str, seed: int, windowing: dict | None = None) -> tuple[Path, int, float]:
