@@ -80,6 +80,10 @@ class CleanParams:
 class TrainParams:
     epochs: float = 5.0
     """Maximum number of passes over the training split (early stopping may end sooner)."""
+    min_steps: int = 0
+    """Fewest optimizer steps a fit trains: a schedule whose epochs give fewer (small data) is stretched to
+    this many steps, its evaluations spread over it as the configured epochs have them (training.schedule).
+    0: the epochs alone decide."""
     learning_rate: float = 2e-4
     """Peak learning rate of AdamW after linear warmup. Small data sets give few steps: at 5e-5 the
     default MiniLM stayed at the majority class on the 510 drug-review training rows after 4 epochs;
@@ -134,6 +138,7 @@ class TrainParams:
             check_share("train.dropout", self.dropout)
         for name in ("weight_decay", "grad_clip"):
             check_at_least(f"train.{name}", getattr(self, name), 0.0)
+        check_at_least("train.min_steps", self.min_steps, 0)
         for name in ("grad_accum", "patience", "evals_per_epoch", "checkpoint_every", "log_every"):
             check_at_least(f"train.{name}", getattr(self, name), 1)
         check_at_least("train.frozen_layers", self.frozen_layers, -1)

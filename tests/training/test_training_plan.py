@@ -44,7 +44,11 @@ def test_no_fit_when_not_even_a_small_subsample_fits() -> None:
     assert not found.fits and "no fine-tune fits the budget" in found.reason
 
 
-def test_a_budgeted_tiny_fine_tune_plans_its_schedule_and_ends_decayed_in_time(tiny_model_dir, tmp_path) -> None:
+@pytest.mark.parametrize("schedule", [{"epochs": 1000.0}, {"epochs": 1.0, "min_steps": 10**6}],
+                         ids=["epochs", "stretched-by-min-steps"])  # fmt: skip
+def test_a_budgeted_tiny_fine_tune_plans_its_schedule_and_ends_decayed_in_time(
+    tiny_model_dir, tmp_path, schedule
+) -> None:
     from ratchet_testing import synthetic_rows
 
     from ratchet.data.frames import Split
@@ -56,7 +60,7 @@ def test_a_budgeted_tiny_fine_tune_plans_its_schedule_and_ends_decayed_in_time(t
         return Split([r["review"] for r in rows], None, ids, None)
 
     data = TaskData(split(synthetic_rows(300, seed=1)), split(synthetic_rows(30, seed=2)), labels)
-    params = TrainParams(epochs=1000.0, learning_rate=3e-3, max_length=32, max_tokens=512, patience=10**6,
+    params = TrainParams(**schedule, learning_rate=3e-3, max_length=32, max_tokens=512, patience=10**6,
                          frozen_layers=0)  # fmt: skip
     started = time.time()
     result = finetune(str(tiny_model_dir("bert")), data, params, device="cpu", seed=0,
@@ -64,6 +68,9 @@ def test_a_budgeted_tiny_fine_tune_plans_its_schedule_and_ends_decayed_in_time(t
     assert time.time() - started < 25
     assert result.plan is not None and result.plan["epochs"] < 1000 and not result.stopped_by_deadline
     assert result.history[-1]["lr"] == pytest.approx(0.0, abs=1e-9)  # the decay ran to its end
+    trained = result.telemetry["schedule"]  # the plan's epochs, not stretched to min_steps again (the pace may
+    assert trained["steps"] == trained["configured_steps"] >= result.steps  # still shorten them, if slower)
+    assert trained["epochs"] == pytest.approx(result.plan["epochs"], rel=0.02)
     with pytest.raises(TooLittleTime, match="no fine-tune fits the budget"):
         finetune(str(tiny_model_dir("bert")), data, params, device="cpu", seed=0,
                  checkpoint_dir=tmp_path / "ckpt2", deadline=time.time() + 0.01)  # fmt: skip

@@ -9,6 +9,9 @@ from typing import Any
 
 import numpy as np
 
+from ratchet.config import TrainParams
+from ratchet.training.schedule import fixed_epochs
+
 
 @dataclass
 class FoldFit:
@@ -45,18 +48,23 @@ class CrossFit:
         return sum(bool(f.info.get("stopped_by_deadline")) for f in self.folds)
 
     def refit_epochs(self, configured: float) -> float:
-        """Epochs for a refit on every row: where the folds' mean judged macro-F1 peaked (the configured epochs
-        when the folds recorded no curve). Every fold ran the whole schedule, so this only shortens it."""
+        """Epochs for a refit on every row: where the folds' mean judged macro-F1 peaked (``configured`` when the
+        folds recorded no curve). Every fold ran its whole schedule (on small data stretched to min_steps, so the
+        peak may lie past ``configured``): this only shortens theirs."""
         curves = [f.history for f in self.folds if f.history]
-        if not curves:
-            return configured
-        points = min(len(c) for c in curves)
+        points = min((len(c) for c in curves), default=0)
         if points == 0:
             return configured
         mean = np.mean([[entry["valid_macro_f1"] for entry in c[:points]] for c in curves], axis=0)
         best = int(np.argmax(mean))
-        epochs = float(statistics.median(c[best]["epoch"] for c in curves))
-        return max(min(epochs, configured), 1e-3)
+        return max(float(statistics.median(c[best]["epoch"] for c in curves)), 1e-3)
+
+    def refit_params(self, params: TrainParams) -> TrainParams:
+        """The refit's recipe: ``params`` for refit_epochs, fixed there (min_steps does not stretch a length chosen
+        on the folds' curves); ``params`` as they are when the folds recorded no curve."""
+        if not any(f.history for f in self.folds):
+            return params
+        return fixed_epochs(params, self.refit_epochs(params.epochs))
 
     def summary(self) -> dict[str, Any]:
         return {

@@ -7,7 +7,6 @@ leave), then collects garbage and empties the CUDA cache, so memory stays flat o
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import gc
 import inspect
@@ -130,7 +129,7 @@ def finetune(
     from ratchet.training.loop import fit
 
     key = None if cache is None else cache.key(backbone, params, seed, data, select_best)
-    original_epochs = params.epochs
+    configured = params
     hit = _read_back(cache, key, save_to, save_meta)
     if hit is not None:
         return hit
@@ -154,12 +153,11 @@ def finetune(
         if deadline is not None:
             from ratchet.training.plan import schedule_in_time
 
-            plan, train_enc, train_labels, train_weights = schedule_in_time(
+            plan, params, train_enc, train_labels, train_weights = schedule_in_time(
                 model, tokenizer, backbone, identity, train_enc, train_labels, train_weights,
                 int(valid_enc.lengths.sum()), params, device=device, seed=seed, deadline=deadline,
                 checkpoint_dir=checkpoint_dir, frozen_cache=frozen_cache,
             )  # fmt: skip
-            params = dataclasses.replace(params, epochs=plan.epochs)
         fitted = fit(
             model, train_enc, train_labels, valid_enc, data.valid.label_ids, params, device=device, seed=seed,
             checkpoint_dir=checkpoint_dir, deadline=deadline, sample_weights=train_weights,
@@ -170,7 +168,7 @@ def finetune(
         model.to("cpu")
         if save_to is not None:
             save_classifier(model, tokenizer, data.labels, save_to, save_meta or {})
-        shortened = plan is not None and (plan.epochs < original_epochs or plan.rows < len(data.train))
+        shortened = plan is not None and (params != configured or plan.rows < len(data.train))
         if cache is not None and key is not None and not shortened:  # a fit cut to the budget is not the fit
             _record(cache, key, result, model, tokenizer, data.labels, params, save_to, select_best, keep_model)
     finally:

@@ -12,12 +12,13 @@ from typing import Any
 
 from ratchet.config import TrainParams
 from ratchet.fsutil import read_json, write_json
+from ratchet.training.schedule import fixed_epochs
 
 KEY = "recipe"
 
 
 def recipe(backbone: str, params: TrainParams, seed: int, epochs: float | None = None) -> dict[str, Any]:
-    trained = params if epochs is None else dataclasses.replace(params, epochs=float(epochs))
+    trained = params if epochs is None else fixed_epochs(params, epochs)
     return {"backbone": backbone, "train_params": dataclasses.asdict(trained), "seed": int(seed)}
 
 
@@ -30,12 +31,13 @@ def best_epoch(history: list[dict[str, Any]]) -> float | None:
 
 
 def set_epochs(model_dir: Path, epochs: float | None) -> None:
-    """Record the epochs a kept checkpoint was trained for in its folder's recipe."""
+    """Record the epochs a kept checkpoint was trained for in its folder's recipe (fixed: a refit of it is not
+    stretched to min_steps again)."""
     path = Path(model_dir) / "ratchet.json"
     meta = read_json(path)
     if epochs is None or KEY not in meta:
         return
-    meta[KEY]["train_params"]["epochs"] = float(epochs)
+    meta[KEY]["train_params"].update(epochs=float(epochs), min_steps=0)
     write_json(path, meta)
 
 
@@ -44,4 +46,6 @@ def read_recipe(model_dir: Path) -> tuple[str, TrainParams, int] | None:
     found = meta.get(KEY)
     if not isinstance(found, dict):
         return None
-    return str(found["backbone"]), TrainParams(**found["train_params"]), int(found["seed"])
+    # A recipe written before min_steps existed trained its epochs unstretched.
+    params = TrainParams(**{"min_steps": 0, **found["train_params"]})
+    return str(found["backbone"]), params, int(found["seed"])

@@ -135,6 +135,7 @@ def training_section(run: RunFiles) -> Safe | None:
                 ("peak GPU memory (MB)", num(telemetry.get("peak_cuda_mb"), 0)),
                 ("estimated MFU", num(telemetry.get("est_mfu"), 3)),
                 ("training seconds", num(telemetry.get("train_seconds"), 1)),
+                ("schedule stretched to train.min_steps", _stretched(telemetry.get("schedule"))),
             ]
         crossfit, plan = metrics.get("crossfit"), metrics.get("plan")
         if isinstance(crossfit, dict) and crossfit.get("folds_planned", 1) > 1:
@@ -247,3 +248,11 @@ def _short(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
     return "" if value is None else str(value)
+
+
+def _stretched(schedule: Any) -> str | None:
+    """'N -> M optimizer steps (E epochs)' when min_steps stretched the fit's schedule, else None."""
+    if not isinstance(schedule, dict) or schedule.get("steps", 0) <= schedule.get("configured_steps", 0):
+        return None
+    epochs = num(schedule.get("epochs"), 2)
+    return f"{schedule['configured_steps']} -> {schedule['steps']} optimizer steps ({epochs} epochs)"

@@ -66,5 +66,11 @@ def length_choices(token_lengths: np.ndarray, base_max_length: int, model_max: i
 
 
 def apply(base: TrainParams, overrides: dict[str, Any]) -> TrainParams:
+    """A trial's recipe; a trial's epochs scale the min_steps floor alike (training.schedule.with_epochs), so that
+    on small data the epochs searched still differ in length."""
+    from ratchet.training.schedule import with_epochs
+
     known = {f.name for f in dataclasses.fields(TrainParams)}
-    return dataclasses.replace(base, **{k: v for k, v in overrides.items() if k in known})
+    if "epochs" in overrides:
+        base = with_epochs(base, overrides["epochs"])
+    return dataclasses.replace(base, **{k: v for k, v in overrides.items() if k in known and k != "epochs"})

@@ -24,6 +24,7 @@ from ratchet.fsutil import read_json, write_json
 from ratchet.models.recipe_meta import KEY, recipe
 from ratchet.step import Candidate, Outcome, Skipped, StepContext
 from ratchet.steps.train import resolved_backbone, resolved_train_params
+from ratchet.training.schedule import with_epochs
 
 MIN_CORPUS = 20
 """Fewer texts than this teach a language model nothing measurable."""
@@ -102,7 +103,7 @@ class AdaptStep:
         self._adapt(ctx, original, objective, texts, heldout, adapted_dir, metrics)
 
         train_params = resolved_train_params(ctx, p.train)
-        probe_params = dataclasses.replace(train_params, epochs=p.adapt.probe_epochs or train_params.epochs)
+        probe_params = with_epochs(train_params, p.adapt.probe_epochs or train_params.epochs)
         model_dir = ctx.step_dir / "model"
         adapted = str(adapted_dir.resolve())
         meta = {"kind": "transformer", "backbone": adapted, "max_length": probe_params.max_length,
@@ -127,8 +128,7 @@ class AdaptStep:
 
         def ship() -> dict[str, Path]:
             if crossfit.crossfit:
-                epochs = candidate.refit_epochs(probe_params.epochs)
-                refit = dataclasses.replace(probe_params, epochs=epochs)
+                refit = candidate.refit_params(probe_params)
                 shipped = {**meta, KEY: recipe(adapted, refit, ctx.seed)}
                 crossfit.refit_transformer(adapted, refit, seed=ctx.seed, out_dir=model_dir, meta=shipped)
                 metrics["shipped"] = f"the adapted probe refit on all {len(crossfit.pool)} train+valid rows"

@@ -18,7 +18,6 @@ reference's, weights chunk.mix): chunking.options; those ship both models in a "
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -176,20 +175,19 @@ class ChunkStep:
             write_json(model_dir / "ratchet.json", {**read_json(model_dir / "ratchet.json"), **windowing})
             metrics["shipped"] = describe(chosen, p.chunk.stride, params.max_length)
             return Candidate(probs=judged, provides={"model.current": routed_folder()}, metrics=metrics)
-        epochs = fit.refit_epochs(params.epochs)
+        refit = fit.refit_params(params)
 
         def ship() -> dict[str, Path]:
             from ratchet.finetuning.finetune import TaskData
 
-            refit = dataclasses.replace(params, epochs=epochs)
             everything = TaskData(crossfit.refit_rows(), crossfit.pool.subset(np.zeros(0, dtype=np.int64)),
                                   crossfit.labels)  # fmt: skip
             shipped_meta = {**meta, KEY: recipe(backbone, refit, ctx.seed), **windowing}
             record = _fit_windows(ctx, backbone, refit, tokenizer, everything, p.chunk, "refit", None, model_dir,
                                   shipped_meta, select_best=False)  # fmt: skip
-            metrics["refit"] = {"rows": len(everything.train), "epochs": epochs, **record.info["windows"]}
+            metrics["refit"] = {"rows": len(everything.train), "epochs": refit.epochs, **record.info["windows"]}
             metrics["shipped"] = describe(chosen, p.chunk.stride, params.max_length) + (
-                f"; the windowed model refit on all {len(crossfit.pool)} train+valid rows for {epochs:.2f} epochs"
+                f"; the windowed model refit on all {len(crossfit.pool)} train+valid rows for {refit.epochs:.2f} epochs"
             )
             return {"model.current": routed_folder()}
 

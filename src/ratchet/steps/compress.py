@@ -14,7 +14,6 @@ records every candidate's size, latency p50/p95 at batch 1, throughput at batch 
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +30,7 @@ from ratchet.fsutil import read_json
 from ratchet.shipping import a_model_of_kind
 from ratchet.step import Candidate, Outcome, Skipped, StepContext
 from ratchet.steps.train import resolved_train_params
+from ratchet.training.schedule import with_epochs
 
 SINGLES = 32
 """Texts timed one at a time (latency p50/p95)."""
@@ -187,7 +187,7 @@ class CompressStep:
         del model
         train = resolved_train_params(ctx, self.params.train)
         plan = StudentPlan(p.student_layers, p.temperature,
-                           dataclasses.replace(train, epochs=p.epochs or train.epochs))  # fmt: skip
+                           with_epochs(train, p.epochs or train.epochs))  # fmt: skip
         extra, corpus = self._unlabeled(ctx)
         root = ctx.step_dir / "student"
 

@@ -10,7 +10,6 @@ train+valid row first, like train's model).
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -108,7 +107,7 @@ class EnsembleStep:
         def ship() -> dict[str, Path]:
             if crossfit.crossfit:
                 for fit, seed, member in zip(fits[1:], seeds[1:], member_dirs[1:], strict=True):
-                    refit = dataclasses.replace(params, epochs=fit.refit_epochs(params.epochs))
+                    refit = fit.refit_params(params)
                     member_meta = {**meta, KEY: recipe(backbone, refit, seed)}
                     crossfit.refit_transformer(backbone, refit, seed=seed, out_dir=member, meta=member_meta)
             save_ensemble(member_dirs, out)

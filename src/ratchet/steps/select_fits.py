@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import shutil
 import time
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ from ratchet.config import TrainParams
 from ratchet.fsutil import hash_json, read_json, write_json
 from ratchet.step import StepContext
 from ratchet.training.plan import TooLittleTime
+from ratchet.training.schedule import with_epochs
 
 
 class RungFits:
@@ -89,10 +90,6 @@ class RungFits:
         for name, folder in self.fold_models.items():
             if name != keep:
                 shutil.rmtree(folder, ignore_errors=True)
-
-
-def with_epochs(params: TrainParams, epochs: float) -> TrainParams:
-    return replace(params, epochs=float(epochs))
 
 
 def load_fit(fits_dir: Path, key: str) -> dict[str, Any] | None:

@@ -32,6 +32,7 @@ from ratchet.finetuning.finetune import TaskData
 from ratchet.models.ensemble import average_probs
 from ratchet.step import Candidate, Outcome, Skipped, StepContext
 from ratchet.steps.train import resolved_backbone, resolved_train_params
+from ratchet.training.schedule import with_epochs
 
 MIN_PSEUDO = 10
 """Fewer confident pseudo-labels than this cannot change a student measurably: the step skips."""
@@ -93,7 +94,7 @@ class SelfTrainStep:
             test_fingerprints_file=ctx.artifacts.maybe("data.test_fingerprints"),
             seed=ctx.seed,
         )
-        params = dataclasses.replace(resolved_train_params(ctx, p.train), epochs=p.selftrain.epochs)
+        params = with_epochs(resolved_train_params(ctx, p.train), p.selftrain.epochs)
         training = _SelfTraining(
             ctx, p, Path(teacher_dir), backbone, texts, data.labels, params,
             meta={"kind": "transformer", "backbone": backbone, "max_length": params.max_length, "text_pair": False},

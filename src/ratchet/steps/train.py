@@ -88,7 +88,7 @@ class TrainStep:
             return Candidate(probs=fit.probs, provides={"model.current": model_dir}, metrics=metrics)
         if ship_folds_only:
             return Candidate(probs=fit.probs, metrics=metrics, ship=lambda: ship_folds(ctx, fit, folds_dir, metrics))
-        metrics["refit_epochs"] = fit.refit_epochs(params.epochs)
+        metrics["refit_epochs"] = fit.refit_params(params).epochs
 
         def ship() -> dict[str, Path]:
             refit_finetune(ctx, fit, backbone, params, model_dir, metrics)
@@ -110,8 +110,8 @@ def refit_finetune(
     """The shipped model of a cross-fitted fine-tune: the recipe refit on every train+valid row for the epochs at
     which ``fit``'s folds peaked, saved to ``model_dir``; ``metrics`` records the refit and what ships."""
     crossfit = ctx.crossfit
-    epochs = fit.refit_epochs(params.epochs)
-    refit = dataclasses.replace(params, epochs=epochs)
+    refit = fit.refit_params(params)
+    epochs = refit.epochs
     meta = transformer_meta(ctx, backbone, refit)
     metrics["refit"] = crossfit.refit_transformer(backbone, refit, seed=ctx.seed, out_dir=model_dir, meta=meta)
     metrics["shipped"] = (

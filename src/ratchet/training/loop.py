@@ -33,6 +33,7 @@ from ratchet.training.feed import Feed
 from ratchet.training.frozen import StateCache, freeze_bottom
 from ratchet.training.inference import pad_multiple_for, predict_probs, use_bf16
 from ratchet.training.optim import build_optimizer, build_scheduler, class_weights
+from ratchet.training.schedule import schedule_of
 from ratchet.training.selection import choose_weights, monitor_rows, multilabel_fit_scores
 from ratchet.training.state import FitResult, LoopState
 from ratchet.training.step import OptimizerStep
@@ -98,7 +99,8 @@ def fit(
     multiple = pad_multiple_for(dev, params.compile)
     stream = BatchStream(train.lengths, params, seed, multiple)
     group = params.grad_accum * world
-    total_steps = max(1, round(params.epochs * stream.per_epoch / group))
+    schedule = schedule_of(params, stream.per_epoch, group)  # epochs, stretched to min_steps on small data
+    total_steps = schedule.steps
     warmup_steps = int(params.warmup_share * total_steps)
 
     model.to(dev)
@@ -145,8 +147,8 @@ def fit(
             ckpt.save_best(checkpoint_dir, model, state.step)
 
     loop = StepLoop(
-        state, step, evaluate, checkpoint, save_best, params, scheduler, stream.per_epoch, total_steps, deadline, dev,
-        select_best, watch_valid, on_evaluate,
+        state, step, evaluate, checkpoint, save_best, params, scheduler, stream.per_epoch, total_steps,
+        schedule.evaluations_per_batch, deadline, dev, select_best, watch_valid, on_evaluate,
     )  # fmt: skip
     loop.run(progress)
 
@@ -161,6 +163,7 @@ def fit(
         bf16=bf16, frozen_layers=0 if frozen is None else frozen.cache.cut, schedule_shortened=loop.pace.shortened,
         plan_waste=lambda: padding_waste(stream.plan(0), train.lengths, multiple),
     )  # fmt: skip
+    telemetry["schedule"] = schedule.as_dict()
     return FitResult(
         valid_probs=np.asarray(state.best_probs, dtype=np.float32),
         best_score=float(state.best_score),

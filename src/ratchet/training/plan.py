@@ -172,7 +172,7 @@ def make_plan(
 
         # A few batches on a throwaway copy: the same code path, so the same speed (frozen layers included).
         rows = stratified_subsample(train_labels, min(len(train_labels), PROBE_BATCHES * params.batch_size), seed)
-        probe = dataclasses.replace(params, epochs=1.0, warmup_share=0.0, checkpoint_every=10**9)
+        probe = dataclasses.replace(params, epochs=1.0, min_steps=0, warmup_share=0.0, checkpoint_every=10**9)
         copied = copy.deepcopy(model)
         # Twice over the same rows, timing the second pass: the first one pays one-off costs (kernels
         # built for each new batch shape), which made the plan count on 2.4x too few tokens/s on tweets.
@@ -184,7 +184,8 @@ def make_plan(
         rate = float(measured.telemetry.get("tokens_per_s") or 0.0)
         remember_rate(rate_key, rate)
     plan = plan_fit(
-        epochs=params.epochs, tokens_per_epoch=int(train.lengths.sum()), rows=len(train_labels),
+        epochs=scheduled_epochs(train, params, seed, device), tokens_per_epoch=int(train.lengths.sum()),
+        rows=len(train_labels),
         classes=len(np.unique(train_labels)), valid_tokens=valid_tokens, evals_per_epoch=params.evals_per_epoch,
         rate=rate, seconds=deadline - time.time(),
     )  # fmt: skip
@@ -195,14 +196,28 @@ def make_plan(
     return plan
 
 
+def scheduled_epochs(train: Any, params: Any, seed: int, device: str) -> float:
+    """Epochs the fit of ``params`` on the encoded ``train`` rows makes (stretched to min_steps on small data)."""
+    import torch
+
+    from ratchet.training.batching import BatchStream
+    from ratchet.training.inference import pad_multiple_for
+    from ratchet.training.schedule import schedule_of
+
+    batches = BatchStream(train.lengths, params, seed, pad_multiple_for(torch.device(device), params.compile))
+    return schedule_of(params, batches.per_epoch, params.grad_accum).epochs
+
+
 def schedule_in_time(
     model: Any, tokenizer: Any, backbone: str, identity: Any, train_enc: Any, train_labels: np.ndarray,
     train_weights: np.ndarray | None, valid_tokens: int, params: Any, *, device: str, seed: int,
     deadline: float, checkpoint_dir: Path, frozen_cache: Any,
-) -> tuple[Any, Any, np.ndarray, np.ndarray | None]:  # fmt: skip
+) -> tuple[Any, Any, Any, np.ndarray, np.ndarray | None]:  # fmt: skip
     """Under a budget: a schedule that ends in time (fewer epochs, or a subsample), never a cut one ->
-    (plan, the training rows it fits: encoded, labels, weights); TooLittleTime when not even that fits."""
+    (plan, the params it trains with, the training rows it fits: encoded, labels, weights); TooLittleTime when
+    not even that fits. A shortened schedule is fixed at the plan's epochs (min_steps no longer stretches it)."""
     from ratchet.finetuning.fitcache import backbone_identity
+    from ratchet.training.schedule import fixed_epochs
 
     rate_key = (repr(identity or backbone_identity(backbone)), params.frozen_layers, params.max_length,
                 params.batch_size, params.max_tokens, device)  # fmt: skip
@@ -211,8 +226,10 @@ def schedule_in_time(
                      rate_key=rate_key, frozen_cache=frozen_cache)  # fmt: skip
     if not plan.fits:
         raise TooLittleTime(plan.reason)
+    if plan.epochs < scheduled_epochs(train_enc, params, seed, device):
+        params = fixed_epochs(params, plan.epochs)
     if plan.rows < len(train_labels):
         rows = stratified_subsample(train_labels, plan.rows, seed)
         train_enc, train_labels = train_enc.subset(rows), train_labels[rows]
         train_weights = None if train_weights is None else train_weights[rows]
-    return plan, train_enc, train_labels, train_weights
+    return plan, params, train_enc, train_labels, train_weights

@@ -42,6 +42,8 @@ class StepLoop:
     per_epoch: int
     """Micro-batches in one epoch."""
     total_steps: int
+    evaluations_per_batch: float
+    """Validation evaluations per micro-batch (training.schedule: spread over a stretched schedule alike)."""
     deadline: float | None
     dev: torch.device
     select_best: bool
@@ -59,7 +61,6 @@ class StepLoop:
         # ranks would have to agree on a shortened schedule: one process only
         self.pace = DeadlinePace(self.deadline if self.world == 1 else None, self.state.step)
         self.shown: dict[str, Any] = {"loss": None, "tok_s": None, "epoch": 0.0}
-        self.evals_at = self.params.evals_per_epoch / self.per_epoch  # evaluations per micro-batch
 
     def run(self, progress=None) -> None:
         tm.reset_cuda_peak(self.dev)
@@ -93,7 +94,8 @@ class StepLoop:
 
     def _evaluation_due(self) -> bool:
         done = self.state.step * self.group
-        return math.floor(done * self.evals_at) > math.floor((done - self.group) * self.evals_at)
+        at = self.evaluations_per_batch  # + 1e-9: 15 x (4/30) is 1.9999999999999998 in floating point
+        return math.floor(done * at + 1e-9) > math.floor((done - self.group) * at + 1e-9)
 
     def _paused(self, work: Callable[..., None], *args: Any) -> None:
         """``work`` off the training clock."""
