@@ -38,6 +38,7 @@ def write_train_test(folder: Path, n_train: int, n_test: int, seed: int) -> tupl
 
 FAST_TRAIN = [
     "train.epochs=3",
+    "train.min_steps=0",
     "train.learning_rate=0.003",
     "gate.folds=holdout",
     "train.max_length=32",

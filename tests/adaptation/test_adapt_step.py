@@ -42,7 +42,7 @@ def test_adapt_in_a_pipeline(tiny_model_dir, tmp_path: Path) -> None:
     config = RunConfig(
         data=str(data), test=str(test), out=str(tmp_path / "run"), models=(str(tiny_model_dir("bert")),),
         steps=STEPS,
-        train=TrainParams(epochs=1, learning_rate=3e-3, max_length=32, max_tokens=512),
+        train=TrainParams(min_steps=0, epochs=1, learning_rate=3e-3, max_length=32, max_tokens=512),
         adapt=AdaptParams(unlabeled=str(unlabeled), epochs=2, learning_rate=5e-3, max_length=32, max_tokens=512),
         # Keep any candidate, so that the test can follow the adapted backbone into train and predict;
         # the decision is still judged and recorded.

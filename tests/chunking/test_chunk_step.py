@@ -18,7 +18,7 @@ from ratchet.step_builders import build_steps
 
 STEPS = ("clean", "split", "train", "chunk", "evaluate")
 TRAIN = [
-    "train.epochs=6", "train.learning_rate=0.003", "train.max_length=16", "train.max_tokens=512",
+    "train.epochs=6", "train.min_steps=0", "train.learning_rate=0.003", "train.max_length=16", "train.max_tokens=512",
     "train.patience=6", "gate.folds=holdout", "data_params.valid_size=0.3",
 ]  # fmt: skip
 

@@ -186,3 +186,26 @@ def test_the_ledger_records_accuracy_beside_the_gate_metric(tmp_path: Path) -> N
     assert "accuracy" in text and f"{accuracy(better):.4f}" in text
     # A gate that judges accuracy has nothing to add beside it.
     assert all("accuracy" not in entry for entry in run("accuracy", GateParams(metric="accuracy")).values())
+
+
+def test_small_data_stretches_every_fold_and_the_refit_trains_the_folds_peak_unstretched(
+    tiny_model_dir, tmp_path: Path
+) -> None:
+    data, test = write_train_test(tmp_path, 90, 24, seed=5)
+    out = tmp_path / "run"
+    settings = [s for s in FAST_TRAIN if not s.startswith(("gate.folds", "train.min_steps"))]
+    args = ["run", str(data), "--test", str(test), "--out", str(out), "--model", str(tiny_model_dir("bert")),
+            "--steps", "clean,split,baseline,train,evaluate,report", "--quiet", *settings, "train.min_steps=40",
+            "gate.folds=3", "gate.min_gain=-1", "gate.confidence=0"]  # fmt: skip
+    assert main(args) == 0
+    metrics = read_json(out / "steps" / "04-train" / "manifest.json")["metrics"]
+    schedule = metrics["telemetry"]["schedule"]  # the first fold: 3 epochs of its rows give fewer than 40 steps
+    assert schedule["steps"] == 40 == metrics["steps"] and schedule["configured_steps"] < 40
+    assert schedule["epochs"] > 3 and metrics["history"][-1]["epoch"] == pytest.approx(schedule["epochs"], abs=0.01)
+    assert len(metrics["history"]) == 3  # 3 epochs x 1 evaluation each, spread over the 40 steps
+    # The refit trains the epochs at which the folds' mean curve peaked (possibly past the configured 3), fixed.
+    evaluated = [h["epoch"] for curve in [metrics["history"], *metrics["fold_histories"]] for h in curve]
+    assert metrics["refit"]["epochs"] == metrics["refit_epochs"] in evaluated
+    shipped = read_json(out / "model" / "ratchet.json")["recipe"]["train_params"]
+    assert shipped["min_steps"] == 0 and shipped["epochs"] == metrics["refit_epochs"]
+    assert f"{schedule['configured_steps']} -&gt; 40 optimizer steps" in (out / "report.html").read_text()

@@ -13,7 +13,13 @@ from ratchet.cli import main
 from ratchet.fsutil import read_json
 
 FAST_FEWSHOT = ["fewshot.max_pairs=300", "fewshot.max_length=32", "fewshot.learning_rate=0.01"]
-FAST_TRAIN = ["train.epochs=2", "train.learning_rate=0.003", "train.max_length=32", "train.max_tokens=512"]
+FAST_TRAIN = [
+    "train.epochs=2",
+    "train.min_steps=0",
+    "train.learning_rate=0.003",
+    "train.max_length=32",
+    "train.max_tokens=512",
+]
 
 
 def write_data(tmp_path: Path, n: int) -> tuple[Path, Path]:

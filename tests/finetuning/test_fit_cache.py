@@ -18,7 +18,7 @@ from ratchet.fsutil import read_json
 from ratchet.predictor import load_predictor
 from ratchet.training.plan import TooLittleTime
 
-PARAMS = TrainParams(epochs=2, learning_rate=3e-3, max_length=32, max_tokens=256, batch_size=8)
+PARAMS = TrainParams(min_steps=0, epochs=2, learning_rate=3e-3, max_length=32, max_tokens=256, batch_size=8)
 
 
 def task_data() -> TaskData:
@@ -109,6 +109,7 @@ def test_select_search_and_train_share_the_configured_fit(tiny_model_dir, tmp_pa
     args += ["--model", str(tiny_model_dir("bert")), "--model", str(tiny_model_dir("sbert"))]  # two: select trains
     settings = [
         "train.epochs=2",
+        "train.min_steps=0",
         "train.learning_rate=0.003",
         "gate.folds=holdout",
         "train.max_length=32",

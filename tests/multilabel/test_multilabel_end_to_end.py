@@ -61,8 +61,8 @@ def finished(tmp_path_factory):
     model = build_tiny_model("bert", pd.read_csv(train)["text"].tolist(), root / "bert")
     out = root / "run"
     code = main(["run", str(train), "--test", str(test), "--out", str(out), "--model", str(model), "--quiet",
-                 "--steps", STEPS, "train.epochs=2", "train.learning_rate=0.003", "gate.folds=holdout",
-                 "train.max_length=32", "train.max_tokens=512"])  # fmt: skip
+                 "--steps", STEPS, "train.epochs=2", "train.min_steps=0", "train.learning_rate=0.003",
+                 "gate.folds=holdout", "train.max_length=32", "train.max_tokens=512"])  # fmt: skip
     assert code == 0
     return root, out, test, truth
 

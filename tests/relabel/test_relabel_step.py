@@ -68,7 +68,8 @@ class MakeSplits:
 
 def run_relabel(tmp_path: Path, relabel: RelabelParams, model: str = "default", noise: float = 0.3, **train):
     config = RunConfig(data="unused.csv", out=str(tmp_path / "run"))
-    steps = [MakeSplits(DataParams(noise)), RelabelStep(RelabelStepParams(model, relabel, TrainParams(**train)))]
+    train_params = TrainParams(**{"min_steps": 0, **train})
+    steps = [MakeSplits(DataParams(noise)), RelabelStep(RelabelStepParams(model, relabel, train_params))]
     result = Pipeline(config, steps, preflight=False).run()
     return result, tmp_path / "run"
 

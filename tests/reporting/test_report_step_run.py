@@ -17,6 +17,7 @@ HAS_TENSORBOARD = importlib.util.find_spec("tensorboard") is not None
 # Same as tests/ratchet_testing.py FAST_TRAIN, kept local on purpose.
 FAST_TRAIN = [
     "train.epochs=3",
+    "train.min_steps=0",
     "train.learning_rate=0.003",
     "gate.folds=holdout",
     "train.max_length=32",

@@ -37,7 +37,9 @@ def live_torch_objects() -> tuple[int, int]:
 @pytest.mark.parametrize("n_trials", [12, pytest.param(50, marks=pytest.mark.slow)])
 def test_trials_leave_nothing_behind(n_trials, tiny_model_dir, tmp_path) -> None:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    base = TrainParams(epochs=1, learning_rate=3e-3, batch_size=8, max_length=32, max_tokens=256, patience=1)
+    base = TrainParams(
+        min_steps=0, epochs=1, learning_rate=3e-3, batch_size=8, max_length=32, max_tokens=256, patience=1
+    )
     data = TaskData(split(24, 1), split(9, 2), LABELS)
     runner = TrialRunner(str(tiny_model_dir("bert")), data, base, [32], "cpu", 0, tmp_path)
     spec = st.StudySpec("mem", "m", "t", "v", "l", {}, n_trials, 0, 3, "sqlite://")

@@ -19,6 +19,7 @@ from ratchet.fsutil import read_json
 N_TRIALS = 5
 SETTINGS = [
     "train.epochs=2",
+    "train.min_steps=0",
     "train.learning_rate=0.003",
     "gate.folds=holdout",
     "train.max_length=32",

@@ -31,6 +31,7 @@ from ratchet.search.study import with_installed_driver
 N_TRIALS = 8
 SETTINGS = [
     "train.epochs=4",
+    "train.min_steps=0",
     "train.learning_rate=0.003",
     "gate.folds=holdout",
     "train.max_length=32",

@@ -84,7 +84,7 @@ def test_selftrain_in_a_pipeline(tiny_model_dir, tmp_path: Path) -> None:
     config = RunConfig(
         data=str(data), test=str(test), out=str(tmp_path / "run"), models=(str(tiny_model_dir("bert")),),
         steps=("clean", "split", "train", "ensemble", "selftrain", "evaluate", "report"),
-        train=TrainParams(epochs=3, learning_rate=3e-3, max_length=32, max_tokens=512),
+        train=TrainParams(min_steps=0, epochs=3, learning_rate=3e-3, max_length=32, max_tokens=512),
         adapt=AdaptParams(unlabeled=str(unlabeled)),
         selftrain=SelfTrainParams(threshold=0.0, max_ratio=2.0, epochs=2),
         search=SearchParams(seeds=2),  # the teacher is a seed ensemble, and so are the students
@@ -140,7 +140,7 @@ def test_selftrain_without_an_unlabeled_corpus_is_skipped(tiny_model_dir, sentim
     config = RunConfig(
         data=str(sentiment_csv), test=str(sentiment_test_csv), out=str(tmp_path / "run"),
         models=(str(tiny_model_dir("bert")),), steps=("clean", "split", "train", "selftrain"),
-        train=TrainParams(epochs=1, learning_rate=3e-3, max_length=32, max_tokens=512),
+        train=TrainParams(min_steps=0, epochs=1, learning_rate=3e-3, max_length=32, max_tokens=512),
     )  # fmt: skip
     entry = Pipeline.from_config(config).run().ledger[-1]
     assert entry["status"] == "skipped" and "--unlabeled" in entry["note"]
@@ -156,7 +156,7 @@ def test_cross_fitted_each_fold_trains_its_own_teacher_and_students_side_by_side
     config = RunConfig(
         data=str(data), test=str(test), out=str(tmp_path / "run"), models=(str(tiny_model_dir("bert")),),
         steps=("clean", "split", "baseline", "train", "selftrain", "evaluate"),
-        train=TrainParams(epochs=2, learning_rate=3e-3, max_length=32, max_tokens=512),
+        train=TrainParams(min_steps=0, epochs=2, learning_rate=3e-3, max_length=32, max_tokens=512),
         adapt=AdaptParams(unlabeled=str(unlabeled)), selftrain=SelfTrainParams(threshold=0.0, epochs=1),
         gate=GateParams(min_gain=-1.0, confidence=0.0, n_bootstrap=200, folds=3, fold_workers=2),
     )  # fmt: skip

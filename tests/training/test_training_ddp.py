@@ -27,7 +27,7 @@ def data_dir(tmp_path):
 
 def test_two_gloo_processes_match_one_process_with_the_same_effective_batch(tiny_dirs, data_dir, tmp_path, task):
     common = {
-        "epochs": 3.0, "learning_rate": 3e-3, "batch_size": 8, "max_tokens": 512, "max_length": 64,
+        "epochs": 3.0, "min_steps": 0, "learning_rate": 3e-3, "batch_size": 8, "max_tokens": 512, "max_length": 64,
         "dropout": 0.0, "evals_per_epoch": 1, "patience": 10,
     }  # fmt: skip
     model = str(tiny_dirs["gpt2"])

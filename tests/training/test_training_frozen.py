@@ -11,7 +11,7 @@ from ratchet.training.frozen import StateCache, freeze_bottom
 from ratchet.training.inference import predict_probs
 from ratchet.training.loop import fit
 
-FAST = {"learning_rate": 3e-3, "batch_size": 16, "max_tokens": 512, "max_length": 64, "patience": 10}
+FAST = {"learning_rate": 3e-3, "min_steps": 0, "batch_size": 16, "max_tokens": 512, "max_length": 64, "patience": 10}
 
 
 def bottom_weights(model) -> dict[str, torch.Tensor]:

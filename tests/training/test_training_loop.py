@@ -11,7 +11,14 @@ from ratchet.training.loop import fit
 from ratchet.training.optim import build_scheduler, class_weights, classification_loss
 
 # Every layer trains: predictions are compared to the fit's own to 1e-6 (frozen layers: test_training_frozen).
-FAST = {"learning_rate": 3e-3, "batch_size": 16, "max_tokens": 512, "max_length": 64, "frozen_layers": 0}
+FAST = {
+    "learning_rate": 3e-3,
+    "min_steps": 0,
+    "batch_size": 16,
+    "max_tokens": 512,
+    "max_length": 64,
+    "frozen_layers": 0,
+}
 
 
 def run(t, tmp_path, sample_weights=None, deadline=None, progress=None, labels=None, **overrides):

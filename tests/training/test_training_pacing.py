@@ -68,7 +68,7 @@ def test_the_pace_shortens_only_when_the_steps_left_would_end_past_the_deadline(
 
 def test_a_fit_slower_than_its_deadline_ends_its_decay_in_time(task, tmp_path) -> None:
     t = task()
-    params = TrainParams(learning_rate=3e-3, batch_size=16, max_tokens=512, max_length=64, frozen_layers=0,
+    params = TrainParams(min_steps=0, learning_rate=3e-3, batch_size=16, max_tokens=512, max_length=64, frozen_layers=0,
                          epochs=10_000.0, patience=10**6)  # fmt: skip
     started = time.time()
     result = fit(t["model"], t["train"], t["train_labels"], t["valid"], t["valid_labels"], params, device="cpu",

@@ -11,7 +11,7 @@ from ratchet.training.checkpoint import load_state
 from ratchet.training.loop import fit
 
 PARAMS = TrainParams(
-    epochs=3.0, learning_rate=3e-3, batch_size=16, max_tokens=512, max_length=64,
+    epochs=3.0, min_steps=0, learning_rate=3e-3, batch_size=16, max_tokens=512, max_length=64,
     checkpoint_every=2, evals_per_epoch=2, patience=10, log_every=3,
 )  # fmt: skip
 

@@ -9,7 +9,14 @@ from ratchet.errors import RatchetError
 from ratchet.training.loop import fit
 from ratchet.training.schedule import fixed_epochs, schedule_of, with_epochs
 
-FAST = {"learning_rate": 3e-3, "batch_size": 16, "max_tokens": 512, "max_length": 64, "frozen_layers": 0}
+FAST = {
+    "learning_rate": 3e-3,
+    "min_steps": 0,
+    "batch_size": 16,
+    "max_tokens": 512,
+    "max_length": 64,
+    "frozen_layers": 0,
+}
 
 
 def test_epochs_that_give_enough_steps_are_left_as_they_are() -> None:

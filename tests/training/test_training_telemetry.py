@@ -7,7 +7,7 @@ from ratchet.training import telemetry as tm
 from ratchet.training.inference import use_bf16
 from ratchet.training.loop import fit
 
-FAST = {"learning_rate": 3e-3, "batch_size": 16, "max_tokens": 512, "max_length": 64, "patience": 10}
+FAST = {"learning_rate": 3e-3, "min_steps": 0, "batch_size": 16, "max_tokens": 512, "max_length": 64, "patience": 10}
 
 
 def test_flops_per_token_counts_non_embedding_params_and_attention(task):
