@@ -24,6 +24,7 @@ def test_default_model_on_a_drug_review_sample(tmp_path: Path) -> None:
     argv = [
         "run", str(tmp_path / "train.csv"), "--test", str(tmp_path / "test.csv"), "--out", str(out), "--quiet",
         "--steps", "clean,split,train,evaluate", "train.epochs=3", "train.max_length=128", "train.learning_rate=1e-4",
+        "train.min_steps=0",  # the default model path, not training length: the suite stays fast
     ]  # fmt: skip
     assert main(argv) == 0
     assert read_json(out / "model" / "ratchet.json")["backbone"] == "default"

@@ -52,6 +52,8 @@ def schedule_of(params: TrainParams, batches_per_epoch: int, group: int) -> Sche
 def with_epochs(params: TrainParams, epochs: float) -> TrainParams:
     """``params`` for ``epochs`` epochs, the ``min_steps`` floor scaled alike: a fit meant as a share of the
     configured schedule (a search rung, a probe, a trial's epochs) stays that share of it on small data."""
+    if epochs == params.epochs:  # the very params, so that the run's fit cache knows the fit
+        return params
     scale = float(epochs) / params.epochs
     return dataclasses.replace(params, epochs=float(epochs), min_steps=round(params.min_steps * scale))
 
