@@ -40,6 +40,8 @@ def test_a_share_of_the_schedule_scales_the_floor_and_a_decided_length_drops_it(
     params = TrainParams(epochs=4.0, min_steps=400)
     assert with_epochs(params, 1.0) == TrainParams(epochs=1.0, min_steps=100)
     assert with_epochs(params, 8.0).min_steps == 800
+    whole = TrainParams(epochs=1, min_steps=400)  # int epochs, as an override may give them
+    assert with_epochs(whole, 1.0) is whole  # unchanged, so the run's fit cache still knows the fit
     assert fixed_epochs(params, 13.5) == TrainParams(epochs=13.5, min_steps=0)
     with pytest.raises(RatchetError, match=r"train\.min_steps"):
         TrainParams(min_steps=-1)
