@@ -80,7 +80,7 @@ class CleanParams:
 class TrainParams:
     epochs: float = 5.0
     """Maximum number of passes over the training split (early stopping may end sooner)."""
-    min_steps: int = 0
+    min_steps: int = 300
     """Fewest optimizer steps a fit trains: a schedule whose epochs give fewer (small data) is stretched to
     this many steps, its evaluations spread over it as the configured epochs have them (training.schedule).
     0: the epochs alone decide."""
@@ -109,7 +109,8 @@ class TrainParams:
     patience: int = 2
     """Stop after this many evaluations without a validation macro-F1 gain; the best checkpoint is restored."""
     evals_per_epoch: int = 1
-    """Validation evaluations per epoch (early stopping granularity)."""
+    """Validation evaluations per epoch (early stopping granularity); a schedule stretched to min_steps keeps
+    their number, ``epochs`` x this, spread over its steps."""
     checkpoint_every: int = 50
     """Save a resumable checkpoint every N optimizer steps (and at every evaluation)."""
     precision: Literal["auto", "fp32", "bf16"] = "auto"
