@@ -80,10 +80,12 @@ class CleanParams:
 class TrainParams:
     epochs: float = 5.0
     """Maximum number of passes over the training split (early stopping may end sooner)."""
-    min_steps: int = 300
+    min_steps: int = 150
     """Fewest optimizer steps a fit trains: a schedule whose epochs give fewer (small data) is stretched to
     this many steps, its evaluations spread over it as the configured epochs have them (training.schedule).
-    0: the epochs alone decide."""
+    0: the epochs alone decide. On 100 TREC texts (the development set) 5 epochs (35 steps) scored test
+    macro-F1 0.541, 150 steps 0.714, 300 steps 0.716; 300 stretched the demo's folds (600 rows, 150 steps)
+    too, 18 minutes of wall instead of 7 for +0.007 on its test, so the floor stays at 150."""
     learning_rate: float = 2e-4
     """Peak learning rate of AdamW after linear warmup. Small data sets give few steps: at 5e-5 the
     default MiniLM stayed at the majority class on the 510 drug-review training rows after 4 epochs;
