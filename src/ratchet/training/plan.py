@@ -226,7 +226,7 @@ def schedule_in_time(
                      rate_key=rate_key, frozen_cache=frozen_cache)  # fmt: skip
     if not plan.fits:
         raise TooLittleTime(plan.reason)
-    if plan.epochs < scheduled_epochs(train_enc, params, seed, device):
+    if plan.rows < len(train_labels) or plan.epochs < scheduled_epochs(train_enc, params, seed, device):
         params = fixed_epochs(params, plan.epochs)
     if plan.rows < len(train_labels):
         rows = stratified_subsample(train_labels, plan.rows, seed)
