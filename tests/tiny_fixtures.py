@@ -13,6 +13,16 @@ import torch
 
 from ratchet.models.tiny import build_tiny_model, toy_dataset
 
+# A fit on the toy task in a few seconds: every layer trains, no min_steps floor (tests that want one set it).
+FAST_FIT = {
+    "learning_rate": 3e-3,
+    "min_steps": 0,
+    "batch_size": 16,
+    "max_tokens": 512,
+    "max_length": 64,
+    "frozen_layers": 0,
+}
+
 
 @pytest.fixture(autouse=True, scope="module")
 def _one_thread():

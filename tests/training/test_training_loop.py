@@ -3,26 +3,17 @@ import itertools
 import numpy as np
 import pytest
 import torch
-from tiny_fixtures import FakeProgress
+from tiny_fixtures import FAST_FIT, FakeProgress
 
 from ratchet.config import TrainParams
 from ratchet.training.inference import predict_probs
 from ratchet.training.loop import fit
 from ratchet.training.optim import build_scheduler, class_weights, classification_loss
 
-# Every layer trains: predictions are compared to the fit's own to 1e-6 (frozen layers: test_training_frozen).
-FAST = {
-    "learning_rate": 3e-3,
-    "min_steps": 0,
-    "batch_size": 16,
-    "max_tokens": 512,
-    "max_length": 64,
-    "frozen_layers": 0,
-}
-
 
 def run(t, tmp_path, sample_weights=None, deadline=None, progress=None, labels=None, **overrides):
-    params = TrainParams(**{**FAST, "epochs": 4.0, "patience": 10, **overrides})
+    # Every layer trains: predictions are compared to the fit's own to 1e-6 (frozen layers: test_training_frozen).
+    params = TrainParams(**{**FAST_FIT, "epochs": 4.0, "patience": 10, **overrides})
     return fit(
         t["model"], t["train"], t["train_labels"] if labels is None else labels, t["valid"], t["valid_labels"],
         params, device="cpu", seed=0, checkpoint_dir=tmp_path / "ckpt", pad_id=t["pad_id"],
@@ -116,7 +107,7 @@ def test_on_evaluate_sees_each_entry_and_can_stop_training(task, tmp_path):
     with pytest.raises(Pruned):
         fit(
             *(task()[k] for k in ("model", "train", "train_labels", "valid", "valid_labels")),
-            TrainParams(**FAST, epochs=4.0), device="cpu", seed=0, checkpoint_dir=tmp_path, on_evaluate=hook,
+            TrainParams(**FAST_FIT, epochs=4.0), device="cpu", seed=0, checkpoint_dir=tmp_path, on_evaluate=hook,
         )  # fmt: skip
     assert [e["step"] for e in entries] == sorted({e["step"] for e in entries}) and len(entries) == 2
     assert {"valid_macro_f1", "train_loss", "valid_loss", "lr", "epoch"} <= set(entries[0])

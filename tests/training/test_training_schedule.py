@@ -2,21 +2,13 @@
 
 import numpy as np
 import pytest
+from tiny_fixtures import FAST_FIT
 
 from ratchet.config import TrainParams
 from ratchet.crossfit.results import CrossFit, FoldFit
 from ratchet.errors import RatchetError
 from ratchet.training.loop import fit
 from ratchet.training.schedule import fixed_epochs, schedule_of, with_epochs
-
-FAST = {
-    "learning_rate": 3e-3,
-    "min_steps": 0,
-    "batch_size": 16,
-    "max_tokens": 512,
-    "max_length": 64,
-    "frozen_layers": 0,
-}
 
 
 def test_epochs_that_give_enough_steps_are_left_as_they_are() -> None:
@@ -49,14 +41,14 @@ def test_a_share_of_the_schedule_scales_the_floor_and_a_decided_length_drops_it(
 
 def test_a_fit_trains_min_steps_with_as_many_evaluations_as_its_epochs(task, tmp_path) -> None:
     t = task(n_train=48)
-    params = TrainParams(**{**FAST, "epochs": 2.0, "min_steps": 30, "patience": 10, "evals_per_epoch": 2})
+    params = TrainParams(**{**FAST_FIT, "epochs": 2.0, "min_steps": 30, "patience": 10, "evals_per_epoch": 2})
     result = fit(t["model"], t["train"], t["train_labels"], t["valid"], t["valid_labels"], params, device="cpu",
                  seed=0, checkpoint_dir=tmp_path / "ckpt", pad_id=t["pad_id"])  # fmt: skip
     assert result.steps == 30
     assert result.telemetry["schedule"] == {"steps": 30, "configured_steps": 6, "epochs": 10.0}  # 3 batches/epoch
     assert [h["step"] for h in result.history] == [8, 15, 23, 30]  # 2 epochs x 2 evaluations, spread over 30 steps
     assert result.history[-1]["epoch"] == pytest.approx(10.0)
-    unstretched = TrainParams(**{**FAST, "epochs": 2.0, "patience": 10, "evals_per_epoch": 2})
+    unstretched = TrainParams(**{**FAST_FIT, "epochs": 2.0, "patience": 10, "evals_per_epoch": 2})
     again = task(n_train=48)
     short = fit(again["model"], again["train"], again["train_labels"], again["valid"], again["valid_labels"],
                 unstretched, device="cpu", seed=0, checkpoint_dir=tmp_path / "c2", pad_id=again["pad_id"])  # fmt: skip

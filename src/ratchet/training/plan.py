@@ -149,6 +149,7 @@ def make_plan(
     valid_tokens: int,
     params: Any,
     *,
+    epochs: float,
     device: str,
     seed: int,
     pad_id: int,
@@ -157,8 +158,9 @@ def make_plan(
     rate_key: tuple,
     frozen_cache: Any = None,
 ) -> FitPlan:
-    """The plan of one fine-tune with ``deadline``: the one saved beside its checkpoint (a resumed fit keeps
-    its schedule), else one computed from the measured speed (measured once per ``rate_key``)."""
+    """The plan of one fine-tune of ``epochs`` (scheduled_epochs) with ``deadline``: the one saved beside its
+    checkpoint (a resumed fit keeps its schedule), else one computed from the measured speed (measured once per
+    ``rate_key``)."""
     import copy
     import json
     from pathlib import Path
@@ -184,8 +186,7 @@ def make_plan(
         rate = float(measured.telemetry.get("tokens_per_s") or 0.0)
         remember_rate(rate_key, rate)
     plan = plan_fit(
-        epochs=scheduled_epochs(train, params, seed, device), tokens_per_epoch=int(train.lengths.sum()),
-        rows=len(train_labels),
+        epochs=epochs, tokens_per_epoch=int(train.lengths.sum()), rows=len(train_labels),
         classes=len(np.unique(train_labels)), valid_tokens=valid_tokens, evals_per_epoch=params.evals_per_epoch,
         rate=rate, seconds=deadline - time.time(),
     )  # fmt: skip
@@ -221,12 +222,13 @@ def schedule_in_time(
 
     rate_key = (repr(identity or backbone_identity(backbone)), params.frozen_layers, params.max_length,
                 params.batch_size, params.max_tokens, device)  # fmt: skip
-    plan = make_plan(model, train_enc, train_labels, valid_tokens, params, device=device, seed=seed,
+    scheduled = scheduled_epochs(train_enc, params, seed, device)
+    plan = make_plan(model, train_enc, train_labels, valid_tokens, params, epochs=scheduled, device=device, seed=seed,
                      pad_id=tokenizer.pad_token_id or 0, deadline=deadline, checkpoint_dir=checkpoint_dir,
                      rate_key=rate_key, frozen_cache=frozen_cache)  # fmt: skip
     if not plan.fits:
         raise TooLittleTime(plan.reason)
-    if plan.rows < len(train_labels) or plan.epochs < scheduled_epochs(train_enc, params, seed, device):
+    if plan.rows < len(train_labels) or plan.epochs < scheduled:
         params = fixed_epochs(params, plan.epochs)
     if plan.rows < len(train_labels):
         rows = stratified_subsample(train_labels, plan.rows, seed)
