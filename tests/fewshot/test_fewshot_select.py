@@ -58,7 +58,7 @@ def run_select(tmp_path: Path, model: Path, *extra: str) -> Path:
 def test_few_classes_add_the_candidate_judged_on_the_same_out_of_fold_rows(tiny_dirs, tmp_path, recorded_fits):
     out = run_select(tmp_path, tiny_dirs["sbert"])
     metrics = read_json(out / "steps" / "04-select" / "manifest.json")["metrics"]
-    assert metrics["fewshot"]["entered"] and "fewer than fewshot.enter_below=24" in metrics["fewshot"]["reason"]
+    assert metrics["fewshot"]["entered"] and "fewer than fewshot.enter_below=40" in metrics["fewshot"]["reason"]
     name = f"fewshot:{tiny_dirs['sbert']}"
     row = next(c for c in metrics["candidates"] if c["name"] == name)
     assert row["kind"] == "fewshot" and row["fits"][0]["folds"] == 3

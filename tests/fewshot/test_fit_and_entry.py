@@ -23,11 +23,18 @@ def _entry(params: FewShotParams, counts: list[int], backbones: list[str] | None
                         mean_pooling=lambda name: name == "enc")  # fmt: skip
 
 
-def test_the_candidate_enters_only_when_the_smallest_class_is_under_the_threshold() -> None:
+def test_the_candidate_enters_only_when_the_smallest_and_the_median_class_are_under_their_thresholds() -> None:
     auto = FewShotParams()
-    entered = _entry(auto, [500, 23, 900])
-    assert entered.name == "fewshot:enc" and "23 training rows, fewer than fewshot.enter_below=24" in entered.reason
-    assert _entry(auto, [500, 24, 900]).name is None  # 24 is not fewer than 24
+    entered = _entry(auto, [60, 39, 63])
+    assert entered.name == "fewshot:enc"
+    assert "39 training rows, fewer than fewshot.enter_below=40, and the median class 60" in entered.reason
+    assert _entry(auto, [60, 40, 63]).name is None  # 40 is not fewer than 40
+    # One rare class among ample ones is imbalance, not few-shot data.
+    imbalanced = _entry(auto, [500, 5, 900])
+    assert imbalanced.name is None and "median class has 500 training rows" in imbalanced.reason
+    assert _entry(auto, [5, 30, 64, 900]).name == "fewshot:enc"  # median (30 + 64) / 2 = 47
+    assert _entry(auto, [5, 64, 64, 900]).name is None  # median 64 is not fewer than 64
+    assert _entry(FewShotParams(median_below=1000), [500, 5, 900]).name == "fewshot:enc"
     assert _entry(FewShotParams(enter_below=10), [20, 30]).name is None
     assert _entry(FewShotParams(enter="never"), [3, 3]).name is None
     assert _entry(FewShotParams(enter="always"), [5000, 5000]).name == "fewshot:enc"
@@ -106,7 +113,9 @@ def test_the_saved_model_predicts_what_the_fit_judged_through_load_predictor(tin
     np.testing.assert_allclose(probs, fit.valid_probs, atol=1e-5)
 
 
-@pytest.mark.parametrize("bad", [{"enter": "sometimes"}, {"max_pairs": 0}, {"head_c": 0.0}, {"frozen_layers": -2}])
+@pytest.mark.parametrize(
+    "bad", [{"enter": "sometimes"}, {"max_pairs": 0}, {"median_below": 0}, {"head_c": 0.0}, {"frozen_layers": -2}]
+)
 def test_bad_settings_are_one_line_errors(bad) -> None:
     from ratchet.errors import RatchetError
 

@@ -25,10 +25,10 @@ class Entry:
         return None if self.backbone is None else PREFIX + self.backbone
 
 
-def smallest_class(label_ids: np.ndarray, n_labels: int) -> int:
-    """Rows of the rarest label (0 when a label has no training row)."""
+def class_sizes(label_ids: np.ndarray, n_labels: int) -> tuple[int, int]:
+    """(rows of the rarest label, 0 when a label has no training row; rows of the median label, rounded down)."""
     counts = np.bincount(np.asarray(label_ids, dtype=np.int64), minlength=n_labels)
-    return int(counts.min()) if len(counts) else 0
+    return (int(counts.min()), int(np.median(counts))) if len(counts) else (0, 0)
 
 
 def decide_entry(
@@ -42,12 +42,17 @@ def decide_entry(
 ) -> Entry:
     """The few-shot candidate for the first of ``transformers`` read through mean pooling, when ``params`` and
     the training rows' class sizes call for it."""
-    smallest = smallest_class(label_ids, n_labels)
+    smallest, median = class_sizes(label_ids, n_labels)
     if params.enter == "never":
         return Entry(None, "fewshot.enter=never")
     if params.enter == "auto" and smallest >= params.enter_below:
         return Entry(None, f"the smallest class has {smallest} training rows, not fewer than "
                            f"fewshot.enter_below={params.enter_below}")  # fmt: skip
+    if params.enter == "auto" and median >= params.median_below:
+        # One rare class in otherwise ample data is imbalance, not few-shot data: the fine-tune's weighted loss
+        # handles it, and a few-shot fit per fold would cost minutes for a candidate that ties at 64 a class.
+        return Entry(None, f"the median class has {median} training rows, not fewer than "
+                           f"fewshot.median_below={params.median_below}")  # fmt: skip
     if text_pairs:
         # The contrastive phase compares single texts' embeddings; a joint pair's mean is not one.
         return Entry(None, "sentence-pair data: the few-shot candidate compares single texts")
@@ -55,6 +60,7 @@ def decide_entry(
     if backbone is None:
         return Entry(None, "no candidate backbone is a mean-pooling sentence encoder")
     why = "fewshot.enter=always" if params.enter == "always" else (
-        f"the smallest class has {smallest} training rows, fewer than fewshot.enter_below={params.enter_below}"
+        f"the smallest class has {smallest} training rows, fewer than fewshot.enter_below={params.enter_below}, "
+        f"and the median class {median}"
     )  # fmt: skip
     return Entry(backbone, why)

@@ -14,12 +14,17 @@ class FewShotParams:
     enter: Literal["auto", "always", "never"] = "auto"
     """auto: select adds the few-shot candidate when the smallest class has fewer than ``enter_below`` training
     rows; always / never: regardless of class sizes (a mean-pooling backbone and single texts still required)."""
-    enter_below: int = 24
+    enter_below: int = 40
     """auto enters when the smallest class of the training rows has fewer rows than this. On TREC questions
-    (benchmarks/fewshot.py) the few-shot fit beat the standard fine-tune at 8 and 16 a class (+0.121 and
-    +0.071, 5 draws each) and lost at 32 (-0.071, 3 draws) and 64 (-0.131, 5 draws): it enters below the
-    midpoint. (It was 64, which also let it into the drug reviews' runs, about 45 neutral rows a fold, for
-    nothing.)"""
+    (benchmarks/fewshot.py, 2026-12-04) the few-shot fit beat the standard fine-tune (150 steps) at 8, 16 and 32
+    a class on every draw (+0.054, +0.067, +0.040) and all but tied it at 64 (+0.010, 3 draws) at nine times the
+    seconds: it enters below 40. That also keeps it out of the drug reviews' runs (about 43 neutral rows in a
+    fold's training part), where at 64 a class TF-IDF beat both and the candidate would cost five fits of
+    several minutes. (It was 24 when the fit froze 4 of 6 layers and lost at 32.)"""
+    median_below: int = 64
+    """auto also needs the median class under this many training rows: a data set whose typical class has 64 rows
+    or more is not few-shot data (on TREC at 64 a class the few-shot fit tied the standard fine-tune at nine
+    times its seconds), and a rare class in it is imbalance, which the fine-tune's class weights handle."""
     pairs_per_row: int = 10
     """Positive and negative pairs drawn per training row and round (SetFit's num_iterations): 2 x this x rows."""
     max_pairs: int = 3840
@@ -48,7 +53,7 @@ class FewShotParams:
     def __post_init__(self) -> None:
         if self.enter not in ("auto", "always", "never"):
             raise RatchetError(f"fewshot.enter={self.enter!r} is not understood: use auto, always or never")
-        for name in ("enter_below", "pairs_per_row", "max_pairs", "batch_size"):
+        for name in ("enter_below", "median_below", "pairs_per_row", "max_pairs", "batch_size"):
             check_at_least(f"fewshot.{name}", getattr(self, name), 1)
         check_at_least("fewshot.max_length", self.max_length, 8)
         check_at_least("fewshot.frozen_layers", self.frozen_layers, -1)
