@@ -9,7 +9,8 @@ only wins against fully trained transformers. If it wins, "linear" is the backbo
 ``train`` ships the baseline, unless ``search`` tunes the best transformer ("runner_up" in
 model.backbone) past it. Each candidate's tokenizer coverage of the data is reported.
 
-Few-shot data (the smallest class under ``fewshot.enter_below`` training rows) adds a SetFit-style
+Few-shot data (the smallest class under ``fewshot.enter_below`` training rows, the median one under
+``fewshot.median_below``) adds a SetFit-style
 candidate, ``fewshot:<backbone>`` (ratchet.fewshot): contrastive tuning of the first mean-pooling
 backbone on drawn pairs, then a logistic head. It has no short version to probe, so it skips the
 rungs: it is fitted once, in full, on the same folds as the last rung (every fold when cross-fitted),
