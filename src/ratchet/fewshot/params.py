@@ -13,7 +13,8 @@ from ratchet.params import check_at_least, check_share
 class FewShotParams:
     enter: Literal["auto", "always", "never"] = "auto"
     """auto: select adds the few-shot candidate when the smallest class has fewer than ``enter_below`` training
-    rows; always / never: regardless of class sizes (a mean-pooling backbone and single texts still required)."""
+    rows and the median class fewer than ``median_below``; always / never: regardless of class sizes (a
+    mean-pooling backbone and single texts still required)."""
     enter_below: int = 40
     """auto enters when the smallest class of the training rows has fewer rows than this. On TREC questions
     (benchmarks/fewshot.py, 2026-12-04) the few-shot fit beat the standard fine-tune (150 steps) at 8, 16 and 32
@@ -29,9 +30,9 @@ class FewShotParams:
     """Positive and negative pairs drawn per training row and round (SetFit's num_iterations): 2 x this x rows."""
     max_pairs: int = 3840
     """Cap on the pairs generated: time and memory stay flat however many rows there are. 3840 is SetFit's own
-    budget at 96 rows (its 20 iterations); at 10 pairs a row it binds from 192 training rows on. Below it the
-    pairs are 20 per row, the number that beat the standard fine-tune on TREC (benchmarks/fewshot.py; 640, the
-    earlier cap, trained 40 steps and lost to it)."""
+    budget at 96 rows (its 20 iterations); with ``pairs_per_row`` 10 (20 pairs a row) it binds from 192 training
+    rows on. Below it the pairs are 20 per row, the number that beat the standard fine-tune on TREC
+    (benchmarks/fewshot.py; 640, the earlier cap, trained 40 steps and lost to it)."""
     epochs: float = 1.0
     """Passes over the generated pairs."""
     learning_rate: float = 2e-5
