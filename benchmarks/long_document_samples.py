@@ -46,7 +46,7 @@ def draw(
 
 def add_sample_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags that fix a seed's samples and recipe (``draw_samples`` reads them), with --out."""
-    parser.add_argument("--data", choices=("news_articles", "bbc_news"), default="news_articles")
+    parser.add_argument("--data", choices=("news_articles", "bbc_news", "newsgroups20"), default="news_articles")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--max-length", type=int, default=256)
     parser.add_argument("--train-rows", type=int, default=300)

@@ -1,7 +1,8 @@
 """Long documents: the chunk step (windows, pooled per text) against plain truncation, default model, same data.
 
 Data: a public long-document set from public_data.py (``news_articles``: English news articles, label =
-the outlet, Apache-2.0 package licence, source and citation in public_data.py; or ``bbc_news``, MIT).
+the outlet, Apache-2.0 package licence, source and citation in public_data.py; ``bbc_news``, MIT; or
+``newsgroups20``, Usenet posts of 20 groups, AGPL-3.0 package licence).
 Each seed draws a train and a test sample in which ``--long-share`` of the texts (a third by default)
 are longer than ``--max-length`` tokens of the default model's tokenizer and the rest fit, per class as
 far as the class allows (the sample, not the corpus, sets the share: the corpus has more long texts).
