@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from ratchet.config import TrainParams
+from ratchet.errors import RatchetError
 from ratchet.training import telemetry as tm
 from ratchet.training.inference import use_bf16
 from ratchet.training.loop import fit
@@ -34,7 +35,17 @@ def test_rss_sampler_sees_an_allocation():
 def test_precision_policy(native: bool, monkeypatch):
     # auto follows the hardware: bf16 only where the CPU computes it natively (emulated bf16 is slower).
     monkeypatch.setattr("ratchet.training.inference.cpu_has_native_bf16", lambda: native)
+    monkeypatch.delenv("RATCHET_PRECISION", raising=False)
     assert use_bf16(torch.device("cpu")) is native
+    # RATCHET_PRECISION settles auto whatever the hardware (the suite runs with fp32); explicit choices stand.
+    for forced, expected in (("fp32", False), ("bf16", True), ("auto", native), ("", native)):
+        monkeypatch.setenv("RATCHET_PRECISION", forced)
+        assert use_bf16(torch.device("cpu")) is expected
+        assert use_bf16(torch.device("cpu"), "bf16") and not use_bf16(torch.device("cpu"), "fp32")
+    monkeypatch.setenv("RATCHET_PRECISION", "fp16")
+    with pytest.raises(RatchetError, match="RATCHET_PRECISION='fp16' is not understood: use auto, bf16 or fp32"):
+        use_bf16(torch.device("cpu"))
+    monkeypatch.delenv("RATCHET_PRECISION")
     assert use_bf16(torch.device("cpu"), "bf16")
     assert not use_bf16(torch.device("cpu"), "fp32")
     with pytest.raises(ValueError, match="unknown precision"):
