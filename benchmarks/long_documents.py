@@ -28,6 +28,9 @@ takes as many optimizer steps as the windowed model, and reports ``truncation_eq
 windows' gain over it: how much of the windows' gain is their extra training rows rather than the text
 past max_length.
 
+With the override ``chunk.cut=head_tail`` chunk's candidate reads each long text's head and tail in one row
+(chunking/windows.py) instead of windows; the report's "chunk" (and routed, mixed) is then that model.
+
 Usage (logs and long_documents.json in the --out folder). On 2 CPU cores shared with other jobs,
 the small setting below took about 20 minutes (train 333 s, chunk 701 s, predicting 200 s);
 ``--compare-only`` redoes only the test predictions of a finished run, and ``--from-run OUT0`` copies a
@@ -175,7 +178,7 @@ def compare(args, run: Path, train, test, lengths, corpus_share: float, entries:
     chunk_entry = ledger.get("chunk", {})
     report = {
         "data": args.data, "seed": args.seed, "max_length": args.max_length, "epochs": args.epochs,
-        "max_long_tokens": args.max_long_tokens, "compare_only": args.compare_only,
+        "max_long_tokens": args.max_long_tokens, "compare_only": args.compare_only, "overrides": args.overrides,
         "train_rows": len(train), "test_rows": len(test),
         "corpus_long_share": round(corpus_share, 3),
         "train_long_share": round(float((lengths[train.index.to_numpy()] > args.max_length).mean()), 3),

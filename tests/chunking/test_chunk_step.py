@@ -67,10 +67,32 @@ def test_the_decisive_word_past_max_length_is_found_only_with_windows(decisive_r
     assert report["aggregation"] in report["aggregation_scores"]
     assert report["judged_with"] and set(report["judged_with"].values()) <= set(report["aggregation_scores"])
     meta = read_json(run / "model" / "ratchet.json")
-    assert meta["windowing"] == {"stride": 0, "aggregation": report["aggregation"], "window": 16}
+    assert meta["windowing"] == {"stride": 0, "aggregation": report["aggregation"], "window": 16, "cut": "windows"}
     # The sealed test, through the predictor: 0.81-0.92 over runs (one full-suite run gave 0.81), where a model
     # that reads only the first 16 tokens cannot beat chance (0.5).
     assert read_json(run / "metrics.json")["test"]["macro_f1"] > 0.75
+
+
+def test_the_head_tail_cut_reads_the_decisive_end_in_one_row_a_text(tmp_path: Path, tiny_bert) -> None:
+    """chunk.cut=head_tail: each text's first 4 and last 10 content tokens (a quarter of 14 from the start), so
+    the cue words at the end are read, in one row a text; it ships and predicts with that cut."""
+    import ratchet
+
+    run, ledger = run_chunk(tmp_path, tiny_bert, decisive_rows(80, seed=1), decisive_rows(60, seed=2), named=False,
+                            extra=["chunk.cut=head_tail"])  # fmt: skip
+    train, chunk = ledger["train"], ledger["chunk"]
+    assert train["after"] < 0.7 and chunk["status"] == "kept" and chunk["after"] > 0.85
+    report = chunk["chunk"]
+    assert report["cut"] == "head_tail" and report["head_share"] == 0.25
+    assert report["windows"]["max_windows_per_document"] == 1 == report["windows"]["mean_windows_per_document"]
+    assert "head and tail (25% of 16 tokens from its start" in chunk["shipped"]
+    meta = read_json(run / "model" / "ratchet.json")
+    assert meta["windowing"] == {"stride": 0, "aggregation": report["aggregation"], "window": 16, "cut": "head_tail",
+                                 "head_share": 0.25}  # fmt: skip
+    assert read_json(run / "metrics.json")["test"]["macro_f1"] > 0.75
+    test = pd.DataFrame(decisive_rows(60, seed=2))
+    predicted = ratchet.load(run, device="cpu").predict(test["review"].tolist())
+    assert (np.asarray(predicted) == test["sentiment"].to_numpy()).mean() > 0.75  # chance is 0.5
 
 
 def test_predict_and_load_apply_the_shipped_windowing(decisive_run, tmp_path: Path) -> None:

@@ -144,16 +144,24 @@ def test_mixed_options_average_the_windows_with_the_reference_where_the_windows_
 
 def test_the_ledger_says_which_models_read_which_texts() -> None:
     from ratchet.chunking.options import Option, describe
+    from ratchet.chunking.params import ChunkParams
+
+    plain = ChunkParams()
 
     windows = "the fine-tune on windows of 16 tokens (overlapping by half), window predictions pooled by mean"
-    assert describe(Option("mean"), 0, 16) == windows
-    assert describe(Option("mean", routed=True), 0, 16) == (
+    assert describe(Option("mean"), plain, 16) == windows
+    assert describe(Option("mean", routed=True), plain, 16) == (
         f"texts of at most 16 tokens read by the model that shipped before, longer ones by {windows}"
     )
     mixed = f"{windows} (weight 0.5) and the model that shipped before (weight 0.5), probabilities mixed"
-    assert describe(Option("mean", long_weight=0.5), 0, 16) == f"every text read by both: {mixed}"
-    assert describe(Option("mean", routed=True, long_weight=0.5), 0, 16) == (
+    assert describe(Option("mean", long_weight=0.5), plain, 16) == f"every text read by both: {mixed}"
+    assert describe(Option("mean", routed=True, long_weight=0.5), plain, 16) == (
         f"texts of at most 16 tokens read by the model that shipped before, longer ones by both: {mixed}"
+    )
+    head_tail = ChunkParams(cut="head_tail", head_share=0.5)
+    assert describe(Option("mean", routed=True), head_tail, 16) == (
+        "texts of at most 16 tokens read by the model that shipped before, longer ones by the fine-tune on each "
+        "text's head and tail (50% of 16 tokens from its start, the rest from its end)"
     )
 
 

@@ -18,8 +18,10 @@ ROWS = synthetic_rows(12, seed=7)
 LONG = " ".join(row["review"] for row in ROWS[:4])  # about 40 tokens against windows of 12
 
 
-def windowed(tiny_model_dir, root: Path, family: str, aggregation: str, stride: int, temperature: float = 1.0):
-    meta = {"max_length": 12, "windowing": {"stride": stride, "aggregation": aggregation, "window": 12}}
+def windowed(
+    tiny_model_dir, root: Path, family: str, aggregation: str, stride: int, temperature: float = 1.0, **cut
+):  # fmt: skip
+    meta = {"max_length": 12, "windowing": {"stride": stride, "aggregation": aggregation, "window": 12, **cut}}
     folder = sharp_classifier_folder(tiny_model_dir(family), root / f"{family}-{aggregation}", LABELS, meta)
     Decision(temperature=temperature).save(folder)
     return folder
@@ -41,6 +43,20 @@ def test_scores_cover_every_window_and_add_up_to_the_documents_probability(
     # Words past the first window move the probability too: windows, not truncation, were read.
     past = [score for (start, _), score in zip(found.spans, found.scores, strict=True) if start > len(LONG) // 2]
     assert np.abs(past).max() > 1e-6
+
+
+@pytest.mark.parametrize("family", ["bert", "gpt2"])
+def test_a_head_tail_model_is_explained_on_the_head_and_tail_it_reads(tiny_model_dir, tmp_path, family) -> None:
+    cut = {"cut": "head_tail", "head_share": 0.5}
+    predictor = load_predictor(windowed(tiny_model_dir, tmp_path, family, "mean", 0, **cut))
+    found = Explainer(predictor).explain([LONG], steps=16)[0]
+    assert found.value == pytest.approx(float(predictor.predict_probs([LONG])[0, found.label_id]), abs=1e-5)
+    assert abs(sum(found.scores) - (found.value - found.baseline_value)) <= 1e-3 + 0.05 * abs(found.value)
+    # The row holds the first and the last few words; the middle of the text is never read, so it scores 0.
+    middle = [score for (start, _), score in zip(found.spans, found.scores, strict=True)
+              if len(LONG) // 3 < start < 2 * len(LONG) // 3]  # fmt: skip
+    assert middle and np.abs(middle).max() == 0
+    assert np.abs(found.scores[-1]) > 1e-6 or np.abs(found.scores[-2]) > 1e-6  # the tail is read
 
 
 def test_the_windows_explain_reads_are_the_windows_predict_cuts(tiny_model_dir) -> None:

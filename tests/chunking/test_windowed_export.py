@@ -23,10 +23,14 @@ ROWS = synthetic_rows(60, seed=5)
 TEXTS = [" ".join(r["review"] for r in ROWS[i : i + 1 + i % 5]) for i in range(0, 40, 2)] + ["great", "awful pain"]
 
 
-def windowed_folder(tiny_model_dir, root: Path, family: str, aggregation: str, stride: int, pair: bool = False):
-    meta = {"max_length": 12, "text_pair": pair, "windowing": {"stride": stride, "aggregation": aggregation,
-                                                               "window": 12}}  # fmt: skip
-    return sharp_classifier_folder(tiny_model_dir(family), root / f"{family}-{aggregation}", LABELS, meta)
+def windowed_folder(
+    tiny_model_dir, root: Path, family: str, aggregation: str, stride: int, pair: bool = False, cut: str = "windows"
+):  # fmt: skip
+    windowing = {"stride": stride, "aggregation": aggregation, "window": 12, "cut": cut}
+    if cut == "head_tail":
+        windowing["head_share"] = 0.25
+    meta = {"max_length": 12, "text_pair": pair, "windowing": windowing}
+    return sharp_classifier_folder(tiny_model_dir(family), root / f"{family}-{aggregation}-{cut}", LABELS, meta)
 
 
 CASES = [("bert", "mean", 0), ("gpt2", "max", 3), ("t5", "tokens", 5), ("bert", "confidence", 4)]
@@ -38,7 +42,7 @@ def test_the_onnx_reader_cuts_and_pools_windows_as_ratchet_does(tiny_model_dir, 
     export = tmp_path / "export"
     assert main(["export", str(folder), "--out", str(export)]) == 0
     spec = json.loads((export / "export.json").read_text())
-    assert spec["model"]["windowing"] == {"stride": stride, "aggregation": aggregation, "window": 12}
+    assert spec["model"]["windowing"] == {"stride": stride, "aggregation": aggregation, "window": 12, "cut": "windows"}
     expected = ratchet.load(folder).predict_proba(TEXTS)
     np.testing.assert_allclose(open_export(export).predict_proba(TEXTS), expected, atol=1e-5)
     # The windows matter: the same weights read through truncation give other probabilities on long texts
@@ -56,15 +60,38 @@ def test_a_windowed_pair_model_exports_too(tiny_model_dir, tmp_path) -> None:
                                ratchet.load(folder).predict_proba(TEXTS, pairs), atol=1e-5)  # fmt: skip
 
 
-@pytest.mark.parametrize("aggregation", ["mean", "max", "tokens", "confidence"])
-def test_the_readme_snippet_applies_the_windowing_with_onnxruntime_alone(tiny_model_dir, tmp_path, aggregation):
+@pytest.mark.parametrize("family", ["bert", "gpt2", "t5"])
+def test_a_head_tail_model_reads_the_same_through_load_and_the_onnx_reader(tiny_model_dir, tmp_path, family) -> None:
+    folder = windowed_folder(tiny_model_dir, tmp_path, family, "mean", 0, cut="head_tail")
+    export = tmp_path / "export"
+    assert main(["export", str(folder), "--out", str(export)]) == 0
+    spec = json.loads((export / "export.json").read_text())
+    assert spec["model"]["windowing"]["cut"] == "head_tail" and spec["model"]["windowing"]["head_share"] == 0.25
+    expected = ratchet.load(folder).predict_proba(TEXTS)
+    np.testing.assert_allclose(open_export(export).predict_proba(TEXTS), expected, atol=1e-5)
+    # One row a text, not windows: the same weights read through windows give other probabilities on long texts.
+    windows = windowed_folder(tiny_model_dir, tmp_path, family, "mean", 0)
+    assert np.abs(ratchet.load(windows).predict_proba(TEXTS)[:5] - expected[:5]).max() > 1e-4
+    if family == "bert":  # text pairs: a long text with a short pair, a short text with a long pair
+        pair_folder = windowed_folder(tiny_model_dir, tmp_path / "pair", family, "mean", 0, pair=True, cut="head_tail")
+        pair_export = tmp_path / "pair-export"
+        assert main(["export", str(pair_folder), "--out", str(pair_export)]) == 0
+        pairs = [TEXTS[-1 - i] for i in range(len(TEXTS))]
+        np.testing.assert_allclose(open_export(pair_export).predict_proba(TEXTS, pairs),
+                                   ratchet.load(pair_folder).predict_proba(TEXTS, pairs), atol=1e-5)  # fmt: skip
+
+
+@pytest.mark.parametrize(("aggregation", "cut"), [("mean", "windows"), ("max", "windows"), ("tokens", "windows"),
+                                                  ("confidence", "windows"), ("mean", "head_tail")])  # fmt: skip
+def test_the_readme_snippet_applies_the_windowing_with_onnxruntime_alone(tiny_model_dir, tmp_path, aggregation, cut):
     from ratchet.predictor import load_predictor
 
-    folder = windowed_folder(tiny_model_dir, tmp_path, "bert", aggregation, 0)
+    folder = windowed_folder(tiny_model_dir, tmp_path, "bert", aggregation, 0, cut=cut)
     export = tmp_path / "export"
     assert main(["export", str(folder), "--out", str(export)]) == 0
     readme = (export / "README.md").read_text()
-    assert f"pooled by {aggregation}" in readme
+    said = f"pooled by {aggregation}" if cut == "windows" else "cut to their head (25% of max_length) and tail"
+    assert said in readme
     snippet = re.search(r"## One graph with onnxruntime alone.*?```python\n(.*?)```", readme, re.S).group(1)
     code = snippet + f"\nimport json\nprint(json.dumps([probabilities(t).tolist() for t in {TEXTS[:6]!r}]))\n"
     done = subprocess.run([sys.executable, "-I", "-c", code], cwd=export, capture_output=True, text=True, check=True)

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ratchet.chunking.windows import Windows, encode_windows
+from ratchet.chunking.windows import HEAD_SHARE, Windows, encode_windows
 from ratchet.data.frames import Split
 
 
@@ -31,10 +31,14 @@ class WindowTaskData:
     max_length: int
     source_fingerprint: str
     stride: int
+    cut: str = "windows"
+    head_share: float = HEAD_SHARE
 
     def fingerprint(self) -> str:
         """The documents' fingerprint and the windowing: a window fit never reads back a truncated one."""
         salt = f"windows:{self.max_length}:{self.stride}:{len(self.train)}:{len(self.valid)}"
+        if self.cut != "windows":  # windows' fingerprints stay as they were, so earlier fit caches still serve
+            salt += f":{self.cut}:{self.head_share}"
         return hashlib.sha256(f"{self.source_fingerprint}\x1f{salt}".encode()).hexdigest()
 
     def encoded(self, backbone: str, tokenizer: Any, max_length: int) -> tuple[Any, Any]:
@@ -50,12 +54,16 @@ def window_rows(split: Split, windows: Windows) -> Split:
     return split.subset(windows.doc)
 
 
-def window_task_data(data: Any, tokenizer: Any, backbone: str, max_length: int, stride: int) -> WindowTaskData:
-    """The windows of ``data`` (a TaskData) for a fine-tune of ``backbone`` at ``max_length`` tokens."""
-    train = encode_windows(tokenizer, data.train.texts, data.train.pairs, max_length, stride)
-    valid = encode_windows(tokenizer, data.valid.texts, data.valid.pairs, max_length, stride)
+def window_task_data(
+    data: Any, tokenizer: Any, backbone: str, max_length: int, stride: int, cut: str = "windows",
+    head_share: float = HEAD_SHARE,
+) -> WindowTaskData:  # fmt: skip
+    """The windows (or head+tail rows: ``cut``) of ``data`` (a TaskData) for a fine-tune of ``backbone`` at
+    ``max_length`` tokens."""
+    train = encode_windows(tokenizer, data.train.texts, data.train.pairs, max_length, stride, cut, head_share)
+    valid = encode_windows(tokenizer, data.valid.texts, data.valid.pairs, max_length, stride, cut, head_share)
     return WindowTaskData(window_rows(data.train, train), window_rows(data.valid, valid), data.labels, train, valid,
-                          backbone, max_length, data.fingerprint(), stride)  # fmt: skip
+                          backbone, max_length, data.fingerprint(), stride, cut, head_share)  # fmt: skip
 
 
 def long_rows(tokenizer: Any, split: Split, max_length: int) -> np.ndarray:

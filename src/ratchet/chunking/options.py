@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ratchet.chunking.params import ChunkParams
 from ratchet.models.routed import routed_probs
 
 
@@ -65,12 +66,15 @@ def chunk_options(
     return out
 
 
-def describe(option: Option, stride: int, max_length: int) -> str:
+def describe(option: Option, chunk: ChunkParams, max_length: int) -> str:
     """What ships, in the ledger's words."""
-    step = f"{stride} tokens apart" if stride else "overlapping by half"
-    windows = (
-        f"the fine-tune on windows of {max_length} tokens ({step}), window predictions pooled by {option.aggregation}"
-    )
+    if chunk.cut == "head_tail":
+        windows = (f"the fine-tune on each text's head and tail ({chunk.head_share:.0%} of {max_length} tokens from "
+                   "its start, the rest from its end)")  # fmt: skip
+    else:
+        step = f"{chunk.stride} tokens apart" if chunk.stride else "overlapping by half"
+        windows = (f"the fine-tune on windows of {max_length} tokens ({step}), window predictions pooled by "
+                   f"{option.aggregation}")  # fmt: skip
     if option.long_weight != 1.0:
         windows = (f"{windows} (weight {option.long_weight:g}) and the model that shipped before "
                    f"(weight {1 - option.long_weight:g}), probabilities mixed")  # fmt: skip

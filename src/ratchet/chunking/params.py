@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ratchet.chunking.windows import CUTS, HEAD_SHARE
 from ratchet.errors import RatchetError
 from ratchet.params import check_at_least, check_share
 
@@ -40,9 +41,25 @@ class ChunkParams:
     [1, 0.5] scored better on the sealed tests (+0.024 against truncation on average, +0.020 without), but
     choosing among twice the options on so few rows cost the rule its sight: it kept 4 of 15 candidates
     instead of 6, and what shipped moved the tests +0.013 on average instead of +0.016."""
+    cut: str = "windows"
+    """How the candidate fine-tune reads a text longer than max_length tokens. windows: every token, in the
+    overlapping windows above, pooled per text; head_tail: one row per text, its first head_share of the
+    window and its last tokens for the rest (truncation that keeps the end: one row a text, so it trains and
+    predicts at the truncated fine-tune's cost; routing and mixing apply to it as to windows)."""
+    head_share: float = HEAD_SHARE
+    """With cut head_tail, the share of the window's content tokens taken from the text's start (0.25: Sun et
+    al.'s 128 of 510; 0 keeps only the tail, 1 is plain head truncation)."""
 
     def __post_init__(self) -> None:
         check_share("chunk.threshold", self.threshold, high_open=False)
+        if self.cut not in CUTS:
+            raise RatchetError(f"chunk.cut={self.cut!r} is not allowed: use one of {', '.join(CUTS)}")
+        if (
+            isinstance(self.head_share, bool)
+            or not isinstance(self.head_share, int | float)
+            or not (0 <= self.head_share <= 1)
+        ):
+            raise RatchetError(f"chunk.head_share={self.head_share!r} is not allowed: give a share from 0 to 1")
         check_at_least("chunk.stride", self.stride, 0)
         if self.route not in ROUTES:
             raise RatchetError(f"chunk.route={self.route!r} is not allowed: use one of {', '.join(ROUTES)}")

@@ -2,10 +2,12 @@
 
 A model folder trained on windows records them in its ratchet.json::
 
-    "windowing": {"stride": 64, "aggregation": "mean", "window": 128}
+    "windowing": {"stride": 64, "aggregation": "mean", "window": 128, "cut": "windows"}
 
-(``window`` is max_length). ``ratchet predict``, ``ratchet.load`` and ``serve`` all go through the
-predictor, which calls ``predict_windowed`` whenever that key is present.
+(``window`` is max_length; ``cut`` ``head_tail`` adds ``"head_share": 0.25``: one row per text, its head
+and tail, chunking.windows; a folder written before ``cut`` existed has windows). ``ratchet predict``,
+``ratchet.load`` and ``serve`` all go through the predictor, which calls ``predict_windowed`` whenever that
+key is present.
 """
 
 from __future__ import annotations
@@ -24,8 +26,20 @@ def windowing_of(meta: dict[str, Any]) -> dict[str, Any] | None:
     return found if isinstance(found, dict) else None
 
 
-def windowing_meta(stride: int, aggregation: str, max_length: int) -> dict[str, Any]:
-    return {KEY: {"stride": int(stride), "aggregation": aggregation, "window": int(max_length)}}
+def windowing_meta(
+    stride: int, aggregation: str, max_length: int, cut: str = "windows", head_share: float = 0.25
+) -> dict[str, Any]:
+    found: dict[str, Any] = {"stride": int(stride), "aggregation": aggregation, "window": int(max_length), "cut": cut}
+    if cut == "head_tail":
+        found["head_share"] = float(head_share)
+    return {KEY: found}
+
+
+def cut_of(windowing: dict[str, Any]) -> dict[str, Any]:
+    """encode_windows' ``cut`` and ``head_share`` keywords as a windowing records them."""
+    from ratchet.chunking.windows import HEAD_SHARE
+
+    return {"cut": str(windowing.get("cut", "windows")), "head_share": float(windowing.get("head_share", HEAD_SHARE))}
 
 
 def predict_windowed(
@@ -41,7 +55,7 @@ def predict_windowed(
     for start in range(0, len(texts), DOCS_PER_PASS):
         stop = start + DOCS_PER_PASS
         windows = encode_windows(tokenizer, texts[start:stop], None if pairs is None else pairs[start:stop],
-                                 int(windowing["window"]), int(windowing["stride"]))  # fmt: skip
+                                 int(windowing["window"]), int(windowing["stride"]), **cut_of(windowing))  # fmt: skip
         probs = predict_probs(model, windows.encoded, device=device, pad_id=pad_id)
         out.append(aggregate(probs, windows.doc, windows.n_docs, str(windowing["aggregation"]), windows.content))
     if not out:

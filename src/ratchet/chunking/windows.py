@@ -6,6 +6,12 @@ and a slice of the content. With a text pair, the shorter segment rides along wh
 when it fits in half the room, and the longer one is windowed; when both are longer, each gets half
 the room and both are windowed side by side. The last window ends at the document's end, so the tail
 is always read in full.
+
+The ``head_tail`` cut (chunk.cut) makes one row per document instead: its first ``head_share`` of the
+room and its last tokens for the rest (Sun et al. 2019, "How to Fine-Tune BERT for Text Classification?":
+the first 128 and last 382 tokens beat the first 510 on long reviews). It is truncation that keeps the
+end as well as the start; a text that fits is read whole, as by every cut. With a pair, the room is
+shared as windows share it, and each segment that does not fit its share keeps its head and tail.
 """
 
 from __future__ import annotations
@@ -15,6 +21,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from ratchet.training.encode import CHUNK, Encoded
+
+Span = tuple[int, int]
+Layout = tuple[tuple[Span, ...], tuple[Span, ...]]
+"""One row's [start, stop) content spans of the text (segment 0) and of the pair (segment 1)."""
+CUTS = ("windows", "head_tail")
+HEAD_SHARE = 0.25
+"""Share of the room the head_tail cut gives to a text's start (Sun et al.: 128 of 510 tokens)."""
 
 
 @dataclass
@@ -63,9 +76,46 @@ def pair_spans(na: int, nb: int, room: int, stride: int) -> list[tuple[tuple[int
     return [(pick(first, i), pick(second, i)) for i in range(n)]
 
 
-def encode_windows(tokenizer, texts: list[str], pairs: list[str] | None, max_length: int, stride: int) -> Windows:
-    """Every document's windows (see the module docstring); a document that fits is one window, identical to the
-    row ``training.encode.encode`` would make of it."""
+def head_tail(n: int, room: int, head_share: float) -> tuple[Span, ...]:
+    """Content spans of one segment of ``n`` tokens cut to ``room``: whole when it fits, else its first
+    round(room x head_share) tokens and its last ones for the rest."""
+    if n <= room:
+        return ((0, n),)
+    head = min(room, max(0, round(room * head_share)))
+    return tuple(span for span in ((0, head), (n - (room - head), n)) if span[1] > span[0])
+
+
+def head_tail_layout(na: int, nb: int, room: int, head_share: float, pair: bool) -> Layout:
+    """The one row of the head_tail cut; with a pair, the room shared as pair_spans shares it."""
+    if not pair:
+        return head_tail(na, room, head_share), ()
+    if na + nb <= room:
+        return ((0, na),), ((0, nb),)
+    half = room // 2
+    if nb <= half:
+        return head_tail(na, room - nb, head_share), ((0, nb),)
+    if na <= half:
+        return ((0, na),), head_tail(nb, room - na, head_share)
+    return head_tail(na, half, head_share), head_tail(nb, room - half, head_share)
+
+
+def layouts(na: int, nb: int, room: int, stride: int, pair: bool, cut: str, head_share: float) -> list[Layout]:
+    """Every row ``cut`` makes of a document whose segments hold ``na`` and ``nb`` content tokens."""
+    if cut == "head_tail":
+        return [head_tail_layout(na, nb, room, head_share, pair)]
+    if cut != "windows":
+        raise ValueError(f"unknown cut {cut!r}: use one of {', '.join(CUTS)}")
+    if not pair:
+        return [((span,), ()) for span in spans(na, room, stride)]
+    return [((a,), (b,)) for a, b in pair_spans(na, nb, room, stride)]
+
+
+def encode_windows(
+    tokenizer, texts: list[str], pairs: list[str] | None, max_length: int, stride: int, cut: str = "windows",
+    head_share: float = HEAD_SHARE,
+) -> Windows:  # fmt: skip
+    """Every document's windows, or its one head+tail row (see the module docstring); a document that fits is
+    one row, identical to the row ``training.encode.encode`` would make of it."""
     from ratchet.models.load import _quiet_transformers
 
     if pairs is not None and len(pairs) != len(texts):
@@ -92,10 +142,7 @@ def encode_windows(tokenizer, texts: list[str], pairs: list[str] | None, max_len
                 where = segment == s
                 index[where] = np.arange(int(where.sum()))
             na, nb = int((segment == 0).sum()), int((segment == 1).sum())
-            if pairs is None:
-                windows = [(span, (0, 0)) for span in spans(na, room, stride)]
-            else:
-                windows = pair_spans(na, nb, room, stride)
+            windows = layouts(na, nb, room, stride, pairs is not None, cut, head_share)
             row_types = None if types is None else np.asarray(batch["token_type_ids"][i], dtype=np.int32)
             for window, keep in zip(windows, _kept_tokens(segment, index, windows), strict=True):
                 ids.append(row[keep])
@@ -108,24 +155,26 @@ def encode_windows(tokenizer, texts: list[str], pairs: list[str] | None, max_len
                    np.asarray(content, dtype=np.int64), len(texts))  # fmt: skip
 
 
-def _kept_tokens(segment: np.ndarray, index: np.ndarray, windows: list) -> list[np.ndarray]:
+def _kept_tokens(segment: np.ndarray, index: np.ndarray, windows: list[Layout]) -> list[np.ndarray]:
     """Per window, which tokens of the document's row it keeps: every special token and its content spans."""
     kept = []
-    for (a0, a1), (b0, b1) in windows:
-        keep = (segment == -1) | ((segment == 0) & (index >= a0) & (index < a1))
-        keep |= (segment == 1) & (index >= b0) & (index < b1)
+    for layout in windows:
+        keep = segment == -1
+        for part, part_spans in enumerate(layout):
+            for start, stop in part_spans:
+                keep |= (segment == part) & (index >= start) & (index < stop)
         kept.append(keep)
     return kept
 
 
-def _content_tokens(window: tuple[tuple[int, int], tuple[int, int]]) -> int:
-    (a0, a1), (b0, b1) = window
-    return (a1 - a0) + (b1 - b0)
+def _content_tokens(layout: Layout) -> int:
+    return sum(stop - start for part_spans in layout for start, stop in part_spans)
 
 
 def window_positions(
-    special: np.ndarray, max_length: int, stride: int, specials_added: int
-) -> tuple[list[np.ndarray], np.ndarray]:
+    special: np.ndarray, max_length: int, stride: int, specials_added: int, cut: str = "windows",
+    head_share: float = HEAD_SHARE,
+) -> tuple[list[np.ndarray], np.ndarray]:  # fmt: skip
     """For one document without a pair, tokenized untruncated with ``special`` marking its special tokens (the
     tokenizer adds ``specials_added``), each window's token positions in that row and its content-token
     count: exactly the rows encode_windows cuts (explain reads a windowed model's document through them)."""
@@ -134,6 +183,6 @@ def window_positions(
     index = np.full(len(special), -1, dtype=np.int64)
     index[~special] = np.arange(int((~special).sum()))
     room = max(max_length - specials_added, 1)
-    windows = [(span, (0, 0)) for span in spans(int((~special).sum()), room, stride)]
+    windows = layouts(int((~special).sum()), 0, room, stride, False, cut, head_share)
     positions = [np.flatnonzero(keep) for keep in _kept_tokens(segment, index, windows)]
     return positions, np.asarray([_content_tokens(w) for w in windows], dtype=np.int64)

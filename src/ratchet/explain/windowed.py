@@ -31,6 +31,7 @@ def windowed_integrated_gradients(
     clf: TorchClassifier, text: str, target: int, steps: int, max_steps: int, windowing: dict[str, Any]
 ) -> WordAttribution:
     """IG word scores of ``text`` toward ``target`` for a windowed single-label model (module docstring)."""
+    from ratchet.chunking.predict import cut_of
     from ratchet.chunking.windows import window_positions
     from ratchet.explain.gradients import _decoder_apart, _is_t5
     from ratchet.models.load import _quiet_transformers
@@ -40,7 +41,8 @@ def windowed_integrated_gradients(
         encoded = tokenizer(text, truncation=False, return_offsets_mapping=True, return_special_tokens_mask=True)
     special = np.asarray(encoded["special_tokens_mask"], dtype=bool)
     positions, content = window_positions(special, int(windowing["window"]), int(windowing["stride"]),
-                                          tokenizer.num_special_tokens_to_add(pair=False))  # fmt: skip
+                                          tokenizer.num_special_tokens_to_add(pair=False),
+                                          **cut_of(windowing))  # fmt: skip
     device = torch.device(clf.device)
     ids = torch.as_tensor(encoded["input_ids"], device=device).unsqueeze(0)
     pad = torch.full_like(ids, int(tokenizer.pad_token_id or 0))

@@ -130,7 +130,7 @@ def _run_graph(node: dict[str, Any], texts: list[str], pairs: list[str] | None) 
         return _run_rows(node, rows, pairs is not None)
     doc, content, windows = [], [], []
     for i, e in enumerate(encodings):
-        for ids, types, n in _windows(e, int(node["max_length"]), int(windowing["stride"]), pairs is not None):
+        for ids, types, n in _windows(e, int(node["max_length"]), windowing, pairs is not None):
             windows.append((ids, types))
             doc.append(i)
             content.append(n)
@@ -222,23 +222,49 @@ def _pair_spans(na: int, nb: int, room: int, stride: int) -> list[tuple[tuple[in
             for i in range(n)]  # fmt: skip
 
 
-def _windows(encoding: Any, max_length: int, stride: int, pair: bool) -> list[tuple[list[int], list[int], int]]:
-    """(ids, type ids, content tokens) of each window: every special token, a slice of each segment's tokens."""
+def _head_tail(n: int, room: int, share: float) -> list[tuple[int, int]]:
+    """The whole segment when it fits, else its first round(room x share) tokens and its last ones."""
+    if n <= room:
+        return [(0, n)]
+    head = min(room, max(0, round(room * share)))
+    return [span for span in ((0, head), (n - (room - head), n)) if span[1] > span[0]]
+
+
+def _head_tail_layout(na: int, nb: int, room: int, share: float, pair: bool) -> list:
+    if not pair:
+        return [(_head_tail(na, room, share), [])]
+    if na + nb <= room:
+        return [([(0, na)], [(0, nb)])]
+    half = room // 2
+    if nb <= half:
+        return [(_head_tail(na, room - nb, share), [(0, nb)])]
+    if na <= half:
+        return [([(0, na)], _head_tail(nb, room - na, share))]
+    return [(_head_tail(na, half, share), _head_tail(nb, room - half, share))]
+
+
+def _windows(encoding: Any, max_length: int, windowing: dict[str, Any], pair: bool) -> list:
+    """(ids, type ids, content tokens) of each window (or the one head+tail row: ``cut``): every special token,
+    spans of each segment's tokens."""
     segment = [-1 if s is None else s for s in encoding.sequence_ids]
     index, seen = [], [0, 0]
     for s in segment:
         index.append(-1 if s < 0 else seen[s])
         if s >= 0:
             seen[s] += 1
-    room = max(max_length - segment.count(-1), 1)
-    spans = (
-        _pair_spans(seen[0], seen[1], room, stride) if pair else [(a, (0, 0)) for a in _spans(seen[0], room, stride)]
-    )
+    room, stride = max(max_length - segment.count(-1), 1), int(windowing["stride"])
+    if windowing.get("cut", "windows") == "head_tail":
+        layouts = _head_tail_layout(seen[0], seen[1], room, float(windowing["head_share"]), pair)
+    elif pair:
+        layouts = [([a], [b]) for a, b in _pair_spans(seen[0], seen[1], room, stride)]
+    else:
+        layouts = [([a], []) for a in _spans(seen[0], room, stride)]
     out = []
-    for (a0, a1), (b0, b1) in spans:
+    for layout in layouts:
         keep = [k for k, (s, j) in enumerate(zip(segment, index, strict=True))
-                if s < 0 or (s == 0 and a0 <= j < a1) or (s == 1 and b0 <= j < b1)]  # fmt: skip
-        out.append(([encoding.ids[k] for k in keep], [encoding.type_ids[k] for k in keep], (a1 - a0) + (b1 - b0)))
+                if s < 0 or any(a <= j < b for a, b in layout[s])]  # fmt: skip
+        sizes = sum(b - a for part in layout for a, b in part)
+        out.append(([encoding.ids[k] for k in keep], [encoding.type_ids[k] for k in keep], sizes))
     return out
 
 

@@ -33,6 +33,8 @@ def _describe(node: dict[str, Any], depth: int = 0) -> list[str]:
             w = node["windowing"]
             step = f"{w['stride']} tokens apart" if w["stride"] else "overlapping by half"
             windows = f"; long texts in windows of max_length tokens, {step}, pooled by {w['aggregation']}"
+            if w.get("cut") == "head_tail":
+                windows = f"; long texts cut to their head ({w['head_share']:.0%} of max_length) and tail"
         fused = "; attention in onnxruntime's fused kernels (contrib ops)" if node.get("fused") else ""
         return [f"{pad}- `{node['graph']}`: ONNX graph, inputs {', '.join(node['inputs'])}, tokenizer "
                 f"`{node['tokenizer']}`, max_length {node['max_length']}{windows}{fused} ({calibration})"]  # fmt: skip
@@ -147,6 +149,8 @@ POOL = {
 def _windowed_snippet(first: dict[str, Any], graph: str) -> str:
     """The onnxruntime reference for a chunk model: one text cut into windows, window probabilities pooled."""
     w = first["windowing"]
+    if w.get("cut") == "head_tail":
+        return _head_tail_snippet(first, graph)
     return f"""
 ## One graph with onnxruntime alone
 
@@ -183,5 +187,41 @@ def probabilities(text):
     {POOL[w["aggregation"]]}
     e = np.exp(logits - logits.max())
     return e / e.sum()  # the model's softmax before calibration, as for a short text
+```
+"""
+
+
+def _head_tail_snippet(first: dict[str, Any], graph: str) -> str:
+    """The onnxruntime reference for a head+tail model: one row per text, its first and last tokens."""
+    share = first["windowing"]["head_share"]
+    return f"""
+## One graph with onnxruntime alone
+
+This model reads a long text's head and tail (ratchet's chunk step, `chunk.cut=head_tail`): a text longer
+than {first["max_length"]} tokens (special tokens included) keeps its first {share:.0%} of the room and its
+last tokens for the rest, in one row. For one text (text pairs: see `_windows` in `ratchet_onnx.py`):
+
+```python
+import numpy as np, onnxruntime
+from tokenizers import Tokenizer
+
+MAX_LENGTH, HEAD_SHARE, PAD = {first["max_length"]}, {share}, {first["pad_id"]}
+tokenizer = Tokenizer.from_file("{first["tokenizer"]}")
+tokenizer.no_truncation()
+session = onnxruntime.InferenceSession("{graph}", providers=["CPUExecutionProvider"])
+
+def probabilities(text):
+    e = tokenizer.encode(text)
+    special = [k for k, s in enumerate(e.sequence_ids) if s is None]
+    content = [k for k, s in enumerate(e.sequence_ids) if s is not None]
+    room = MAX_LENGTH - len(special)
+    if len(content) > room:
+        head = min(room, round(room * HEAD_SHARE))
+        content = content[:head] + content[len(content) - (room - head):]
+    ids = np.array([[e.ids[k] for k in sorted(special + content)]], dtype=np.int64)
+    feed = {{"input_ids": ids, "attention_mask": np.ones_like(ids)}}
+    if "token_type_ids" in {first["inputs"]!r}:
+        feed["token_type_ids"] = np.zeros_like(ids)
+    return session.run(None, feed)[0][0]  # the model's softmax before calibration
 ```
 """

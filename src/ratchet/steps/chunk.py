@@ -104,6 +104,7 @@ class ChunkStep:
         report = {
             "long_share": round(share, 4), "long_rows": n_long, "rows": len(pool), "max_length": params.max_length,
             "threshold": p.chunk.threshold, "stride": p.chunk.stride, "named_in_recipe": p.always,
+            "cut": p.chunk.cut, **({"head_share": p.chunk.head_share} if p.chunk.cut == "head_tail" else {}),
             # A truncated fine-tune that lost to the TF-IDF baseline (which reads whole texts) leaves the baseline
             # shipped: windows may still beat it, so they face it.
             "reference": REFERENCE if kind == "transformer" else BASELINE,
@@ -157,7 +158,8 @@ class ChunkStep:
             reference_score=None if ctx.incumbent is None else crossfit.score(ctx.incumbent, p.metric),
         )  # fmt: skip
         metrics.update(crossfit=fit.summary(), history=fit.folds[0].history)
-        windowing = windowing_meta(p.chunk.stride, chosen.aggregation, params.max_length)
+        windowing = windowing_meta(p.chunk.stride, chosen.aggregation, params.max_length, p.chunk.cut,
+                                   p.chunk.head_share)  # fmt: skip
         reference = Path(ctx.artifacts.get("model.current"))
 
         def routed_folder() -> Path:
@@ -173,7 +175,7 @@ class ChunkStep:
         if not crossfit.crossfit:
             set_epochs(model_dir, best_epoch(fit.folds[0].history))
             write_json(model_dir / "ratchet.json", {**read_json(model_dir / "ratchet.json"), **windowing})
-            metrics["shipped"] = describe(chosen, p.chunk.stride, params.max_length)
+            metrics["shipped"] = describe(chosen, p.chunk, params.max_length)
             return Candidate(probs=judged, provides={"model.current": routed_folder()}, metrics=metrics)
         refit = fit.refit_params(params)
 
@@ -186,7 +188,7 @@ class ChunkStep:
             record = _fit_windows(ctx, backbone, refit, tokenizer, everything, p.chunk, "refit", None, model_dir,
                                   shipped_meta, select_best=False)  # fmt: skip
             metrics["refit"] = {"rows": len(everything.train), "epochs": refit.epochs, **record.info["windows"]}
-            metrics["shipped"] = describe(chosen, p.chunk.stride, params.max_length) + (
+            metrics["shipped"] = describe(chosen, p.chunk, params.max_length) + (
                 f"; the windowed model refit on all {len(crossfit.pool)} train+valid rows for {refit.epochs:.2f} epochs"
             )
             return {"model.current": routed_folder()}
@@ -206,7 +208,8 @@ def _fit_windows(
     from ratchet.crossfit.results import FoldFit
     from ratchet.finetuning.finetune import finetune
 
-    windowed = window_task_data(data, tokenizer, backbone, params.max_length, chunk.stride)
+    windowed = window_task_data(data, tokenizer, backbone, params.max_length, chunk.stride, chunk.cut,
+                                chunk.head_share)  # fmt: skip
     best = (not ctx.crossfit.crossfit) if select_best is None else select_best
     checkpoint = ctx.step_dir / f"checkpoint-{fold}"
     result = finetune(
