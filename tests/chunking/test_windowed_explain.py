@@ -56,6 +56,7 @@ def test_a_head_tail_model_is_explained_on_the_head_and_tail_it_reads(tiny_model
     middle = [score for (start, _), score in zip(found.spans, found.scores, strict=True)
               if len(LONG) // 3 < start < 2 * len(LONG) // 3]  # fmt: skip
     assert middle and np.abs(middle).max() == 0
+    assert 0 < found.truncated_words < len(found.spans)  # the unread middle is counted, as truncation's tail is
     assert np.abs(found.scores[-1]) > 1e-6 or np.abs(found.scores[-2]) > 1e-6  # the tail is read
 
 

@@ -39,7 +39,8 @@ class Explanation:
     baseline_value: float
     """The same quantity on the baseline (no words: pad embeddings, or no features)."""
     truncated_words: int = 0
-    """Words past the model's max_length: the model never read them, their score is 0."""
+    """Words the model never read, their score 0: past its max_length, or the middle of a long text that a
+    head+tail model (chunk.cut=head_tail) skips."""
     notes: list[str] = field(default_factory=list)
     row: int = 0
     """The input row explained (a multi-label text gets one explanation per label it explains)."""

@@ -67,7 +67,12 @@ def windowed_integrated_gradients(
         module.train(was_training)
     spans = word_spans(text)
     offsets = [tuple(int(v) for v in pair) for pair in encoded["offset_mapping"]]
-    return WordAttribution(token_scores @ overlap_weights(offsets, spans), value, baseline_value, 0, steps)
+    weights = overlap_weights(offsets, spans)
+    # Windows read every word; a head+tail cut skips the middle of a long text: those words are counted as unread.
+    read = np.zeros(len(offsets), dtype=bool)
+    read[np.concatenate(positions)] = True
+    unread = int(((weights[read].sum(axis=0) == 0) & (weights.sum(axis=0) > 0)).sum())
+    return WordAttribution(token_scores @ weights, value, baseline_value, unread, steps)
 
 
 def _integral(document: _DocumentProbability, real: torch.Tensor, base: torch.Tensor, target: int, steps: int):
