@@ -119,3 +119,14 @@ def test_compress_does_not_take_a_windowed_model_for_a_truncated_one(tiny_model_
     assert "reads texts in windows" in _why_not(folder)
     plain = sharp_classifier_folder(tiny_model_dir("bert"), tmp_path / "plain", LABELS, {"max_length": 12})
     assert _why_not(plain) is None
+
+
+def test_a_windowing_this_ratchet_cannot_read_is_a_one_line_error(tiny_model_dir, tmp_path, capsys) -> None:
+    folder = windowed_folder(tiny_model_dir, tmp_path, "bert", "mean", 0, cut="middle")
+    texts = tmp_path / "texts.csv"
+    texts.write_text("review\n" + "\n".join(TEXTS[:3]) + "\n")
+    assert main(["predict", str(folder), str(texts), "--out", str(tmp_path / "out.csv"), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: the model's windowing (cut 'middle', head_share 0.25) is not one this ratchet")
+    assert "upgrade ratchet" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "out.csv").exists()

@@ -16,6 +16,9 @@ from typing import Any
 
 import numpy as np
 
+from ratchet.chunking.windows import CUTS, HEAD_SHARE
+from ratchet.errors import RatchetError
+
 KEY = "windowing"
 DOCS_PER_PASS = 512
 """Documents windowed at a time: a file of very long texts never holds every window in memory."""
@@ -27,7 +30,7 @@ def windowing_of(meta: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def windowing_meta(
-    stride: int, aggregation: str, max_length: int, cut: str = "windows", head_share: float = 0.25
+    stride: int, aggregation: str, max_length: int, cut: str = "windows", head_share: float = HEAD_SHARE
 ) -> dict[str, Any]:
     found: dict[str, Any] = {"stride": int(stride), "aggregation": aggregation, "window": int(max_length), "cut": cut}
     if cut == "head_tail":
@@ -36,10 +39,15 @@ def windowing_meta(
 
 
 def cut_of(windowing: dict[str, Any]) -> dict[str, Any]:
-    """encode_windows' ``cut`` and ``head_share`` keywords as a windowing records them."""
-    from ratchet.chunking.windows import HEAD_SHARE
-
-    return {"cut": str(windowing.get("cut", "windows")), "head_share": float(windowing.get("head_share", HEAD_SHARE))}
+    """encode_windows' ``cut`` and ``head_share`` keywords as a windowing records them (a folder written before
+    cuts existed holds windows)."""
+    cut, share = windowing.get("cut", "windows"), windowing.get("head_share", HEAD_SHARE)
+    if cut not in CUTS or isinstance(share, bool) or not isinstance(share, int | float) or not 0 <= share <= 1:
+        raise RatchetError(
+            f"the model's windowing (cut {cut!r}, head_share {share!r}) is not one this ratchet reads: cuts are "
+            f"{', '.join(CUTS)} with a head_share from 0 to 1; upgrade ratchet"
+        )
+    return {"cut": str(cut), "head_share": float(share)}
 
 
 def predict_windowed(

@@ -253,7 +253,10 @@ def _windows(encoding: Any, max_length: int, windowing: dict[str, Any], pair: bo
         if s >= 0:
             seen[s] += 1
     room, stride = max(max_length - segment.count(-1), 1), int(windowing["stride"])
-    if windowing.get("cut", "windows") == "head_tail":
+    cut = windowing.get("cut", "windows")
+    if cut not in ("windows", "head_tail"):
+        raise ValueError(f"unknown windowing cut {cut!r} in export.json: export the model again with this ratchet")
+    if cut == "head_tail":
         layouts = _head_tail_layout(seen[0], seen[1], room, float(windowing["head_share"]), pair)
     elif pair:
         layouts = [([a], [b]) for a, b in _pair_spans(seen[0], seen[1], room, stride)]
