@@ -233,6 +233,6 @@ def model_view(
         warnings.append(
             f"{lengths['truncated_share']:.1%} of rows are longer than max_length={max_length} tokens and get cut: "
             f"raise train.max_length (p95 is {lengths['p95']:.0f} tokens) if their ends matter; above chunk.threshold "
-            "the chunk step reads them in overlapping windows"
+            "the chunk step reads them in overlapping windows (chunk.cut=head_tail: their first and last tokens)"
         )
     return lengths, coverage, scripts, warnings
