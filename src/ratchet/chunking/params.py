@@ -47,7 +47,7 @@ class ChunkParams:
     window and its last tokens for the rest (truncation that keeps the end: one row a text, so it trains and
     predicts at the truncated fine-tune's cost; routing and mixing apply to it as to windows). Not the default:
     against head truncation (benchmarks/long_documents.py, 180 texts, a third long) it gained +0.057 on news
-    articles (labelled by outlet, whose closing lines sit in the tail) and lost 0.006 on 20 Newsgroups (where
+    articles (labelled by outlet) and lost 0.006 on 20 Newsgroups (where
     the subject and opening say the group and the tail is a signature)."""
     head_share: float = HEAD_SHARE
     """With cut head_tail, the share of the window's content tokens taken from the text's start (0.25: Sun et
