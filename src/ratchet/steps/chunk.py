@@ -14,6 +14,8 @@ ships. Kept: the windowed model ships with its windowing in ratchet.json, and pr
 serve and export apply it. Beside each pooling the options judged are routed (texts that fit in one
 window keep the reference's probabilities) and mixed (the windows' probabilities averaged with the
 reference's, weights chunk.mix): chunking.options; those ship both models in a "routed" folder.
+With chunk.cut=head_tail each text becomes one row instead, its first and last tokens (chunking.windows),
+and the rest of the step is the same.
 """
 
 from __future__ import annotations
