@@ -59,11 +59,12 @@ def predict_windowed(
     from ratchet.training.inference import predict_probs
 
     pad_id = tokenizer.pad_token_id or 0
+    cut = cut_of(windowing)
     out = []
     for start in range(0, len(texts), DOCS_PER_PASS):
         stop = start + DOCS_PER_PASS
         windows = encode_windows(tokenizer, texts[start:stop], None if pairs is None else pairs[start:stop],
-                                 int(windowing["window"]), int(windowing["stride"]), **cut_of(windowing))  # fmt: skip
+                                 int(windowing["window"]), int(windowing["stride"]), **cut)  # fmt: skip
         probs = predict_probs(model, windows.encoded, device=device, pad_id=pad_id)
         out.append(aggregate(probs, windows.doc, windows.n_docs, str(windowing["aggregation"]), windows.content))
     if not out:

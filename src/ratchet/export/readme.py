@@ -159,21 +159,7 @@ This model reads long texts in windows (ratchet's chunk step): each text is cut 
 ending at the text's end; the graph predicts every window, and the windows are pooled by
 `{w["aggregation"]}`. For one text (text pairs: see `_windows` in `ratchet_onnx.py`):
 
-```python
-import numpy as np, onnxruntime
-from tokenizers import Tokenizer
-
-MAX_LENGTH, STRIDE, PAD = {first["max_length"]}, {w["stride"]}, {first["pad_id"]}
-tokenizer = Tokenizer.from_file("{first["tokenizer"]}")
-tokenizer.no_truncation()
-session = onnxruntime.InferenceSession("{graph}", providers=["CPUExecutionProvider"])
-
-def probabilities(text):
-    e = tokenizer.encode(text)
-    special = [k for k, s in enumerate(e.sequence_ids) if s is None]
-    content = [k for k, s in enumerate(e.sequence_ids) if s is not None]
-    room = MAX_LENGTH - len(special)
-    step = max(1, min(STRIDE, room) if STRIDE else room // 2)
+{_snippet_prelude(first, graph, "STRIDE", w["stride"])}    step = max(1, min(STRIDE, room) if STRIDE else room // 2)
     starts = [0] if len(content) <= room else [*range(0, len(content) - room, step), len(content) - room]
     rows = [[e.ids[k] for k in sorted(special + content[s : s + room])] for s in starts]
     sizes = [len(content[s : s + room]) for s in starts]
@@ -201,11 +187,26 @@ This model reads a long text's head and tail (ratchet's chunk step, `chunk.cut=h
 than {first["max_length"]} tokens (special tokens included) keeps its first {share:.0%} of the room and its
 last tokens for the rest, in one row. For one text (text pairs: see `_windows` in `ratchet_onnx.py`):
 
-```python
+{_snippet_prelude(first, graph, "HEAD_SHARE", share)}    if len(content) > room:
+        head = min(room, round(room * HEAD_SHARE))
+        content = content[:head] + content[len(content) - (room - head):]
+    ids = np.array([[e.ids[k] for k in sorted(special + content)]], dtype=np.int64)
+    feed = {{"input_ids": ids, "attention_mask": np.ones_like(ids)}}
+    if "token_type_ids" in {first["inputs"]!r}:
+        feed["token_type_ids"] = np.zeros_like(ids)
+    return session.run(None, feed)[0][0]  # the model's softmax before calibration
+```
+"""
+
+
+def _snippet_prelude(first: dict[str, Any], graph: str, name: str, value: Any) -> str:
+    """The onnxruntime snippets' shared opening: imports, constants (the cut's own ``name`` = ``value``), tokenizer
+    and session, and a text's special and content token positions with the room left for content."""
+    return f"""```python
 import numpy as np, onnxruntime
 from tokenizers import Tokenizer
 
-MAX_LENGTH, HEAD_SHARE, PAD = {first["max_length"]}, {share}, {first["pad_id"]}
+MAX_LENGTH, {name}, PAD = {first["max_length"]}, {value}, {first["pad_id"]}
 tokenizer = Tokenizer.from_file("{first["tokenizer"]}")
 tokenizer.no_truncation()
 session = onnxruntime.InferenceSession("{graph}", providers=["CPUExecutionProvider"])
@@ -215,13 +216,4 @@ def probabilities(text):
     special = [k for k, s in enumerate(e.sequence_ids) if s is None]
     content = [k for k, s in enumerate(e.sequence_ids) if s is not None]
     room = MAX_LENGTH - len(special)
-    if len(content) > room:
-        head = min(room, round(room * HEAD_SHARE))
-        content = content[:head] + content[len(content) - (room - head):]
-    ids = np.array([[e.ids[k] for k in sorted(special + content)]], dtype=np.int64)
-    feed = {{"input_ids": ids, "attention_mask": np.ones_like(ids)}}
-    if "token_type_ids" in {first["inputs"]!r}:
-        feed["token_type_ids"] = np.zeros_like(ids)
-    return session.run(None, feed)[0][0]  # the model's softmax before calibration
-```
 """
