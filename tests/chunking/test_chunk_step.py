@@ -12,6 +12,7 @@ import pytest
 from chunk_docs import corpus, decisive_rows, short_rows, write_csv
 
 from ratchet.config import RunConfig, apply_overrides
+from ratchet.errors import RatchetError
 from ratchet.fsutil import read_json
 from ratchet.pipeline import Pipeline
 from ratchet.step_builders import build_steps
@@ -296,3 +297,28 @@ def test_a_mixed_chunk_ships_both_models_reading_every_text(tmp_path: Path, tiny
     np.testing.assert_allclose(ratchet.load(run, device="cpu").predict_proba(texts), (members[0] + members[1]) / 2,
                                atol=1e-5)  # fmt: skip
     assert read_json(run / "metrics.json")["test"]["macro_f1"] > 0.8
+
+
+def test_the_document_loss_learns_from_pooled_windows_and_refit_all_keeps_it(tmp_path: Path, tiny_bert) -> None:
+    """chunk.loss=document: each text's loss on its windows' mean logits; kept where the decisive words sit
+    past max_length, it ships recording how it learnt, and --refit-all refits it the same way."""
+    import ratchet
+    from ratchet.cli import main
+
+    data = write_csv(tmp_path / "data.csv", decisive_rows(100, seed=21))
+    out = tmp_path / "run"
+    args = ["run", str(data), "--out", str(out), "--quiet", "--refit-all", "--model", str(tiny_bert),
+            "--steps", "clean,split,train,chunk,evaluate", *TRAIN, "chunk.loss=document"]  # fmt: skip
+    assert main(args) == 0
+    ledger = {entry["step"]: entry for entry in read_json(out / "ledger.json")}
+    chunk = ledger["chunk"]
+    assert ledger["train"]["after"] < 0.7 and chunk["status"] == "kept" and chunk["after"] > 0.85
+    assert chunk["chunk"]["loss"] == "document" and ledger["refit_all"]["status"] == "completed"
+    windowing = read_json(out / "model" / "ratchet.json")["windowing"]
+    assert windowing == {"stride": 0, "aggregation": chunk["chunk"]["aggregation"], "window": 16, "cut": "windows",
+                         "loss": "document"}  # fmt: skip
+    fresh = decisive_rows(40, seed=22)
+    predicted = ratchet.load(out, device="cpu").predict([row["review"] for row in fresh])
+    assert (predicted == [row["sentiment"] for row in fresh]).mean() > 0.85
+    with pytest.raises(RatchetError, match=r"chunk\.loss='bag' is not allowed: use one of window, document"):
+        apply_overrides(RunConfig(data=str(data), out=str(tmp_path / "bad")), ["chunk.loss=bag"])

@@ -8,6 +8,7 @@ over batches, never one huge tensor. The valid windows are scored per window whi
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass
 from typing import Any
@@ -33,20 +34,34 @@ class WindowTaskData:
     stride: int
     cut: str = "windows"
     head_share: float = HEAD_SHARE
+    loss: str = "window"
+    """window: each window a training row of its own; document: each document's loss on its windows' mean
+    logits (training.pooling)."""
 
     def fingerprint(self) -> str:
         """The documents' fingerprint and the windowing: a window fit never reads back a truncated one."""
         salt = f"windows:{self.max_length}:{self.stride}:{len(self.train)}:{len(self.valid)}"
         if self.cut != "windows":  # windows' fingerprints stay as they were, so earlier fit caches still serve
             salt += f":{self.cut}:{self.head_share}"
+        if self.pooled:
+            salt += ":document-loss"
         return hashlib.sha256(f"{self.source_fingerprint}\x1f{salt}".encode()).hexdigest()
+
+    @property
+    def pooled(self) -> bool:
+        """Whether the fit learns from documents' pooled windows (with one row a text, head_tail has none to pool)."""
+        return self.loss == "document" and self.cut == "windows"
 
     def encoded(self, backbone: str, tokenizer: Any, max_length: int) -> tuple[Any, Any]:
         if (backbone, max_length) != (self.backbone, self.max_length):
             raise ValueError(
                 f"windows were cut for {self.backbone} at {self.max_length} tokens, not {backbone} at {max_length}"
             )
-        return self.train_windows.encoded, self.valid_windows.encoded
+        train, valid = self.train_windows, self.valid_windows
+        if not self.pooled:
+            return train.encoded, valid.encoded
+        return (dataclasses.replace(train.encoded, groups=train.doc),
+                dataclasses.replace(valid.encoded, groups=valid.doc))  # fmt: skip
 
 
 def window_rows(split: Split, windows: Windows) -> Split:
@@ -56,14 +71,14 @@ def window_rows(split: Split, windows: Windows) -> Split:
 
 def window_task_data(
     data: Any, tokenizer: Any, backbone: str, max_length: int, stride: int, cut: str = "windows",
-    head_share: float = HEAD_SHARE,
+    head_share: float = HEAD_SHARE, loss: str = "window",
 ) -> WindowTaskData:  # fmt: skip
     """The windows (or head+tail rows: ``cut``) of ``data`` (a TaskData) for a fine-tune of ``backbone`` at
-    ``max_length`` tokens."""
+    ``max_length`` tokens, learnt window by window or (``loss`` document) document by document."""
     train = encode_windows(tokenizer, data.train.texts, data.train.pairs, max_length, stride, cut, head_share)
     valid = encode_windows(tokenizer, data.valid.texts, data.valid.pairs, max_length, stride, cut, head_share)
     return WindowTaskData(window_rows(data.train, train), window_rows(data.valid, valid), data.labels, train, valid,
-                          backbone, max_length, data.fingerprint(), stride, cut, head_share)  # fmt: skip
+                          backbone, max_length, data.fingerprint(), stride, cut, head_share, loss)  # fmt: skip
 
 
 def long_rows(tokenizer: Any, split: Split, max_length: int) -> np.ndarray:

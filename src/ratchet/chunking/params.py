@@ -10,6 +10,8 @@ from ratchet.params import check_at_least, check_share
 
 AGGREGATIONS = ("mean", "max", "tokens", "confidence")
 """How window predictions become one per document (ratchet.chunking.aggregate)."""
+LOSSES = ("window", "document")
+"""How the windowed fine-tune learns: from each window alone, or from each document's pooled windows."""
 ROUTES = ("auto", "always", "never")
 """Whether texts that fit in one window stay with the model that would otherwise ship (ratchet.models.routed)."""
 
@@ -49,6 +51,12 @@ class ChunkParams:
     against head truncation (benchmarks/long_documents.py, 180 texts, a third long) it gained +0.057 on news
     articles (labelled by outlet) and lost 0.006 on 20 Newsgroups (where
     the subject and opening say the group and the tail is a signature)."""
+    loss: str = "window"
+    """How the windowed fine-tune learns from a long text's windows. window: each window is a training row that
+    must predict its text's label alone (even a window of boilerplate); document: the windows of a text are
+    batched together and its loss is taken on their mean logits, as the mean pooling predicts
+    (training.pooling: multiple-instance learning), so the window that says the label can carry the text.
+    With cut head_tail (one row a text) it changes nothing."""
     head_share: float = HEAD_SHARE
     """With cut head_tail, the share of the window's content tokens taken from the text's start (0.25: Sun et
     al.'s 128 of 510; 0 keeps only the tail, 1 is plain head truncation)."""
@@ -63,6 +71,8 @@ class ChunkParams:
             or not (0 <= self.head_share <= 1)
         ):
             raise RatchetError(f"chunk.head_share={self.head_share!r} is not allowed: give a share from 0 to 1")
+        if self.loss not in LOSSES:
+            raise RatchetError(f"chunk.loss={self.loss!r} is not allowed: use one of {', '.join(LOSSES)}")
         check_at_least("chunk.stride", self.stride, 0)
         if self.route not in ROUTES:
             raise RatchetError(f"chunk.route={self.route!r} is not allowed: use one of {', '.join(ROUTES)}")

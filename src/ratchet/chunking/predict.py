@@ -30,11 +30,14 @@ def windowing_of(meta: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def windowing_meta(
-    stride: int, aggregation: str, max_length: int, cut: str = "windows", head_share: float = HEAD_SHARE
-) -> dict[str, Any]:
+    stride: int, aggregation: str, max_length: int, cut: str = "windows", head_share: float = HEAD_SHARE,
+    loss: str = "window",
+) -> dict[str, Any]:  # fmt: skip
     found: dict[str, Any] = {"stride": int(stride), "aggregation": aggregation, "window": int(max_length), "cut": cut}
     if cut == "head_tail":
         found["head_share"] = float(head_share)
+    elif loss != "window":  # how it learnt (for --refit-all); prediction reads the windows alike
+        found["loss"] = loss
     return {KEY: found}
 
 

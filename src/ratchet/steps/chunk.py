@@ -107,6 +107,7 @@ class ChunkStep:
             "long_share": round(share, 4), "long_rows": n_long, "rows": len(pool), "max_length": params.max_length,
             "threshold": p.chunk.threshold, "stride": p.chunk.stride, "named_in_recipe": p.always,
             "cut": p.chunk.cut, **({"head_share": p.chunk.head_share} if p.chunk.cut == "head_tail" else {}),
+            **({"loss": p.chunk.loss} if p.chunk.cut == "windows" else {}),
             # A truncated fine-tune that lost to the TF-IDF baseline (which reads whole texts) leaves the baseline
             # shipped: windows may still beat it, so they face it.
             "reference": REFERENCE if kind == "transformer" else BASELINE,
@@ -161,7 +162,7 @@ class ChunkStep:
         )  # fmt: skip
         metrics.update(crossfit=fit.summary(), history=fit.folds[0].history)
         windowing = windowing_meta(p.chunk.stride, chosen.aggregation, params.max_length, p.chunk.cut,
-                                   p.chunk.head_share)  # fmt: skip
+                                   p.chunk.head_share, p.chunk.loss)  # fmt: skip
         reference = Path(ctx.artifacts.get("model.current"))
 
         def routed_folder() -> Path:
@@ -211,7 +212,7 @@ def _fit_windows(
     from ratchet.finetuning.finetune import finetune
 
     windowed = window_task_data(data, tokenizer, backbone, params.max_length, chunk.stride, chunk.cut,
-                                chunk.head_share)  # fmt: skip
+                                chunk.head_share, chunk.loss)  # fmt: skip
     best = (not ctx.crossfit.crossfit) if select_best is None else select_best
     checkpoint = ctx.step_dir / f"checkpoint-{fold}"
     result = finetune(

@@ -155,19 +155,28 @@ class BatchStream:
     stream epoch 0, epoch 1, ... (``params`` gives max_tokens and batch_size).
 
     An epoch's plan depends on (seed, epoch) only, so a resumed loop finds its place by ``m``.
+    ``groups`` (each row's document, Encoded.groups): every document's rows go in one batch (training.pooling).
     """
 
-    def __init__(self, lengths: np.ndarray, params: TrainParams | AdaptParams, seed: int, pad_multiple: int) -> None:
+    def __init__(
+        self, lengths: np.ndarray, params: TrainParams | AdaptParams, seed: int, pad_multiple: int,
+        groups: np.ndarray | None = None,
+    ) -> None:  # fmt: skip
         self.lengths, self.params, self.seed, self.pad_multiple = lengths, params, seed, pad_multiple
+        self.groups = groups
         self._plans: dict[int, list[np.ndarray]] = {}
         self.per_epoch = len(self.plan(0))
 
     def plan(self, epoch: int) -> list[np.ndarray]:
         if epoch not in self._plans:
-            self._plans = {epoch: plan_batches(
-                self.lengths, max_tokens=self.params.max_tokens, batch_size=self.params.batch_size,
-                seed=self.seed, epoch=epoch, pad_multiple=self.pad_multiple,
-            )}  # fmt: skip
+            budget = {"max_tokens": self.params.max_tokens, "batch_size": self.params.batch_size, "seed": self.seed,
+                      "epoch": epoch, "pad_multiple": self.pad_multiple}  # fmt: skip
+            if self.groups is None:
+                self._plans = {epoch: plan_batches(self.lengths, **budget)}
+            else:
+                from ratchet.training.pooling import plan_document_batches
+
+                self._plans = {epoch: plan_document_batches(self.lengths, self.groups, **budget)}
         return self._plans[epoch]
 
     def rows(self, m: int) -> np.ndarray:

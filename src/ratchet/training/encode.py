@@ -22,6 +22,9 @@ class Encoded:
     """Token count per row (int64), the basis of length bucketing and of real-token counts."""
     token_type_ids: list[np.ndarray] | None = None
     """Segment ids per row, only for text pairs on models that use them (BERT); None otherwise."""
+    groups: np.ndarray | None = None
+    """The document each row is a window of, when a fit learns from each document's pooled windows
+    (chunk.loss=document: training.pooling); None: every row is a document of its own."""
 
     def __len__(self) -> int:
         return len(self.input_ids)
@@ -30,7 +33,8 @@ class Encoded:
         """The given rows, in the given order (folds, shards)."""
         rows = np.asarray(rows, dtype=np.int64)
         types = None if self.token_type_ids is None else [self.token_type_ids[i] for i in rows]
-        return Encoded([self.input_ids[i] for i in rows], self.lengths[rows].copy(), types)
+        groups = None if self.groups is None else self.groups[rows].copy()
+        return Encoded([self.input_ids[i] for i in rows], self.lengths[rows].copy(), types, groups)
 
 
 def encode(tokenizer, texts: list[str], pairs: list[str] | None, max_length: int) -> Encoded:

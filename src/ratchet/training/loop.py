@@ -97,7 +97,7 @@ def fit(
 
     # --- schedule: optimizer steps consume `group` micro-batches (grad accumulation x ranks)
     multiple = pad_multiple_for(dev, params.compile)
-    stream = BatchStream(train.lengths, params, seed, multiple)
+    stream = BatchStream(train.lengths, params, seed, multiple, train.groups)  # groups: whole documents a batch
     group = params.grad_accum * world
     schedule = schedule_of(params, stream.per_epoch, group)  # epochs, stretched to min_steps on small data
     total_steps = schedule.steps
@@ -131,7 +131,8 @@ def fit(
                          bf16, cw, temperature)  # fmt: skip
 
     # A large validation set is watched through a fixed stratified sample; the chosen weights get the whole set.
-    monitor = monitor_rows(valid_labels)
+    # Windows scored per document are watched whole (a sample of rows would split documents).
+    monitor = monitor_rows(valid_labels) if valid.groups is None else None
     evaluate = functools.partial(
         _evaluate, model if frozen is None else frozen.view, valid, valid_labels, monitor, params=params, dev=dev,
         pad_id=pad_id, bf16=bf16, batch_fn=None if frozen is None else frozen.collate, multilabel=multilabel,
@@ -201,8 +202,14 @@ def _evaluate(
     probs = dist.gather_rows(part, rows, len(data))
     if multilabel:
         return probs, *multilabel_fit_scores(truth, probs)
-    score = float(f1_score(truth, probs.argmax(1), average="macro", zero_division=0))
-    loss = float(-np.log(np.clip(probs[np.arange(len(data)), truth], 1e-12, None)).mean())
+    judged = probs
+    if data.groups is not None:  # windows: scored as the documents they make up, pooled as the loss pools them
+        from ratchet.training.pooling import pooled_probs
+
+        judged, first = pooled_probs(probs, data.groups)
+        truth = truth[first]
+    score = float(f1_score(truth, judged.argmax(1), average="macro", zero_division=0))
+    loss = float(-np.log(np.clip(judged[np.arange(len(judged)), truth], 1e-12, None)).mean())
     return probs, score, loss
 
 
@@ -211,7 +218,9 @@ def _fingerprint(
     soft: np.ndarray | None, temperature: float,
 ) -> str:  # fmt: skip
     """What a checkpoint must match to be resumed: the same fit, on the same rows, the same way."""
+    groups = None if train.groups is None else hashlib.sha256(np.ascontiguousarray(train.groups).tobytes()).hexdigest()
     return hash_json([
         dataclasses.asdict(params), seed, world, bf16, len(train), len(valid), int(train.lengths.sum()), select_best,
         None if soft is None else [hashlib.sha256(soft.tobytes()).hexdigest(), temperature],
+        *([groups] if groups is not None else []),  # a fit without groups keeps its fingerprint (and checkpoints)
     ])  # fmt: skip

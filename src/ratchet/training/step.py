@@ -17,6 +17,7 @@ from ratchet.training.batching import BatchStream
 from ratchet.training.feed import Feed
 from ratchet.training.inference import autocast
 from ratchet.training.optim import classification_loss
+from ratchet.training.pooling import pooled_logits
 from ratchet.training.state import LoopState
 from ratchet.training.telemetry import Throughput
 
@@ -48,6 +49,8 @@ class OptimizerStep:
             sync = j == accum - 1 or self.world == 1
             with contextlib.nullcontext() if sync else self.train_model.no_sync(), autocast(self.dev, self.bf16):
                 logits = self.train_model(**micro.inputs).logits
+                if micro.documents is not None:  # the loss of each document on its windows' mean logits
+                    logits = pooled_logits(logits, micro.documents, len(micro.labels))
                 loss = classification_loss(
                     logits, micro.labels, micro.weights, label_smoothing=self.params.label_smoothing,
                     class_weight=self.class_weight, soft_targets=micro.soft, temperature=self.temperature,
