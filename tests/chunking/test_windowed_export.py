@@ -29,6 +29,8 @@ def windowed_folder(
     windowing = {"stride": stride, "aggregation": aggregation, "window": 12, "cut": cut}
     if cut == "head_tail":
         windowing["head_share"] = 0.25
+    else:  # as chunk records it: how the fine-tune learnt, which the reader does not need
+        windowing["loss"] = "document"
     meta = {"max_length": 12, "text_pair": pair, "windowing": windowing}
     return sharp_classifier_folder(tiny_model_dir(family), root / f"{family}-{aggregation}-{cut}", LABELS, meta)
 
@@ -42,7 +44,8 @@ def test_the_onnx_reader_cuts_and_pools_windows_as_ratchet_does(tiny_model_dir, 
     export = tmp_path / "export"
     assert main(["export", str(folder), "--out", str(export)]) == 0
     spec = json.loads((export / "export.json").read_text())
-    assert spec["model"]["windowing"] == {"stride": stride, "aggregation": aggregation, "window": 12, "cut": "windows"}
+    assert spec["model"]["windowing"] == {"stride": stride, "aggregation": aggregation, "window": 12, "cut": "windows",
+                                          "loss": "document"}  # fmt: skip
     expected = ratchet.load(folder).predict_proba(TEXTS)
     np.testing.assert_allclose(open_export(export).predict_proba(TEXTS), expected, atol=1e-5)
     # The windows matter: the same weights read through truncation give other probabilities on long texts

@@ -35,8 +35,8 @@ class WindowTaskData:
     cut: str = "windows"
     head_share: float = HEAD_SHARE
     loss: str = "window"
-    """window: each window a training row of its own; document: each document's loss on its windows' mean
-    logits (training.pooling)."""
+    """(ChunkParams.loss) window: each window a training row of its own; document: each document's loss on its
+    windows' mean logits (training.pooling)."""
 
     def fingerprint(self) -> str:
         """The documents' fingerprint and the windowing: a window fit never reads back a truncated one."""

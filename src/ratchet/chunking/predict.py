@@ -2,10 +2,11 @@
 
 A model folder trained on windows records them in its ratchet.json::
 
-    "windowing": {"stride": 64, "aggregation": "mean", "window": 128, "cut": "windows"}
+    "windowing": {"stride": 64, "aggregation": "mean", "window": 128, "cut": "windows", "loss": "document"}
 
-(``window`` is max_length; ``cut`` ``head_tail`` adds ``"head_share": 0.25``: one row per text, its head
-and tail, chunking.windows; a folder written before ``cut`` existed has windows). ``ratchet predict``,
+(``window`` is max_length; ``loss`` how the fine-tune learnt from the windows, for ``--refit-all`` only;
+``cut`` ``head_tail`` adds ``"head_share": 0.25`` instead: one row per text, its head and tail,
+chunking.windows; a folder written before ``cut`` existed has windows, before ``loss`` window). ``ratchet predict``,
 ``ratchet.load`` and ``serve`` all go through the predictor, which calls ``predict_windowed`` whenever that
 key is present.
 """
@@ -36,7 +37,7 @@ def windowing_meta(
     found: dict[str, Any] = {"stride": int(stride), "aggregation": aggregation, "window": int(max_length), "cut": cut}
     if cut == "head_tail":
         found["head_share"] = float(head_share)
-    elif loss != "window":  # how it learnt (for --refit-all); prediction reads the windows alike
+    else:  # how it learnt, for --refit-all (a folder without it learnt window by window); predicting is alike
         found["loss"] = loss
     return {KEY: found}
 
