@@ -11,7 +11,7 @@ to train and nothing new to ship: prediction pools the windows as before.)
 
 Rows of a document are marked by ``Encoded.groups`` (their document's index); batches then hold whole
 documents (``plan_document_batches``), still within the token budget, so the pooling sees every window
-of a document at once.
+of a document at once; a document too long for one batch is learnt in pieces that fit.
 """
 
 from __future__ import annotations
@@ -32,40 +32,50 @@ def plan_document_batches(
     epoch: int = 0,
     pad_multiple: int = 1,
 ) -> list[np.ndarray]:
-    """Row indices of each batch, every document's rows in one batch (``plan_batches``'s packing with a
-    document as the unit: its length is its longest row's, its size its row count; a document larger than
-    the budget is a batch of its own). ``seed=None``: sorted order, no shuffling."""
+    """Row indices of each batch, every document's rows in one batch: ``plan_batches``'s packing with a
+    document as the unit (its length its longest row's, its size its row count). A document whose rows exceed
+    the budget alone (``batch_size`` rows, ``max_tokens`` padded tokens) is cut into consecutive pieces that
+    fit, each learnt as a document of its own, so memory stays bounded whatever a text's length.
+    ``seed=None``: sorted order, no shuffling."""
     lengths = np.asarray(lengths, dtype=np.int64)
-    groups = np.asarray(groups, dtype=np.int64)
     if len(lengths) == 0:
         return []
-    docs, inverse = np.unique(groups, return_inverse=True)
-    doc_length = np.zeros(len(docs), dtype=np.int64)
-    np.maximum.at(doc_length, inverse, lengths)
-    doc_size = np.bincount(inverse, minlength=len(docs))
-    rows_of = np.split(np.argsort(inverse, kind="stable"), np.cumsum(doc_size)[:-1])
-    # Sorted by (length, windows): every epoch packs the same sequence of shapes into as many batches (the
-    # schedule counts on it); only documents of equal shape trade places, and the batch order is shuffled.
-    rng = None if seed is None else np.random.default_rng([seed, epoch])
-    perm = np.arange(len(docs)) if rng is None else rng.permutation(len(docs))
-    order = perm[np.lexsort((doc_size[perm], doc_length[perm]))]
     cap = int(lengths.max())
+    units: list[np.ndarray] = []  # a document's rows, or a piece of them
+    for rows in _rows_by_document(np.asarray(groups, dtype=np.int64)):
+        width = padded_length(int(lengths[rows].max()), pad_multiple, cap)
+        most = max(1, min(batch_size, max_tokens // max(width, 1)))
+        units.extend(rows[i : i + most] for i in range(0, len(rows), most))
+    unit_length = np.array([int(lengths[rows].max()) for rows in units], dtype=np.int64)
+    unit_size = np.array([len(rows) for rows in units], dtype=np.int64)
+    # Sorted by (length, size): every epoch packs the same sequence of shapes into as many batches (the
+    # schedule counts on it); only units of equal shape trade places, and the batch order is shuffled.
+    rng = None if seed is None else np.random.default_rng([seed, epoch])
+    perm = np.arange(len(units)) if rng is None else rng.permutation(len(units))
+    order = perm[np.lexsort((unit_size[perm], unit_length[perm]))]
     batches: list[np.ndarray] = []
     current: list[int] = []
     count = 0
-    for doc in order.tolist():  # ascending length: the batch's width is its newest document's
-        width = padded_length(int(doc_length[doc]), pad_multiple, cap)
-        size = int(doc_size[doc])
+    for unit in order.tolist():  # ascending length: the batch's width is its newest unit's
+        width = padded_length(int(unit_length[unit]), pad_multiple, cap)
+        size = int(unit_size[unit])
         if current and (count + size > batch_size or (count + size) * width > max_tokens):
-            batches.append(np.concatenate([rows_of[d] for d in current]))
+            batches.append(np.concatenate([units[u] for u in current]))
             current, count = [], 0
-        current.append(doc)
+        current.append(unit)
         count += size
     if current:
-        batches.append(np.concatenate([rows_of[d] for d in current]))
+        batches.append(np.concatenate([units[u] for u in current]))
     if rng is not None:
         batches = [batches[j] for j in rng.permutation(len(batches))]
     return batches
+
+
+def _rows_by_document(groups: np.ndarray) -> list[np.ndarray]:
+    """Each document's row indices, in row order, documents in ascending ``groups`` order."""
+    order = np.argsort(groups, kind="stable")
+    bounds = np.flatnonzero(np.diff(groups[order])) + 1
+    return np.split(order, bounds)
 
 
 def batch_groups(groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
