@@ -73,8 +73,9 @@ def describe(option: Option, chunk: ChunkParams, max_length: int) -> str:
                    "its start, the rest from its end)")  # fmt: skip
     else:
         step = f"{chunk.stride} tokens apart" if chunk.stride else "overlapping by half"
-        windows = (f"the fine-tune on windows of {max_length} tokens ({step}), window predictions pooled by "
-                   f"{option.aggregation}")  # fmt: skip
+        learnt = "each text learnt from its windows' mean logits" if chunk.loss == "document" else "window by window"
+        windows = (f"the fine-tune on windows of {max_length} tokens ({step}; {learnt}), window predictions pooled "
+                   f"by {option.aggregation}")  # fmt: skip
     if option.long_weight != 1.0:
         windows = (f"{windows} (weight {option.long_weight:g}) and the model that shipped before "
                    f"(weight {1 - option.long_weight:g}), probabilities mixed")  # fmt: skip
