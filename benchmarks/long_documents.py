@@ -30,8 +30,8 @@ past max_length.
 
 With the override ``chunk.cut=head_tail`` chunk's candidate reads each long text's head and tail in one row
 (chunking/windows.py) instead of windows; the report's "chunk" (and routed, mixed) is then that model.
-The windows learn from each text's pooled windows (``chunk.loss=document``, the default since 2026-12-04);
-the README's rows measured before then learnt window by window: add ``chunk.loss=window`` to repeat them.
+With ``chunk.loss=document`` the windowed fine-tune learns from each text's pooled windows (the loss on their
+mean logits: training.pooling) instead of from each window alone.
 
 Usage (logs and long_documents.json in the --out folder). On 2 CPU cores shared with other jobs,
 the small setting below took about 20 minutes (train 333 s, chunk 701 s, predicting 200 s);

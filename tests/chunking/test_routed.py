@@ -148,11 +148,11 @@ def test_the_ledger_says_which_models_read_which_texts() -> None:
 
     plain = ChunkParams()
 
-    windows = ("the fine-tune on windows of 16 tokens (overlapping by half; each text learnt from its windows' mean "
-               "logits), window predictions pooled by mean")  # fmt: skip
+    windows = ("the fine-tune on windows of 16 tokens (overlapping by half; window by window), window predictions "
+               "pooled by mean")  # fmt: skip
     assert describe(Option("mean"), plain, 16) == windows
-    by_window = describe(Option("mean"), ChunkParams(loss="window"), 16)
-    assert by_window == windows.replace("each text learnt from its windows' mean logits", "window by window")
+    by_document = describe(Option("mean"), ChunkParams(loss="document"), 16)
+    assert by_document == windows.replace("window by window", "each text learnt from its windows' mean logits")
     assert describe(Option("mean", routed=True), plain, 16) == (
         f"texts of at most 16 tokens read by the model that shipped before, longer ones by {windows}"
     )
