@@ -3,7 +3,9 @@
 Each window is a row that carries its document's label and weight; the training loop's batches
 stay token-budgeted (training.batching), so a document of many windows is many short rows spread
 over batches, never one huge tensor. The valid windows are scored per window while training
-(early stopping on a holdout); the step pools them per document afterwards.
+(early stopping on a holdout); the step pools them per document afterwards. With chunk.loss=document
+the rows carry their document (Encoded.groups): batches then hold whole documents, the loss and the
+validation score are taken per document (training.pooling).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 A model folder trained on windows records them in its ratchet.json::
 
-    "windowing": {"stride": 64, "aggregation": "mean", "window": 128, "cut": "windows", "loss": "document"}
+    "windowing": {"stride": 64, "aggregation": "mean", "window": 128, "cut": "windows", "loss": "window"}
 
 (``window`` is max_length; ``loss`` how the fine-tune learnt from the windows, for ``--refit-all`` only;
 ``cut`` ``head_tail`` adds ``"head_share": 0.25`` instead: one row per text, its head and tail,

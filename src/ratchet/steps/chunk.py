@@ -3,10 +3,9 @@
 When more than chunk.threshold of the train+valid texts are longer than train.max_length tokens
 (or whenever the recipe names chunk), the shipped fine-tune's recipe (same backbone, parameters and
 seed) is trained again on windows: every document becomes windows of max_length tokens, chunk.stride
-apart, and learns from its windows' mean logits (chunk.loss=document: training.pooling) or, with
-chunk.loss=window, from each window alone, carrying its document's label. On the judged rows each
-document's windows are predicted and pooled (mean, max, token-weighted or confidence-weighted mean:
-chunking.aggregate). The pooling that
+apart, each carrying its document's label (or, with chunk.loss=document, each document learns from its
+windows' mean logits: training.pooling). On the judged rows each document's windows are predicted
+and pooled (mean, max, token-weighted or confidence-weighted mean: chunking.aggregate). The pooling that
 ships is the one best on every judged row; the candidate is judged with each fold of the judged rows
 pooled by the one best on the other folds (a holdout's valid rows cut into folds, as decide cuts them),
 so choosing the pooling does not flatter it. The reference is the model that would ship: the same
