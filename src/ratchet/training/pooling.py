@@ -7,7 +7,9 @@ window logits (what the ``mean`` pooling predicts with: chunking.aggregate), a d
 stops pushing its uninformative windows, and the window that says the label can speak loudest: the
 gradient of each window's logits is the document's (probabilities - target) over its window count.
 (Multiple-instance learning with mean pooling, as in hierarchical document classifiers; nothing new
-to train and nothing new to ship: prediction pools the windows as before.)
+to train and nothing new to ship: prediction pools the windows as before.) The price: it learns more
+slowly, since a document's prediction moves by the mean of what its windows learn; chunk.loss says where
+that cost more than it bought (not chunk's default).
 
 Rows of a document are marked by ``Encoded.groups`` (their document's index); batches then hold whole
 documents (``plan_document_batches``), still within the token budget, so the pooling sees every window
