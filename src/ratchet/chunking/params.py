@@ -57,8 +57,8 @@ class ChunkParams:
     batched together and its loss is taken on their mean logits, as the mean pooling predicts (training.pooling:
     multiple-instance learning), so the window that says the label can carry the text. Not the default: over 8
     draws of benchmarks/long_documents.py at 180 texts (a third long) document beat window by +0.023 sealed-test
-    macro-F1 (7 of 8), but on 20 Newsgroups at 360 texts it lost 0.074 and 0.031 (it learns more slowly: a
-    text's prediction moves by the mean of what its windows learn), +0.009 over all 11 draws. With cut
+    macro-F1 (7 of 8), but on 20 Newsgroups at 360 texts it lost 0.074 and 0.031 (likely: it learns more
+    slowly, a text's prediction moving by the mean of what its windows learn), +0.009 over all 11 draws. With cut
     head_tail (one row a text) it changes nothing."""
     head_share: float = HEAD_SHARE
     """With cut head_tail, the share of the window's content tokens taken from the text's start (0.25: Sun et
