@@ -54,6 +54,17 @@ def cut_of(windowing: dict[str, Any]) -> dict[str, Any]:
     return {"cut": str(cut), "head_share": float(share)}
 
 
+def loss_of(windowing: dict[str, Any]) -> str:
+    """How the model's fine-tune learnt from its windows (chunk.loss), for a refit that repeats it (a folder
+    written before the loss was recorded learnt window by window)."""
+    from ratchet.chunking.params import LOSSES
+
+    loss = windowing.get("loss", "window")
+    if loss not in LOSSES:
+        raise RatchetError(f"the model's windowing has loss {loss!r}, not one of {', '.join(LOSSES)}: upgrade ratchet")
+    return str(loss)
+
+
 def predict_windowed(
     model: Any, tokenizer: Any, texts: list[str], pairs: list[str] | None, windowing: dict[str, Any], *, device: str
 ) -> np.ndarray:

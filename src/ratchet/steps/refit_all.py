@@ -91,12 +91,12 @@ def _refit(ctx: StepContext, model: Path, rows: Any, labels: list, out: Path) ->
         windowing = meta.get("windowing")
         if isinstance(windowing, dict):  # a chunk model: refit on the same windows it was trained on
             from ratchet.chunking.data import window_task_data
-            from ratchet.chunking.predict import cut_of
+            from ratchet.chunking.predict import cut_of, loss_of
             from ratchet.data.coverage import load_tokenizer
 
             everything = window_task_data(everything, load_tokenizer(backbone), backbone, params.max_length,
                                           int(windowing["stride"]), **cut_of(windowing),
-                                          loss=str(windowing.get("loss", "window")))  # fmt: skip
+                                          loss=loss_of(windowing))  # fmt: skip
         result = finetune(backbone, everything, params, device=ctx.device, seed=seed,
                           checkpoint_dir=ctx.step_dir / f"checkpoint-{out.name}", deadline=None, save_to=out,
                           save_meta={k: v for k, v in meta.items() if k != "refit_all"}, select_best=False,

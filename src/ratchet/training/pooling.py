@@ -96,11 +96,9 @@ def pooled_logits(logits: torch.Tensor, local: torch.Tensor, n_docs: int) -> tor
 
 def pooled_probs(probs: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(each document's softmax of its rows' mean logits, the first row of each document), documents in
-    ascending ``groups`` order: a validation set of windows scored as the documents it holds."""
+    ascending ``groups`` order: a validation set of windows scored as the documents it holds, pooled as the
+    ``mean`` aggregation pools a shipped model's windows."""
+    from ratchet.chunking.aggregate import aggregate
+
     local, first = batch_groups(groups)
-    logs = np.log(np.maximum(np.asarray(probs, dtype=np.float64), 1e-12))
-    sums = np.zeros((len(first), logs.shape[1]))
-    np.add.at(sums, local, logs)
-    mean = sums / np.bincount(local, minlength=len(first))[:, None]
-    shifted = np.exp(mean - mean.max(axis=1, keepdims=True))
-    return (shifted / shifted.sum(axis=1, keepdims=True)).astype(np.float32), first
+    return aggregate(probs, local, len(first), "mean"), first
