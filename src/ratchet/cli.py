@@ -213,6 +213,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
 def cmd_worker(args: argparse.Namespace) -> int:
     from ratchet.search.worker import run_worker
 
+    # A worker has no progress bar: its "joined" line (and Optuna's line per trial) show it is working.
+    logging.getLogger("ratchet").setLevel(logging.INFO)
     done = run_worker(args.run, args.storage, max_trials=args.trials)
     sys.stdout.write(f"worker finished {done} trials\n")
     return 0

@@ -84,6 +84,33 @@ def wait_for(condition, what: str, timeout_s: float = 300.0) -> None:
         time.sleep(0.05)
 
 
+def pause_outside_transactions(process: subprocess.Popen, url: str) -> None:
+    """SIGSTOP ``process`` at a moment it holds no open transaction on the database.
+
+    Stopped inside one (Optuna takes the study row FOR UPDATE to number a new trial), it would
+    hold that lock until resumed and the worker's first trial would wait for it forever.
+    """
+    import psycopg2
+
+    conn = psycopg2.connect(url)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cursor:
+            for _ in range(1000):
+                process.send_signal(signal.SIGSTOP)
+                cursor.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND pid <> pg_backend_pid() AND state IS NOT NULL AND state <> 'idle'"
+                )
+                if cursor.fetchone()[0] == 0:
+                    return
+                process.send_signal(signal.SIGCONT)
+                time.sleep(0.01)
+    finally:
+        conn.close()
+    raise AssertionError("the run never paused outside a database transaction")
+
+
 def env() -> dict[str, str]:
     return {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
 
@@ -100,20 +127,21 @@ def test_a_run_and_a_worker_share_one_postgres_study(postgres_url, tiny_model_di
     run += [*SETTINGS, f"search.n_trials={N_TRIALS}"]
     worker_log = tmp_path / "worker.log"
     # On an idle machine the run can finish a small study before a worker has even loaded torch. So the
-    # run is paused (SIGSTOP) as soon as its study exists and resumed once the worker has joined: both
-    # then take trials concurrently, deterministically.
+    # run is paused (SIGSTOP) as soon as its study exists, outside any database transaction, and resumed
+    # once the worker says it has joined (before its first trial): both then take trials concurrently.
     searching = subprocess.Popen(run, env=env())
     worker = None
     try:
         spec_file = out / "steps" / "03-search" / "study.json"
         wait_for(lambda: spec_file.is_file() or searching.poll() is not None, "the search to start")
-        searching.send_signal(signal.SIGSTOP)
+        pause_outside_transactions(searching, postgres_url)
         with worker_log.open("w") as log:
             worker = subprocess.Popen(
                 [*cli, "worker", str(out), "--storage", postgres_url], env=env(), stdout=subprocess.PIPE,
                 stderr=log, text=True,
             )  # fmt: skip
-        wait_for(lambda: "joined" in worker_log.read_text() or worker.poll() is not None, "the worker to join")
+        wait_for(lambda: "worker: joined" in worker_log.read_text() or worker.poll() is not None, "the worker to join")
+        assert worker.poll() is None, worker_log.read_text()  # it joined, and has not finished the study alone
         searching.send_signal(signal.SIGCONT)
         assert searching.wait(timeout=900) == 0
         worker_out, _ = worker.communicate(timeout=300)
@@ -131,9 +159,9 @@ def test_a_run_and_a_worker_share_one_postgres_study(postgres_url, tiny_model_di
     done = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
     finished = [t for t in study.trials if t.state in done]
     assert len(finished) == N_TRIALS
-    # Which process takes how many is timing: after the pause either may take them all, the other
-    # then stops at a full study (a racing extra trial is marked surplus); together exactly N.
-    assert 1 <= len({t.user_attrs["worker"] for t in finished}) <= 2
+    # Which process takes how many is timing, but both take some: the worker starts its first trial as
+    # it joins, and the run its next one once resumed (a racing extra trial is marked surplus); together N.
+    assert len({t.user_attrs["worker"] for t in finished}) == 2
     assert study.user_attrs["closed"]
     metrics = read_json(step / "manifest.json")["metrics"]
     assert metrics["trials_this_process"] + worker_trials == N_TRIALS
