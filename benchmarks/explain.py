@@ -1,7 +1,7 @@
 """Explanations on a finished run's validation rows: faithfulness of IG, occlusion and random words, and speed.
 
     python benchmarks/explain.py RUN [--rows 50] [--steps 32]
-    python benchmarks/explain.py RUN --rows 40 --compare-steps 16 32
+    python benchmarks/explain.py RUN --rows 40 --compare-steps 32 16
 
 Prints comprehensiveness / sufficiency (ERASER AOPC, predicted label) and the seconds per 100 texts of
 each method on this machine, plus the leakage warnings of the report's rule. ``--compare-steps``
