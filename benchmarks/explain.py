@@ -1,13 +1,14 @@
 """Explanations on a finished run's validation rows: faithfulness of IG, occlusion and random words, and speed.
 
     python benchmarks/explain.py RUN [--rows 50] [--steps 32]
-    python benchmarks/explain.py RUN --rows 40 --compare-steps 32 16
+    python benchmarks/explain.py RUN --rows 40 --compare-steps 32 16 8:32 16:64
 
 Prints comprehensiveness / sufficiency (ERASER AOPC, predicted label) and the seconds per 100 texts of
 each method on this machine, plus the leakage warnings of the report's rule. ``--compare-steps``
-instead explains the rows IG-only at each starting number of points (refined as the CLI refines them)
-and with a 128-point integral as the reference: seconds, speed against the first setting, and how far
-the word scores are from the reference (L1 share, same top-5 words). Never asserts a time.
+instead explains the rows IG-only at each starting number of points (refined as the CLI refines them,
+up to 512 points, or up to MAX with START:MAX, as the report refines), and with a 128-point integral as
+the reference: seconds, speed against the first setting, and how far the word scores are from the
+reference (L1 share, same top-5 words). Never asserts a time.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ def main() -> None:
     parser.add_argument("run")
     parser.add_argument("--rows", type=int, default=50)
     parser.add_argument("--steps", type=int, default=32)
-    parser.add_argument("--compare-steps", type=int, nargs="+", help="IG starting points to compare, e.g. 16 32")
+    parser.add_argument("--compare-steps", nargs="+", help="IG starting points (START or START:MAX), e.g. 32 16:64")
     args = parser.parse_args()
     torch.set_num_threads(2)
     run = Path(args.run)
@@ -67,24 +68,28 @@ def main() -> None:
     print(f"  leakage warnings: {[(w.word, w.kind, w.label, round(w.purity, 2), w.rows) for w in warnings]}")
 
 
-def compare_steps(explainer, texts: list[str], settings: list[int], reference_points: int = 128) -> None:
-    """IG from each starting number of points (doubled where completeness misses, as the CLI does) against
-    one integral of ``reference_points`` points: what fewer points cost in fidelity and buy in seconds."""
+def compare_steps(explainer, texts: list[str], settings: list[str], reference_points: int = 128) -> None:
+    """IG from each starting number of points (doubled where completeness misses, as the CLI does, up to MAX
+    in START:MAX) against one integral of ``reference_points`` points: what fewer points cost in fidelity
+    and buy in seconds."""
+    from ratchet.explain.gradients import MAX_STEPS
+
     reference = explainer.explain(texts, steps=reference_points, max_steps=reference_points)
-    seconds: dict[int, float] = {}
-    for steps in settings:
+    seconds: dict[str, float] = {}
+    for setting in settings:
+        start, _, most = setting.partition(":")
         started = time.time()
-        found = explainer.explain(texts, steps=steps)
-        seconds[steps] = (time.time() - started) / len(texts)
+        found = explainer.explain(texts, steps=int(start), max_steps=int(most or MAX_STEPS))
+        seconds[setting] = (time.time() - started) / len(texts)
         share, same_top = [], []
         for mine, exact in zip(found, reference, strict=True):
             a, b = np.asarray(mine.scores), np.asarray(exact.scores)
             share.append(np.abs(a - b).sum() / max(np.abs(b).sum(), 1e-12))
             k = min(5, len(b))
             same_top.append(len(set(np.argsort(-a)[:k]) & set(np.argsort(-b)[:k])) / k)
-        speed = seconds[settings[0]] / seconds[steps]
+        speed = seconds[settings[0]] / seconds[setting]
         print(
-            f"  steps {steps:>3}: {100 * seconds[steps]:7.1f} s per 100 texts ({speed:.2f}x"
+            f"  steps {setting:>6}: {100 * seconds[setting]:7.1f} s per 100 texts ({speed:.2f}x"
             f" steps {settings[0]}'s speed); word scores off the {reference_points}-point integral by (L1 share) median"
             f" {np.median(share):.4f}, 90th percentile {np.quantile(share, 0.9):.4f}, max {np.max(share):.4f};"
             f" same top-5 words {np.mean(same_top):.3f} (min {np.min(same_top):.2f})"
